@@ -1,0 +1,1 @@
+"""Compute core of Liveness Studio. Nothing in this package imports Qt."""

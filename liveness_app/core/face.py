@@ -1,0 +1,95 @@
+"""MediaPipe BlazeFace face detection (model file shipped in ``assets/``) -> :class:`FaceBox`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face in pixel coordinates of the frame it was found in."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float = 1.0
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def iou(self, other: "FaceBox") -> float:
+        """Intersection over union, used to follow a face from frame to frame."""
+        ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.w * self.h + other.w * other.h - inter
+        return inter / union if union > 0 else 0.0
+
+
+class DetectorError(RuntimeError):
+    """The face detector model is missing or unreadable."""
+
+
+class FaceDetector:
+    """BlazeFace through the MediaPipe Tasks API, in VIDEO mode (timestamps must increase).
+
+    ``detect`` takes a BGR frame as OpenCV gives it. Use as a context manager or call :meth:`close`:
+    MediaPipe's own finaliser fails at interpreter exit otherwise.
+    """
+
+    def __init__(self, model_path: Path, min_confidence: float = 0.5, max_faces: int = 8) -> None:
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise DetectorError(f"Face detector model not found: {model_path}")
+        # Imported here so that modules which only need FaceBox do not pay mediapipe's import time.
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=model_path.read_bytes()),
+            running_mode=vision.RunningMode.VIDEO,
+            min_detection_confidence=min_confidence,
+        )
+        try:
+            self._detector = vision.FaceDetector.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise DetectorError(f"Cannot load face detector {model_path.name}: {exc}") from exc
+        self._max_faces = max_faces
+        self._last_ts = -1
+
+    def detect(self, frame_bgr: np.ndarray, t_ms: int) -> list[FaceBox]:
+        """Faces in ``frame_bgr``, largest first. ``t_ms`` is forced to increase, as MediaPipe requires."""
+        import mediapipe as mp
+
+        ts = max(int(t_ms), self._last_ts + 1)
+        self._last_ts = ts
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        result = self._detector.detect_for_video(image, ts)
+        boxes = [_to_facebox(d, frame_bgr.shape) for d in result.detections]
+        boxes.sort(key=lambda b: b.w * b.h, reverse=True)
+        return boxes[: self._max_faces]
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+    def __enter__(self) -> "FaceDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _to_facebox(detection: object, shape: tuple[int, ...]) -> FaceBox:
+    bb = detection.bounding_box
+    h, w = shape[:2]
+    x0, y0 = max(0, bb.origin_x), max(0, bb.origin_y)
+    x1, y1 = min(w, bb.origin_x + bb.width), min(h, bb.origin_y + bb.height)
+    score = detection.categories[0].score if detection.categories else 1.0
+    return FaceBox(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(score))

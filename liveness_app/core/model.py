@@ -1,0 +1,139 @@
+"""MobileNetV3-Large liveness classifier and its self-describing checkpoint.
+
+A checkpoint is a ``torch.save``'d dict of plain types and tensors only, so it loads with
+``torch.load(weights_only=True)``: no arbitrary object is ever unpickled. It carries everything the app
+needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's data config):
+
+``format``, ``arch``, ``model_args``, ``preprocessing`` (input size, crop margin, mean, std),
+``threshold``, ``class_names``, ``score`` (what the score means), ``training`` (recipe and data summary),
+``metrics``, ``state_dict``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import mobilenet_v3_large
+
+from .preprocess import PreprocessSpec
+
+FORMAT = "liveness-studio/1"
+ARCHITECTURES = ("mobilenet_v3_large",)
+CLASS_NAMES = ("spoof", "live")
+
+
+class ModelLoadError(ValueError):
+    """A model file that cannot be used: unreadable, not ours, or not matching its own metadata."""
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Everything a checkpoint says about its model, apart from the weights."""
+
+    arch: str
+    preprocessing: PreprocessSpec
+    threshold: float = 0.5
+    model_args: dict[str, Any] = field(default_factory=dict)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "arch": self.arch,
+            "model_args": dict(self.model_args),
+            "preprocessing": self.preprocessing.to_dict(),
+            "threshold": float(self.threshold),
+            "class_names": list(self.class_names),
+            "score": "probability that the face is live (sigmoid of the single logit)",
+            "training": self.training,
+            "metrics": self.metrics,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
+        if data.get("format") != FORMAT:
+            raise ModelLoadError(f"not a Liveness Studio model (format {data.get('format')!r}, expected {FORMAT!r})")
+        if data.get("arch") not in ARCHITECTURES:
+            raise ModelLoadError(f"unsupported architecture {data.get('arch')!r}; supported: {', '.join(ARCHITECTURES)}")
+        try:
+            spec = PreprocessSpec.from_dict(data["preprocessing"])
+            threshold = float(data["threshold"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"bad preprocessing or threshold metadata: {exc}") from exc
+        if not 0.0 <= threshold <= 1.0:
+            raise ModelLoadError(f"threshold {threshold} is not a probability")
+        return cls(
+            arch=data["arch"],
+            preprocessing=spec,
+            threshold=threshold,
+            model_args=dict(data.get("model_args", {})),
+            class_names=tuple(data.get("class_names", CLASS_NAMES)),
+            training=dict(data.get("training", {})),
+            metrics=dict(data.get("metrics", {})),
+            name=str(data.get("name", "")),
+        )
+
+
+def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2) -> nn.Module:
+    """A MobileNetV3-Large with one output logit (live vs spoof), randomly initialised."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unsupported architecture {arch!r}")
+    return mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
+
+
+def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
+    """Write a checkpoint atomically (temp file + rename): a crash never leaves half a model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = meta.to_dict()
+    payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw checkpoint dict, weights-only: a pickle with any object in it is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/unsafe files; all mean "unusable"
+        raise ModelLoadError(f"{path.name}: not a readable weights-only checkpoint ({type(exc).__name__}: {_first_line(exc)})") from exc
+    if not isinstance(data, dict) or "state_dict" not in data:
+        raise ModelLoadError(f"{path.name}: not a Liveness Studio model (no metadata/state_dict)")
+    return data
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelMeta]:
+    """Model (eval mode, on ``device``) and its metadata; :class:`ModelLoadError` for any bad file."""
+    data = read_checkpoint(path)
+    meta = ModelMeta.from_dict(data)
+    if not meta.name:
+        meta = ModelMeta(**{**meta.__dict__, "name": Path(path).stem})
+    model = build_model(meta.arch, dropout=float(meta.model_args.get("dropout", 0.2)))
+    try:
+        model.load_state_dict(data["state_dict"], strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {_first_line(exc)}") from exc
+    return model.to(device).eval(), meta
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""

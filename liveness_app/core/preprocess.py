@@ -1,0 +1,102 @@
+"""The ONE crop + resize + normalise path, used by the app and by training alike.
+
+A model's checkpoint carries its :class:`PreprocessSpec`; nothing here holds model constants. Training
+calls the same :func:`crop_face` (with a jittered margin for augmentation) and :func:`prepare_crop`; a
+golden test checks that both ends produce identical tensors.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .face import FaceBox
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How a face becomes a model input: square crop with margin, resize, RGB, normalise."""
+
+    input_size: int
+    crop_margin: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if not 16 <= int(self.input_size) <= 1024:
+            raise ValueError(f"input_size {self.input_size} outside 16..1024")
+        if not 0.0 <= float(self.crop_margin) <= 2.0:
+            raise ValueError(f"crop_margin {self.crop_margin} outside 0..2")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError("mean and std need three values each, std > 0")
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PreprocessSpec":
+        return cls(
+            input_size=int(data["input_size"]),
+            crop_margin=float(data["crop_margin"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            std=tuple(float(v) for v in data["std"]),
+        )
+
+
+def crop_box(box: FaceBox, margin: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+    """Square box around the face: side = longest face side * (1 + 2 * margin), same centre.
+
+    The result may reach outside the frame; :func:`crop_face` pads there. Square, because stretching a
+    face changes the texture statistics the model relies on.
+    """
+    cx, cy = box.center
+    side = max(box.w, box.h) * (1.0 + 2.0 * margin)
+    side = max(side, 2.0)
+    x0 = int(round(cx - side / 2))
+    y0 = int(round(cy - side / 2))
+    s = int(round(side))
+    return x0, y0, x0 + s, y0 + s
+
+
+def crop_face(frame_bgr: np.ndarray, box: FaceBox, margin: float) -> np.ndarray:
+    """The square face crop (BGR uint8). Outside the frame is padded black, not smeared: smeared
+    borders would look like the edges of a printed photo."""
+    h, w = frame_bgr.shape[:2]
+    x0, y0, x1, y1 = crop_box(box, margin, w, h)
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    crop = frame_bgr[cy0:cy1, cx0:cx1]
+    pad = (cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1)
+    if any(pad):
+        crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return crop
+
+
+def prepare_crop(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Resize a face crop to the model input and normalise: float32 CHW, RGB.
+
+    Pre-cropped training images (already tight faces) enter here directly, so they end in the same
+    resize/normalise as frames from the camera.
+    """
+    if crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3 or crop_bgr.size == 0:
+        raise ValueError(f"expected a non-empty HxWx3 BGR image, got shape {crop_bgr.shape}")
+    size = int(spec.input_size)
+    shrinking = crop_bgr.shape[0] > size or crop_bgr.shape[1] > size
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    resized = cv2.resize(crop_bgr, (size, size), interpolation=interp)
+    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    rgb -= np.asarray(spec.mean, dtype=np.float32)
+    rgb /= np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
+
+
+def preprocess_face(frame_bgr: np.ndarray, box: FaceBox, spec: PreprocessSpec) -> np.ndarray:
+    """Frame + face box -> model input (float32 CHW)."""
+    return prepare_crop(crop_face(frame_bgr, box, spec.crop_margin), spec)
+
+
+def to_batch(inputs: Sequence[np.ndarray]) -> torch.Tensor:
+    """Stack prepared crops into an NCHW float tensor."""
+    return torch.from_numpy(np.stack(list(inputs), axis=0))

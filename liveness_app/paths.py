@@ -1,0 +1,83 @@
+"""Where bundled resources live (source tree, installed wheel, PyInstaller bundle) and where user data goes.
+
+Resources are read-only; anything the user creates (recordings, trained models, logs, settings) goes to
+the per-user data folder, never next to the code, because a bundle or a site-packages tree may be
+read-only.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "LivenessStudio"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_root() -> Path:
+    """Folder that holds ``assets/`` and ``models/``.
+
+    Looked up in order: a PyInstaller bundle (``sys._MEIPASS``), the resources folder inside an installed
+    wheel, and the source checkout (the parent of this package).
+    """
+    candidates = []
+    meipass = getattr(sys, "_MEIPASS", None)
+    if meipass:
+        candidates.append(Path(meipass))
+    candidates += [_PACKAGE_DIR / "_resources", _PACKAGE_DIR.parent]
+    for root in candidates:
+        if (root / "assets").is_dir():
+            return root
+    raise FileNotFoundError(
+        "Liveness Studio resources (assets/) not found in: " + ", ".join(str(c) for c in candidates)
+    )
+
+
+def asset_path(name: str) -> Path:
+    """Path of a bundled file in ``assets/``."""
+    return resource_root() / "assets" / name
+
+
+def bundled_models_dir() -> Path:
+    """The read-only ``models/`` folder shipped with the app."""
+    return resource_root() / "models"
+
+
+def default_detector_path() -> Path:
+    return asset_path("face_detection_short_range.tflite")
+
+
+def default_model_path() -> Path:
+    return bundled_models_dir() / "default.pt"
+
+
+def sample_video_path() -> Path:
+    return asset_path("sample.mp4")
+
+
+def user_data_dir() -> Path:
+    """Per-user writable folder (``LIVENESS_STUDIO_HOME`` overrides it, which tests use)."""
+    override = os.environ.get("LIVENESS_STUDIO_HOME")
+    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_models_dir() -> Path:
+    path = user_data_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def recordings_dir() -> Path:
+    path = user_data_dir() / "recordings"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_dir() -> Path:
+    path = user_data_dir() / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
