@@ -1,0 +1,1 @@
+"""Training, evaluation and reporting for Liveness Studio (no Qt imports)."""

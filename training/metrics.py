@@ -1,0 +1,299 @@
+"""Presentation-attack-detection metrics (ISO/IEC 30107-3).
+
+Conventions used throughout this module:
+
+* a *score* is the model's probability that a sample is LIVE (bona fide);
+* a sample is accepted as live when ``score >= threshold``;
+* a *label* is a string per sample: ``"live"`` (exactly, see :data:`LIVE_LABEL`) for bona fide,
+  anything else (``"print"``, ``"replay"``, ``"mask"``, ...) names an attack type;
+* ``is_live`` arrays are booleans (or 0/1), True for bona fide.
+
+Terminology: APCER (attack presentation classification error rate) is the fraction of one attack
+type's samples accepted as live; BPCER (bona fide presentation classification error rate) is the
+fraction of live samples rejected.  FAR/FRR are the same two errors with all attack types pooled.
+Undefined quantities (e.g. BPCER without live samples) are reported as ``None`` so that results stay
+JSON-serialisable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    confusion_matrix,
+    det_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
+
+LIVE_LABEL = "live"
+_EPS = 1e-9
+
+
+def _check_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(scores, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("no scores given: the input is empty")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{bad} score(s) are NaN or infinite; scores must be finite numbers")
+    return arr
+
+
+def _check_pair(scores: Sequence[float] | np.ndarray, other: Sequence[Any] | np.ndarray,
+                name: str) -> tuple[np.ndarray, np.ndarray]:
+    s = _check_scores(scores)
+    o = np.asarray(other).ravel()
+    if o.shape[0] != s.shape[0]:
+        raise ValueError(f"{s.shape[0]} scores but {o.shape[0]} {name}")
+    return s, o
+
+
+def _rate(errors: np.ndarray) -> float | None:
+    """Mean of a boolean error array, or None when it is empty (rate undefined)."""
+    return float(np.mean(errors)) if errors.size else None
+
+
+def _num(x: Any) -> float | None:
+    """A plain float, with NaN/None mapped to None (JSON-safe)."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def live_mask(labels: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Boolean array, True where the label is :data:`LIVE_LABEL`."""
+    return np.array([str(lab) == LIVE_LABEL for lab in np.asarray(labels).ravel()], dtype=bool)
+
+
+def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+                threshold: float) -> tuple[dict[str, float], float | None]:
+    """APCER per attack type and BPCER at ``threshold``.
+
+    Returns ``(apcer, bpcer)`` where ``apcer[attack_type]`` is the fraction of that attack type's
+    samples with ``score >= threshold`` (wrongly accepted as live) and ``bpcer`` the fraction of live
+    samples with ``score < threshold`` (wrongly rejected); ``bpcer`` is None without live samples.
+    """
+    s, lab = _check_pair(scores, labels, "labels")
+    lab = np.array([str(x) for x in lab], dtype=object)
+    accepted = s >= threshold
+    live = lab == LIVE_LABEL
+    apcer = {str(t): float(np.mean(accepted[lab == t]))
+             for t in sorted(set(lab[~live].tolist()))}
+    return apcer, _rate(~accepted[live])
+
+
+def acer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+         threshold: float) -> float | None:
+    """Average classification error rate: ``(max_t APCER_t + BPCER) / 2``.
+
+    Following ISO/IEC 30107-3 the APCER term is that of the *worst* (highest-APCER) attack type,
+    not an average over attack types.  None when there are no live or no attack samples.
+    """
+    apcer, bpcer = apcer_bpcer(scores, labels, threshold)
+    if not apcer or bpcer is None:
+        return None
+    return (max(apcer.values()) + bpcer) / 2.0
+
+
+def _far_frr(is_live: np.ndarray, accepted: np.ndarray) -> tuple[float | None, float | None]:
+    cm = confusion_matrix(is_live.astype(int), accepted.astype(int), labels=[0, 1])
+    n_attack, n_live = cm[0].sum(), cm[1].sum()
+    far = float(cm[0, 1] / n_attack) if n_attack else None
+    frr = float(cm[1, 0] / n_live) if n_live else None
+    return far, frr
+
+
+def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+         threshold: float) -> float | None:
+    """Half total error rate ``(FAR + FRR) / 2`` with all attack types pooled into FAR.
+
+    None when there are no live or no attack samples.
+    """
+    s, lab = _check_pair(scores, labels, "labels")
+    far, frr = _far_frr(live_mask(lab), s >= threshold)
+    return None if far is None or frr is None else (far + frr) / 2.0
+
+
+def _check_binary(scores: Sequence[float] | np.ndarray,
+                  is_live: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s, y = _check_pair(scores, is_live, "is_live flags")
+    y = y.astype(bool)
+    if y.all() or not y.any():
+        raise ValueError("both live and attack samples are needed (only one class present)")
+    return s, y
+
+
+def roc_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve ``(fpr, tpr, thresholds)`` with live as the positive class.
+
+    ``fpr`` is the pooled APCER (FAR) and ``tpr`` is ``1 - BPCER``; thresholds are decreasing and the
+    first one is ``inf`` (nothing accepted).  Every distinct score is kept as an operating point.
+    """
+    s, y = _check_binary(scores, is_live)
+    return roc_curve(y.astype(int), s, drop_intermediate=False)
+
+
+def det_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET curve ``(apcer, bpcer, thresholds)`` with all attack types pooled.
+
+    Meant for plotting on normal-deviate axes, i.e. ``scipy.stats.norm.ppf`` of both rates
+    (clip them away from 0 and 1 first).  Uses :func:`sklearn.metrics.det_curve`, which keeps only
+    the part of the curve where both rates change.
+    """
+    s, y = _check_binary(scores, is_live)
+    apcer, bpcer, thr = det_curve(y.astype(int), s)
+    return apcer, bpcer, thr
+
+
+def eer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+        ) -> tuple[float, float]:
+    """Equal error rate and its threshold, from the ROC curve.
+
+    Finds the first ROC operating point where FRR (= 1 - tpr) drops to or below FAR (= fpr) and
+    linearly interpolates between it and the previous point to the exact crossing FAR == FRR.  The
+    threshold is interpolated the same way (falling back to the operating point's own threshold when
+    the previous one is the artificial ``inf``).  Raises ValueError with only one class present.
+    """
+    fpr, tpr, thr = roc_points(scores, is_live)
+    diff = (1.0 - tpr) - fpr  # starts at +1 (nothing accepted), ends at -1 (everything accepted)
+    i = int(np.argmax(diff <= 0))
+    if diff[i] == 0 or i == 0:
+        return float(fpr[i]), float(thr[i])
+    t = diff[i - 1] / (diff[i - 1] - diff[i])
+    rate = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    if np.isfinite(thr[i - 1]):
+        threshold = thr[i - 1] + t * (thr[i] - thr[i - 1])
+    else:
+        threshold = thr[i]
+    return float(rate), float(threshold)
+
+
+def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+                        target: float = 0.05) -> float:
+    """The threshold that keeps BPCER <= ``target`` while minimising APCER.
+
+    BPCER grows and APCER shrinks as the threshold rises, so this is the *highest* threshold whose
+    BPCER is still within ``target``: with ``n`` live samples at most ``k = floor(target * n)`` of
+    them may be rejected, so the answer is the ``(k+1)``-th lowest live score (accepted, since
+    ``score >= threshold``).  Only live scores matter; attack samples may be absent.
+    """
+    if not 0.0 <= target < 1.0:
+        raise ValueError(f"target BPCER must be in [0, 1), got {target}")
+    s, y = _check_pair(scores, is_live, "is_live flags")
+    live = np.sort(s[y.astype(bool)])
+    if live.size == 0:
+        raise ValueError("no live samples: cannot choose a threshold for a BPCER target")
+    k = int(math.floor(target * live.size + _EPS))
+    return float(live[k])
+
+
+def video_level(scores: Sequence[float] | np.ndarray, video_ids: Sequence[Any],
+                labels: Sequence[str] | np.ndarray, how: str = "mean",
+                ) -> tuple[np.ndarray, list[str], list[Any]]:
+    """Aggregate frame scores per video.
+
+    Returns ``(video_scores, video_labels, video_ids)`` in order of each video's first frame.  ``how``
+    is ``"mean"`` or ``"median"``.  Raises ValueError if one video carries several labels.
+    """
+    if how not in ("mean", "median"):
+        raise ValueError(f"how must be 'mean' or 'median', got {how!r}")
+    s, lab = _check_pair(scores, labels, "labels")
+    ids = list(video_ids)
+    if len(ids) != s.size:
+        raise ValueError(f"{s.size} scores but {len(ids)} video ids")
+    groups: dict[Any, list[int]] = {}
+    for i, vid in enumerate(ids):
+        groups.setdefault(vid, []).append(i)
+    agg = np.mean if how == "mean" else np.median
+    out_scores, out_labels = [], []
+    for vid, idx in groups.items():
+        vid_labels = {str(x) for x in lab[idx]}
+        if len(vid_labels) > 1:
+            raise ValueError(f"video {vid!r} has mixed labels {sorted(vid_labels)}")
+        out_scores.append(float(agg(s[idx])))
+        out_labels.append(vid_labels.pop())
+    return np.array(out_scores), out_labels, list(groups)
+
+
+def _separation_metrics(s: np.ndarray, live: np.ndarray) -> dict[str, Any]:
+    """AUC and EER, or None with a note when only one class is present."""
+    if live.all() or not live.any():
+        only = "live" if live.all() else "attack"
+        return {"auc": None, "eer": None, "eer_threshold": None,
+                "notes": [f"only {only} samples present: AUC and EER are undefined"]}
+    rate, thr = eer(s, live)
+    return {"auc": float(roc_auc_score(live.astype(int), s)), "eer": rate, "eer_threshold": thr,
+            "notes": []}
+
+
+def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[str, Any]:
+    """All metrics for one level (frames or videos)."""
+    live = live_mask(labels)
+    accepted = s >= threshold
+    out = _separation_metrics(s, live)
+    apcer, bpcer = apcer_bpcer(s, labels, threshold)
+    far, frr = _far_frr(live, accepted)
+    prec, rec, f1, _ = precision_recall_fscore_support(
+        live.astype(int), accepted.astype(int), labels=[1], zero_division=np.nan)
+    counts = {t: int(sum(1 for x in labels if x == t)) for t in apcer}
+    out.update({
+        "threshold": float(threshold), "bpcer": bpcer, "apcer": apcer,
+        "worst_attack": max(apcer, key=apcer.get) if apcer else None,
+        "acer": acer(s, labels, threshold), "hter": hter(s, labels, threshold),
+        "far": far, "frr": frr, "accuracy": float(np.mean(accepted == live)),
+        "precision": _num(prec[0]), "recall": _num(rec[0]), "f1": _num(f1[0]),
+        "confusion_matrix": confusion_matrix(live.astype(int), accepted.astype(int),
+                                             labels=[0, 1]).tolist(),
+        "n": int(s.size), "n_live": int(live.sum()), "n_attack": int((~live).sum()),
+        "n_per_attack": counts,
+    })
+    return out
+
+
+def compute_all(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+                threshold: float, video_ids: Sequence[Any] | None = None,
+                video_how: str = "mean") -> dict[str, dict[str, Any]]:
+    """Every metric at ``threshold``, as a JSON-serialisable dict.
+
+    Returns ``{"frame": {...}}``, plus ``"video": {...}`` (frame scores aggregated per video with
+    ``video_how``, same threshold) when ``video_ids`` is given.  Each level holds ``auc``, ``eer``,
+    ``eer_threshold``, ``threshold``, ``bpcer``, ``apcer`` (per attack type), ``worst_attack``,
+    ``acer``, ``hter``, ``far``, ``frr``, ``accuracy``, ``precision``/``recall``/``f1`` (live class),
+    ``confusion_matrix`` (rows true [spoof, live], columns predicted), ``n``, ``n_live``,
+    ``n_attack``, ``n_per_attack`` and ``notes``.  Undefined values are None.  Raises ValueError on
+    empty input, NaN scores or mismatched lengths.
+    """
+    s, lab = _check_pair(scores, labels, "labels")
+    lab_list = [str(x) for x in lab]
+    result = {"frame": _level_metrics(s, lab_list, threshold)}
+    if video_ids is not None:
+        v_scores, v_labels, _ = video_level(s, video_ids, lab_list, how=video_how)
+        result["video"] = _level_metrics(v_scores, v_labels, threshold)
+    return result
+
+
+def calibrate(scores_dev: Sequence[float] | np.ndarray, labels_dev: Sequence[str] | np.ndarray,
+              ) -> dict[str, float | int]:
+    """Decision thresholds chosen on a development set, for storing in a checkpoint.
+
+    Returns ``eer_threshold`` (with the dev ``eer``) and ``bpcer5_threshold`` (BPCER <= 5 %, lowest
+    APCER; with the dev ``apcer_at_bpcer5``, pooled over attack types), plus the sample counts.
+    Needs both live and attack samples.
+    """
+    s, lab = _check_pair(scores_dev, labels_dev, "labels")
+    live = live_mask(lab)
+    rate, eer_thr = eer(s, live)
+    thr5 = threshold_for_bpcer(s, live, 0.05)
+    return {
+        "eer_threshold": eer_thr, "eer": rate,
+        "bpcer5_threshold": thr5, "apcer_at_bpcer5": float(np.mean(s[~live] >= thr5)),
+        "n_live": int(live.sum()), "n_attack": int((~live).sum()),
+    }
