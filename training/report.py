@@ -24,7 +24,7 @@ from training.metrics import LIVE_LABEL, det_points, live_mask, roc_points
 
 _LEVELS = ("frame", "video")
 _PROBIT_EPS = 5e-4
-_DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)
+_DET_TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99)
 # (key, label, kind) for the metrics table; kind: "rate" -> percent, "num" -> 4 decimals, "int".
 _TABLE_ROWS = (
     ("auc", "AUC", "num"), ("eer", "EER", "rate"), ("eer_threshold", "EER threshold", "num"),

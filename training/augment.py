@@ -1,0 +1,41 @@
+"""Training-time augmentation that keeps the cues liveness depends on.
+
+Moderate colour jitter and rare, light blur only: strong blur or noise erases the moiré, print dots and
+sharpness differences that separate a replay or a print from a face. Horizontal flips are free; the crop
+scale is jittered in :func:`training.cache.crop_for_training`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip: float = 0.5
+    brightness: float = 0.15  # +- fraction
+    contrast: float = 0.15
+    saturation: float = 0.15
+    hue_deg: float = 4.0
+    blur_p: float = 0.1
+    blur_sigma: tuple[float, float] = (0.3, 0.9)
+
+
+def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
+    """A randomly perturbed copy of a uint8 BGR crop."""
+    img = crop_bgr
+    if rng.random() < cfg.flip:
+        img = img[:, ::-1]
+    hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-cfg.hue_deg, cfg.hue_deg) / 2.0) % 180.0  # OpenCV hue: 0..180
+    hsv[..., 1] *= 1.0 + rng.uniform(-cfg.saturation, cfg.saturation)
+    hsv[..., 2] *= 1.0 + rng.uniform(-cfg.brightness, cfg.brightness)
+    img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+    mean = img.mean()
+    img = (img - mean) * (1.0 + rng.uniform(-cfg.contrast, cfg.contrast)) + mean
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < cfg.blur_p:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+    return img

@@ -1,0 +1,74 @@
+"""The resolved configuration of a training run (defaults <- optional JSON file <- command line)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; written to ``<run>/config.json``."""
+
+    data: tuple[str, ...] = ()  # specs for training.importers.load_any (folder, manifest.csv, NAME:PATH)
+    out_dir: str = "runs/latest"
+    name: str = "liveness-model"
+    input_size: int = 224
+    crop_margin: float = 0.25
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss: str = "focal"  # "focal" (gamma, alpha below) or "bce"
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    label_smoothing: float = 0.0
+    frames_per_video: int = 16  # cached per video
+    train_frames_per_video: int = 4  # drawn at random per video, each epoch
+    eval_frames_per_video: int = 8
+    epoch_size: int = 0  # images per epoch with balanced sampling; 0 = one pass over the epoch's frames
+    patience: int = 6  # epochs without dev improvement before stopping
+    dev_fraction: float = 0.25
+    dev_groups: tuple[str, ...] = ()
+    test_groups: tuple[str, ...] = ()
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA
+    seed: int = 4
+    workers: int = 2
+    pretrained: str = ""  # local ImageNet weights file; empty = from scratch
+    cache_dir: str = ""  # empty = <user data>/cache
+    detector: str = ""  # empty = the bundled BlazeFace short range
+    install: bool = True  # copy the best model into the user's model folder (the app's Model menu)
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("focal", "bce"):
+            raise ValueError(f"loss must be 'focal' or 'bce', got {self.loss!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError("label_smoothing must be in [0, 0.5)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        tuples = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
+        return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in data.items()})
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides: Any) -> "TrainConfig":
+        data = json.loads(Path(path).read_text())
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)

@@ -1,0 +1,286 @@
+"""The data layer: labelled samples from manifests, label folders and the app's recordings, and splits.
+
+A :class:`Sample` is one image or one video with a label ("live" is bona fide, any other label names an
+attack type) and a *group*: the subject or source it comes from. Splits are made by group, never by
+frame or image, because frames of one person in both train and dev make dev scores meaningless.
+Turning samples into face crops is :mod:`training.cache`'s job.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+LIVE = "live"
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+# Sessions recorded without a subject all share one group: unknown people might be the same person, and
+# one big group can never leak across splits, whereas one group per session could.
+UNKNOWN_SUBJECT = "subject-unknown"
+
+
+class DatasetLayoutError(ValueError):
+    """A dataset root or manifest does not have the layout its reader expects."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image or video.
+
+    ``source_video`` lets a caller say which video an extracted frame image came from, so frames of one
+    clip can be kept together; :attr:`video_id` falls back to the file path.
+    """
+
+    path: Path
+    label: str
+    group: str
+    kind: str  # "image" | "video"
+    precropped: bool = False
+    attack_type: str = ""
+    source_video: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("image", "video"):
+            raise ValueError(f"kind must be 'image' or 'video', got {self.kind!r} for {self.path}")
+        if not self.label or not self.group:
+            raise ValueError(f"empty label or group for {self.path}")
+        if self.label == LIVE and self.attack_type:
+            raise ValueError(f"live sample {self.path} has attack_type {self.attack_type!r}")
+        if self.label != LIVE and not self.attack_type:
+            object.__setattr__(self, "attack_type", self.label)
+
+    @property
+    def is_live(self) -> bool:
+        return self.label == LIVE
+
+    @property
+    def video_id(self) -> str:
+        if self.kind == "video":
+            return str(self.path)
+        return self.source_video or str(self.path)
+
+
+def kind_of(path: Path) -> str | None:
+    """"image", "video", or None for a file that is neither (by extension)."""
+    ext = path.suffix.lower()
+    return "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "y")
+
+
+def load_manifest_csv(
+    csv_path: Path, precropped_prefixes: tuple[str, ...] = ("replay_crops/",)
+) -> list[Sample]:
+    """Samples listed in a ``path,label,attack_type,group`` CSV; paths are relative to the CSV's folder.
+
+    A row is pre-cropped (a tight face crop, no detection needed) when its path starts with one of
+    ``precropped_prefixes`` or an optional ``precropped`` column is true. ``attack_type`` is optional.
+    """
+    csv_path = Path(csv_path)
+    base = csv_path.parent
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "label", "group"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetLayoutError(f"{csv_path}: missing column(s) {sorted(missing)}; "
+                                     "expected path,label,attack_type,group")
+        samples = []
+        for row_no, row in enumerate(reader, start=2):
+            rel = row["path"].strip().replace("\\", "/")
+            kind = kind_of(Path(rel))
+            if kind is None:
+                raise DatasetLayoutError(f"{csv_path}:{row_no}: not an image or video: {rel!r}")
+            label = row["label"].strip()
+            try:
+                samples.append(Sample(
+                    path=base / rel, label=label, group=row["group"].strip(), kind=kind,
+                    precropped=rel.startswith(precropped_prefixes) or _truthy(row.get("precropped")),
+                    attack_type="" if label == LIVE else (row.get("attack_type") or "").strip(),
+                ))
+            except ValueError as exc:
+                raise DatasetLayoutError(f"{csv_path}:{row_no}: {exc}") from exc
+    return samples
+
+
+def _default_group(rel: Path, kind: str) -> str:
+    # Subfolders under the label folder (if any) are part of the id; the label folder itself is not,
+    # so that live and attack files of one subject land in the same group.
+    core = rel.stem if kind == "video" else rel.stem.split("_", 1)[0]
+    prefix = "/".join(rel.parent.parts)
+    return f"{prefix}/{core}" if prefix else core
+
+
+def _regex_group(pattern: re.Pattern[str], rel: Path) -> str:
+    match = pattern.search(rel.as_posix())
+    if match is None:
+        raise DatasetLayoutError(f"group pattern {pattern.pattern!r} does not match {rel.as_posix()!r}")
+    if "subject" in pattern.groupindex:
+        return match.group("subject")
+    return match.group(1) if pattern.groups else match.group(0)
+
+
+def scan_label_folders(
+    root: Path, precropped: bool = False, group_pattern: str | None = None
+) -> list[Sample]:
+    """Samples from the plain layout ``root/<label>/<files>`` (subfolders below a label folder allowed).
+
+    Images: .jpg .jpeg .png .bmp .webp; videos: .mp4 .avi .mov .mkv .webm; anything else is ignored.
+    The group (subject id) is, by default, the file stem for a video and the stem's prefix before the
+    first "_" for an image (``alice_017.jpg`` -> ``alice``), each prefixed by any subfolders between the
+    label folder and the file. ``group_pattern`` is a regex searched in that path relative to the label
+    folder; its ``subject`` named group, else its first group, else the whole match, is the group.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root} is not a folder; expected root/<label>/<files>")
+    pattern = re.compile(group_pattern) if group_pattern else None
+    samples = []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(label_dir.rglob("*")):
+            kind = kind_of(path)
+            if kind is None or not path.is_file():
+                continue
+            rel = path.relative_to(label_dir)
+            group = _regex_group(pattern, rel) if pattern else _default_group(rel, kind)
+            samples.append(Sample(path, label_dir.name, group, kind, precropped=precropped))
+    if not samples:
+        raise DatasetLayoutError(f"no images or videos found in {root}/<label>/ folders")
+    return samples
+
+
+def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample]:
+    """Sessions recorded by the app: ``root/manifest.json`` with ``{"version": 1, "sessions": [...]}``.
+
+    Each session gives ``file`` (relative to root), ``label``, ``attack_type``, ``subject`` and
+    ``status``; the group is the subject. Sessions not marked "complete" are skipped unless
+    ``include_incomplete``.
+    """
+    manifest = Path(root) / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetLayoutError(f"cannot read recordings manifest {manifest}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise DatasetLayoutError(f"{manifest}: expected {{'version': 1, 'sessions': [...]}}")
+    samples = []
+    for session in data.get("sessions", []):
+        if session.get("status") != "complete" and not include_incomplete:
+            continue
+        try:
+            label = str(session["label"])
+            path = Path(root) / str(session["file"])
+            samples.append(Sample(
+                path=path, label=label, group=str(session.get("subject") or UNKNOWN_SUBJECT),
+                kind=kind_of(path) or "video",
+                attack_type="" if label == LIVE else str(session.get("attack_type") or ""),
+            ))
+        except (KeyError, ValueError) as exc:
+            raise DatasetLayoutError(f"{manifest}: bad session {session.get('id')!r}: {exc}") from exc
+    return samples
+
+
+def _by_group(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(s.group, []).append(s)
+    return groups
+
+
+def _pick_groups(
+    order: list[str], groups: dict[str, list[Sample]], target: float, keep: int
+) -> list[str]:
+    """Groups from ``order`` for one held-out split of about ``target`` samples, leaving ``keep``.
+
+    First one group with live and one with attack samples (a group with both if there is one), so the
+    split can measure both error rates; then any group that brings the size closer to the target.
+    """
+    if target <= 0 or len(order) <= keep:
+        return []
+    chosen: list[str] = []
+    for need in ({True, False}, {True}, {False}):
+        for g in order:
+            if len(order) - len(chosen) <= keep:
+                break
+            has = {s.is_live for s in groups[g]}
+            covered = {s.is_live for c in chosen for s in groups[c]}
+            if g not in chosen and need <= has and not need <= covered:
+                chosen.append(g)
+    size = sum(len(groups[g]) for g in chosen)
+    for g in order:
+        if g in chosen or len(order) - len(chosen) <= keep:
+            continue
+        if abs(size + len(groups[g]) - target) < abs(size - target):
+            chosen.append(g)
+            size += len(groups[g])
+    return chosen
+
+
+def split_by_group(
+    samples: Sequence[Sample],
+    dev_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    seed: int = 4,
+    dev_groups: Iterable[str] | None = None,
+    test_groups: Iterable[str] | None = None,
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """(train, dev, test), split by group so that no subject is in two splits.
+
+    With explicit ``dev_groups``/``test_groups`` those groups go there (a list left None is empty) and
+    every other group goes to train. Otherwise groups are drawn at random (``seed``, deterministic) until
+    each held-out split holds about its fraction of the samples, with live and attack samples in it
+    where the data allows. Raises ValueError for unknown or overlapping groups.
+    """
+    if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):
+        raise ValueError(f"bad fractions: dev {dev_fraction}, test {test_fraction}")
+    groups = _by_group(samples)
+    if dev_groups is not None or test_groups is not None:
+        dev_names, test_names = list(dev_groups or []), list(test_groups or [])
+        unknown = set(dev_names + test_names) - set(groups)
+        if unknown:
+            raise ValueError(f"unknown group(s): {sorted(unknown)}")
+    else:
+        # Sorted before shuffling: set and dict order of strings may vary, the seed must not.
+        order = sorted(groups)
+        random.Random(seed).shuffle(order)
+        test_names = _pick_groups(order, groups, test_fraction * len(samples),
+                                  keep=1 + (dev_fraction > 0))
+        rest = [g for g in order if g not in test_names]
+        dev_names = _pick_groups(rest, groups, dev_fraction * len(samples), keep=1)
+    if set(dev_names) & set(test_names):
+        raise ValueError(f"group(s) in both dev and test: {sorted(set(dev_names) & set(test_names))}")
+    dev = [s for g in dev_names for s in groups[g]]
+    test = [s for g in test_names for s in groups[g]]
+    held_out = set(dev_names) | set(test_names)
+    train = [s for s in samples if s.group not in held_out]
+    _check_disjoint(train, dev, test)
+    return train, dev, test
+
+
+def _check_disjoint(*splits: Sequence[Sample]) -> None:
+    seen: dict[str, int] = {}
+    for i, split in enumerate(splits):
+        for s in split:
+            if seen.setdefault(s.group, i) != i:
+                raise ValueError(f"group {s.group!r} is in two splits")
+
+
+def summarize(samples: Sequence[Sample]) -> dict:
+    """JSON-serialisable counts (per label, attack type, kind and group) for a checkpoint's metadata."""
+    return {
+        "samples": len(samples),
+        "live": sum(s.is_live for s in samples),
+        "attack": sum(not s.is_live for s in samples),
+        "groups": len({s.group for s in samples}),
+        "per_label": dict(sorted(Counter(s.label for s in samples).items())),
+        "per_attack_type": dict(sorted(Counter(s.attack_type for s in samples if not s.is_live).items())),
+        "per_kind": dict(sorted(Counter(s.kind for s in samples).items())),
+        "precropped": sum(s.precropped for s in samples),
+        "per_group": dict(sorted(Counter(s.group for s in samples).items())),
+    }

@@ -1,0 +1,104 @@
+"""Cached face crops -> model tensors, through the app's own :func:`prepare_crop`.
+
+An *entry* is one cached crop of one sample. Each epoch draws a few random frames per video (seeded), so
+long videos do not swamp short ones and every epoch sees different frames; evaluation takes frames spread
+evenly over each video and scores are later aggregated per video.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
+
+from .augment import AugmentConfig, augment
+from .cache import crop_for_training
+
+
+@dataclass(frozen=True)
+class Entry:
+    crop_path: Path
+    label: str
+    group: str
+    video_id: str
+
+    @property
+    def target(self) -> float:
+        return 1.0 if self.label == "live" else 0.0
+
+
+def _entries(items: Sequence, pick) -> list[Entry]:
+    out: list[Entry] = []
+    for item in items:
+        s = item.sample
+        for p in pick(list(item.crop_paths)):
+            out.append(Entry(Path(p), s.label, s.group, s.video_id))
+    return out
+
+
+def epoch_entries(items: Sequence, per_video: int, seed: int, epoch: int) -> list[Entry]:
+    """Up to ``per_video`` random crops of each sample, different every epoch, reproducible by seed."""
+    rng = np.random.default_rng([seed, epoch])
+
+    def pick(paths: list) -> list:
+        if len(paths) <= per_video:
+            return paths
+        return [paths[i] for i in sorted(rng.choice(len(paths), per_video, replace=False))]
+
+    return _entries(items, pick)
+
+
+def eval_entries(items: Sequence, per_video: int) -> list[Entry]:
+    """Up to ``per_video`` crops spread evenly over each video (all of an image's one crop)."""
+
+    def pick(paths: list) -> list:
+        if len(paths) <= per_video:
+            return paths
+        return [paths[int(i)] for i in np.linspace(0, len(paths) - 1, per_video).round()]
+
+    return _entries(items, pick)
+
+
+def balanced_weights(entries: Sequence[Entry]) -> torch.Tensor:
+    """Sampling weights so that bona fide and attacks weigh the same, and within each, every source
+    (group) weighs the same: one huge source must not teach the model its camera instead of liveness."""
+    cell = Counter((e.label == "live", e.group) for e in entries)
+    groups_per_class = Counter(live for live, _ in cell)
+    w = [1.0 / (cell[(e.label == "live", e.group)] * groups_per_class[e.label == "live"]) for e in entries]
+    return torch.tensor(w, dtype=torch.double)
+
+
+class CropDataset(Dataset):
+    """Reads cached crops; in training mode jitters scale/centre and colour, then the shared preprocessing."""
+
+    def __init__(self, entries: Sequence[Entry], spec: PreprocessSpec, cache_margin_extra: float,
+                 train: bool, seed: int = 4, epoch: int = 0, augment_cfg: AugmentConfig = AugmentConfig()) -> None:
+        self.entries = list(entries)
+        self.spec = spec
+        self.extra = cache_margin_extra
+        self.train = train
+        self.seed, self.epoch = seed, epoch
+        self.augment_cfg = augment_cfg
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, float, int]:
+        entry = self.entries[index]
+        crop = cv2.imread(str(entry.crop_path), cv2.IMREAD_COLOR)
+        if crop is None:
+            raise OSError(f"cached crop unreadable: {entry.crop_path} (delete the cache folder to rebuild)")
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            crop = augment(crop_for_training(crop, self.spec.crop_margin, self.extra, rng=rng), rng,
+                           self.augment_cfg)
+        else:
+            crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=None)
+        return torch.from_numpy(prepare_crop(crop, self.spec)), entry.target, index

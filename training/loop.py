@@ -1,0 +1,196 @@
+"""Training: ``fit()`` is a generator of progress events that the CLI (tqdm) and the app (progress bar
+with cancel) both consume. Stopping the iteration (``close()``) cancels the run; the best checkpoint
+written so far stays on disk.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, WeightedRandomSampler
+from torchvision.ops import sigmoid_focal_loss
+
+from liveness_app import paths
+from liveness_app.core.device import select_device
+from liveness_app.core.model import build_model
+from liveness_app.core.preprocess import PreprocessSpec
+
+from . import metrics as M
+from .checkpoint import export_model, hardware, load_pretrained, load_state, save_state
+from .config import TrainConfig
+from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries
+from .prepare import PreparedData, prepare_data
+
+
+@dataclass
+class TrainEvent:
+    """One progress report. ``kind``: "cache", "batch", "epoch", "done"."""
+
+    kind: str
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model_path: Path | None = None
+
+
+def spec_of(cfg: TrainConfig) -> PreprocessSpec:
+    return PreprocessSpec(cfg.input_size, cfg.crop_margin, tuple(cfg.mean), tuple(cfg.std))
+
+
+def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    if cfg.label_smoothing:
+        targets = targets * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+    if cfg.loss == "focal":
+        return sigmoid_focal_loss(logits, targets, alpha=cfg.focal_alpha, gamma=cfg.focal_gamma, reduction="mean")
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float) -> DataLoader:
+    ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch)
+    sampler = None
+    if train:
+        n = cfg.epoch_size or len(entries)
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        sampler = WeightedRandomSampler(balanced_weights(entries), n, replacement=True, generator=gen)
+    return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, num_workers=cfg.workers,
+                      persistent_workers=False, drop_last=False)
+
+
+def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
+                    device: torch.device, epoch: int) -> Iterator[TrainEvent]:
+    """Yields a "batch" event per step; the last event's metrics hold the mean loss."""
+    model.train()
+    total, count = 0.0, 0
+    use_amp = cfg.amp and device.type == "cuda"
+    for step, (x, y, _) in enumerate(loader, 1):
+        x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
+        y = y.to(device, dtype=torch.float32, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(x).squeeze(1)
+        loss = loss_fn(logits.float(), y, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss) * len(y)
+        count += len(y)
+        yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device, amp: bool = True) -> np.ndarray:
+    """P(live) for every entry of an evaluation loader, in order."""
+    model.eval()
+    out = []
+    for x, _, _ in loader:
+        x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            out.append(torch.sigmoid(model(x).squeeze(1).float()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
+             extra: float, threshold: float | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used."""
+    scores = predict(model, _loader(entries, cfg, False, 0, extra), device, cfg.amp)
+    labels = [e.label for e in entries]
+    if threshold is None:
+        threshold = M.calibrate(scores, labels)["eer_threshold"] or 0.5
+    result = M.compute_all(scores, labels, threshold, video_ids=[e.video_id for e in entries])
+    return result, scores
+
+
+def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEvent]:
+    """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`."""
+    run_dir = Path(cfg.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+    if data is None:
+        data = yield from prepare_data(cfg)
+    device, reason = select_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = build_model().to(device, memory_format=torch.channels_last)
+    if cfg.pretrained:
+        load_pretrained(model, Path(cfg.pretrained))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
+    dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
+    state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
+    start, best, stale = 1, (float("inf"), float("inf")), 0
+    if cfg.resume and state_path.is_file():
+        st = load_state(state_path)
+        model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"]); sched.load_state_dict(st["scheduler"])
+        start, best, stale = int(st["epoch"]) + 1, tuple(st["best"]), int(st["stale"])
+    log = (run_dir / "log.jsonl").open("a")
+    t_start = time.perf_counter()
+    try:
+        for epoch in range(start, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
+            loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra)
+            ev = TrainEvent("batch")
+            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch):
+                yield ev
+            t_train = time.perf_counter() - t0
+            dev, dev_scores = evaluate(model, dev_entries, cfg, device, data.cache_margin_extra)
+            frame = dev["frame"]
+            key = (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
+            sched.step(key[0] + key[1])
+            improved = key < best
+            if improved:
+                best, stale = key, 0
+                _export(best_path, model, cfg, data, dev, dev_scores, dev_entries, epoch, reason, t_start)
+            else:
+                stale += 1
+            report = {"epoch": epoch, "train_loss": ev.metrics.get("loss"), "dev": dev, "lr": opt.param_groups[0]["lr"],
+                      "seconds_train": round(t_train, 1), "seconds_total": round(time.perf_counter() - t0, 1),
+                      "images": len(loader.sampler), "improved": improved}
+            log.write(json.dumps(report, default=float) + "\n"); log.flush()
+            save_state(state_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                    "scheduler": sched.state_dict(), "epoch": epoch, "best": list(best),
+                                    "stale": stale})
+            yield TrainEvent("epoch", epoch, cfg.epochs, message=_summary(report), metrics=report,
+                             model_path=best_path if best_path.is_file() else None)
+            if stale >= cfg.patience:
+                yield TrainEvent("epoch", epoch, cfg.epochs, message=f"early stop: no dev improvement in {stale} epochs")
+                break
+    finally:
+        log.close()
+    installed = _install(best_path, cfg) if best_path.is_file() else None
+    yield TrainEvent("done", message=f"best model: {installed or best_path}", model_path=installed or best_path)
+
+
+def _summary(r: dict[str, Any]) -> str:
+    f, v = r["dev"]["frame"], r["dev"].get("video", {})
+    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {f['auc'] or float('nan'):.4f} "
+            f"EER {f['eer'] or float('nan'):.4f} ACER {f['acer']:.4f} (video ACER {v.get('acer', float('nan')):.4f}), "
+            f"{r['images']} img in {r['seconds_train']} s")
+
+
+def _export(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
+            dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, device: str, t_start: float) -> None:
+    """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one."""
+    cal = M.calibrate(dev_scores, [e.label for e in dev_entries])
+    threshold = cal["eer_threshold"] if cal["eer_threshold"] is not None else 0.5
+    training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, "device": device,
+                "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
+                "calibration": {**cal, "chosen": "eer_threshold", "on": "dev groups"}}
+    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
+                 metrics={"dev": dev, "note": "dev = groups held out from training, also used for calibration"})
+
+
+def _install(best: Path, cfg: TrainConfig) -> Path | None:
+    if not cfg.install:
+        return None
+    target = paths.user_models_dir() / f"{cfg.name}.pt"
+    shutil.copy2(best, target)
+    return target
