@@ -159,8 +159,8 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     """Sessions recorded by the app: ``root/manifest.json`` with ``{"version": 1, "sessions": [...]}``.
 
     Each session gives ``file`` (relative to root), ``label``, ``attack_type``, ``subject`` and
-    ``status``; the group is the subject. Sessions not marked "complete" are skipped unless
-    ``include_incomplete``.
+    ``status``; the group is the subject. Sessions not marked "complete" ("incomplete", or a
+    "recording" the recorder has not finished or recovered) are skipped unless ``include_incomplete``.
     """
     manifest = Path(root) / "manifest.json"
     try:

@@ -81,7 +81,7 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += float(loss) * len(y)
+        total += loss.item() * len(y)
         count += len(y)
         yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
 

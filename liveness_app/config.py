@@ -1,0 +1,137 @@
+"""Start-up configuration: defaults <- optional user TOML file <- command line.
+
+The result is a frozen :class:`AppConfig`. ``AppConfig.explicit`` names the fields that the user file or
+the command line set: the GUI lets those win over the state it remembered from the last session (last
+model, device, overlay toggles), and uses the remembered state for everything else.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__, paths
+
+DEVICES = ("auto", "cpu", "cuda")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Keys a user config file may hold (self_test is a one-off action, only on the command line).
+FILE_KEYS = ("source", "device", "model", "detector", "threshold", "heatmap", "log_level")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What the app starts with.
+
+    ``source``: a camera index ("0") or a video path; None = the last source used, else camera 0, falling
+    back to the bundled sample video with a message. ``model``: None = the last model used, else
+    :func:`paths.default_model_path`. ``threshold``: None = the model's calibrated threshold (or the
+    user's saved override for that model).
+    """
+
+    source: str | None = None
+    device: str = "auto"
+    model: Path | None = None
+    detector: Path = field(default_factory=paths.default_detector_path)
+    threshold: float | None = None
+    heatmap: bool = False
+    self_test: bool = False
+    log_level: str = "INFO"
+    explicit: frozenset[str] = frozenset()  # fields set by the user file or the command line
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+
+def default_config_file() -> Path:
+    """``config.toml`` in the per-user data folder (optional)."""
+    return paths.user_data_dir() / "config.toml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line. Options default to "not given" (SUPPRESS) so only what was typed overrides."""
+    p = argparse.ArgumentParser(prog="liveness-app", argument_default=argparse.SUPPRESS,
+                                description="Liveness Studio: real-time face liveness detection.")
+    p.add_argument("--source", metavar="PATH|INDEX", help="camera index (0, 1, ...) or a video file")
+    p.add_argument("--device", choices=DEVICES, help="where the model runs (default: auto)")
+    p.add_argument("--model", type=Path, metavar="PATH", help="model checkpoint (.pt)")
+    p.add_argument("--detector", type=Path, metavar="PATH", help="face detector model (.tflite)")
+    p.add_argument("--threshold", type=_probability, metavar="P",
+                   help="decision threshold on P(live); default: the model's calibrated one")
+    p.add_argument("--heatmap", action=argparse.BooleanOptionalAction, help="show Grad-CAM heatmaps")
+    p.add_argument("--self-test", dest="self_test", action="store_true",
+                   help="check the installation (model, detector, sample video) and exit")
+    p.add_argument("--log-level", dest="log_level", type=str.upper, choices=LOG_LEVELS)
+    p.add_argument("--config", dest="config_file", type=Path, metavar="PATH",
+                   help="settings file (default: config.toml in the user data folder)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def load_config(argv: Sequence[str] | None = None) -> AppConfig:
+    """Parse ``argv`` (``sys.argv[1:]`` when None) on top of the user file on top of the defaults.
+
+    Raises ValueError for a bad user file (unknown key, wrong type); argparse exits for a bad option.
+    """
+    cli = vars(build_parser().parse_args(argv))
+    config_file = cli.pop("config_file", None)
+    if config_file is not None and not Path(config_file).is_file():
+        raise ValueError(f"config file not found: {config_file}")
+    values = read_config_file(Path(config_file) if config_file else default_config_file())
+    values.update(cli)
+    if "source" in values:
+        values["source"] = str(values["source"])
+    explicit = frozenset(k for k in values if k != "self_test")
+    return AppConfig(**values, explicit=explicit)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a TOML file (nothing if it does not exist); relative paths are relative to it."""
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(FILE_KEYS)}")
+    return {key: _file_value(path, key, value) for key, value in data.items()}
+
+
+def _file_value(path: Path, key: str, value: Any) -> Any:
+    expected = {"source": (str, int), "device": str, "model": str, "detector": str,
+                "threshold": (float, int), "heatmap": bool, "log_level": str}[key]
+    if not isinstance(value, expected) or (isinstance(value, bool) and key != "heatmap"):
+        raise ValueError(f"{path}: {key} = {value!r} has the wrong type")
+    if key in ("model", "detector"):
+        return (path.parent / value).resolve()
+    if key == "source" and isinstance(value, str) and not value.strip().isdigit():
+        return str((path.parent / value).resolve())
+    if key == "threshold":
+        return float(value)
+    if key == "log_level":
+        return value.upper()
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+__all__ = ["AppConfig", "build_parser", "default_config_file", "load_config", "read_config_file"]

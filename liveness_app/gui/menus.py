@@ -1,0 +1,173 @@
+"""Menus and toolbar: actions only; the main window decides what they do."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
+
+from .. import paths
+from ..core.device import CHOICES as DEVICE_CHOICES
+
+CAMERA_INDICES = range(10)
+DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA"}
+
+
+def list_models() -> list[tuple[str, list[Path]]]:
+    """``*.pt`` files shipped with the app and the user's own (trained or copied), grouped."""
+    groups = [("Bundled", paths.bundled_models_dir()), ("Your models", paths.user_models_dir())]
+    return [(title, sorted(folder.glob("*.pt")) if folder.is_dir() else []) for title, folder in groups]
+
+
+def _same(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+class ModelMenu(QMenu):
+    """The model files as checkable, exclusive actions, plus Refresh and Open model...
+
+    ``chosen`` fires when the user picks a model; :meth:`set_active` only moves the check mark.
+    """
+
+    chosen = pyqtSignal(Path)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("&Model", parent)
+        self.refresh_action = QAction("&Refresh list", self)
+        self.open_action = QAction("&Open model...", self)
+        self.open_action.setShortcut(QKeySequence("Ctrl+M"))
+        self._group = QActionGroup(self)
+        self._group.setExclusive(True)
+        self._model_actions: list[QAction] = []
+        self.populate([], None)
+
+    def model_actions(self) -> list[QAction]:
+        return list(self._model_actions)
+
+    def action_for(self, path: Path) -> QAction | None:
+        return next((a for a in self._model_actions if _same(a.data(), path)), None)
+
+    def populate(self, groups: list[tuple[str, list[Path]]], active: Path | None) -> None:
+        """Rebuild the list; ``active`` is listed (under "Other") even if it is in neither folder."""
+        self.clear()
+        for action in self._model_actions:
+            self._group.removeAction(action)
+        self._model_actions = []
+        listed = [p for _, files in groups for p in files]
+        if active is not None and not any(_same(p, active) for p in listed):
+            groups = [*groups, ("Other", [active])]
+        for title, files in groups:
+            self.addSection(title)
+            if not files:
+                self.addAction("(none)").setEnabled(False)
+            for path in files:
+                self._add_model(path)
+        self.addSeparator()
+        self.addAction(self.refresh_action)
+        self.addAction(self.open_action)
+        self.set_active(active)
+
+    def _add_model(self, path: Path) -> None:
+        action = QAction(path.stem, self, checkable=True)
+        action.setData(path)
+        action.setToolTip(str(path))
+        action.setStatusTip(str(path))
+        action.triggered.connect(lambda _=False, p=path: self.chosen.emit(p))
+        self._group.addAction(action)
+        self.addAction(action)
+        self._model_actions.append(action)
+
+    def set_active(self, path: Path | None) -> None:
+        """Check the action of ``path`` (uncheck all for None)."""
+        for action in self._model_actions:
+            action.setChecked(path is not None and _same(action.data(), path))
+
+
+@dataclass
+class Actions:
+    """Every action of the window, so the window (and tests) can reach them by name."""
+
+    open_video: QAction
+    snapshot: QAction
+    snapshot_dir: QAction
+    quit: QAction
+    box: QAction
+    score: QAction
+    heatmap: QAction
+    cameras: list[QAction] = field(default_factory=list)
+    devices: dict[str, QAction] = field(default_factory=dict)
+    panels_menu: QMenu | None = None
+
+
+def _action(parent: QWidget, text: str, shortcut: str | None = None, checkable: bool = False,
+            tip: str = "") -> QAction:
+    action = QAction(text, parent, checkable=checkable)
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    return action
+
+
+def build_menus(window: QMainWindow, cuda_available: bool) -> tuple[Actions, ModelMenu]:
+    """File, Model, Device and View menus on ``window``'s menu bar."""
+    a = Actions(
+        open_video=_action(window, "Open &video...", "Ctrl+O", tip="Play a video file as the camera"),
+        snapshot=_action(window, "&Snapshot", "Ctrl+S", tip="Save the frame as shown to a PNG file"),
+        snapshot_dir=_action(window, "Snapshot &folder...", tip="Choose where snapshots are saved"),
+        quit=_action(window, "&Quit", "Ctrl+Q"),
+        box=_action(window, "&Box", "B", checkable=True, tip="Draw face boxes"),
+        score=_action(window, "S&core", "S", checkable=True, tip="Write verdict and score"),
+        heatmap=_action(window, "&Heatmap", "H", checkable=True,
+                        tip="Grad-CAM: where the model looked (computed only while shown)"),
+    )
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    cameras = file_menu.addMenu("Open &camera")
+    for index in CAMERA_INDICES:
+        a.cameras.append(cameras.addAction(f"Camera {index}"))
+        a.cameras[-1].setData(index)
+    file_menu.addActions([a.open_video])
+    file_menu.addSeparator()
+    file_menu.addActions([a.snapshot, a.snapshot_dir])
+    file_menu.addSeparator()
+    file_menu.addAction(a.quit)
+
+    model_menu = ModelMenu(window)
+    bar.addMenu(model_menu)
+
+    device_menu = bar.addMenu("&Device")
+    group = QActionGroup(window)
+    for choice in DEVICE_CHOICES:
+        action = _action(window, DEVICE_LABELS[choice], checkable=True)
+        action.setData(choice)
+        group.addAction(action)
+        device_menu.addAction(action)
+        a.devices[choice] = action
+    if not cuda_available:
+        a.devices["cuda"].setEnabled(False)
+        a.devices["cuda"].setToolTip("No CUDA GPU available (torch.cuda.is_available() is False)")
+    device_menu.setToolTipsVisible(True)
+
+    view_menu = bar.addMenu("&View")
+    view_menu.addActions([a.box, a.score, a.heatmap])
+    view_menu.addSeparator()
+    a.panels_menu = view_menu.addMenu("&Panels")
+    return a, model_menu
+
+
+def build_toolbar(window: QMainWindow, actions: Actions, extra: QWidget) -> QToolBar:
+    """Overlay toggles and ``extra`` (the threshold control)."""
+    toolbar = QToolBar("Overlay", window)
+    toolbar.setObjectName("overlay-toolbar")
+    toolbar.setMovable(False)
+    toolbar.addActions([actions.box, actions.score, actions.heatmap])
+    toolbar.addSeparator()
+    toolbar.addWidget(extra)
+    toolbar.addSeparator()
+    toolbar.addAction(actions.snapshot)
+    window.addToolBar(toolbar)
+    return toolbar

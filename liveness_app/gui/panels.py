@@ -1,0 +1,152 @@
+"""Side panels and small controls: model summary, per-face list, threshold control."""
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
+                             QLabel, QTableWidget, QTableWidgetItem, QToolButton, QWidget)
+
+from ..core.pipeline import FrameResult, LoadedModel
+from ..core.smoothing import Verdict
+
+VERDICT_COLOURS = {Verdict.LIVE: QColor(60, 170, 60), Verdict.SPOOF: QColor(220, 50, 50),
+                   Verdict.UNCERTAIN: QColor(215, 150, 0)}
+
+
+def summarise(value: Any, limit: int = 120) -> str:
+    """Checkpoint metadata (str, number, dict, list) as one short line."""
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {summarise(v, limit)}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(summarise(v, limit) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def trained_on(training: dict[str, Any]) -> str:
+    """What the checkpoint says about its training data, whichever key the trainer used."""
+    for key in ("data", "data_summary", "dataset", "datasets"):
+        if training.get(key):
+            return summarise(training[key])
+    return "not recorded"
+
+
+class ModelInfoPanel(QWidget):
+    """Name, architecture, input size, calibrated threshold, training data and metrics of the model."""
+
+    FIELDS = ("Name", "Architecture", "Input", "Threshold", "Trained on", "Metrics", "File")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self._labels: dict[str, QLabel] = {}
+        for name in self.FIELDS:
+            label = QLabel("—")
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(f"{name}:", label)
+            self._labels[name] = label
+
+    def field(self, name: str) -> str:
+        return self._labels[name].text()
+
+    def set_model(self, model: LoadedModel | None) -> None:
+        if model is None:
+            for label in self._labels.values():
+                label.setText("—")
+            self._labels["Name"].setText("no model loaded")
+            return
+        meta, spec = model.meta, model.meta.preprocessing
+        values = {
+            "Name": meta.name or model.path.stem,
+            "Architecture": meta.arch,
+            "Input": f"{spec.input_size}×{spec.input_size} px, crop margin {spec.crop_margin:g}",
+            "Threshold": f"{meta.threshold:.3f} (calibrated)",
+            "Trained on": trained_on(meta.training),
+            "Metrics": summarise(meta.metrics) if meta.metrics else "none recorded",
+            "File": model.path.name,
+        }
+        for name, text in values.items():
+            self._labels[name].setText(text)
+        self._labels["File"].setToolTip(str(model.path))
+
+
+class FacesPanel(QTableWidget):
+    """One row per tracked face: track id, smoothed verdict, smoothed and current score."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 4, parent)
+        self.setHorizontalHeaderLabels(["Track", "Verdict", "Smoothed", "Now"])
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+
+    def show_result(self, result: FrameResult | None) -> None:
+        faces = result.faces if result is not None else []
+        self.setRowCount(len(faces))
+        for row, face in enumerate(faces):
+            cells = [str(face.track_id), face.verdict.value, f"{face.smoothed:.2f}", f"{face.score:.2f}"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if col == 1:
+                    item.setForeground(VERDICT_COLOURS[face.verdict])
+                self.setItem(row, col, item)
+
+
+class ThresholdControl(QWidget):
+    """Decision threshold on P(live): defaults to the model's calibrated one, with a reset button.
+
+    ``changed`` fires for user edits only; :meth:`set_threshold` (programmatic) stays silent.
+    """
+
+    changed = pyqtSignal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model_value = 0.5
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(0.0, 1.0)
+        self.spin.setSingleStep(0.01)
+        self.spin.setDecimals(3)
+        self.spin.setToolTip("Faces scoring at least this P(live) count as live")
+        self.reset_button = QToolButton()
+        self.reset_button.setText("Reset to model's")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Threshold"))
+        layout.addWidget(self.spin)
+        layout.addWidget(self.reset_button)
+        self.spin.valueChanged.connect(self._on_spin)
+        self.reset_button.clicked.connect(self.reset)
+
+    @property
+    def value(self) -> float:
+        return self.spin.value()
+
+    def set_threshold(self, value: float, model_value: float) -> None:
+        """Show ``value`` for a model whose calibrated threshold is ``model_value``."""
+        self._model_value = model_value
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        self._update_hint()
+
+    def reset(self) -> None:
+        """Back to the model's calibrated threshold (a user action: emits ``changed``)."""
+        self.spin.setValue(self._model_value)
+
+    def _on_spin(self, value: float) -> None:
+        self._update_hint()
+        self.changed.emit(value)
+
+    def _update_hint(self) -> None:
+        self.reset_button.setEnabled(abs(self.spin.value() - self._model_value) > 5e-4)
+        self.reset_button.setToolTip(f"The model's calibrated threshold is {self._model_value:.3f}")

@@ -1,0 +1,112 @@
+"""Stream statistics (measured, smoothed) and the status bar that shows them.
+
+Rates are measured from arrivals (frames at the view, results from scoring), not taken from the source's
+nominal fps: a slow model shows up as a low verdict rate next to a steady video rate.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from ..core.pipeline import FrameResult
+
+STAGES = ("detect", "crop", "model", "gradcam")
+
+
+class RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self._window = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.perf_counter() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.perf_counter() if now is None else now
+        while self._times and now - self._times[0] > self._window:
+            self._times.popleft()
+        if len(self._times) < 2:
+            return 0.0
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def reset(self) -> None:
+        self._times.clear()
+
+
+class Ema:
+    """Exponential moving average; the first value is taken as is."""
+
+    def __init__(self, alpha: float = 0.1) -> None:
+        self.alpha = alpha
+        self.value: float | None = None
+
+    def update(self, x: float) -> float:
+        self.value = x if self.value is None else self.value + self.alpha * (x - self.value)
+        return self.value
+
+
+class StreamStats:
+    """Frame rate, verdict rate, per-stage and end-to-end latency of the running stream."""
+
+    def __init__(self) -> None:
+        self.frames = RateMeter()
+        self.results = RateMeter()
+        self.stages = {name: Ema() for name in STAGES}
+        self.latency = Ema()
+
+    def on_frame(self) -> None:
+        self.frames.tick()
+
+    def on_result(self, result: FrameResult) -> None:
+        self.results.tick()
+        for name, ema in self.stages.items():
+            ema.update(float(result.timings.get(name, 0.0)))
+        self.latency.update(result.latency_ms)
+
+    def reset(self) -> None:
+        """A new source or model: old measurements no longer apply."""
+        self.frames.reset()
+        self.results.reset()
+        for ema in (*self.stages.values(), self.latency):
+            ema.value = None
+
+    def summary(self, dropped: int) -> str:
+        """One line for the status bar."""
+        parts = [f"{self.frames.rate():.1f} fps", f"{self.results.rate():.1f} verdicts/s"]
+        if self.latency.value is not None:
+            stages = " · ".join(f"{name} {ema.value:.1f}" for name, ema in self.stages.items())
+            parts += [f"{stages} ms", f"latency {self.latency.value:.0f} ms"]
+        parts.append(f"dropped {dropped}")
+        return "   ".join(parts)
+
+
+class StatusBar(QStatusBar):
+    """Left: what the source is doing (persistent). Right: live statistics and the device.
+
+    Transient notes (snapshot saved, ...) use ``showMessage`` and cover the left part for a while.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source_label = QLabel()
+        self.stats_label = QLabel()
+        self.device_label = QLabel()
+        self.addWidget(self.source_label, 1)
+        self.addPermanentWidget(self.stats_label)
+        self.addPermanentWidget(self.device_label)
+
+    def set_source_text(self, text: str) -> None:
+        self.source_label.setText(text)
+        self.source_label.setToolTip(text)
+
+    def set_device(self, text: str, reason: str) -> None:
+        self.device_label.setText(text)
+        self.device_label.setToolTip(reason)
+
+    def set_stats(self, text: str) -> None:
+        self.stats_label.setText(text)

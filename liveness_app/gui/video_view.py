@@ -1,0 +1,128 @@
+"""The live view: newest frame + newest result, drawn at most once per paint, aspect ratio kept.
+
+Frames arrive at the source rate; ``show_frame`` only replaces the pending frame and asks for a repaint,
+which Qt coalesces, so a slow display skips frames instead of queueing them (latest frame wins). The
+overlay itself is :func:`liveness_app.core.overlay.draw_result`; this widget only converts and paints.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QRect, QSize, Qt
+from PyQt6.QtGui import QAction, QColor, QImage, QPainter, QPaintEvent
+from PyQt6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
+
+from ..core.overlay import OverlayOptions, draw_result
+from ..core.pipeline import FrameResult
+from ..core.realtime import Frame
+
+BACKGROUND = QColor(24, 24, 27)
+
+
+def bgr_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage over the array's buffer, no copy. The caller keeps ``image`` alive as long as the QImage."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR image, got {image.shape} {image.dtype}")
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
+
+
+def fit_rect(image_size: QSize, area: QRect) -> QRect:
+    """The largest rectangle of the image's aspect ratio centred in ``area``."""
+    scaled = image_size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    x = area.x() + (area.width() - scaled.width()) // 2
+    y = area.y() + (area.height() - scaled.height()) // 2
+    return QRect(x, y, scaled.width(), scaled.height())
+
+
+class VideoView(QWidget):
+    """Shows the stream, or a centred message (and an action button) when there is no source."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.options = OverlayOptions()
+        self._pending: Frame | None = None  # newest frame not painted yet
+        self._result: FrameResult | None = None
+        self._buffer: np.ndarray | None = None  # the overlaid frame the QImage points into
+        self._qimage: QImage | None = None
+        self.painted = 0  # frames actually painted (the display rate is painted / time)
+        self._build_placeholder()
+
+    def _build_placeholder(self) -> None:
+        self._placeholder = QWidget(self)
+        layout = QVBoxLayout(self._placeholder)
+        layout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._message = QLabel(self._placeholder)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._message.setWordWrap(True)
+        self._message.setStyleSheet("color: #e4e4e7; font-size: 15px;")
+        self._button = QToolButton(self._placeholder)
+        self._button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        layout.addWidget(self._message)
+        layout.addWidget(self._button, alignment=Qt.AlignmentFlag.AlignCenter)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self._placeholder)
+        self._placeholder.hide()
+
+    # -- what to show ---------------------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        """Make ``frame`` the next one painted; a frame not painted yet is dropped."""
+        self._pending = frame
+        self.update()
+
+    def show_result(self, result: FrameResult) -> None:
+        """Newest scores, drawn on the frames that follow (a verdict is a few frames old at most)."""
+        self._result = result
+
+    def set_options(self, options: OverlayOptions) -> None:
+        """Overlay options for the frames that follow."""
+        self.options = options
+
+    def show_message(self, text: str, action: QAction | None = None) -> None:
+        """No source: drop the picture and show ``text`` (and a button for ``action``) in the middle."""
+        self.clear()
+        self._message.setText(text)
+        self._button.setVisible(action is not None)
+        if action is not None:
+            self._button.setDefaultAction(action)
+        self._placeholder.show()
+        self.update()
+
+    def clear(self) -> None:
+        self._pending, self._result, self._buffer, self._qimage = None, None, None, None
+        self._placeholder.hide()
+        self.update()
+
+    @property
+    def message(self) -> str:
+        """The message shown, or "" while a picture is shown."""
+        return self._message.text() if self._placeholder.isVisibleTo(self) else ""
+
+    def current_image(self) -> np.ndarray | None:
+        """The frame as last painted, overlay included (BGR), for snapshots."""
+        return None if self._buffer is None else self._buffer.copy()
+
+    def save_snapshot(self, path: str) -> bool:
+        """Write the frame as shown (overlay included, full source resolution) to an image file."""
+        return self._qimage is not None and self._qimage.save(path)
+
+    # -- painting -------------------------------------------------------------------------------------
+    def _render_pending(self) -> None:
+        frame, self._pending = self._pending, None
+        if frame is None or frame.image is None:
+            return
+        self._buffer = draw_result(frame.image, self._result, self.options)
+        self._qimage = bgr_to_qimage(self._buffer)  # points into self._buffer, which we keep
+        self._placeholder.hide()
+        self.painted += 1
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        self._render_pending()
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        if self._qimage is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(fit_rect(self._qimage.size(), self.rect()), self._qimage)
+        painter.end()

@@ -1,0 +1,235 @@
+"""Capture and scoring workers on their own QThreads, and the controller that owns them.
+
+The loops themselves (latest frame wins, pacing, timing) live in :mod:`liveness_app.core.realtime`; the
+workers only turn their callbacks and exceptions into signals. Pattern of superqt's
+``new_worker_qthread``: ``worker.moveToThread(thread); thread.started.connect(worker.run)``. Shutdown
+sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from ..core.camera import CameraUnavailableError, FrameSource
+from ..core.pipeline import Pipeline
+from ..core.realtime import CaptureLoop, Frame, LatestFrameSlot, ScoringLoop
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``."""
+
+    finished: pyqtSignal
+
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class CaptureWorker(QObject):
+    """Reads a source until stopped; every frame goes into ``slot`` (for scoring) and out by signal.
+
+    ``slot`` may be replaced while running (a new scorer gets a fresh slot) or be None (no scoring).
+    """
+
+    frame_ready = pyqtSignal(object)  # core.realtime.Frame
+    errored = pyqtSignal(str)
+    finished = pyqtSignal()
+
+    def __init__(self, source: FrameSource, slot: LatestFrameSlot | None = None) -> None:
+        super().__init__()
+        self.source = source
+        self.slot = slot
+        self._loop = CaptureLoop(source, self._on_frame)
+
+    def _on_frame(self, frame: Frame) -> None:
+        slot = self.slot  # one read: the attribute may be swapped from the GUI thread
+        if slot is not None:
+            slot.put(frame)
+        self.frame_ready.emit(frame)
+
+    @pyqtSlot()
+    def run(self) -> None:
+        try:
+            self._loop.run()
+        except CameraUnavailableError as exc:
+            self.errored.emit(str(exc))
+        except Exception as exc:  # anything else must still reach the status bar, not kill the thread silently
+            log.exception("capture failed")
+            self.errored.emit(f"Capture from {self.source.name} failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.source.close()
+            self.finished.emit()
+
+    def stop(self) -> None:
+        """Thread-safe: asks the loop to end after the current read."""
+        self._loop.stop()
+
+
+class ScoringWorker(QObject):
+    """Scores the newest frame in ``slot`` whenever it is free; stale frames are dropped, never queued."""
+
+    result_ready = pyqtSignal(object)  # core.pipeline.FrameResult
+    errored = pyqtSignal(str)
+    finished = pyqtSignal()
+
+    def __init__(self, pipeline: Pipeline, slot: LatestFrameSlot) -> None:
+        super().__init__()
+        self.slot = slot
+        self._loop = ScoringLoop(pipeline, slot, self.result_ready.emit)
+
+    @pyqtSlot()
+    def run(self) -> None:
+        try:
+            self._loop.run()
+        except Exception as exc:  # e.g. CUDA out of memory: say so, keep the video running
+            log.exception("scoring failed")
+            self.errored.emit(f"Scoring stopped: {type(exc).__name__}: {exc}")
+        finally:
+            self.finished.emit()
+
+    def stop(self) -> None:
+        """Thread-safe: sets the abort flag and closes the slot, which wakes a waiting ``take``."""
+        self._loop.stop()
+
+
+def start_in_thread(worker: QObject) -> QThread:
+    """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
+
+    Reusable by later workers (recording, training): anything with ``run``/``stop``/``finished``.
+    """
+    thread = QThread()
+    thread.setObjectName(type(worker).__name__)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    thread.start()
+    return thread
+
+
+def stop_thread(worker: Worker, thread: QThread) -> None:
+    """Abort flag + wake-up (``worker.stop``), then ``quit`` and ``wait``: the thread is over on return."""
+    worker.stop()
+    thread.quit()
+    thread.wait()
+
+
+class StreamController(QObject):
+    """Owns one capture and one scoring thread; starts, swaps and stops sources without leaking threads.
+
+    Signals are relayed from the current workers only, so a frame or result still in flight from a
+    source that was just replaced never reaches the view. A failed source stops both threads.
+    """
+
+    frame_ready = pyqtSignal(object)  # Frame
+    result_ready = pyqtSignal(object)  # FrameResult
+    source_failed = pyqtSignal(str)  # the source stopped delivering (unplugged camera, unreadable file)
+    scoring_failed = pyqtSignal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pipeline: Pipeline | None = None
+        self._capture: tuple[CaptureWorker, QThread] | None = None
+        self._scoring: tuple[ScoringWorker, QThread] | None = None
+        self._dropped_before = 0
+
+    @property
+    def source(self) -> FrameSource | None:
+        return self._capture[0].source if self._capture else None
+
+    @property
+    def is_running(self) -> bool:
+        return self._capture is not None and self._capture[1].isRunning()
+
+    @property
+    def is_scoring(self) -> bool:
+        return self._scoring is not None and self._scoring[1].isRunning()
+
+    @property
+    def dropped(self) -> int:
+        """Frames scoring skipped because a newer one came first, since the source started."""
+        current = self._scoring[0].slot.dropped if self._scoring else 0
+        return self._dropped_before + current
+
+    def threads(self) -> list[QThread]:
+        """The threads this controller runs now (for tests and diagnostics)."""
+        return [pair[1] for pair in (self._capture, self._scoring) if pair is not None]
+
+    def start(self, source: FrameSource, pipeline: Pipeline | None) -> None:
+        """Stop whatever runs, then stream ``source``; scoring runs only when there is a pipeline."""
+        self.stop()
+        self._dropped_before = 0
+        self._pipeline = pipeline
+        if pipeline is not None:
+            pipeline.reset_tracks()  # faces of the old source do not carry over
+        worker = CaptureWorker(source)
+        worker.frame_ready.connect(self._relay_frame)
+        worker.errored.connect(self._relay_source_error)
+        self._capture = (worker, start_in_thread(worker))
+        self._start_scoring()
+
+    def set_pipeline(self, pipeline: Pipeline | None) -> None:
+        """Score with ``pipeline`` from now on; restarts scoring if it had stopped (e.g. after an error)."""
+        if pipeline is not self._pipeline:
+            self._stop_scoring()
+            self._pipeline = pipeline
+        if self.is_running and not self.is_scoring:
+            self._start_scoring()
+
+    def stop(self) -> None:
+        """Stop both threads (scoring first: it waits on capture's frames) and close the source.
+
+        Safe to call repeatedly; on return no thread of this controller runs.
+        """
+        self._stop_scoring()
+        if self._capture is not None:
+            stop_thread(*self._capture)
+            self._capture = None
+
+    def _start_scoring(self) -> None:
+        self._stop_scoring()
+        if self._pipeline is None or self._capture is None:
+            return
+        slot = LatestFrameSlot()  # a stopped scorer closes its slot, so each scorer gets a fresh one
+        self._capture[0].slot = slot
+        worker = ScoringWorker(self._pipeline, slot)
+        worker.result_ready.connect(self._relay_result)
+        worker.errored.connect(self._relay_scoring_error)
+        self._scoring = (worker, start_in_thread(worker))
+
+    def _stop_scoring(self) -> None:
+        if self._scoring is None:
+            return
+        worker, thread = self._scoring
+        if self._capture is not None:
+            self._capture[0].slot = None
+        stop_thread(worker, thread)
+        self._dropped_before += worker.slot.dropped
+        self._scoring = None
+
+    def _is_current(self, pair: tuple[QObject, QThread] | None) -> bool:
+        return pair is not None and self.sender() is pair[0]
+
+    @pyqtSlot(object)
+    def _relay_frame(self, frame: Frame) -> None:
+        if self._is_current(self._capture):
+            self.frame_ready.emit(frame)
+
+    @pyqtSlot(object)
+    def _relay_result(self, result: object) -> None:
+        if self._is_current(self._scoring):
+            self.result_ready.emit(result)
+
+    @pyqtSlot(str)
+    def _relay_source_error(self, message: str) -> None:
+        if self._is_current(self._capture):
+            self.stop()
+            self.source_failed.emit(message)
+
+    @pyqtSlot(str)
+    def _relay_scoring_error(self, message: str) -> None:
+        if self._is_current(self._scoring):
+            self.scoring_failed.emit(message)

@@ -1,0 +1,48 @@
+"""``liveness-app --self-test``: load one resource of each kind and score a few frames, without a window.
+
+Packaging mistakes drop whole directories (labelme's lesson), so this checks what a bundle must carry:
+the face detector, the default model, the sample video, and that they work together. Prints one line and
+returns 0 (all good) or 1.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+
+
+def run(model_path: Path | None = None, frames: int = 10, device: str = "auto") -> int:
+    """Returns the process exit code; the one-line summary goes to stdout."""
+    t0 = time.perf_counter()
+    try:
+        from .core.camera import VideoFileSource
+        from .core.device import select_device
+        from .core.face import FaceDetector
+        from .core.pipeline import LoadedModel, Pipeline
+
+        dev, _ = select_device(device)
+        model = LoadedModel.load(model_path or paths.default_model_path(), dev)
+        source = VideoFileSource(paths.sample_video_path(), loop=False)
+        faces, scores = 0, []
+        with FaceDetector(paths.default_detector_path()) as detector:
+            pipeline = Pipeline(detector, model, heatmap=True)
+            for i in range(frames):
+                result = pipeline.process(source.read(), int(i * 1000 / source.fps))
+                faces += len(result.faces)
+                scores += [f.score for f in result.faces]
+        source.close()
+        if faces == 0:
+            raise RuntimeError("no face found in the sample video")
+    except Exception as exc:  # a self-test reports every failure as one line, whatever its type
+        print(f"SELF-TEST FAILED: {type(exc).__name__}: {exc}")
+        return 1
+    print(f"SELF-TEST OK: model {model.meta.name} ({model.meta.preprocessing.input_size} px, {dev.type}), "
+          f"{faces} faces in {frames} frames, mean P(live) {sum(scores) / len(scores):.3f}, "
+          f"resources in {paths.resource_root()}, {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

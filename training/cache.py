@@ -1,0 +1,310 @@
+"""Face crops made once and kept on disk, so later epochs and runs never decode or detect again.
+
+Each sample becomes one crop (image) or up to ``frames_per_video`` crops (video), cut by the app's own
+face detector and ``core.preprocess.crop_face`` with a margin a little wider than the model's, so that
+training can jitter the crop scale (:func:`crop_for_training`) before ``prepare_crop``, like the app.
+
+Layout: ``cache_dir/<settings hash>/index.json`` and ``.../<k[:2]>/<k>_<i>.png``, where the settings hash
+covers the detector file and every setting that changes a crop (so changed settings never reuse stale
+crops) and ``k`` covers the sample's resolved path, size, mtime and pre-cropped flag.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from liveness_app.core.face import DetectorError, FaceBox, FaceDetector
+from liveness_app.core.preprocess import crop_face
+
+from .dataset import Sample
+
+CACHE_FORMAT = 1  # bump when the crop recipe changes: it is part of the settings hash
+INDEX_NAME = "index.json"
+_INDEX_EVERY = 256  # samples between index saves, so an interrupted build keeps most of its work
+
+
+@dataclass(frozen=True)
+class CachedItem:
+    """A sample and its cached crops (PNG, BGR, square, side <= cache_size)."""
+
+    sample: Sample
+    crop_paths: list[Path]
+
+
+class CachedSet(list[CachedItem]):
+    """The samples that gave crops, in input order; ``skipped`` lists (path, reason) for the others."""
+
+    def __init__(self, items: Iterable[CachedItem], skipped: list[tuple[str, str]],
+                 frames_without_face: int = 0) -> None:
+        super().__init__(items)
+        self.skipped = skipped
+        self.frames_without_face = frames_without_face
+
+
+@dataclass
+class _Entry:  # what the index keeps for one sample; crop names are relative to the settings folder
+    crops: list[str] = field(default_factory=list)
+    reason: str = ""
+    no_face: int = 0
+
+
+def load_crop(path: Path) -> np.ndarray:
+    """An image file as BGR uint8. Read as bytes, because cv2.imread fails on non-ASCII Windows paths."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise OSError(f"cannot decode image {path}")
+    return image
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])  # lossless; 1 = fast
+    if not ok:
+        raise OSError(f"cannot encode {path}")
+    buf.tofile(str(path))
+
+
+def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]:
+    """Frames at ``wanted`` indices, read sequentially (seeking is inexact for many codecs).
+    Returns the frames, the frames seen, and whether the last wanted index was reached."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise OSError(f"cannot open video {path.name}")
+        frames, index, last = [], 0, max(wanted)
+        while index <= last and cap.grab():
+            if index in wanted:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    frames.append(frame)
+            index += 1
+        return frames, index, index > last
+    finally:
+        cap.release()  # also on errors: an open capture holds a file handle (and locks it on Windows)
+
+
+def _spaced(total: int, count: int) -> set[int]:
+    return {int(i) for i in np.linspace(0, max(total - 1, 0), num=max(1, min(count, total))).round()}
+
+
+def video_frames(path: Path, count: int) -> list[np.ndarray]:
+    """Up to ``count`` frames evenly spaced over a video. The container's frame count may be wrong:
+    missing, it is counted; too high, a second pass spaces the frames over the frames really there."""
+    cap = cv2.VideoCapture(str(path))
+    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    cap.release()
+    total = reported if reported > 0 else _read_at(path, {1 << 30})[1]
+    frames, seen, complete = _read_at(path, _spaced(total, count))
+    if not complete and seen > 0:
+        frames, _, _ = _read_at(path, _spaced(seen, count))
+    if not frames:
+        raise OSError(f"no decodable frames in {path.name}")
+    return frames
+
+
+class _Detectors:
+    """One FaceDetector per worker thread, made on first use (a build served from the index loads none)
+    and all closed on exit. Timestamps step 1 s per frame: VIDEO mode needs them to increase, and the
+    frames of different samples are unrelated anyway."""
+
+    def __init__(self, model_path: Path) -> None:
+        self._path = model_path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[FaceDetector] = []
+
+    def largest_face(self, frame: np.ndarray) -> FaceBox | None:
+        state = getattr(self._local, "state", None)
+        if state is None:
+            detector = FaceDetector(self._path)
+            with self._lock:
+                self._all.append(detector)
+            state = self._local.state = [detector, 0]
+        state[1] += 1000
+        faces = state[0].detect(frame, state[1])  # largest first
+        return faces[0] if faces else None
+
+    def __enter__(self) -> "_Detectors":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            for detector in self._all:
+                detector.close()
+            self._all.clear()
+
+
+def _tight_box(shape: tuple[int, ...], crop_margin: float) -> FaceBox:
+    """The face box that makes a pre-cropped image the model's crop at ``crop_margin``.
+
+    A tight crop is taken to be exactly what the model should see, so the cache pads it (black, like
+    crop_face outside a frame) to the same wider geometry as a detected face, and
+    :func:`crop_for_training` treats both alike; its eval crop is the image, padded square.
+    """
+    h, w = shape[:2]
+    side = max(h, w) / (1.0 + 2.0 * crop_margin)
+    return FaceBox(w / 2 - side / 2, h / 2 - side / 2, side, side)
+
+
+class CropCache:
+    """Makes and remembers face crops of samples under ``cache_dir`` (see the module docstring)."""
+
+    def __init__(self, cache_dir: Path, detector_path: Path, crop_margin: float,
+                 cache_margin_extra: float = 0.25, cache_size: int = 256,
+                 frames_per_video: int = 16) -> None:
+        self.detector_path = Path(detector_path)
+        self.crop_margin = float(crop_margin)
+        self.cache_margin_extra = float(cache_margin_extra)
+        self.cache_size = int(cache_size)
+        self.frames_per_video = int(frames_per_video)
+        try:
+            detector_hash = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise DetectorError(f"Face detector model not readable: {self.detector_path}") from exc
+        settings = {"format": CACHE_FORMAT, "detector": detector_hash, "crop_margin": self.crop_margin,
+                    "cache_margin_extra": self.cache_margin_extra, "cache_size": self.cache_size,
+                    "frames_per_video": self.frames_per_video}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        self.folder = Path(cache_dir) / digest
+        self._settings = settings
+        self._index: dict[str, _Entry] | None = None  # kept between builds: callers build in chunks
+
+    def build(self, samples: Sequence[Sample], progress: Callable[[int, int], None] | None = None,
+              workers: int = 1) -> CachedSet:
+        """Crops for every sample, from the index where possible; unreadable files and files without a
+        face are skipped and listed, never raised. ``progress(done, total)`` follows each sample.
+        ``workers`` threads (OpenCV decoding releases the GIL) each get their own detector."""
+        index = self._load_index()
+        entries, todo = self._lookup(samples, index)
+        done = len(samples) - len(todo)
+        if progress is not None:
+            progress(done, len(samples))
+        with _Detectors(self.detector_path) as detectors:
+            pool = ThreadPoolExecutor(max(1, workers))
+            try:
+                jobs = pool.map(lambda job: self._make(samples[job[0]], job[1], detectors), todo)
+                for n, ((i, key), entry) in enumerate(zip(todo, jobs), start=1):
+                    entries[i] = index[key] = entry
+                    if n % _INDEX_EVERY == 0:
+                        self._save_index(index)
+                    if progress is not None:
+                        progress(done + n, len(samples))
+            finally:
+                # On an error or Ctrl+C, drop the queued samples instead of finishing them first.
+                pool.shutdown(wait=True, cancel_futures=True)
+        if todo:
+            self._save_index(index)
+        return self._collect(samples, entries)
+
+    def _lookup(self, samples: Sequence[Sample], index: dict[str, _Entry]
+                ) -> tuple[list[_Entry | None], list[tuple[int, str]]]:
+        """Entries known from the index (stat calls only), and (position, key) of samples to make."""
+        entries: list[_Entry | None] = [None] * len(samples)
+        todo: list[tuple[int, str]] = []
+        for i, sample in enumerate(samples):
+            key = _sample_key(sample)
+            known = index.get(key) if key else None
+            if key is None:
+                entries[i] = _Entry(reason="file not found")
+            elif known is not None and all((self.folder / c).is_file() for c in known.crops):
+                entries[i] = known
+            else:
+                todo.append((i, key))
+        return entries, todo
+
+    def _make(self, sample: Sample, key: str, detectors: _Detectors) -> _Entry:
+        try:
+            frames = ([load_crop(sample.path)] if sample.kind == "image"
+                      else video_frames(sample.path, self.frames_per_video))
+        except (OSError, cv2.error) as exc:
+            return _Entry(reason=f"unreadable: {exc}")
+        entry = _Entry()
+        for frame in frames:
+            box = (_tight_box(frame.shape, self.crop_margin) if sample.precropped
+                   else detectors.largest_face(frame))
+            if box is None:
+                entry.no_face += 1
+                continue
+            crop = crop_face(frame, box, self.crop_margin + self.cache_margin_extra)
+            if max(crop.shape[:2]) > self.cache_size:
+                crop = cv2.resize(crop, (self.cache_size, self.cache_size), interpolation=cv2.INTER_AREA)
+            name = f"{key[:2]}/{key}_{len(entry.crops):02d}.png"
+            _save_png(self.folder / name, crop)
+            entry.crops.append(name)
+        if not entry.crops:
+            entry.reason = f"no face found in {len(frames)} frame(s)"
+        return entry
+
+    def _collect(self, samples: Sequence[Sample], entries: list[_Entry | None]) -> CachedSet:
+        items, skipped, no_face = [], [], 0
+        for sample, entry in zip(samples, entries):
+            assert entry is not None
+            no_face += entry.no_face
+            if entry.crops:
+                items.append(CachedItem(sample, [self.folder / c for c in entry.crops]))
+            else:
+                skipped.append((str(sample.path), entry.reason))
+        return CachedSet(items, skipped, no_face)
+
+    def _load_index(self) -> dict[str, _Entry]:
+        if self._index is None:
+            try:
+                data = json.loads((self.folder / INDEX_NAME).read_text(encoding="utf-8"))
+                self._index = {k: _Entry(**v) for k, v in data["entries"].items()}
+            except (OSError, ValueError, KeyError, TypeError):
+                self._index = {}  # no index yet, or an unreadable one: rebuild rather than fail
+        return self._index
+
+    def _save_index(self, index: dict[str, _Entry]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"settings": self._settings,
+                "entries": {k: {"crops": e.crops, "reason": e.reason, "no_face": e.no_face}
+                            for k, e in index.items()}}
+        tmp = self.folder / (INDEX_NAME + ".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, self.folder / INDEX_NAME)  # atomic: a crash never leaves half an index
+
+
+def _sample_key(sample: Sample) -> str | None:
+    try:
+        path = sample.path.resolve()
+        st = path.stat()
+    except OSError:
+        return None
+    raw = f"{path}|{st.st_size}|{st.st_mtime_ns}|{sample.precropped}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def crop_for_training(cached_crop_bgr: np.ndarray, crop_margin: float, cache_margin_extra: float,
+                      rng: np.random.Generator | None = None,
+                      scale_jitter: tuple[float, float] = (-0.1, 0.2),
+                      max_shift: float = 0.05) -> np.ndarray:
+    """The model's square crop out of a cached crop (a view): centred at ``crop_margin`` when ``rng`` is
+    None (eval); in training, margin + uniform(``scale_jitter``) and a centre shift of up to
+    ``max_shift`` face sides, both kept inside the cached crop."""
+    # crop_box gives a square of side B * (1 + 2 * margin) centred on a face of side B. The cached crop
+    # has side S = B * (1 + 2 * (m + extra)), so B = S / (1 + 2 * (m + extra)) and the model's crop at
+    # margin m is its centred square of side B * (1 + 2 * m) = S * (1 + 2m) / (1 + 2(m + extra)).
+    height, width = cached_crop_bgr.shape[:2]
+    cached_side = min(height, width)
+    face = cached_side / (1.0 + 2.0 * (crop_margin + cache_margin_extra))
+    margin, dx, dy = crop_margin, 0.0, 0.0
+    if rng is not None:
+        margin = float(np.clip(crop_margin + rng.uniform(*scale_jitter), 0.0,
+                               crop_margin + cache_margin_extra))
+        limit = min((cached_side - face * (1.0 + 2.0 * margin)) / 2, max_shift * face)
+        dx, dy = rng.uniform(-limit, limit, size=2) if limit > 0 else (0.0, 0.0)
+    side = min(cached_side, max(1, int(round(face * (1.0 + 2.0 * margin)))))
+    x0 = min(max(int(round((width - side) / 2 + dx)), 0), width - side)
+    y0 = min(max(int(round((height - side) / 2 + dy)), 0), height - side)
+    return cached_crop_bgr[y0:y0 + side, x0:x0 + side]
