@@ -194,13 +194,15 @@ def test_train_crops_jitter_within_bounds() -> None:
     assert np.array_equal(again, first)
 
 
-def test_precropped_eval_crop_is_the_tight_image(tmp_path: Path) -> None:
+def test_precropped_image_is_the_face_box(tmp_path: Path) -> None:
+    """A tight crop is a face: the model sees it with the same margin as a detected face."""
     tight = np.full((60, 48, 3), 200, np.uint8)  # small enough that the cache does not downscale it
     cv2.imwrite(str(tmp_path / "t.png"), tight)
     built = _cache(tmp_path).build([Sample(tmp_path / "t.png", "live", "g", "image", precropped=True)])
     cached = load_crop(built[0].crop_paths[0])
-    assert cached.shape[0] > 60  # padded out to the wider cache geometry
     got = crop_for_training(cached, MARGIN, EXTRA)
-    assert abs(got.shape[0] - 60) <= 1
-    # The image fills the crop but for rounding (one pixel), black only at the sides (it is narrow).
-    assert got[1:-1, 8:-8].min() > 150
+    side = 60 * (1 + 2 * MARGIN)
+    assert abs(got.shape[0] - side) <= 1
+    pad = int(round((side - 60) / 2))
+    assert got[pad + 1:-pad - 1, pad + 7:-pad - 7].min() > 150  # the face, in the middle
+    assert got[: pad - 1].max() == 0 and got[:, : pad - 1].max() == 0  # the margin, padded black

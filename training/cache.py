@@ -27,7 +27,7 @@ from liveness_app.core.preprocess import crop_face
 
 from .dataset import Sample
 
-CACHE_FORMAT = 1  # bump when the crop recipe changes: it is part of the settings hash
+CACHE_FORMAT = 2  # bump when the crop recipe changes: it is part of the settings hash
 INDEX_NAME = "index.json"
 _INDEX_EVERY = 256  # samples between index saves, so an interrupted build keeps most of its work
 
@@ -144,15 +144,15 @@ class _Detectors:
             self._all.clear()
 
 
-def _tight_box(shape: tuple[int, ...], crop_margin: float) -> FaceBox:
-    """The face box that makes a pre-cropped image the model's crop at ``crop_margin``.
+def _tight_box(shape: tuple[int, ...]) -> FaceBox:
+    """The face box of a pre-cropped image: the image itself (made square around its centre).
 
-    A tight crop is taken to be exactly what the model should see, so the cache pads it (black, like
-    crop_face outside a frame) to the same wider geometry as a detected face, and
-    :func:`crop_for_training` treats both alike; its eval crop is the image, padded square.
+    A tight crop is a face, just as a detector box is, so it gets the same margin as a detected face
+    (padded black, like crop_face outside a frame): the model then sees faces at the scale the app will
+    show it, whichever kind of data they came from.
     """
     h, w = shape[:2]
-    side = max(h, w) / (1.0 + 2.0 * crop_margin)
+    side = float(max(h, w))
     return FaceBox(w / 2 - side / 2, h / 2 - side / 2, side, side)
 
 
@@ -230,7 +230,7 @@ class CropCache:
             return _Entry(reason=f"unreadable: {exc}")
         entry = _Entry()
         for frame in frames:
-            box = (_tight_box(frame.shape, self.crop_margin) if sample.precropped
+            box = (_tight_box(frame.shape) if sample.precropped
                    else detectors.largest_face(frame))
             if box is None:
                 entry.no_face += 1
