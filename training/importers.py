@@ -197,6 +197,8 @@ IMPORTERS: dict[str, Callable[[Path], list[Sample]]] = {
     "casia_fasd": casia_fasd, "casia": casia_fasd,
     "msu_mfsd": msu_mfsd, "msu": msu_mfsd,
     "manifest": _manifest, "recordings": load_recordings, "folders": scan_label_folders,
+    # root/<label>/<files> whose images are already tight face crops: no detection, same resize/normalise
+    "cropped": lambda root: scan_label_folders(root, precropped=True),
 }
 
 

@@ -10,6 +10,7 @@ needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's 
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
     """Write a checkpoint atomically (temp file + rename): a crash never leaves half a model."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = meta.to_dict()
+    payload = _plain(meta.to_dict())
     payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
@@ -132,6 +133,17 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {_first_line(exc)}") from exc
     return model.to(device).eval(), meta
+
+
+def _plain(obj: Any) -> Any:
+    """Metadata as plain JSON types (numpy scalars, paths and tuples converted), so that the file stays
+    loadable with ``weights_only=True``."""
+    def convert(value: Any) -> Any:
+        if hasattr(value, "item"):  # numpy / torch scalar
+            return value.item()
+        return str(value)
+
+    return json.loads(json.dumps(obj, default=convert))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,120 @@
+"""Training end to end on tiny generated data: one preprocessing path, fit() events, cancel, resume,
+calibration stored in the checkpoint, and the evaluation report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from liveness_app.core.camera import VideoFileSource
+from liveness_app.core.face import FaceDetector
+from liveness_app.core.model import load_checkpoint
+from liveness_app.core.preprocess import PreprocessSpec, prepare_crop, preprocess_face
+from training.cache import CropCache, crop_for_training, load_crop
+from training.config import TrainConfig
+from training.dataset import Sample
+from training.evaluate import evaluate_model
+from training.loop import fit
+
+SPEC = PreprocessSpec(64, 0.25, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video: Path,
+                                                    detector_path: Path) -> None:
+    """Golden test: a frame through the training cache and through the app gives the same model input."""
+    src = VideoFileSource(sample_video)
+    frame = src.read()
+    src.close()
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)  # lossless: the cache reads the very same pixels
+    with FaceDetector(detector_path) as det:
+        box = det.detect(frame, 0)[0]
+    app = preprocess_face(frame, box, SPEC)
+    # With no extra margin and no downscaling, the cached crop is exactly the app's crop.
+    exact = CropCache(tmp_path / "c1", detector_path, SPEC.crop_margin, cache_margin_extra=0.0, cache_size=4096)
+    item = exact.build([Sample(tmp_path / "frame.png", "live", "g", "image")])[0]
+    train = prepare_crop(crop_for_training(load_crop(item.crop_paths[0]), SPEC.crop_margin, 0.0), SPEC)
+    np.testing.assert_array_equal(train, app)
+    # The default cache (wider margin for scale jitter, <= 256 px) differs only by resampling.
+    wide = CropCache(tmp_path / "c2", detector_path, SPEC.crop_margin)
+    item = wide.build([Sample(tmp_path / "frame.png", "live", "g", "image")])[0]
+    approx = prepare_crop(crop_for_training(load_crop(item.crop_paths[0]), SPEC.crop_margin, 0.25), SPEC)
+    assert np.abs(approx - app).mean() < 0.05
+
+
+def _tiny_dataset(root: Path, per_class: int = 12, groups: int = 4) -> Path:
+    """Pre-cropped faces stand-ins: live = smooth warm gradient, print = the same with a halftone grid."""
+    rng = np.random.default_rng(0)
+    for g in range(groups):
+        for label in ("live", "print"):
+            folder = root / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                img = np.zeros((80, 80, 3), np.float32)
+                img[..., 2] = np.linspace(120, 220, 80)[None, :] + rng.normal(0, 4, (80, 80))
+                img[..., 1] = 110 + 20 * g
+                img[..., 0] = 90
+                if label == "print":
+                    img[::4, :] *= 0.4
+                    img[:, ::4] *= 0.4
+                cv2.imwrite(str(folder / f"subj{g}_{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    (root / "print" / "subj0_broken.png").write_bytes(b"not an image")
+    return root
+
+
+def _cfg(tmp_path: Path, data: Path, **kw) -> TrainConfig:
+    base = dict(data=(f"cropped:{data}",), out_dir=str(tmp_path / "run"), name="tiny-run", input_size=32,
+                epochs=3, batch_size=16, lr=3e-3, workers=0, dev_groups=("subj3",), patience=5,
+                cache_dir=str(tmp_path / "cache"), loss="bce")
+    return TrainConfig(**{**base, **kw})
+
+
+def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
+    data = _tiny_dataset(tmp_path / "data")
+    events = list(fit(_cfg(tmp_path, data)))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "cache" and "batch" in kinds and kinds.count("epoch") == 3 and kinds[-1] == "done"
+    installed = events[-1].model_path
+    assert installed.parent.name == "models" and installed.name == "tiny-run.pt"  # the app's model folder
+    model, meta = load_checkpoint(installed)
+    cal = meta.training["calibration"]
+    assert meta.threshold == pytest.approx(cal["eer_threshold"]) and 0 <= cal["bpcer5_threshold"] <= 1
+    assert meta.preprocessing.input_size == 32
+    assert meta.training["data"]["dev_groups"] == ["subj3"] and meta.training["data"]["skipped"] == 1
+    assert set(meta.metrics["dev"]) == {"frame", "video"} and meta.metrics["dev"]["frame"]["auc"] is not None
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["input_size"] == 32
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path) -> None:
+    data = _tiny_dataset(tmp_path / "data")
+    run = fit(_cfg(tmp_path, data, epochs=2))
+    for event in run:
+        if event.kind == "epoch":
+            break
+    run.close()  # what the app's Cancel button does
+    assert (tmp_path / "run" / "best.pt").is_file()
+    load_checkpoint(tmp_path / "run" / "best.pt")
+    resumed = [e for e in fit(_cfg(tmp_path, data, epochs=2, resume=True)) if e.kind == "epoch"]
+    assert [e.epoch for e in resumed] == [2]
+
+
+def test_evaluation_report(tmp_path: Path) -> None:
+    data = _tiny_dataset(tmp_path / "data", per_class=8)
+    list(fit(_cfg(tmp_path, data, epochs=1, install=False)))
+    out = tmp_path / "report"
+    metrics = evaluate_model(tmp_path / "run" / "best.pt", [f"cropped:{data}"], out,
+                             cache_dir=tmp_path / "cache", device="cpu")
+    saved = json.loads((out / "metrics.json").read_text())
+    for level in ("frame", "video"):
+        assert {"auc", "eer", "threshold", "bpcer", "apcer", "acer", "hter"} <= set(saved[level])
+        assert set(saved[level]["apcer"]) == {"print"}
+    assert metrics["frame"]["threshold"] == pytest.approx(load_checkpoint(tmp_path / "run" / "best.pt")[1].threshold)
+    for name in ("report.html", "report.md", "roc.png", "det.png", "tsne.png", "gradcam_grid.png",
+                 "predictions_frames.csv"):
+        assert (out / name).is_file(), name
+    assert "subj0_broken.png" in (out / "report.md").read_text()  # skipped files are listed
