@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, paths
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser is on PyPI as tomli
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
 
 DEVICES = ("auto", "cpu", "cuda")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -100,6 +107,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The settings in a TOML file (nothing if it does not exist); relative paths are relative to it."""
     if not path.is_file():
         return {}
+    if tomllib is None:
+        raise ValueError(f"{path}: reading it needs Python 3.11+ or the tomli package (pip install tomli)")
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

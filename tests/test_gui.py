@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import types
 from pathlib import Path
 from typing import Callable
 
@@ -158,6 +157,18 @@ def test_no_source_given_and_no_camera_plays_the_sample_video(qtbot, make_window
     wait_result(qtbot, window)
 
 
+def test_no_source_given_reopens_the_last_camera(qtbot, make_window, settings_store, sample_video) -> None:
+    opened: list[str] = []
+
+    def opener(spec: str):
+        opened.append(spec)
+        return open_source(str(sample_video))  # any camera index "works": the sample video stands in
+
+    make_window(opener=opener, source="2").close()
+    make_window(opener=opener, source=None)
+    assert opened == ["2", "2"]
+
+
 class _UnpluggedCamera:
     """Delivers a few frames of the sample video, then fails as an unplugged camera does."""
 
@@ -217,6 +228,21 @@ def test_unusable_model_is_refused_and_current_stays(qtbot, make_window, warning
     wait_result(qtbot, window, lambda r: r.model_name == "tiny")
 
 
+def test_unusable_model_at_start_up_leaves_a_running_window(qtbot, make_window, warnings_shown,
+                                                            tmp_path) -> None:
+    window = make_window(model=_garbage(tmp_path / "corrupt.pt"))
+    qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)  # shown once the window is up
+    assert "corrupt.pt" in warnings_shown[0] and "without verdicts" in warnings_shown[0]
+    assert window.model is None and window.pipeline is None
+    assert window.model_panel.field("Name") == "no model loaded"
+    assert not window.threshold.isEnabled()
+    qtbot.waitUntil(lambda: "no model" in window.status.stats_label.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.view.painted > 0, timeout=TIMEOUT_MS)  # the video still plays
+
+    window.activate_model(make_checkpoint(tmp_path / "good.pt", name="good"))  # and scoring starts
+    assert wait_result(qtbot, window).model_name == "good"
+
+
 def test_open_model_dialog_refuses_a_foreign_file(make_window, warnings_shown, tmp_path, monkeypatch) -> None:
     foreign = _foreign_pickle(tmp_path / "foreign.pt")
     monkeypatch.setattr(dialogs, "ask_model_file", lambda parent, start: foreign)
@@ -268,7 +294,6 @@ def test_settings_persist_and_command_line_wins(qtbot, make_window, settings_sto
     assert again.pipeline.threshold == pytest.approx(0.42) and again.threshold.value == pytest.approx(0.42)
     assert again.menu_actions.heatmap.isChecked() and not again.menu_actions.box.isChecked()
     assert again.menu_actions.devices["cpu"].isChecked()
-    assert again.status.source_label.text() == f"Source: {sample_video.name}"  # the last source
     again.close()
 
     overridden = make_window(model=None, heatmap=False, threshold=0.3)
@@ -318,14 +343,15 @@ def test_config_file_unknown_key_is_a_clear_error(tmp_path: Path) -> None:
         load_config(["--threshold", "1.5"])
 
 
-def test_main_self_test_runs_without_a_window(monkeypatch) -> None:
-    seen: list[AppConfig] = []
-    fake = types.ModuleType("liveness_app.selftest")
-    fake.run = lambda config: seen.append(config) or 3
-    monkeypatch.setitem(sys.modules, "liveness_app.selftest", fake)
-    assert entry.main(["--self-test", "--device", "cpu"]) == 3
-    assert seen[0].self_test and seen[0].device == "cpu"
+def test_main_self_test_runs_without_a_window(tiny_model, capsys) -> None:
+    assert entry.main(["--self-test", "--model", str(tiny_model), "--device", "cpu"]) == 0
+    assert "SELF-TEST OK" in capsys.readouterr().out
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+def test_main_self_test_failure_is_its_exit_code(tmp_path, capsys) -> None:
+    assert entry.main(["--self-test", "--model", str(_garbage(tmp_path / "bad.pt"))]) == 1
+    assert "SELF-TEST FAILED" in capsys.readouterr().out
 
 
 def test_main_opens_the_window_and_returns_its_exit_code(qtbot, monkeypatch, tiny_model, sample_video) -> None:

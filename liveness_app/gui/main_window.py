@@ -1,38 +1,32 @@
 """The composition root: builds the stream threads, pipeline, menus and panels, and wires the signals.
 
-No image math here: frames and results go to the :class:`VideoView` (which draws with ``core.overlay``),
-numbers to the status bar and the panels. Everything the window depends on that touches hardware or
-files can be injected (settings store, face detector, source opener) so tests run on a video file and a
-small model on the CPU.
-
-Extension points for later panels (recording, training): :meth:`MainWindow.add_panel` docks a widget and
-lists it under View > Panels; ``controller.frame_ready`` delivers every captured frame; ``closing`` fires
-before the stream stops, for panels to stop their own workers; :meth:`refresh_model_menu` and
-:meth:`activate_model` pick up a model a training run just wrote.
+No image math here. Anything touching hardware or files is injected (settings store, face detector,
+source opener), so tests run on a video file and a small model on the CPU. Extension points for later
+panels: see the package docstring (``liveness_app.gui``).
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
+from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from .. import paths
 from ..config import AppConfig
 from ..core.camera import CameraUnavailableError, FrameSource, open_source
-from ..core.device import CHOICES as DEVICES, describe, select_device
+from ..core.device import CHOICES as DEVICES
 from ..core.face import DetectorError, FaceDetector
 from ..core.model import ModelLoadError
 from ..core.overlay import OverlayOptions
-from ..core.pipeline import FrameResult, LoadedModel, Pipeline
-from ..core.realtime import Frame
+from ..core.pipeline import LoadedModel, Pipeline
+from . import dialogs
 from .menus import build_menus, build_toolbar, list_models
 from .panels import FacesPanel, ModelInfoPanel, ThresholdControl
+from .session import ModelSession
 from .settings import AppSettings
 from .status import StatusBar, StreamStats
 from .video_view import VideoView
@@ -43,7 +37,6 @@ log = logging.getLogger(__name__)
 SourceOpener = Callable[[str], FrameSource]
 DetectorFactory = Callable[[Path], FaceDetector]
 NO_SOURCE_HINT = "Open a video file (File > Open video...) or pick a camera (File > Open camera)."
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -59,11 +52,6 @@ class MainWindow(QMainWindow):
         self.config = config
         self.settings = AppSettings(settings)
         self._open = source_opener or open_source
-        self._pipeline: Pipeline | None = None
-        self._model: LoadedModel | None = None
-        self._latest: FrameResult | None = None
-        self._docks: list[QDockWidget] = []
-        self._device_pref = "auto"
         self._closed = False
 
         self.view = VideoView(self)
@@ -76,14 +64,19 @@ class MainWindow(QMainWindow):
         self.menu_actions, self.model_menu = build_menus(self, torch.cuda.is_available())
         build_toolbar(self, self.menu_actions, self.threshold)
         self.model_panel, self.faces_panel = ModelInfoPanel(), FacesPanel()
-        self.add_panel(self.model_panel, "Model", "model-panel")
-        self.add_panel(self.faces_panel, "Faces", "faces-panel")
-        self._restore_settings()
+        docks = [self.add_panel(self.model_panel, "Model", "model-panel"),
+                 self.add_panel(self.faces_panel, "Faces", "faces-panel")]
+        # First-run layout (a saved one overrides it): faces get the height, the summary what it needs.
+        self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
+        device = self._restore_settings()
+        detector = self._create_detector(detector_factory or FaceDetector)
+        self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked())
+        self.status.set_device(*self.session.device_text())
         self._connect()
         self._status_timer = QTimer(self, interval=250, timeout=self._refresh_status)
         self._status_timer.start()
 
-        self._detector = self._create_detector(detector_factory or FaceDetector)
         self._load_startup_model()
         self.refresh_model_menu()
         self._open_startup_source()
@@ -91,11 +84,11 @@ class MainWindow(QMainWindow):
     # -- public API --------------------------------------------------------------------------------------
     @property
     def pipeline(self) -> Pipeline | None:
-        return self._pipeline
+        return self.session.pipeline
 
     @property
     def model(self) -> LoadedModel | None:
-        return self._model
+        return self.session.model
 
     def add_panel(self, widget: QWidget, title: str, object_name: str,
                   area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
@@ -104,46 +97,44 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name)  # saveState/restoreState key
         dock.setWidget(widget)
-        same_area = [d for d in self._docks if self.dockWidgetArea(d) == area]
+        same_area = [d for d in self.findChildren(QDockWidget) if d is not dock and self.dockWidgetArea(d) == area]
         self.addDockWidget(area, dock)
         if tabify and same_area:
             self.tabifyDockWidget(same_area[-1], dock)
         self.menu_actions.panels_menu.addAction(dock.toggleViewAction())
-        self._docks.append(dock)
         return dock
 
     def refresh_model_menu(self) -> None:
         """Re-scan the model folders (e.g. after training wrote a new model)."""
-        self.model_menu.populate(list_models(), self._model.path if self._model else None)
+        self.model_menu.populate(list_models(), self.model.path if self.model else None)
 
     def activate_model(self, path: Path, threshold: float | None = None, quiet: bool = False) -> bool:
         """Load ``path`` on the current device and score with it, without restarting the stream.
 
-        A file that cannot be used is refused with a message (a status-bar note when ``quiet``) and the
-        current model stays active. ``threshold`` None means the user's saved one for this model, else
+        A file that cannot be used is refused with a message box (a status-bar note when ``quiet``) and
+        the current model stays active. ``threshold`` None: the user's saved one for this model, else
         the model's calibrated one.
         """
-        model = self._load(Path(path), self._device_pref, quiet)
-        if model is None:
-            self.model_menu.set_active(self._model.path if self._model else None)
+        try:
+            model = self.session.load(Path(path))
+        except ModelLoadError as exc:
+            self._refuse_model(Path(path), str(exc), quiet)
+            self.model_menu.set_active(self.model.path if self.model else None)
             return False
-        self._install(model, threshold)
+        self.session.install(model, threshold)
+        self._show_model()
         return True
 
     def set_device(self, preference: str) -> bool:
         """Auto/CPU/CUDA: reloads the current model there; on failure the old device stays."""
-        if self._model is not None:
-            model = self._load(self._model.path, preference, quiet=False)
-            if model is None:
-                self.menu_actions.devices[self._device_pref].setChecked(True)
-                return False
-            self._device_pref = preference
-            self._install(model, self._pipeline.threshold if self._pipeline else None)
-        else:
-            self._device_pref = preference
-            self.status.set_device(*self._device_text())
-        self.settings.device = preference
+        try:
+            self.session.switch_device(preference)
+        except ModelLoadError as exc:
+            self._refuse_model(self.model.path, str(exc), quiet=False)
+            self.menu_actions.devices[self.session.device_preference].setChecked(True)
+            return False
         self.menu_actions.devices[preference].setChecked(True)
+        self._show_model()
         return True
 
     def open_source(self, spec: str, remember: bool = True) -> bool:
@@ -161,52 +152,47 @@ class MainWindow(QMainWindow):
     def snapshot(self) -> Path | None:
         """Save the frame as shown (with its overlay) as a PNG; returns its path."""
         folder = self.settings.snapshot_dir or paths.user_data_dir() / "snapshots"
-        path = folder / f"snapshot-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            path = self.view.save_snapshot(folder)
         except OSError as exc:
-            self.status.showMessage(f"Cannot create snapshot folder {folder}: {exc}", 10000)
+            self.status.showMessage(f"Snapshot not saved: {exc}", 10000)
             return None
-        if not self.view.save_snapshot(str(path)):
-            self.status.showMessage("Snapshot not saved: no frame shown yet", 5000)
-            return None
-        self.status.showMessage(f"Snapshot saved: {path}", 10000)
+        self.status.showMessage(f"Snapshot saved: {path}" if path else "No frame to save yet", 10000)
         return path
 
     # -- dialogs -----------------------------------------------------------------------------------------
     def open_video_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open video", str(Path.home()), VIDEO_FILTER)
-        if name:
+        last = self.settings.last_source
+        start = Path(last).parent if last and not last.isdigit() else Path.home()
+        if name := dialogs.ask_video_file(self, start):
             self.open_source(name)
 
     def open_model_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open model", str(paths.user_models_dir()),
-                                              "Liveness Studio models (*.pt);;All files (*)")
-        if name:
-            self.activate_model(Path(name))
+        if path := dialogs.ask_model_file(self, paths.user_models_dir()):
+            self.activate_model(path)
 
     def choose_snapshot_dir(self) -> None:
         start = self.settings.snapshot_dir or paths.user_data_dir()
-        name = QFileDialog.getExistingDirectory(self, "Save snapshots in", str(start))
-        if name:
-            self.settings.snapshot_dir = Path(name)
-            self.status.showMessage(f"Snapshots go to {name}", 5000)
+        if folder := dialogs.ask_folder(self, "Save snapshots in", start):
+            self.settings.snapshot_dir = folder
+            self.status.showMessage(f"Snapshots go to {folder}", 5000)
 
     # -- start-up ----------------------------------------------------------------------------------------
-    def _restore_settings(self) -> None:
+    def _restore_settings(self) -> str:
+        """Overlay toggles, window layout; returns the device preference (command line beats saved)."""
         cfg, saved, a = self.config, self.settings, self.menu_actions
         a.box.setChecked(saved.overlay("box", True))
         a.score.setChecked(saved.overlay("score", True))
         a.heatmap.setChecked(cfg.heatmap if "heatmap" in cfg.explicit else saved.overlay("heatmap", False))
-        pref = cfg.device if "device" in cfg.explicit else (saved.device or "auto")
-        self._device_pref = pref if pref in DEVICES else "auto"
-        a.devices[self._device_pref].setChecked(True)
-        self.status.set_device(*self._device_text())
         self._apply_overlay()
+        device = cfg.device if "device" in cfg.explicit else (saved.device or "auto")
+        device = device if device in DEVICES else "auto"
+        a.devices[device].setChecked(True)
         if saved.geometry() is None or not self.restoreGeometry(saved.geometry()):
             self.resize(1280, 800)
         if saved.window_state() is not None:
             self.restoreState(saved.window_state())
+        return device
 
     def _connect(self) -> None:
         a = self.menu_actions
@@ -218,14 +204,17 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         for action in (a.box, a.score, a.heatmap):
             action.toggled.connect(self._apply_overlay)
+        a.heatmap.toggled.connect(self.session.set_heatmap)  # Grad-CAM is computed only while shown
         for choice, action in a.devices.items():
             action.triggered.connect(lambda _=False, c=choice: self.set_device(c))
         self.model_menu.chosen.connect(self.activate_model)
         self.model_menu.refresh_action.triggered.connect(self.refresh_model_menu)
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
-        self.threshold.changed.connect(self._on_threshold_changed)
-        self.controller.frame_ready.connect(self._on_frame)
-        self.controller.result_ready.connect(self._on_result)
+        self.threshold.changed.connect(self.session.set_threshold)
+        for slot in (self.stats.on_frame, self.view.show_frame):
+            self.controller.frame_ready.connect(slot)
+        for slot in (self.stats.on_result, self.view.show_result, self.faces_panel.set_result):
+            self.controller.result_ready.connect(slot)
         self.controller.source_failed.connect(self._show_no_source)
         self.controller.scoring_failed.connect(lambda msg: self.status.showMessage(msg))
 
@@ -234,98 +223,75 @@ class MainWindow(QMainWindow):
             return factory(self.config.detector)
         except DetectorError as exc:
             log.error("face detector unavailable: %s", exc)
-            QMessageBox.warning(self, "No face detector", f"{exc}\n\nThe video plays without verdicts.")
+            self._warn("No face detector", f"{exc}\n\nThe video plays without verdicts.")
             return None
 
     def _load_startup_model(self) -> None:
         """The model asked for (a failure gets a message box), else the last one used, else the default."""
-        cfg = self.config
-        if cfg.model is not None:
-            candidates, quiet = [cfg.model], False
-        else:
-            remembered = [self.settings.last_model, paths.default_model_path()]
-            candidates, quiet = [p for p in remembered if p is not None and p.is_file()], True
-        for path in candidates:
-            if self.activate_model(path, threshold=cfg.threshold, quiet=quiet):
+        for path in self.session.startup_models(self.config.model):
+            if self.activate_model(path, threshold=self.config.threshold, quiet=self.config.model is None):
                 return
-        self.model_panel.set_model(None)
-        self.status.showMessage("No model loaded: choose one in the Model menu (video plays without verdicts)")
+        self._show_model()  # "no model" in the panel and the status bar; the video plays without verdicts
 
     def _open_startup_source(self) -> None:
-        """``--source`` if given; else the last source, else camera 0, else the bundled sample video."""
+        """``--source`` if given; else the camera used last (0 at first), else the bundled sample video.
+
+        A video file opened last time is not reopened: this is a camera app, files are one-offs.
+        """
         if self.config.source is not None:
             self.open_source(self.config.source)
             return
-        spec = self.settings.last_source or "0"
-        if self.open_source(spec, remember=False):
+        last = self.settings.last_source
+        if self.open_source(last if last and last.isdigit() else "0", remember=False):
             return
         try:
             source = self._open(str(paths.sample_video_path()))
         except CameraUnavailableError as exc:
             log.error("bundled sample video unavailable: %s", exc)
             return  # the view already says that no camera was found
-        missing = "No camera found" if spec.isdigit() else f"{Path(spec).name} unavailable"
-        self._start(source, f"{missing} — playing the bundled sample video")
+        self._start(source, "No camera found — playing the bundled sample video")
 
     # -- model and device --------------------------------------------------------------------------------
-    def _load(self, path: Path, preference: str, quiet: bool) -> LoadedModel | None:
-        device, _ = select_device(preference)
-        try:
-            return LoadedModel.load(path, device)
-        except ModelLoadError as exc:
-            message = str(exc)
-        except (OSError, RuntimeError) as exc:  # e.g. out of GPU memory: the file may be fine
-            message = f"could not load it on {device}: {type(exc).__name__}: {exc}"
+    def _refuse_model(self, path: Path, message: str, quiet: bool) -> None:
         log.warning("model %s refused: %s", path, message)
         if quiet:
             self.status.showMessage(f"Model {path.name} not loaded: {message}", 15000)
-        else:
-            QMessageBox.warning(self, "Model not loaded",
-                                f"{path.name} cannot be used:\n\n{message}\n\nThe current model stays active.")
-        return None
-
-    def _install(self, model: LoadedModel, threshold: float | None) -> None:
-        if threshold is None:
-            threshold = self.settings.threshold_override(model.path)
-        self._model = model
-        if self._pipeline is not None:
-            self._pipeline.set_model(model, threshold)
-        elif self._detector is not None:
-            self._pipeline = Pipeline(self._detector, model, heatmap=self.menu_actions.heatmap.isChecked(),
-                                      threshold=threshold)
-        self.controller.set_pipeline(self._pipeline)  # also restarts scoring after a scoring error
-        self.settings.last_model = model.path
-        self.refresh_model_menu()
-        self.model_panel.set_model(model)
-        current = self._pipeline.threshold if self._pipeline else model.meta.threshold
-        self.threshold.set_threshold(current, model.meta.threshold)
-        self.status.set_device(*self._device_text())
-        self.stats.reset()
-
-    def _device_text(self) -> tuple[str, str]:
-        device, reason = select_device(self._device_pref)
-        if self._model is not None:
-            device = self._model.device
-        return f"Device: {describe(device)}", reason
-
-    def _on_threshold_changed(self, value: float) -> None:
-        if self._pipeline is None or self._model is None:
             return
-        self._pipeline.set_threshold(value)
-        calibrated = abs(value - self._model.meta.threshold) < 5e-4
-        self.settings.set_threshold_override(self._model.path, None if calibrated else value)
+        after = ("The current model stays active." if self.model else
+                 "The video plays without verdicts until you choose a model in the Model menu.")
+        self._warn("Model not loaded", f"{path.name} cannot be used:\n\n{message}\n\n{after}")
+
+    def _warn(self, title: str, text: str) -> None:
+        if self.isVisible():
+            QMessageBox.warning(self, title, text)
+        else:  # start-up: wait for the window, so that the box does not pop up alone
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self, title, text))
+
+    def _show_model(self) -> None:
+        """Menus, panels, threshold control and status bar after the model or device changed."""
+        model = self.model
+        self.controller.set_pipeline(self.pipeline)  # also restarts scoring after a scoring error
+        if model is not None and self.model_menu.action_for(model.path) is None:
+            self.refresh_model_menu()  # list it under "Other"; never rebuild under a triggered action
+        self.model_menu.set_active(model.path if model else None)
+        self.model_panel.set_model(model)
+        if model is not None:
+            self.threshold.set_threshold(self.session.threshold, model.meta.threshold)
+        self.threshold.setEnabled(self.pipeline is not None)
+        self.status.set_device(*self.session.device_text())
+        self.stats.reset()
 
     # -- stream ------------------------------------------------------------------------------------------
     def _start(self, source: FrameSource, text: str) -> None:
         self.view.clear()
         self.stats.reset()
-        self._latest = None
-        self.controller.start(source, self._pipeline)
+        self.faces_panel.set_result(None)
+        self.controller.start(source, self.pipeline)
         self.status.set_source_text(text)
 
     def _show_no_source(self, reason: str) -> None:
         self.controller.stop()
-        self._latest = None
+        self.faces_panel.set_result(None)
         self.view.show_message(f"{reason}\n{NO_SOURCE_HINT}", self.menu_actions.open_video)
         self.status.set_source_text(f"No source: {reason}")
 
@@ -333,24 +299,14 @@ class MainWindow(QMainWindow):
         a = self.menu_actions
         self.view.set_options(OverlayOptions(box=a.box.isChecked(), score=a.score.isChecked(),
                                              heatmap=a.heatmap.isChecked()))
-        if self._pipeline is not None:
-            self._pipeline.set_heatmap(a.heatmap.isChecked())  # Grad-CAM is computed only when shown
         for name, action in (("box", a.box), ("score", a.score), ("heatmap", a.heatmap)):
             self.settings.set_overlay(name, action.isChecked())
 
-    def _on_frame(self, frame: Frame) -> None:
-        self.stats.on_frame()
-        self.view.show_frame(frame)
-
-    def _on_result(self, result: FrameResult) -> None:
-        self.stats.on_result(result)
-        self._latest = result
-        self.view.show_result(result)
-
     def _refresh_status(self) -> None:
-        running = self.controller.is_running
-        self.status.set_stats(self.stats.summary(self.controller.dropped) if running else "")
-        self.faces_panel.show_result(self._latest)
+        """Text updates a few times a second, not per frame: they would cost more than the video."""
+        self.status.show_stats(self.stats, self.controller.dropped, self.controller.is_running,
+                               self.pipeline is not None)
+        self.faces_panel.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if not self._closed:
@@ -360,6 +316,5 @@ class MainWindow(QMainWindow):
             self.controller.stop()
             self.settings.save_window(self.saveGeometry(), self.saveState())
             self.settings.sync()
-            if self._detector is not None:
-                self._detector.close()
+            self.session.close()
         super().closeEvent(event)

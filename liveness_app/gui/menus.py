@@ -35,8 +35,9 @@ class ModelMenu(QMenu):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__("&Model", parent)
-        self.refresh_action = QAction("&Refresh list", self)
-        self.open_action = QAction("&Open model...", self)
+        # Owned by the window, not the menu: QMenu.clear() deletes the actions the menu owns.
+        self.refresh_action = QAction("&Refresh list", parent)
+        self.open_action = QAction("&Open model...", parent)
         self.open_action.setShortcut(QKeySequence("Ctrl+M"))
         self._group = QActionGroup(self)
         self._group.setExclusive(True)
@@ -51,10 +52,10 @@ class ModelMenu(QMenu):
 
     def populate(self, groups: list[tuple[str, list[Path]]], active: Path | None) -> None:
         """Rebuild the list; ``active`` is listed (under "Other") even if it is in neither folder."""
-        self.clear()
         for action in self._model_actions:
             self._group.removeAction(action)
         self._model_actions = []
+        self.clear()  # deletes the model actions and section headers (the menu owns them)
         listed = [p for _, files in groups for p in files]
         if active is not None and not any(_same(p, active) for p in listed):
             groups = [*groups, ("Other", [active])]

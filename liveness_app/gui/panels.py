@@ -43,6 +43,7 @@ class ModelInfoPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setMinimumWidth(280)
         form = QFormLayout(self)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self._labels: dict[str, QLabel] = {}
@@ -82,11 +83,25 @@ class FacesPanel(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 4, parent)
+        self._result: FrameResult | None = None
+        self._dirty = False
         self.setHorizontalHeaderLabels(["Track", "Verdict", "Smoothed", "Now"])
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # "UNCERTAIN" needs the room
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setMinimumWidth(280)  # four columns, "UNCERTAIN" included, without a scroll bar
+
+    def set_result(self, result: FrameResult | None) -> None:
+        """Keep the newest result; :meth:`refresh` shows it (results come faster than anyone reads)."""
+        self._result, self._dirty = result, True
+
+    def refresh(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.show_result(self._result)
 
     def show_result(self, result: FrameResult | None) -> None:
         faces = result.faces if result is not None else []

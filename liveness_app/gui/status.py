@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from PyQt6.QtGui import QShowEvent
 from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from ..core.pipeline import FrameResult
@@ -59,7 +60,8 @@ class StreamStats:
         self.stages = {name: Ema() for name in STAGES}
         self.latency = Ema()
 
-    def on_frame(self) -> None:
+    def on_frame(self, frame: object = None) -> None:
+        """Count a frame arrival (the frame itself is not needed)."""
         self.frames.tick()
 
     def on_result(self, result: FrameResult) -> None:
@@ -79,7 +81,8 @@ class StreamStats:
         """One line for the status bar."""
         parts = [f"{self.frames.rate():.1f} fps", f"{self.results.rate():.1f} verdicts/s"]
         if self.latency.value is not None:
-            stages = " · ".join(f"{name} {ema.value:.1f}" for name, ema in self.stages.items())
+            stages = " · ".join(f"{name} {ema.value:.1f}" for name, ema in self.stages.items()
+                                if name != "gradcam" or ema.value >= 0.05)  # gradcam: only while shown
             parts += [f"{stages} ms", f"latency {self.latency.value:.0f} ms"]
         parts.append(f"dropped {dropped}")
         return "   ".join(parts)
@@ -93,12 +96,28 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._pending: tuple[str | None, int] | None = None
         self.source_label = QLabel()
         self.stats_label = QLabel()
         self.device_label = QLabel()
         self.addWidget(self.source_label, 1)
         self.addPermanentWidget(self.stats_label)
         self.addPermanentWidget(self.device_label)
+
+    def showMessage(self, text: str | None, msecs: int = 0) -> None:  # noqa: N802 (Qt's name)
+        """As QStatusBar's, but a message given before the window is shown waits for the show: Qt
+        hides the left-hand widgets only if they are visible already, else both would overlap."""
+        if self.isVisible():
+            super().showMessage(text, msecs)
+        else:
+            self._pending = (text, msecs)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._pending is not None:
+            text, msecs = self._pending
+            self._pending = None
+            super().showMessage(text, msecs)
 
     def set_source_text(self, text: str) -> None:
         self.source_label.setText(text)
@@ -110,3 +129,12 @@ class StatusBar(QStatusBar):
 
     def set_stats(self, text: str) -> None:
         self.stats_label.setText(text)
+
+    def show_stats(self, stats: StreamStats, dropped: int, streaming: bool, scoring: bool) -> None:
+        """The statistics line: nothing without a stream, the frame rate alone without a model."""
+        if not streaming:
+            self.set_stats("")
+        elif not scoring:
+            self.set_stats(f"{stats.frames.rate():.1f} fps   no model: choose one in the Model menu")
+        else:
+            self.set_stats(stats.summary(dropped))

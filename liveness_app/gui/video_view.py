@@ -6,6 +6,9 @@ overlay itself is :func:`liveness_app.core.overlay.draw_result`; this widget onl
 """
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import numpy as np
 from PyQt6.QtCore import QRect, QSize, Qt
 from PyQt6.QtGui import QAction, QColor, QImage, QPainter, QPaintEvent
@@ -19,10 +22,14 @@ BACKGROUND = QColor(24, 24, 27)
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
-    """A QImage over the array's buffer, no copy. The caller keeps ``image`` alive as long as the QImage."""
+    """A QImage over the array's buffer, no copy: the caller keeps ``image`` alive as long as the QImage.
+
+    The array must be C-contiguous (a silent contiguous copy here would die with this function).
+    """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 BGR image, got {image.shape} {image.dtype}")
-    image = np.ascontiguousarray(image)
+    if not image.flags.c_contiguous:
+        raise ValueError("image must be C-contiguous (np.ascontiguousarray it and keep that array)")
     h, w = image.shape[:2]
     return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
 
@@ -104,9 +111,18 @@ class VideoView(QWidget):
         """The frame as last painted, overlay included (BGR), for snapshots."""
         return None if self._buffer is None else self._buffer.copy()
 
-    def save_snapshot(self, path: str) -> bool:
-        """Write the frame as shown (overlay included, full source resolution) to an image file."""
-        return self._qimage is not None and self._qimage.save(path)
+    def save_snapshot(self, folder: Path) -> Path | None:
+        """Write the frame as shown (overlay included, source resolution) as a PNG in ``folder``.
+
+        Returns its path; None when no frame has been shown yet. Raises OSError if it cannot be written.
+        """
+        if self._qimage is None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"snapshot-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+        if not self._qimage.save(str(path), "PNG"):
+            raise OSError(f"cannot write {path}")
+        return path
 
     # -- painting -------------------------------------------------------------------------------------
     def _render_pending(self) -> None:

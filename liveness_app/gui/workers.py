@@ -7,7 +7,9 @@ sets the loop's abort flag, wakes the worker (closes the frame slot), then ``qui
 """
 from __future__ import annotations
 
+import itertools
 import logging
+from functools import partial
 from typing import Protocol
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
@@ -121,7 +123,9 @@ class StreamController(QObject):
     """Owns one capture and one scoring thread; starts, swaps and stops sources without leaking threads.
 
     Signals are relayed from the current workers only, so a frame or result still in flight from a
-    source that was just replaced never reaches the view. A failed source stops both threads.
+    source that was just replaced never reaches the view. Each worker gets a generation number bound
+    into its connections (not ``sender()``, which may point at a deleted worker by the time a queued
+    signal arrives). A failed source stops both threads.
     """
 
     frame_ready = pyqtSignal(object)  # Frame
@@ -135,6 +139,8 @@ class StreamController(QObject):
         self._capture: tuple[CaptureWorker, QThread] | None = None
         self._scoring: tuple[ScoringWorker, QThread] | None = None
         self._dropped_before = 0
+        self._generations = itertools.count(1)
+        self._capture_gen = self._scoring_gen = 0  # 0: none running
 
     @property
     def source(self) -> FrameSource | None:
@@ -162,12 +168,15 @@ class StreamController(QObject):
         """Stop whatever runs, then stream ``source``; scoring runs only when there is a pipeline."""
         self.stop()
         self._dropped_before = 0
+        self._generations = itertools.count(1)
+        self._capture_gen = self._scoring_gen = 0  # 0: none running
         self._pipeline = pipeline
         if pipeline is not None:
             pipeline.reset_tracks()  # faces of the old source do not carry over
         worker = CaptureWorker(source)
-        worker.frame_ready.connect(self._relay_frame)
-        worker.errored.connect(self._relay_source_error)
+        self._capture_gen = gen = next(self._generations)
+        worker.frame_ready.connect(partial(self._relay_frame, gen))
+        worker.errored.connect(partial(self._relay_source_error, gen))
         self._capture = (worker, start_in_thread(worker))
         self._start_scoring()
 
@@ -187,7 +196,7 @@ class StreamController(QObject):
         self._stop_scoring()
         if self._capture is not None:
             stop_thread(*self._capture)
-            self._capture = None
+            self._capture, self._capture_gen = None, 0
 
     def _start_scoring(self) -> None:
         self._stop_scoring()
@@ -196,8 +205,9 @@ class StreamController(QObject):
         slot = LatestFrameSlot()  # a stopped scorer closes its slot, so each scorer gets a fresh one
         self._capture[0].slot = slot
         worker = ScoringWorker(self._pipeline, slot)
-        worker.result_ready.connect(self._relay_result)
-        worker.errored.connect(self._relay_scoring_error)
+        self._scoring_gen = gen = next(self._generations)
+        worker.result_ready.connect(partial(self._relay_result, gen))
+        worker.errored.connect(partial(self._relay_scoring_error, gen))
         self._scoring = (worker, start_in_thread(worker))
 
     def _stop_scoring(self) -> None:
@@ -208,28 +218,22 @@ class StreamController(QObject):
             self._capture[0].slot = None
         stop_thread(worker, thread)
         self._dropped_before += worker.slot.dropped
-        self._scoring = None
+        self._scoring, self._scoring_gen = None, 0
 
-    def _is_current(self, pair: tuple[QObject, QThread] | None) -> bool:
-        return pair is not None and self.sender() is pair[0]
-
-    @pyqtSlot(object)
-    def _relay_frame(self, frame: Frame) -> None:
-        if self._is_current(self._capture):
+    # Relays run in the GUI thread (queued from the workers); ``gen`` tells whether the sender is current.
+    def _relay_frame(self, gen: int, frame: Frame) -> None:
+        if gen == self._capture_gen:
             self.frame_ready.emit(frame)
 
-    @pyqtSlot(object)
-    def _relay_result(self, result: object) -> None:
-        if self._is_current(self._scoring):
+    def _relay_result(self, gen: int, result: object) -> None:
+        if gen == self._scoring_gen:
             self.result_ready.emit(result)
 
-    @pyqtSlot(str)
-    def _relay_source_error(self, message: str) -> None:
-        if self._is_current(self._capture):
+    def _relay_source_error(self, gen: int, message: str) -> None:
+        if gen == self._capture_gen:
             self.stop()
             self.source_failed.emit(message)
 
-    @pyqtSlot(str)
-    def _relay_scoring_error(self, message: str) -> None:
-        if self._is_current(self._scoring):
+    def _relay_scoring_error(self, gen: int, message: str) -> None:
+        if gen == self._scoring_gen:
             self.scoring_failed.emit(message)

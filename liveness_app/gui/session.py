@@ -1,0 +1,105 @@
+"""The active model on the chosen device and the pipeline that scores with it: state, no widgets.
+
+The window asks for changes and shows the outcome; this class loads, swaps and remembers. A model swap
+goes through ``Pipeline.set_model`` (between two frames), so the stream never restarts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import paths
+from ..core.device import CHOICES as DEVICES, describe, select_device
+from ..core.face import FaceDetector
+from ..core.model import ModelLoadError
+from ..core.pipeline import LoadedModel, Pipeline
+from .settings import AppSettings
+
+
+class ModelSession:
+    """Owns the pipeline once a model is loaded (and a face detector exists)."""
+
+    def __init__(self, detector: FaceDetector | None, settings: AppSettings, device: str = "auto",
+                 heatmap: bool = False) -> None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        self.detector = detector
+        self.settings = settings
+        self.device_preference = device
+        self._heatmap = heatmap
+        self.model: LoadedModel | None = None
+        self.pipeline: Pipeline | None = None
+
+    def startup_models(self, asked: Path | None) -> list[Path]:
+        """Models to try at start-up: the one asked for; else the last one used, then the default."""
+        if asked is not None:
+            return [asked]
+        candidates = [self.settings.last_model, paths.default_model_path()]
+        return [p for p in candidates if p is not None and p.is_file()]
+
+    def load(self, path: Path, device: str | None = None) -> LoadedModel:
+        """Load a checkpoint on ``device`` (default: the current preference); nothing changes yet.
+
+        Raises :class:`ModelLoadError` for a file that cannot be used, including a load that fails on
+        the device (out of GPU memory, ...): either way the current model stays.
+        """
+        torch_device, _ = select_device(device or self.device_preference)
+        try:
+            return LoadedModel.load(Path(path), torch_device)
+        except (OSError, RuntimeError) as exc:
+            raise ModelLoadError(f"could not load it on {torch_device}: {type(exc).__name__}: {exc}") from exc
+
+    def install(self, model: LoadedModel, threshold: float | None = None) -> None:
+        """Score with ``model`` from the next frame on. ``threshold`` None: the user's saved override
+        for this model, else its calibrated threshold."""
+        if threshold is None:
+            threshold = self.settings.threshold_override(model.path)
+        self.model = model
+        if self.pipeline is not None:
+            self.pipeline.set_model(model, threshold)
+        elif self.detector is not None:
+            self.pipeline = Pipeline(self.detector, model, heatmap=self._heatmap, threshold=threshold)
+        self.settings.last_model = model.path
+
+    def switch_device(self, preference: str) -> None:
+        """Reload the current model on ``preference``, keeping the threshold in use.
+
+        Raises :class:`ModelLoadError` (and changes nothing) if the model cannot be loaded there.
+        """
+        if preference not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {preference!r}")
+        if self.model is not None:
+            threshold = self.pipeline.threshold if self.pipeline else None
+            self.install(self.load(self.model.path, preference), threshold)
+        self.device_preference = preference
+        self.settings.device = preference
+
+    @property
+    def threshold(self) -> float | None:
+        return self.pipeline.threshold if self.pipeline else (self.model.meta.threshold if self.model else None)
+
+    def set_threshold(self, value: float) -> None:
+        """Use ``value`` and remember it for this model (forgotten when it equals the calibrated one)."""
+        if self.model is None:
+            return
+        if self.pipeline is not None:
+            self.pipeline.set_threshold(value)
+        calibrated = abs(value - self.model.meta.threshold) < 5e-4
+        self.settings.set_threshold_override(self.model.path, None if calibrated else value)
+
+    def set_heatmap(self, on: bool) -> None:
+        """Grad-CAM is computed only while the heatmap is shown."""
+        self._heatmap = on
+        if self.pipeline is not None:
+            self.pipeline.set_heatmap(on)
+
+    def device_text(self) -> tuple[str, str]:
+        """Status-bar label and tooltip (why this device)."""
+        device, reason = select_device(self.device_preference)
+        if self.model is not None:
+            device = self.model.device
+        return f"Device: {describe(device)}", reason
+
+    def close(self) -> None:
+        if self.detector is not None:
+            self.detector.close()
+            self.detector = None
