@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,8 +115,13 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise ModelLoadError(f"{path}: no such file")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/unsafe files; all mean "unusable"
-        raise ModelLoadError(f"{path.name}: not a readable weights-only checkpoint ({type(exc).__name__}: {_first_line(exc)})") from exc
+    except Exception as exc:  # torch raises many types for corrupt files; all mean "unusable"
+        # torch's own message suggests weights_only=False: never follow it for a file of unknown origin.
+        if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+            why = "it holds Python objects other than weights and metadata, so it was refused unopened"
+        else:
+            why = f"the file is corrupt or was not saved by PyTorch ({type(exc).__name__})"
+        raise ModelLoadError(f"{path.name}: not a readable weights-only checkpoint: {why}") from exc
     if not isinstance(data, dict) or "state_dict" not in data:
         raise ModelLoadError(f"{path.name}: not a Liveness Studio model (no metadata/state_dict)")
     return data
