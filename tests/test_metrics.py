@@ -196,3 +196,15 @@ def test_calibrate():
     rate, thr = m.eer(scores, m.live_mask(labels))
     assert cal["eer_threshold"] == thr and cal["eer"] == rate
     json.dumps(cal, allow_nan=False)
+
+
+def test_per_attack_breakdown_separates_each_attack_from_bona_fide() -> None:
+    from training.metrics import compute_all
+
+    scores = [0.9, 0.8, 0.7, 0.1, 0.2, 0.75, 0.95]
+    labels = ["live", "live", "live", "print", "print", "replay", "replay"]
+    per = compute_all(scores, labels, threshold=0.5)["frame"]["per_attack"]
+    assert per["print"]["auc"] == 1.0 and per["print"]["apcer"] == 0.0
+    # replay: live beats 0.75 twice (0.9, 0.8) and 0.95 never -> 2 of 6 live/replay pairs ordered right
+    assert per["replay"]["auc"] == pytest.approx(1 / 3) and per["replay"]["apcer"] == 1.0
+    assert per["replay"]["acer"] == 0.5 and per["print"]["bpcer"] == 0.0

@@ -254,7 +254,20 @@ def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[s
                                              labels=[0, 1]).tolist(),
         "n": int(s.size), "n_live": int(live.sum()), "n_attack": int((~live).sum()),
         "n_per_attack": counts,
+        "per_attack": _per_attack(s, live, labels, apcer, bpcer),
     })
+    return out
+
+
+def _per_attack(s: np.ndarray, live: np.ndarray, labels: list[str], apcer: dict[str, float],
+                bpcer: float | None) -> dict[str, dict[str, Any]]:
+    """Bona fide against one attack type at a time: AUC, EER, APCER, and ACER = (APCER + BPCER) / 2."""
+    out = {}
+    for attack, rate in apcer.items():
+        keep = live | (np.asarray(labels) == attack)
+        sep = _separation_metrics(s[keep], live[keep])
+        out[attack] = {"auc": sep["auc"], "eer": sep["eer"], "apcer": rate, "bpcer": bpcer,
+                       "acer": None if bpcer is None else (rate + bpcer) / 2}
     return out
 
 

@@ -173,9 +173,15 @@ def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
     apcer_rows = [[t] + [f"{_fmt(metrics[lv].get('apcer', {}).get(t), 'rate')} "
                          f"(n={metrics[lv].get('n_per_attack', {}).get(t, 0)})" for lv in levels]
                   for t in attacks]
+    per_rows = [[f"{t} ({lv})"] + [_fmt(metrics[lv].get("per_attack", {}).get(t, {}).get(k),
+                                       "num" if k == "auc" else "rate")
+                                  for k in ("auc", "eer", "apcer", "bpcer", "acer")]
+                for t in attacks for lv in levels]
     blocks: list[Block] = [("h2", "Metrics"), ("table", ["Metric"] + levels, rows),
                            ("h2", "APCER per attack type"),
-                           ("table", ["Attack type"] + levels, apcer_rows)]
+                           ("table", ["Attack type"] + levels, apcer_rows),
+                           ("h2", "Bona fide against each attack type"),
+                           ("table", ["Attack type (level)", "AUC", "EER", "APCER", "BPCER", "ACER"], per_rows)]
     notes = [f"{lv}: {n}" for lv in levels for n in metrics[lv].get("notes", [])]
     if notes:
         blocks += [("h2", "Notes")] + [("p", n) for n in notes]
