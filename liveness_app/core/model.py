@@ -102,6 +102,7 @@ def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
