@@ -26,9 +26,11 @@ from ..core.pipeline import LoadedModel, Pipeline
 from . import dialogs
 from .menus import build_menus, build_toolbar, list_models
 from .panels import FacesPanel, ModelInfoPanel, ThresholdControl
+from .recording_panel import RecordingPanel
 from .session import ModelSession
 from .settings import AppSettings
 from .status import StatusBar, StreamStats
+from .training_panel import TrainingPanel
 from .video_view import VideoView
 from .workers import StreamController
 
@@ -69,6 +71,9 @@ class MainWindow(QMainWindow):
         # First-run layout (a saved one overrides it): faces get the height, the summary what it needs.
         self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
+        self.recording_panel, self.training_panel = RecordingPanel(self), TrainingPanel(self)
+        self.add_panel(self.recording_panel, "Recording", "recording-panel", tabify=True)
+        self.add_panel(self.training_panel, "Training", "training-panel", tabify=True)
         device = self._restore_settings()
         detector = self._create_detector(detector_factory or FaceDetector)
         self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked())

@@ -1,0 +1,313 @@
+"""The recording and training panels as a new user meets them, offscreen and CI-sized: record labelled
+sessions of the sample video, fix a label, delete a take, survive a failing disk; train a tiny model from
+the recordings, pick it up in the Model menu and score with it; cancel a run; evaluate and get a report.
+Waits are on signals and conditions, never on sleeps."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
+from PyQt6.QtGui import QDesktopServices  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox  # noqa: E402
+
+from liveness_app import paths  # noqa: E402
+from liveness_app.config import AppConfig  # noqa: E402
+from liveness_app.core import recorder as recorder_module  # noqa: E402
+from liveness_app.core.camera import VideoFileSource  # noqa: E402
+from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402
+from liveness_app.gui import recording_panel  # noqa: E402
+from liveness_app.gui.main_window import MainWindow  # noqa: E402
+from liveness_app.gui.recording_panel import RecordingPanel  # noqa: E402
+
+pytestmark = pytest.mark.gui
+TIMEOUT_MS = 30_000
+TRAIN_TIMEOUT_MS = 120_000
+# A CI-sized run: 32 px input, one batch per epoch, 4 frames per video, no DataLoader processes.
+TINY = {"input_size": 32, "batch_size": 8, "workers": 0, "frames_per_video": 4, "train_frames_per_video": 4,
+        "eval_frames_per_video": 4}
+TAKES = [("live", "alice"), ("print", "alice"), ("live", "bob"), ("print", "bob")]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_settings(tmp_path: Path) -> None:
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWindow:
+    """The app on the sample video with the tiny model, on the CPU; the training panel set to tiny runs."""
+    config = AppConfig(detector=detector_path, source=str(sample_video), model=tiny_model, device="cpu",
+                       explicit=frozenset({"source", "model", "device"}))
+    win = MainWindow(config, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    win.training_panel.overrides.update(TINY)
+    win.training_panel.device_combo.setCurrentText("cpu")
+    return win
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """QMessageBox.warning records its text instead of blocking on a modal box."""
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    return shown
+
+
+@pytest.fixture
+def recordings(sample_video: Path) -> Path:
+    """Four one-second sessions (alice and bob, live and print) written by the app's own recorder."""
+    store = SessionStore(paths.recordings_dir())
+    video = VideoFileSource(sample_video)
+    try:
+        for label, subject in TAKES:
+            rec = Recorder(store, label, subject, camera=video.name, fps=video.fps, size=(640, 480))
+            for _ in range(30):
+                rec.write(video.read())
+            rec.stop()
+    finally:
+        video.close()
+    return store.root
+
+
+def wait_result(qtbot, window: MainWindow, check: Callable = lambda r: bool(r.faces)):
+    with qtbot.waitSignal(window.controller.result_ready, timeout=TIMEOUT_MS, check_params_cb=check) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def record(qtbot, panel: RecordingPanel, label: str, subject: str, frames: int = 30) -> dict:
+    """Pick label and subject, press Record, let about a second go by, press Stop."""
+    panel.label_combo.setCurrentText(label)
+    panel.subject_edit.setText(subject)
+    with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
+        click(qtbot, panel.record_button)
+    assert not panel.rec_label.isHidden() and panel.rec_label.text().startswith("● REC 00:0")
+    assert panel.record_button.text() == "■ Stop" and not panel.subject_edit.isEnabled()
+    qtbot.waitUntil(lambda: panel.recorder.session["frames"] >= frames, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "frames written" in panel.counts_label.text(), timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
+        click(qtbot, panel.record_button)
+    assert panel.rec_label.isHidden() and panel.record_button.text() == "● Record"
+    return stopped.args[0]
+
+
+def manifest() -> list[dict]:
+    return json.loads((paths.recordings_dir() / "manifest.json").read_text())["sessions"]
+
+
+def _row_texts(panel: RecordingPanel) -> list[tuple[str, ...]]:
+    t = panel.table
+    return [tuple(t.item(r, c).text() for c in range(t.columnCount())) for r in range(t.rowCount())]
+
+
+# -- recording -------------------------------------------------------------------------------------------
+def test_record_sessions_then_relabel_and_delete(qtbot, window, monkeypatch) -> None:
+    panel = window.recording_panel
+    labels = load_labels(paths.asset_path("labels.json"))
+    assert [panel.label_combo.itemText(i) for i in range(panel.label_combo.count())] == [x["name"] for x in labels]
+    assert panel.label_combo.itemData(1, Qt.ItemDataRole.ToolTipRole) == labels[1]["description"]
+
+    takes = [record(qtbot, panel, label, subject) for label, subject in TAKES]
+
+    assert {(r[1], r[2]) for r in _row_texts(panel)} == set(TAKES)
+    assert all(r[5] == "complete" and int(r[4]) >= 30 for r in _row_texts(panel))
+    saved = {s["id"]: s for s in manifest()}
+    assert set(saved) == {t["id"] for t in takes}
+    for s in saved.values():
+        assert s["status"] == "complete" and s["frames"] >= 30 and (s["width"], s["height"]) == (640, 480)
+        assert s["camera"] == "sample.mp4" and s["fps"] == 30.0
+        assert (paths.recordings_dir() / s["file"]).stat().st_size > 0
+
+    # bob's attack was a phone screen, not a print: relabel it
+    bob_print = takes[3]["id"]
+    panel.select_session(bob_print)
+    monkeypatch.setattr(recording_panel, "ask_relabel", lambda parent, labels, label, subject: ("replay-phone", "bob"))
+    click(qtbot, panel.relabel_button)
+    s = next(s for s in manifest() if s["id"] == bob_print)
+    assert (s["label"], s["attack_type"], s["subject"]) == ("replay-phone", "replay-phone", "bob")
+    assert ("replay-phone", "bob") in {(r[1], r[2]) for r in _row_texts(panel)}
+
+    # alice's print take was bad: delete it (after confirming)
+    alice_print = takes[1]
+    panel.select_session(alice_print["id"])
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    click(qtbot, panel.delete_button)
+    assert alice_print["id"] not in {s["id"] for s in manifest()}
+    assert not (paths.recordings_dir() / alice_print["file"]).exists()
+    assert panel.table.rowCount() == 3
+
+
+def test_relabel_dialog_offers_the_labels_and_the_subject(qtbot, window) -> None:
+    offered: dict[str, object] = {}
+
+    def answer() -> None:  # the user picks "mask", types a subject and presses OK
+        dialog = QApplication.activeModalWidget()
+        try:
+            combo = dialog.findChild(QComboBox)
+            offered.update(current=combo.currentText(), labels=[combo.itemText(i) for i in range(combo.count())])
+            combo.setCurrentText("mask")
+            dialog.findChild(QLineEdit).setText("dora")
+        finally:
+            dialog.accept()  # never leave a modal dialog open
+
+    QTimer.singleShot(0, answer)
+    assert recording_panel.ask_relabel(window, window.recording_panel.labels, "live", "bob") == ("mask", "dora")
+    assert offered["current"] == "live" and "mask" in offered["labels"]
+
+
+def test_recording_stops_when_the_source_changes_and_when_the_window_closes(qtbot, window, sample_video) -> None:
+    panel = window.recording_panel
+    panel.subject_edit.setText("carol")
+    with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
+        click(qtbot, panel.record_button)
+    with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
+        window.open_source(str(sample_video))
+    assert stopped.args[0]["status"] == "complete" and not panel.is_recording
+
+    with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
+        click(qtbot, panel.record_button)
+    window.close()
+    assert not panel.is_recording
+    assert [s["status"] for s in manifest()] == ["complete", "complete"]
+
+
+def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warnings_shown, monkeypatch) -> None:
+    panel = window.recording_panel
+    panel.subject_edit.setText("alice")
+
+    def unwritable(*args, **kwargs):
+        raise RecorderError("cannot open a video file for writing in /recordings")
+
+    monkeypatch.setattr(recording_panel, "Recorder", unwritable)
+    click(qtbot, panel.record_button)
+    qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)
+    assert "Recording could not start" in warnings_shown[0] and "cannot open a video file" in warnings_shown[0]
+    assert not panel.is_recording and panel.record_button.text() == "● Record"
+    wait_result(qtbot, window)  # still streaming and scoring
+
+    # The disk fills up during a recording: the recorder stops itself, the panel stops it and says so.
+    monkeypatch.setattr(recording_panel, "Recorder", Recorder)
+    with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
+        click(qtbot, panel.record_button)
+    monkeypatch.setattr(recorder_module, "shutil", SimpleNamespace(disk_usage=lambda p: SimpleNamespace(free=0)))
+    with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
+        pass
+    assert "disk is almost full" in stopped.args[0]["notes"]
+    assert "disk is almost full" in warnings_shown[-1] and not panel.is_recording
+    wait_result(qtbot, window)
+
+
+def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, recordings) -> None:
+    store = SessionStore(recordings)
+    crashed = {**store.sessions()[0], "id": "crashed", "status": "recording"}
+    store.upsert(crashed)
+    panel = RecordingPanel(window)
+    qtbot.addWidget(panel)
+    assert "Recovered 1 recording" in window.status.currentMessage()
+    assert next(s for s in manifest() if s["id"] == "crashed")["status"] == "complete"
+    assert any(r[5] == "complete (recovered)" for r in _row_texts(panel))
+
+
+# -- training and evaluation -----------------------------------------------------------------------------
+def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, window) -> None:
+    panel = window.training_panel
+    assert panel.sources() == [str(paths.recordings_dir())]
+    panel.name_edit.setText("alice-bob")
+    panel.epochs_spin.setValue(1)
+    events: list = []
+    panel.event_received.connect(events.append)
+    with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        click(qtbot, panel.train_button)
+        assert not panel.train_button.isEnabled() and panel.cancel_button.isEnabled()
+    assert finished.args == ["done"]
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "cache" and "batch" in kinds and "epoch" in kinds and kinds[-1] == "done"
+    assert "dev AUC" in panel.log_view.toPlainText()
+    assert panel.status_label.text() == "Done: alice-bob.pt is in the Model menu"
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+    installed = paths.user_models_dir() / "alice-bob.pt"
+    assert panel.new_model == installed and installed.is_file()
+    assert window.model_menu.action_for(installed) is not None  # the Model menu lists it
+    run = next((paths.user_data_dir() / "runs").glob("alice-bob-*"))
+    config = json.loads((run / "config.json").read_text())
+    assert config["input_size"] == 32 and config["install"] and config["dev_fraction"] == 0.25
+    assert (run / "best.pt").is_file()
+
+    assert not panel.use_button.isHidden()
+    click(qtbot, panel.use_button)
+    assert window.model.meta.name == "alice-bob" and window.model_menu.action_for(installed).isChecked()
+    assert wait_result(qtbot, window, lambda r: r.model_name == "alice-bob" and bool(r.faces)).faces
+
+
+def test_cancel_after_the_first_event_returns_to_idle(qtbot, recordings, window) -> None:
+    panel = window.training_panel
+    panel.epochs_spin.setValue(20)  # far longer than the test: only Cancel can end it
+    with qtbot.waitSignal(panel.event_received, timeout=TRAIN_TIMEOUT_MS):
+        click(qtbot, panel.train_button)
+    with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        click(qtbot, panel.cancel_button)
+    assert finished.args == ["cancelled"]
+    assert not panel.is_busy and panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.status_label.text().startswith("Cancelled") and panel.use_button.isHidden()
+    wait_result(qtbot, window)
+
+
+def test_closing_the_window_stops_a_run(qtbot, recordings, window) -> None:
+    panel = window.training_panel
+    with qtbot.waitSignal(panel.event_received, timeout=TRAIN_TIMEOUT_MS):
+        click(qtbot, panel.train_button)
+    thread = panel._job.thread
+    window.close()
+    assert thread.isFinished() and not panel.is_busy
+
+
+def test_training_without_data_or_with_a_bad_name_says_what_to_do(qtbot, recordings, window,
+                                                                  warnings_shown) -> None:
+    panel = window.training_panel
+    (recordings / "manifest.json").unlink()  # a new user: nothing recorded yet
+    click(qtbot, panel.train_button)
+    assert len(warnings_shown) == 1 and "No recordings yet" in warnings_shown[0]
+    panel.set_sources([str(recordings.parent)])
+    panel.name_edit.setText("my model/1")
+    click(qtbot, panel.train_button)
+    assert len(warnings_shown) == 2 and "model name" in warnings_shown[1]
+    assert not panel.is_busy and panel.train_button.isEnabled()
+
+
+def test_training_error_is_shown_and_the_panel_returns_to_idle(qtbot, window, warnings_shown, tmp_path) -> None:
+    panel = window.training_panel
+    panel.set_sources([str(tmp_path / "does-not-exist")])
+    with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        click(qtbot, panel.train_button)
+    assert finished.args == ["failed"]
+    assert "Training failed" in warnings_shown[0] and "does-not-exist" in warnings_shown[0]
+    assert panel.train_button.isEnabled()
+
+
+def test_evaluate_the_active_model_writes_a_report(qtbot, recordings, window, monkeypatch) -> None:
+    opened: list = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    panel = window.training_panel
+    with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        click(qtbot, panel.evaluate_button)
+    assert finished.args == ["evaluated"]
+    report = panel.report_path
+    assert report is not None and report.name == "report.html" and report.is_file()
+    assert report.parent.parent == paths.user_data_dir() / "reports"
+    assert panel.report_label.toolTip() == str(report) and not panel.open_report_button.isHidden()
+    assert str(report) in panel.log_view.toPlainText()
+    click(qtbot, panel.open_report_button)
+    assert [Path(u.toLocalFile()) for u in opened] == [report]
