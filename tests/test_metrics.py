@@ -208,3 +208,13 @@ def test_per_attack_breakdown_separates_each_attack_from_bona_fide() -> None:
     # replay: live beats 0.75 twice (0.9, 0.8) and 0.95 never -> 2 of 6 live/replay pairs ordered right
     assert per["replay"]["auc"] == pytest.approx(1 / 3) and per["replay"]["apcer"] == 1.0
     assert per["replay"]["acer"] == 0.5 and per["print"]["bpcer"] == 0.0
+
+
+def test_collapsed_model_is_flagged() -> None:
+    from training.metrics import compute_all
+
+    scores = [0.5333 + 1e-6 * i for i in range(10)]
+    labels = ["print"] * 5 + ["live"] * 5
+    frame = compute_all(scores, labels, threshold=0.5333)["frame"]
+    assert frame["auc"] == 1.0  # perfect ranking by noise ...
+    assert any("collapsed" in n for n in frame["notes"])  # ... which the metrics must not hide

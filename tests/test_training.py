@@ -88,6 +88,7 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert json.loads((run / "config.json").read_text())["input_size"] == 32
     assert len((run / "log.jsonl").read_text().splitlines()) == 3
+    assert meta.metrics["dev"]["frame"]["score_std"] > 1e-3  # eval-mode outputs did not collapse (BN stats)
 
 
 def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path) -> None:

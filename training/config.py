@@ -25,6 +25,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    bn_momentum: float = 0.1  # BatchNorm running-statistics momentum (see loop.fit)
     loss: str = "focal"  # "focal" (gamma, alpha below) or "bce"
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25

@@ -255,7 +255,12 @@ def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[s
         "n": int(s.size), "n_live": int(live.sum()), "n_attack": int((~live).sum()),
         "n_per_attack": counts,
         "per_attack": _per_attack(s, live, labels, apcer, bpcer),
+        "score_std": float(np.std(s)),
     })
+    if s.size > 1 and np.std(s) < 1e-3:
+        # A collapsed model can still rank by rounding noise and show a high AUC: say so loudly.
+        out["notes"].append(f"scores are nearly constant (std {np.std(s):.1e}): the model has collapsed; "
+                            "its AUC/EER are meaningless")
     return out
 
 
