@@ -65,19 +65,20 @@ def user_data_dir() -> Path:
     return path
 
 
-def user_models_dir() -> Path:
-    path = user_data_dir() / "models"
+def _user_subdir(name: str) -> Path:
+    path = user_data_dir() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def user_models_dir() -> Path:
+    """Models the user trained or added: listed in the Model menu next to the bundled ones."""
+    return _user_subdir("models")
 
 
 def recordings_dir() -> Path:
-    path = user_data_dir() / "recordings"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_subdir("recordings")
 
 
 def log_dir() -> Path:
-    path = user_data_dir() / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_subdir("logs")
