@@ -2,21 +2,27 @@
 
 main(): args -> AppConfig -> QApplication -> MainWindow. A windowed (PyInstaller) build has no stderr,
 so an uncaught exception is written to the log file and shown in a message box instead of vanishing.
+
+``liveness-app train ...`` and ``liveness-app eval ...`` run the training and evaluation command lines, so
+that the packaged app, which has no ``liveness-train``/``liveness-eval`` scripts, can retrain and evaluate.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import logging.handlers
 import sys
 import traceback
+from datetime import datetime
 from types import TracebackType
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import paths
 from .config import AppConfig, load_config
 
 LOG_FILE_NAME = "liveness-studio.log"
+SUBCOMMANDS = ("train", "eval")
 log = logging.getLogger("liveness_app")
 
 
@@ -77,17 +83,65 @@ def run_self_test(config: AppConfig) -> int:
     return int(selftest.run(model_path=config.model, device=config.device))
 
 
+@contextlib.contextmanager
+def console_streams(command: str) -> Iterator[None]:
+    """Give print() and tqdm somewhere to write when there is no console.
+
+    A windowed frozen app (Windows, macOS) starts with ``sys.stdout``/``sys.stderr`` set to None; then
+    what ``command`` prints is appended to ``paths.log_dir()/<command>.log`` instead of being lost.
+    """
+    if sys.stdout is not None and sys.stderr is not None:
+        yield
+        return
+    with (paths.log_dir() / f"{command}.log").open("a", encoding="utf-8", buffering=1) as fh:
+        fh.write(f"--- liveness-app {command} at {datetime.now().isoformat(timespec='seconds')}\n")
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.stdout or fh, sys.stderr or fh
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+def run_subcommand(command: str, argv: Sequence[str]) -> int:
+    """``train`` runs ``training.__main__.main(argv)``, ``eval`` runs ``training.evaluate.main(argv)``."""
+    # Plain imports (not importlib) so that PyInstaller sees and bundles the training package.
+    if command == "train":
+        from training.__main__ import main as run
+    elif command == "eval":
+        from training.evaluate import main as run
+    else:
+        raise ValueError(f"unknown subcommand {command!r}; known: {', '.join(SUBCOMMANDS)}")
+    with console_streams(command):
+        try:
+            return run(list(argv))
+        except SystemExit as exc:  # argparse exits for --help and for a bad option
+            return _exit_status(exc)
+
+
+def _exit_status(exc: SystemExit) -> int:
+    """The status Python itself would exit with for ``exc``."""
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app; returns the process exit code."""
+    """Run the app, or the ``train``/``eval`` subcommand named first; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:  # before the GUI's own options are parsed
+        return run_subcommand(args[0], args[1:])
     try:
-        config = load_config(argv)
+        config = load_config(args)
     except ValueError as exc:  # a bad config file (argparse exits by itself for a bad option)
         print(f"liveness-app: {exc}", file=sys.stderr)
         return 2
     handlers = configure_logging(config)
     try:
         if config.self_test:
-            return run_self_test(config)
+            with console_streams("self-test"):
+                return run_self_test(config)
         return _run_gui(config)
     finally:
         for handler in handlers:
