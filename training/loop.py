@@ -87,6 +87,26 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
 
 
 @torch.no_grad()
+def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
+                     extra: float, max_images: int = 1024) -> None:
+    """Precise BN (as in pycls): recompute BatchNorm running statistics as plain averages over a seeded
+    sample of un-augmented training crops, so that eval-mode outputs match what was trained even after
+    few steps (short runs on a user's own recordings)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    rng = np.random.default_rng(cfg.seed)
+    subset = [entries[i] for i in rng.permutation(len(entries))[:max_images]]
+    model.train()
+    for x, _, _ in _loader(subset, cfg, False, 0, extra):
+        model(x.to(device, memory_format=torch.channels_last))
+    for m, momentum in zip(bns, saved):
+        m.momentum = momentum
+
+
+@torch.no_grad()
 def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device, amp: bool = True) -> np.ndarray:
     """P(live) for every entry of an evaluation loader, in order."""
     model.eval()
@@ -147,6 +167,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
             for ev in train_one_epoch(model, loader, opt, cfg, device, epoch):
                 yield ev
             t_train = time.perf_counter() - t0
+            refresh_bn_stats(model, entries, cfg, device, data.cache_margin_extra)
             dev, dev_scores = evaluate(model, dev_entries, cfg, device, data.cache_margin_extra)
             frame = dev["frame"]
             key = (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
