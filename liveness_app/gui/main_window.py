@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtGui import QCloseEvent, QIcon
 from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from .. import paths
@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
                  source_opener: SourceOpener | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Liveness Studio")
+        self.setWindowIcon(QIcon(str(paths.asset_path("icon.png"))))
         self.config = config
         self.settings = AppSettings(settings)
         self._open = source_opener or open_source
