@@ -30,10 +30,27 @@ def summarise(value: Any, limit: int = 120) -> str:
 
 def trained_on(training: dict[str, Any]) -> str:
     """What the checkpoint says about its training data, whichever key the trainer used."""
+    data = training.get("data")
+    if isinstance(data, dict) and isinstance(data.get("train"), dict):  # liveness-train's data summary
+        train = data["train"]
+        labels = ", ".join(f"{k} {v:,}" for k, v in train.get("per_label", {}).items())
+        return (f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
+                f"dev groups: {', '.join(data.get('dev_groups', [])) or 'none'}")
     for key in ("data", "data_summary", "dataset", "datasets"):
         if training.get(key):
             return summarise(training[key])
     return "not recorded"
+
+
+def metrics_line(metrics: dict[str, Any]) -> str:
+    """'dev: AUC 0.973, EER 9.7 %, ACER 12.7 %' per evaluated split, else a generic summary."""
+    parts = []
+    for split, value in metrics.items():
+        frame = value.get("frame") if isinstance(value, dict) else None
+        if isinstance(frame, dict) and frame.get("auc") is not None:
+            parts.append(f"{split}: AUC {frame['auc']:.3f}, EER {100 * frame['eer']:.1f} %, "
+                         f"ACER {100 * frame['acer']:.1f} %")
+    return "; ".join(parts) if parts else summarise(metrics)
 
 
 class ModelInfoPanel(QWidget):
@@ -70,7 +87,7 @@ class ModelInfoPanel(QWidget):
             "Input": f"{spec.input_size}×{spec.input_size} px, crop margin {spec.crop_margin:g}",
             "Threshold": f"{meta.threshold:.3f} (calibrated)",
             "Trained on": trained_on(meta.training),
-            "Metrics": summarise(meta.metrics) if meta.metrics else "none recorded",
+            "Metrics": metrics_line(meta.metrics) if meta.metrics else "none recorded",
             "File": model.path.name,
         }
         for name, text in values.items():
