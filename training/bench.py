@@ -33,9 +33,7 @@ def record_sessions(root: Path, source: Path, minutes: float, session_s: float =
                        (first.shape[1], first.shape[0]))
         rec.write(first)
         for _ in range(min(per_session, frames_total - written) - 1):
-            while rec._queue.full():  # benchmark only: wait for the writer instead of dropping frames
-                time.sleep(0.001)
-            rec.write(src.read())
+            rec.write(src.read(), block=True)  # offline: wait for the writer instead of dropping frames
         written += rec.stop()["frames"]
         k += 1
     src.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -25,22 +24,9 @@ from liveness_app.core.preprocess import PreprocessSpec
 from . import metrics as M
 from .checkpoint import export_model, hardware, load_pretrained, load_state, save_state
 from .config import TrainConfig
+from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries
 from .prepare import PreparedData, prepare_data
-
-
-@dataclass
-class TrainEvent:
-    """One progress report. ``kind``: "cache", "batch", "epoch", "done"."""
-
-    kind: str
-    epoch: int = 0
-    epochs: int = 0
-    step: int = 0
-    steps: int = 0
-    message: str = ""
-    metrics: dict[str, Any] = field(default_factory=dict)
-    model_path: Path | None = None
 
 
 def spec_of(cfg: TrainConfig) -> PreprocessSpec:

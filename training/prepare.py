@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from liveness_app import paths
 
 from .cache import CropCache
 from .config import TrainConfig
 from .dataset import Sample, split_by_group, summarize
+from .events import TrainEvent
 from .importers import load_any
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
@@ -44,37 +45,29 @@ def make_cache(cfg: TrainConfig) -> CropCache:
                      frames_per_video=cfg.frames_per_video)
 
 
-def cache_samples(cache: CropCache, samples: Sequence[Sample]) -> Iterator[Any]:
-    """Generator: yields ``(done, total)`` while caching; returns (items, skipped)."""
+def cache_samples(cache: CropCache, samples: Sequence[Sample],
+                  event: Callable[[int, int], Any] = lambda done, total: (done, total)) -> Iterator[Any]:
+    """Generator: yields ``event(done, total)`` while caching; returns (items, skipped)."""
     items: list = []
     skipped: list[tuple[str, str]] = []
     for start in range(0, len(samples), CHUNK):
         built = cache.build(list(samples[start:start + CHUNK]))
         items.extend(item for item in built if item.crop_paths)
         skipped.extend(built.skipped)
-        yield min(start + CHUNK, len(samples)), len(samples)
+        yield event(min(start + CHUNK, len(samples)), len(samples))
     return items, skipped
 
 
 def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
     """Generator of "cache" TrainEvents; returns :class:`PreparedData`. Splits by group, never by frame."""
-    from .loop import TrainEvent  # loop imports this module; the event type lives there
-
     samples = load_samples(cfg.data)
     train, dev, test = split_by_group(samples, dev_fraction=cfg.dev_fraction, seed=cfg.seed,
                                       dev_groups=list(cfg.dev_groups) or None,
                                       test_groups=list(cfg.test_groups) or None)
     if not dev:
         raise ValueError("the dev split is empty: need at least two groups (subjects/sources)")
-    cache = make_cache(cfg)
-    caching = cache_samples(cache, train + dev + test)
-    while True:
-        try:
-            done, total = next(caching)
-        except StopIteration as stop:
-            items, skipped = stop.value
-            break
-        yield TrainEvent("cache", step=done, steps=total, message=f"caching face crops {done}/{total}")
+    items, skipped = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
+        "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"))
     by_path = {item.sample.path: item for item in items}
     pick = lambda split: [by_path[s.path] for s in split if s.path in by_path]  # noqa: E731
     summary = {"train": summarize(train), "dev": summarize(dev), "test": summarize(test),

@@ -148,10 +148,11 @@ class Recorder:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def write(self, frame: np.ndarray) -> None:
-        """Queue a frame; if the disk cannot keep up, the frame is counted as dropped, never blocks."""
+    def write(self, frame: np.ndarray, block: bool = False) -> None:
+        """Queue a frame. Live capture never blocks: if the disk cannot keep up, the frame is counted as
+        dropped. ``block=True`` (offline writing, benchmarks) waits for the writer instead."""
         try:
-            self._queue.put_nowait(frame)
+            self._queue.put(frame, block=block)
         except queue.Full:
             self.session["dropped_frames"] += 1
 

@@ -1,0 +1,20 @@
+"""The progress event that ``fit()`` yields and the CLI and the app consume."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainEvent:
+    """One progress report. ``kind``: "cache", "batch", "epoch", "done"."""
+
+    kind: str
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model_path: Path | None = None
