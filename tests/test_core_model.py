@@ -85,6 +85,12 @@ class _RedDetector(nn.Module):
         self.classifier.weight.data = torch.tensor([[5.0, 0.0]])
         self.classifier.bias.data = torch.tensor([-1.0])
 
+    def texture_features(self, x: torch.Tensor) -> None:
+        return None
+
+    def head(self, features: torch.Tensor, texture: None) -> torch.Tensor:
+        return self.classifier(features.mean((2, 3))).squeeze(1)
+
 
 def test_gradcam_highlights_the_region_that_drives_the_score() -> None:
     x = torch.zeros(1, 3, 32, 32)
@@ -99,9 +105,10 @@ def test_gradcam_highlights_the_region_that_drives_the_score() -> None:
     assert cam[outside].max() < 0.05
 
 
-def test_head_only_gradcam_equals_textbook_gradcam() -> None:
+@pytest.mark.parametrize("lbp_grid", [0, 2], ids=["cnn", "cnn+lbp"])
+def test_head_only_gradcam_equals_textbook_gradcam(lbp_grid: int) -> None:
     torch.manual_seed(1)
-    model = build_model().eval()
+    model = build_model(lbp_grid=lbp_grid).eval()
     x = torch.randn(2, 3, 96, 96)
     fast = LivenessScorer(model)(x, with_cam=True, threshold=0.0)  # explain the live logit for both
     acts = {}

@@ -387,3 +387,24 @@ def test_excepthook_logs_and_shows_a_message(qtbot, monkeypatch) -> None:
     assert "RuntimeError: boom in a slot" in shown[0]
     log_text = (paths.log_dir() / entry.LOG_FILE_NAME).read_text()
     assert "boom in a slot" in log_text and "Traceback" in log_text
+
+
+def test_a_bundled_model_is_remembered_by_name_not_by_install_path(settings_store, tmp_path, monkeypatch) -> None:
+    """Another install (a new version, the frozen app beside a checkout) must use its own bundled copy."""
+    from liveness_app.gui.settings import AppSettings
+
+    first, second = tmp_path / "install1" / "models", tmp_path / "install2" / "models"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "default.pt").write_bytes(b"x")
+    own = tmp_path / "mine.pt"
+    settings = AppSettings(settings_store)
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: first)
+    settings.last_model = first / "default.pt"
+    settings.set_threshold_override(first / "default.pt", 0.3)
+    assert settings_store.value("model/last") == "bundled:default.pt"
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: second)
+    assert settings.last_model == second / "default.pt"
+    assert settings.threshold_override(second / "default.pt") == 0.3
+    settings.last_model = own  # a user's own file stays where it is
+    assert settings.last_model == own.resolve()

@@ -226,6 +226,7 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
     assert panel.sources() == [str(paths.recordings_dir())]
     panel.name_edit.setText("alice-bob")
     panel.epochs_spin.setValue(1)
+    panel.lbp_check.setChecked(True)  # the optional CNN + LBP texture fusion, end to end
     events: list = []
     panel.event_received.connect(events.append)
     with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
@@ -244,11 +245,13 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
     run = next((paths.user_data_dir() / "runs").glob("alice-bob-*"))
     config = json.loads((run / "config.json").read_text())
     assert config["input_size"] == 32 and config["install"] and config["dev_fraction"] == 0.25
+    assert config["lbp_grid"] == 2
     assert (run / "best.pt").is_file()
 
     assert not panel.use_button.isHidden()
     click(qtbot, panel.use_button)
     assert window.model.meta.name == "alice-bob" and window.model_menu.action_for(installed).isChecked()
+    assert window.model.meta.model_args["lbp_grid"] == 2
     assert wait_result(qtbot, window, lambda r: r.model_name == "alice-bob" and bool(r.faces)).faces
 
 

@@ -91,16 +91,27 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     assert meta.metrics["dev"]["frame"]["score_std"] > 1e-3  # eval-mode outputs did not collapse (BN stats)
 
 
-def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [{}, {"ema_decay": 0.9, "augment": {"gamma": 0.2, "jpeg_p": 1.0}},
+                                   {"lbp_grid": 2}], ids=["plain", "ema+strong-augment", "lbp-fusion"])
+def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path, extra: dict) -> None:
     data = _tiny_dataset(tmp_path / "data")
-    run = fit(_cfg(tmp_path, data, epochs=2))
+    run = fit(_cfg(tmp_path, data, epochs=2, **extra))
     for event in run:
         if event.kind == "epoch":
             break
     run.close()  # what the app's Cancel button does
     assert (tmp_path / "run" / "best.pt").is_file()
     load_checkpoint(tmp_path / "run" / "best.pt")
-    resumed = [e for e in fit(_cfg(tmp_path, data, epochs=2, resume=True)) if e.kind == "epoch"]
+    if extra.get("lbp_grid"):  # the app rebuilds the fused model from the checkpoint's metadata alone
+        model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+        assert meta.model_args["lbp_grid"] == 2 and model.texture is not None
+    if extra.get("ema_decay"):  # the exported model is the weight average, not the raw weights
+        state = torch.load(tmp_path / "run" / "last_state.pt", weights_only=True)
+        best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["state_dict"]
+        key = "features.0.0.weight"
+        assert torch.equal(best[key], state["ema"]["module." + key])
+        assert not torch.equal(best[key], state["model"][key])
+    resumed = [e for e in fit(_cfg(tmp_path, data, epochs=2, resume=True, **extra)) if e.kind == "epoch"]
     assert [e.epoch for e in resumed] == [2]
 
 

@@ -9,6 +9,7 @@ Writes ``<out>/config.json`` (resolved), ``log.jsonl``, ``best.pt`` (app-loadabl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(flag, nargs="+", default=None)
         elif f.type in ("tuple[float, float, float]",):
             p.add_argument(flag, nargs=3, type=float, default=None)
+        elif str(f.type).startswith("dict"):
+            p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help='e.g. \'{"jpeg_p": 0.3}\'')
         else:
             kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
             p.add_argument(flag, type=kind, default=None)

@@ -2,11 +2,13 @@
 
 Moderate colour jitter and rare, light blur only: strong blur or noise erases the moiré, print dots and
 sharpness differences that separate a replay or a print from a face. Horizontal flips are free; the crop
-scale is jittered in :func:`training.cache.crop_for_training`.
+scale is jittered in :func:`training.cache.crop_for_training`. Optional gamma and JPEG re-encoding
+(off by default) imitate other cameras' tone curves and compression; the run config turns them on
+(``"augment": {"gamma": 0.2, "jpeg_p": 0.3}``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -21,6 +23,18 @@ class AugmentConfig:
     hue_deg: float = 4.0
     blur_p: float = 0.1
     blur_sigma: tuple[float, float] = (0.3, 0.9)
+    gamma: float = 0.0  # +- fraction of the exponent (0 = off)
+    jpeg_p: float = 0.0  # probability of a JPEG re-encode
+    jpeg_quality: tuple[int, int] = (60, 95)
+
+    @classmethod
+    def from_overrides(cls, overrides: dict) -> "AugmentConfig":
+        """Defaults with the given fields replaced (a run config's ``augment`` entry)."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
 def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
@@ -35,7 +49,14 @@ def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig =
     img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
     mean = img.mean()
     img = (img - mean) * (1.0 + rng.uniform(-cfg.contrast, cfg.contrast)) + mean
+    if cfg.gamma:
+        img = 255.0 * (np.clip(img, 0, 255) / 255.0) ** (1.0 + rng.uniform(-cfg.gamma, cfg.gamma))
     img = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < cfg.blur_p:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+    if rng.random() < cfg.jpeg_p:
+        quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return img

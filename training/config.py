@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .augment import AugmentConfig
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -47,6 +49,9 @@ class TrainConfig:
     detector: str = ""  # empty = the bundled BlazeFace short range
     install: bool = True  # copy the best model into the user's model folder (the app's Model menu)
     resume: bool = False
+    lbp_grid: int = 0  # fuse colour-LBP histograms on a grid x grid of cells with the CNN (0 = off)
+    ema_decay: float = 0.0  # exponential moving average of the weights, evaluated and exported (0 = off)
+    augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields to override
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -55,6 +60,11 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ValueError("label_smoothing must be in [0, 0.5)")
+        if not 0 <= self.lbp_grid <= 8:
+            raise ValueError("lbp_grid must be in 0..8")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in [0, 1)")
+        AugmentConfig.from_overrides(self.augment)  # unknown options fail here, not mid-run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,7 +16,6 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from liveness_app.core.device import select_device
@@ -34,15 +33,16 @@ from .visuals import gradcam_grid, tsne_plot
 @torch.no_grad()
 def score_entries(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entry], device: torch.device,
                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """P(live) and the pooled 960-d embedding of every entry (the embedding feeds the t-SNE plot)."""
+    """P(live) and the classifier's input vector for every entry (pooled 960-d CNN features, + 128-d texture
+    with LBP fusion); the embedding feeds the t-SNE plot."""
     ds = CropDataset(entries, meta.preprocessing, CACHE_MARGIN_EXTRA, train=False)
     scores, embeds = [], []
     model.eval()
     for x, _, _ in DataLoader(ds, batch_size=batch_size, num_workers=0):
-        feats = model.features(x.to(device, memory_format=torch.channels_last))
-        pooled = F.adaptive_avg_pool2d(feats, 1).flatten(1)
-        scores.append(torch.sigmoid(model.classifier(pooled).squeeze(1)).cpu().numpy())
-        embeds.append(pooled.cpu().numpy())
+        x = x.to(device, memory_format=torch.channels_last)
+        embedding = model.embed(model.features(x), model.texture_features(x))
+        scores.append(torch.sigmoid(model.classifier(embedding).squeeze(1)).cpu().numpy())
+        embeds.append(embedding.cpu().numpy())
     return np.concatenate(scores), np.concatenate(embeds)
 
 

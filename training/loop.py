@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.ops import sigmoid_focal_loss
 
@@ -22,6 +23,7 @@ from liveness_app.core.model import build_model
 from liveness_app.core.preprocess import PreprocessSpec
 
 from . import metrics as M
+from .augment import AugmentConfig
 from .checkpoint import export_model, hardware, load_pretrained, load_state, save_state
 from .config import TrainConfig
 from .events import TrainEvent
@@ -42,7 +44,8 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> to
 
 
 def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float) -> DataLoader:
-    ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch)
+    ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch,
+                     augment_cfg=AugmentConfig.from_overrides(cfg.augment))
     sampler = None
     if train:
         n = cfg.epoch_size or len(entries)
@@ -53,7 +56,7 @@ def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int,
 
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                    device: torch.device, epoch: int) -> Iterator[TrainEvent]:
+                    device: torch.device, epoch: int, ema: AveragedModel | None = None) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss."""
     model.train()
     total, count = 0.0, 0
@@ -67,6 +70,8 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total += loss.item() * len(y)
         count += len(y)
         yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
@@ -124,7 +129,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
         data = yield from prepare_data(cfg)
     device, reason = select_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    model = build_model().to(device, memory_format=torch.channels_last)
+    model = build_model(lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
     for m in model.modules():
         # torchvision's MobileNetV3 uses BN momentum 0.01 (tuned for long ImageNet schedules): after a few
         # hundred steps from scratch the running statistics are still near their init, and the model in
@@ -133,6 +138,9 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
             m.momentum = cfg.bn_momentum
     if cfg.pretrained:
         load_pretrained(model, Path(cfg.pretrained))
+    # Weight EMA (as in timm's ModelEmaV3): evaluated, calibrated and exported instead of the raw weights;
+    # its BatchNorm statistics come from the precise-BN pass below, not from the averaged buffers.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
     dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
@@ -141,6 +149,8 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     if cfg.resume and state_path.is_file():
         st = load_state(state_path)
         model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"]); sched.load_state_dict(st["scheduler"])
+        if ema is not None and "ema" in st:
+            ema.load_state_dict(st["ema"])
         start, best, stale = int(st["epoch"]) + 1, tuple(st["best"]), int(st["stale"])
     log = (run_dir / "log.jsonl").open("a")
     t_start = time.perf_counter()
@@ -150,27 +160,30 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
             loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra)
             ev = TrainEvent("batch")
-            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch):
+            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema):
                 yield ev
             t_train = time.perf_counter() - t0
-            refresh_bn_stats(model, entries, cfg, device, data.cache_margin_extra)
-            dev, dev_scores = evaluate(model, dev_entries, cfg, device, data.cache_margin_extra)
+            judged = ema.module if ema is not None else model
+            refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
+            dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra)
             frame = dev["frame"]
             key = (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
             sched.step(key[0] + key[1])
             improved = key < best
             if improved:
                 best, stale = key, 0
-                _export(best_path, model, cfg, data, dev, dev_scores, dev_entries, epoch, reason, t_start)
+                _export(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, reason, t_start)
             else:
                 stale += 1
             report = {"epoch": epoch, "train_loss": ev.metrics.get("loss"), "dev": dev, "lr": opt.param_groups[0]["lr"],
                       "seconds_train": round(t_train, 1), "seconds_total": round(time.perf_counter() - t0, 1),
                       "images": len(loader.sampler), "improved": improved}
             log.write(json.dumps(report, default=float) + "\n"); log.flush()
-            save_state(state_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                    "scheduler": sched.state_dict(), "epoch": epoch, "best": list(best),
-                                    "stale": stale})
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                     "epoch": epoch, "best": list(best), "stale": stale}
+            if ema is not None:
+                state["ema"] = ema.state_dict()
+            save_state(state_path, state)
             yield TrainEvent("epoch", epoch, cfg.epochs, message=_summary(report), metrics=report,
                              model_path=best_path if best_path.is_file() else None)
             if stale >= cfg.patience:
@@ -197,7 +210,7 @@ def _export(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prepared
     training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, "device": device,
                 "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
                 "calibration": {**cal, "chosen": "eer_threshold", "on": "dev groups"}}
-    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
+    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training, lbp_grid=cfg.lbp_grid,
                  metrics={"dev": dev, "note": "dev = groups held out from training, also used for calibration"})
 
 

@@ -1,7 +1,7 @@
 """Scoring with Grad-CAM on the last feature block, from one forward pass.
 
-The backbone (``model.features``) runs once without autograd; only the classifier head (global pool +
-MLP) is re-run with gradients. For the last feature block this gives exactly the textbook Grad-CAM map
+The backbone (``model.features``, and the LBP texture branch when the model has one) runs once without
+autograd; only the classifier head (global pool + MLP) is re-run with gradients. For the last feature block this gives exactly the textbook Grad-CAM map
 (the gradient of the logit w.r.t. the block's activations only flows through the head), at a few per
 cent of the cost of a full backward pass. The map explains the decision taken: the live logit when the
 face is judged live, its negative when judged spoof.
@@ -27,7 +27,8 @@ class ScoreOutput:
 
 
 class LivenessScorer:
-    """Wraps a MobileNetV3 liveness model: batched P(live) and, optionally, Grad-CAM. Built once, reused."""
+    """Wraps a liveness model (:class:`~.model.LivenessNet`: ``features``, ``texture_features``, ``head``):
+    batched P(live) and, optionally, Grad-CAM. Built once, reused."""
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
@@ -36,24 +37,21 @@ class LivenessScorer:
         for p in self.model.parameters():
             p.requires_grad_(False)
 
-    def _head(self, features: torch.Tensor) -> torch.Tensor:
-        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
-        return self.model.classifier(pooled).squeeze(1)
-
     def __call__(self, batch: torch.Tensor, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
         """Score an NCHW batch prepared by :mod:`liveness_app.core.preprocess`."""
         t0 = time.perf_counter()
         x = batch.to(self.device, memory_format=torch.channels_last, non_blocking=True)
         with torch.no_grad():
             features = self.model.features(x)
-            logits = self._head(features)
+            texture = self.model.texture_features(x)
+            logits = self.model.head(features, texture)
             scores = torch.sigmoid(logits).float().cpu().numpy()
         t1 = time.perf_counter()
         if not with_cam:
             return ScoreOutput(scores, None, {"model": (t1 - t0) * 1e3})
         feats = features.detach().float().requires_grad_(True)
         with torch.enable_grad():
-            head_logits = self._head(feats)
+            head_logits = self.model.head(feats, texture)
             sign = torch.where(torch.sigmoid(head_logits) >= threshold, 1.0, -1.0)
             (grads,) = torch.autograd.grad((head_logits * sign).sum(), feats)
         cams = _cam(feats.detach(), grads)

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models import mobilenet_v3_large
 
 from .preprocess import PreprocessSpec
+from .texture import LBPHistograms
 
 FORMAT = "liveness-studio/1"
 ARCHITECTURES = ("mobilenet_v3_large",)
@@ -85,11 +87,59 @@ class ModelMeta:
         )
 
 
-def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2) -> nn.Module:
-    """A MobileNetV3-Large with one output logit (live vs spoof), randomly initialised."""
+class LivenessNet(nn.Module):
+    """MobileNetV3-Large with one logit (live vs spoof), optionally fused with colour-LBP texture features.
+
+    The CNN's pooled 960-d features, and with ``lbp_grid`` > 0 a 128-d projection of the LBP histograms of
+    :mod:`.texture`, feed torchvision's MobileNetV3 classifier. Without LBP the parameter names are exactly
+    torchvision's (``features.*``, ``classifier.*``), so ImageNet weights load by name.
+    """
+
+    TEXTURE_DIM = 128
+
+    def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+                 std: tuple[float, ...] = (0.229, 0.224, 0.225)) -> None:
+        super().__init__()
+        base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
+        self.features = base.features
+        self.classifier = base.classifier
+        self.texture: LBPHistograms | None = None
+        if lbp_grid:
+            self.texture = LBPHistograms(mean, std, lbp_grid)
+            self.texture_proj = nn.Sequential(nn.LayerNorm(self.texture.out_dim),
+                                              nn.Linear(self.texture.out_dim, self.TEXTURE_DIM), nn.Hardswish())
+            first = self.classifier[0]
+            self.classifier[0] = nn.Linear(first.in_features + self.TEXTURE_DIM, first.out_features)
+            for layer in (self.texture_proj[1], self.classifier[0]):  # torchvision's MobileNetV3 init
+                nn.init.normal_(layer.weight, 0, 0.01)
+                nn.init.zeros_(layer.bias)
+
+    def texture_features(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The projected texture vector of an input batch, or None without LBP fusion."""
+        if self.texture is None:
+            return None
+        return self.texture_proj(self.texture(x).sqrt())  # Hellinger (square-root) histogram mapping
+
+    def embed(self, features: torch.Tensor, texture: torch.Tensor | None) -> torch.Tensor:
+        """The vector the classifier sees: pooled CNN features (+ texture)."""
+        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
+        return pooled if texture is None else torch.cat([pooled, texture.to(pooled.dtype)], dim=1)
+
+    def head(self, features: torch.Tensor, texture: torch.Tensor | None) -> torch.Tensor:
+        """Logits (N,) from the last feature map (and texture vector): what Grad-CAM differentiates."""
+        return self.classifier(self.embed(features, texture)).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x), self.texture_features(x)).unsqueeze(1)
+
+
+def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid: int = 0,
+                spec: PreprocessSpec | None = None) -> LivenessNet:
+    """A randomly initialised liveness model; ``spec`` gives the input normalisation the LBP branch undoes."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unsupported architecture {arch!r}")
-    return mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
+    norm = {"mean": tuple(spec.mean), "std": tuple(spec.std)} if spec is not None else {}
+    return LivenessNet(dropout=dropout, lbp_grid=lbp_grid, **norm)
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
@@ -134,7 +184,11 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
     meta = ModelMeta.from_dict(data)
     if not meta.name:
         meta = ModelMeta(**{**meta.__dict__, "name": Path(path).stem})
-    model = build_model(meta.arch, dropout=float(meta.model_args.get("dropout", 0.2)))
+    try:
+        model = build_model(meta.arch, dropout=float(meta.model_args.get("dropout", 0.2)),
+                            lbp_grid=int(meta.model_args.get("lbp_grid", 0)), spec=meta.preprocessing)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{Path(path).name}: bad model_args {meta.model_args}: {exc}") from exc
     try:
         model.load_state_dict(data["state_dict"], strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:

@@ -10,7 +10,26 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
+from .. import paths
+
 ORGANIZATION = APPLICATION = "LivenessStudio"
+BUNDLED = "bundled:"  # prefix of a model shipped with the app: resolved against this install's models/
+
+
+def model_key(path: Path) -> str:
+    """How a model is remembered: a bundled model by name, so that another install (a new version, the
+    frozen executable next to a source checkout) uses its own copy and never a stale file; others by path."""
+    path = Path(path).resolve()
+    try:
+        return BUNDLED + path.relative_to(paths.bundled_models_dir().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def model_from_key(key: str) -> Path:
+    if key.startswith(BUNDLED):
+        return paths.bundled_models_dir() / key[len(BUNDLED):]
+    return Path(key)
 
 
 def default_qsettings() -> QSettings:
@@ -30,11 +49,11 @@ class AppSettings:
     @property
     def last_model(self) -> Path | None:
         value = self._str("model/last")
-        return Path(value) if value else None
+        return model_from_key(value) if value else None
 
     @last_model.setter
     def last_model(self, path: Path) -> None:
-        self.store.setValue("model/last", str(path))
+        self.store.setValue("model/last", model_key(path))
 
     @property
     def device(self) -> str | None:
@@ -78,11 +97,11 @@ class AppSettings:
 
     def threshold_override(self, model_path: Path) -> float | None:
         """The threshold the user chose for this model, or None for the model's calibrated one."""
-        return self._thresholds().get(str(Path(model_path).resolve()))
+        return self._thresholds().get(model_key(model_path))
 
     def set_threshold_override(self, model_path: Path, value: float | None) -> None:
         data = self._thresholds()
-        key = str(Path(model_path).resolve())
+        key = model_key(model_path)
         if value is None:
             data.pop(key, None)
         else:

@@ -1,27 +1,24 @@
 """Training panel: retrain from recordings (or any folder/dataset), follow progress, cancel, evaluate.
 
-``training.loop.fit()`` is a generator of :class:`TrainEvent`; :class:`TaskWorker` runs it on a QThread and
-turns each ``yield`` into a signal (superqt's ``thread_worker``). Cancel closes the generator at the next
+``training.loop.fit()`` is a generator of :class:`TrainEvent`; :class:`~.tasks.TaskWorker` runs it on a
+QThread and turns each ``yield`` into a signal (superqt's ``thread_worker``). Cancel closes the generator at the next
 event, which keeps the best checkpoint written so far. Evaluation (``training.evaluate.evaluate_model``)
 runs the same way. The panel never blocks the GUI thread except at window close, where it waits for the
 running step to end so that no thread outlives the window.
 """
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from types import GeneratorType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
-from PyQt6.QtCore import QObject, Qt, QThread, QUrl, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import Qt, QThread, QUrl, pyqtSignal
 from PyQt6.QtGui import QDesktopServices
-from PyQt6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                              QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
                              QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -32,71 +29,17 @@ from training.loop import TrainEvent, fit
 from .. import paths
 from ..core.device import CHOICES as DEVICES
 from . import dialogs
+from .tasks import TaskWorker
 from .workers import start_in_thread, stop_thread
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-log = logging.getLogger(__name__)
-
 INPUT_SIZES = (128, 160, 224)
-EXPECTED_ERRORS = (ValueError, OSError, RuntimeError)  # bad data or config, disk, device (CUDA OOM, ...)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # DataLoader worker processes are not used from the app: forking a process that runs Qt and capture
 # threads is unsafe, and a frozen app cannot spawn them. The crops are cached, so loading is cheap.
 APP_DEFAULTS: dict[str, Any] = {"workers": 0}
-
-
-class TaskWorker(QObject):
-    """Runs ``task()`` on a QThread; if it returns a generator, every item goes out by ``yielded``.
-
-    ``stop()`` (any thread) makes ``run`` close the generator at the next item, so its ``finally`` blocks
-    run; ``returned`` then does not fire and ``cancelled`` is True. Exceptions go out by ``errored``.
-    """
-
-    yielded = pyqtSignal(object)
-    returned = pyqtSignal(object)
-    errored = pyqtSignal(str)
-    finished = pyqtSignal()
-
-    def __init__(self, task: Callable[[], Any]) -> None:
-        super().__init__()
-        self._task = task
-        self._abort = threading.Event()
-        self.cancelled = False
-
-    @pyqtSlot()
-    def run(self) -> None:
-        try:
-            result = self._task()
-            if isinstance(result, GeneratorType):
-                result = self._drain(result)
-            if not self.cancelled:
-                self.returned.emit(result)
-        except EXPECTED_ERRORS as exc:
-            log.warning("task failed: %s", exc, exc_info=True)
-            self.errored.emit(str(exc) or type(exc).__name__)
-        except Exception as exc:  # never a silent thread death: the panel shows it
-            log.exception("task failed")
-            self.errored.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.finished.emit()
-
-    def _drain(self, gen: GeneratorType) -> Any:
-        while True:
-            if self._abort.is_set():
-                gen.close()
-                self.cancelled = True
-                return None
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            self.yielded.emit(item)
-
-    def stop(self) -> None:
-        """Thread-safe: the generator is closed before its next item is asked for."""
-        self._abort.set()
 
 
 @dataclass
@@ -161,6 +104,7 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs:", self.epochs_spin)
         form.addRow("Input size:", self.size_combo)
         form.addRow("Device:", self.device_combo)
+        form.addRow("", self.lbp_check)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Training data:"))
         layout.addWidget(self.source_list)
@@ -190,6 +134,9 @@ class TrainingPanel(QWidget):
         self.size_combo.addItems([str(s) for s in INPUT_SIZES])
         # 224 px is the recipe's default; on a CPU-only machine 128 px trains several times faster.
         self.size_combo.setCurrentText("224" if torch.cuda.is_available() else "128")
+        self.lbp_check = QCheckBox("Fuse LBP texture features")
+        self.lbp_check.setToolTip("Add colour-LBP texture histograms (Y, Cb, Cr on a 2x2 grid) to the CNN's "
+                                  "features: a classic print/replay cue; slightly slower to score")
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICES))
         if not torch.cuda.is_available():
@@ -269,7 +216,8 @@ class TrainingPanel(QWidget):
             **APP_DEFAULTS, "data": tuple(self.sources()), "name": name,
             "out_dir": str(root / "runs" / f"{name}-{_stamp()}"), "cache_dir": str(root / "cache"),
             "epochs": self.epochs_spin.value(), "input_size": int(self.size_combo.currentText()),
-            "device": self.device_combo.currentText(), "install": True}
+            "device": self.device_combo.currentText(), "install": True,
+            "lbp_grid": 2 if self.lbp_check.isChecked() else 0}
         return TrainConfig(**{**values, **self.overrides})
 
     def train(self) -> bool:
