@@ -106,3 +106,16 @@ def test_pipeline_scores_every_face_of_the_sample_video(sample_video: Path, dete
     assert {"detect", "crop", "model", "gradcam"} <= set(results[-1].timings)
     drawn = draw_result(results[-1].frame, results[-1], OverlayOptions(heatmap=True))
     assert drawn.shape == results[-1].frame.shape and not np.array_equal(drawn, results[-1].frame)
+
+
+def test_a_face_at_the_right_edge_keeps_its_label_inside_the_frame() -> None:
+    from liveness_app.core.pipeline import FaceResult, FrameResult
+
+    frame = np.zeros((120, 200, 3), np.uint8)
+    face = FaceResult(FaceBox(170, 40, 30, 30), 1, 0.9, 0.9, Verdict.LIVE, (160, 30, 210, 80))
+    result = FrameResult(0, [face], {}, model_name="m", threshold=0.5)
+    drawn = draw_result(frame, result, OverlayOptions(box=False))
+    tag_rows = drawn[:40]  # the tag sits above the face box
+    cols = np.nonzero(tag_rows.any(axis=(0, 2)))[0]
+    assert cols.min() < 170  # moved left: the text is wider than the 30 px to the frame's edge
+    assert drawn[:, -1].any()  # and reaches the edge instead of being cut there

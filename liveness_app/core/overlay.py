@@ -48,8 +48,10 @@ def _blend_heatmap(canvas: np.ndarray, face: FaceResult, alpha: float) -> None:
 
 
 def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> None:
+    """A filled tag whose bottom-left is at (x, y), moved inside the frame when it would leave it."""
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
     y = max(th + base + 2, y)
+    x = max(0, min(x, canvas.shape[1] - tw - 6))
     cv2.rectangle(canvas, (x, y - th - base - 4), (x + tw + 6, y), colour, cv2.FILLED)
     cv2.putText(canvas, text, (x + 3, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2,
                 cv2.LINE_AA)
