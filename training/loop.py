@@ -51,8 +51,9 @@ def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int,
         n = cfg.epoch_size or len(entries)
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         sampler = WeightedRandomSampler(balanced_weights(entries), n, replacement=True, generator=gen)
+    pin = cfg.device != "cpu" and torch.cuda.is_available()  # page-locked batches: async copies to the GPU
     return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, num_workers=cfg.workers,
-                      persistent_workers=False, drop_last=False)
+                      persistent_workers=False, drop_last=False, pin_memory=pin)
 
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
