@@ -34,3 +34,10 @@ def test_unknown_augment_option_is_refused_when_the_config_is_built() -> None:
     assert AugmentConfig.from_overrides({"jpeg_quality": [50, 90]}).jpeg_quality == (50, 90)
     with pytest.raises(ValueError, match="jpg_p"):
         TrainConfig(augment={"jpg_p": 0.5})
+
+
+def test_downscale_shrinks_large_crops_only() -> None:
+    cfg = AugmentConfig(downscale_p=1.0, downscale_side=(40, 40))
+    assert augment(_crop(), np.random.default_rng(2), cfg).shape == (40, 40, 3)
+    small = _crop()[:32, :32]
+    assert augment(small, np.random.default_rng(2), cfg).shape == (32, 32, 3)

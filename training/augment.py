@@ -2,9 +2,11 @@
 
 Moderate colour jitter and rare, light blur only: strong blur or noise erases the moiré, print dots and
 sharpness differences that separate a replay or a print from a face. Horizontal flips are free; the crop
-scale is jittered in :func:`training.cache.crop_for_training`. Optional gamma and JPEG re-encoding
-(off by default) imitate other cameras' tone curves and compression; the run config turns them on
-(``"augment": {"gamma": 0.2, "jpeg_p": 0.3}``).
+scale is jittered in :func:`training.cache.crop_for_training`. Optional gamma, JPEG re-encoding and
+downscaling (off by default) imitate other cameras' tone curves, compression and resolution; the run
+config turns them on (``"augment": {"gamma": 0.2, "jpeg_p": 0.3, "downscale_p": 0.25}``). Downscaling
+matters when source resolution goes with the label in the training data (one source's replays are tiny
+crops, another's live faces are): without it, "upsampled and soft" becomes a spoof cue.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class AugmentConfig:
     gamma: float = 0.0  # +- fraction of the exponent (0 = off)
     jpeg_p: float = 0.0  # probability of a JPEG re-encode
     jpeg_quality: tuple[int, int] = (60, 95)
+    downscale_p: float = 0.0  # probability of shrinking the crop to a random side in ``downscale_side``
+    downscale_side: tuple[int, int] = (56, 128)  # px; the model input is then upsampled from it
 
     @classmethod
     def from_overrides(cls, overrides: dict) -> "AugmentConfig":
@@ -40,6 +44,10 @@ class AugmentConfig:
 def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
     """A randomly perturbed copy of a uint8 BGR crop."""
     img = crop_bgr
+    if rng.random() < cfg.downscale_p:
+        side = int(rng.integers(cfg.downscale_side[0], cfg.downscale_side[1] + 1))
+        if min(img.shape[:2]) > side:  # a small, far or low-resolution face: upsampled like the real ones
+            img = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
     if rng.random() < cfg.flip:
         img = img[:, ::-1]
     hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2HSV).astype(np.float32)
