@@ -91,8 +91,8 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     assert meta.metrics["dev"]["frame"]["score_std"] > 1e-3  # eval-mode outputs did not collapse (BN stats)
 
 
-@pytest.mark.parametrize("extra", [{}, {"ema_decay": 0.9, "augment": {"gamma": 0.2, "jpeg_p": 1.0}},
-                                   {"lbp_grid": 2}], ids=["plain", "ema+strong-augment", "lbp-fusion"])
+@pytest.mark.parametrize("extra", [{"ema_decay": 0.0}, {"ema_decay": 0.9, "augment": {"gamma": 0.2, "jpeg_p": 1.0}},
+                                   {"lbp_grid": 2, "ema_decay": 0.0}], ids=["plain", "ema+strong-augment", "lbp-fusion"])
 def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path, extra: dict) -> None:
     data = _tiny_dataset(tmp_path / "data")
     run = fit(_cfg(tmp_path, data, epochs=2, **extra))
@@ -130,3 +130,15 @@ def test_evaluation_report(tmp_path: Path) -> None:
                  "predictions_frames.csv"):
         assert (out / name).is_file(), name
     assert "subj0_broken.png" in (out / "report.md").read_text()  # skipped files are listed
+
+
+def test_ema_warmup_follows_the_weights_early_and_averages_later() -> None:
+    from training.loop import ema_warmup_fn
+
+    update = ema_warmup_fn(0.995)
+    ema, weights = [torch.zeros(3)], [torch.ones(3)]
+    update(ema, weights, torch.tensor(1))  # decay (1 + 1) / (10 + 1) = 0.18: moves 82 % of the way
+    torch.testing.assert_close(ema[0], torch.full((3,), 1 - 2 / 11))
+    ema = [torch.zeros(3)]
+    update(ema, weights, torch.tensor(100_000))  # capped at the configured decay
+    torch.testing.assert_close(ema[0], torch.full((3,), 0.005))

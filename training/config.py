@@ -28,10 +28,10 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     bn_momentum: float = 0.1  # BatchNorm running-statistics momentum (see loop.fit)
-    loss: str = "focal"  # "focal" (gamma, alpha below) or "bce"
+    loss: str = "bce"  # "bce" (label-smoothed: the shipped model's recipe, see models/default.md) or "focal"
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.05
     frames_per_video: int = 16  # cached per video
     train_frames_per_video: int = 4  # drawn at random per video, each epoch
     eval_frames_per_video: int = 8
@@ -50,7 +50,8 @@ class TrainConfig:
     install: bool = True  # copy the best model into the user's model folder (the app's Model menu)
     resume: bool = False
     lbp_grid: int = 0  # fuse colour-LBP histograms on a grid x grid of cells with the CNN (0 = off)
-    ema_decay: float = 0.0  # exponential moving average of the weights, evaluated and exported (0 = off)
+    ema_decay: float = 0.995  # exponential moving average of the weights, evaluated and exported (0 = off)
+    ema_warmup: bool = True  # ramp the decay up over the first updates (short runs); off = constant decay
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields to override
 
     def __post_init__(self) -> None:

@@ -56,6 +56,19 @@ def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int,
                       persistent_workers=False, drop_last=False, pin_memory=pin)
 
 
+def ema_warmup_fn(decay: float):
+    """EMA update whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates n (timm's
+    ModelEmaV3 warmup), so that the average of a short run (a few hundred steps on a user's recordings)
+    is not dominated by the first, untrained weights."""
+    @torch.no_grad()
+    def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        n = float(num_averaged)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(ema_params, params, weight)  # what torch's own EMA function uses
+
+    return update
+
+
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
                     device: torch.device, epoch: int, ema: AveragedModel | None = None) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss."""
@@ -141,7 +154,10 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
         load_pretrained(model, Path(cfg.pretrained))
     # Weight EMA (as in timm's ModelEmaV3): evaluated, calibrated and exported instead of the raw weights;
     # its BatchNorm statistics come from the precise-BN pass below, not from the averaged buffers.
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay else None
+    ema = None
+    if cfg.ema_decay:
+        avg = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
+        ema = AveragedModel(model, multi_avg_fn=avg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
     dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
