@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import paths
 from .core.camera import open_source
-from .core.device import describe, select_device
+from .core.device import describe, scoring_threads, select_device
 from .core.face import FaceDetector
 from .core.overlay import OverlayOptions, draw_result
 from .core.pipeline import FrameResult, LoadedModel, Pipeline
@@ -112,7 +111,7 @@ def summarize(run: dict, overhead: float | None, device: str, model: LoadedModel
         "gradcam_overhead": overhead, "dropped_frames": run["dropped"], "results": len(res),
         "faces_per_result": float(np.mean([len(r.faces) for r in res])) if res else 0.0,
         "stages_ms": {k: stats(v) for k, v in stages.items()},
-        "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+        "threads": scoring_threads(), "cpu": platform.processor() or platform.machine(),
     }
 
 

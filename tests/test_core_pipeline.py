@@ -119,3 +119,13 @@ def test_a_face_at_the_right_edge_keeps_its_label_inside_the_frame() -> None:
     cols = np.nonzero(tag_rows.any(axis=(0, 2)))[0]
     assert cols.min() < 170  # moved left: the text is wider than the 30 px to the frame's edge
     assert drawn[:, -1].any()  # and reaches the edge instead of being cut there
+
+
+def test_scoring_threads_leave_cores_for_capture_and_gui(monkeypatch) -> None:
+    import os
+
+    from liveness_app.core import device
+
+    for cores, want in ((1, 1), (2, 1), (4, 1), (8, 3), (16, 7)):
+        monkeypatch.setattr(os, "cpu_count", lambda c=cores: c)
+        assert device.scoring_threads() == want

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .camera import CameraUnavailableError, FrameSource
+from .device import use_scoring_threads
 from .pipeline import FrameResult, Pipeline
 
 
@@ -102,6 +103,7 @@ class ScoringLoop:
         self._slot.close()
 
     def run(self) -> None:
+        use_scoring_threads()
         while not self._stop.is_set():
             frame = self._slot.take(timeout=0.2)
             if frame is None:
