@@ -142,3 +142,25 @@ def test_ema_warmup_follows_the_weights_early_and_averages_later() -> None:
     ema = [torch.zeros(3)]
     update(ema, weights, torch.tensor(100_000))  # capped at the configured decay
     torch.testing.assert_close(ema[0], torch.full((3,), 0.005))
+
+
+def test_training_takes_back_the_threads_a_scoring_thread_gave_up(tmp_path: Path) -> None:
+    import threading
+
+    from liveness_app.core import device
+
+    seen: dict = {}
+    scorer = threading.Thread(target=device.use_scoring_threads)
+    scorer.start(); scorer.join()
+
+    def train() -> None:
+        seen["before"] = torch.get_num_threads()
+        run = fit(_cfg(tmp_path, _tiny_dataset(tmp_path / "data"), epochs=1))
+        next(e for e in run if e.kind == "batch")
+        seen["during"] = torch.get_num_threads()
+        run.close()
+
+    worker = threading.Thread(target=train)
+    worker.start(); worker.join()
+    assert seen["before"] == device.scoring_threads()  # what new threads inherit after scoring started
+    assert seen["during"] == device.TORCH_DEFAULT_THREADS

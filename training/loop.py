@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from torchvision.ops import sigmoid_focal_loss
 
 from liveness_app import paths
-from liveness_app.core.device import select_device
+from liveness_app.core.device import select_device, use_training_threads
 from liveness_app.core.model import build_model
 from liveness_app.core.preprocess import PreprocessSpec
 
@@ -142,6 +142,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     if data is None:
         data = yield from prepare_data(cfg)
     device, reason = select_device(cfg.device)
+    use_training_threads()
     torch.manual_seed(cfg.seed)
     model = build_model(lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
     for m in model.modules():

@@ -6,6 +6,7 @@ import os
 import torch
 
 CHOICES = ("auto", "cpu", "cuda")
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (physical cores), before any change
 
 
 def select_device(preference: str = "auto") -> tuple[torch.device, str]:
@@ -39,6 +40,13 @@ def use_scoring_threads() -> int:
     n = scoring_threads()
     torch.set_num_threads(n)
     return n
+
+
+def use_training_threads() -> int:
+    """Give the calling thread torch's default thread count back (training owns the machine; a scoring
+    thread started earlier lowers the count that new threads inherit)."""
+    torch.set_num_threads(TORCH_DEFAULT_THREADS)
+    return TORCH_DEFAULT_THREADS
 
 
 def describe(device: torch.device) -> str:
