@@ -323,6 +323,18 @@ def test_switching_sources_does_not_leak_threads(qtbot, make_window, sample_vide
     wait_result(qtbot, window)
 
 
+def test_a_signal_still_queued_from_a_replaced_source_is_ignored(qtbot, make_window, sample_video) -> None:
+    window = make_window()
+    wait_result(qtbot, window)
+    old_capture = window.controller._capture[0]
+    assert window.open_source(str(sample_video))
+    received: list = []
+    window.controller.frame_ready.connect(received.append)
+    old_capture.frame_ready.emit("stale")  # what a frame in flight at the switch looks like
+    qtbot.wait(50)
+    assert "stale" not in received
+
+
 # -- entry point and configuration -----------------------------------------------------------------------
 def test_config_file_then_command_line(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"

@@ -139,7 +139,7 @@ class StreamController(QObject):
         self._capture: tuple[CaptureWorker, QThread] | None = None
         self._scoring: tuple[ScoringWorker, QThread] | None = None
         self._dropped_before = 0
-        self._generations = itertools.count(1)
+        self._generations = itertools.count(1)  # never reset: a number is never given to two workers
         self._capture_gen = self._scoring_gen = 0  # 0: none running
 
     @property
@@ -168,8 +168,6 @@ class StreamController(QObject):
         """Stop whatever runs, then stream ``source``; scoring runs only when there is a pipeline."""
         self.stop()
         self._dropped_before = 0
-        self._generations = itertools.count(1)
-        self._capture_gen = self._scoring_gen = 0  # 0: none running
         self._pipeline = pipeline
         if pipeline is not None:
             pipeline.reset_tracks()  # faces of the old source do not carry over
