@@ -7,6 +7,7 @@ from PyQt6.QtWidgets import QFileDialog, QWidget
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 MODEL_FILTER = "Liveness Studio models (*.pt);;All files (*)"
+MANIFEST_FILTER = "Dataset manifests (*.csv);;All files (*)"
 
 
 def ask_video_file(parent: QWidget, start: Path) -> str | None:
@@ -22,3 +23,8 @@ def ask_model_file(parent: QWidget, start: Path) -> Path | None:
 def ask_folder(parent: QWidget, title: str, start: Path) -> Path | None:
     name = QFileDialog.getExistingDirectory(parent, title, str(start))
     return Path(name) if name else None
+
+
+def ask_manifest(parent: QWidget, start: Path) -> str | None:
+    name, _ = QFileDialog.getOpenFileName(parent, "Add dataset (manifest.csv)", str(start), MANIFEST_FILTER)
+    return name or None

@@ -182,3 +182,12 @@ class ThresholdControl(QWidget):
     def _update_hint(self) -> None:
         self.reset_button.setEnabled(abs(self.spin.value() - self._model_value) > 5e-4)
         self.reset_button.setToolTip(f"The model's calibrated threshold is {self._model_value:.3f}")
+
+
+def button_row(*widgets: QWidget) -> QHBoxLayout:
+    """Widgets side by side, left-aligned (the stretch takes the rest of the row)."""
+    row = QHBoxLayout()
+    for w in widgets:
+        row.addWidget(w)
+    row.addStretch(1)
+    return row

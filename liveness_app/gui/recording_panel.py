@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
+                             QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .. import paths
 from ..core.camera import FrameSource
 from ..core.realtime import Frame
 from ..core.recorder import Recorder, RecorderError, SessionStore, load_labels
+from .panels import button_row
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -122,21 +123,13 @@ class RecordingPanel(QWidget):
         form.addRow("Label:", self.label_combo)
         form.addRow("Subject:", self.subject_edit)
         form.addRow("Notes:", self.notes_edit)
-        record_row = QHBoxLayout()
-        record_row.addWidget(self.record_button)
-        record_row.addWidget(self.rec_label)
-        record_row.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.relabel_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(record_row)
+        layout.addLayout(button_row(self.record_button, self.rec_label))
         layout.addWidget(self.counts_label)
         layout.addWidget(QLabel("Recorded sessions:"))
         layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
+        layout.addLayout(button_row(self.relabel_button, self.delete_button))
 
     def _build_table(self) -> None:
         self.table = QTableWidget(0, len(COLUMNS))

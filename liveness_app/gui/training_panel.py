@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import torch
 from PyQt6.QtCore import Qt, QThread, QUrl, pyqtSignal
 from PyQt6.QtGui import QDesktopServices
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit,
                              QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
                              QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -29,6 +29,7 @@ from training.loop import TrainEvent, fit
 from .. import paths
 from ..core.device import CHOICES as DEVICES
 from . import dialogs
+from .panels import button_row
 from .tasks import TaskWorker
 from .workers import start_in_thread, stop_thread
 
@@ -56,12 +57,6 @@ class _Job:
         if self.worker.cancelled:
             return "cancelled"
         return "done" if self.kind == "train" else "evaluated"
-
-
-def ask_manifest(parent: QWidget, start: Path) -> str | None:
-    name, _ = QFileDialog.getOpenFileName(parent, "Add dataset (manifest.csv)", str(start),
-                                          "Dataset manifests (*.csv);;All files (*)")
-    return name or None
 
 
 def _stamp() -> str:
@@ -108,14 +103,14 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Training data:"))
         layout.addWidget(self.source_list)
-        layout.addLayout(_row(*self.source_buttons))
+        layout.addLayout(button_row(*self.source_buttons))
         layout.addLayout(form)
-        layout.addLayout(_row(self.train_button, self.cancel_button, self.evaluate_button))
+        layout.addLayout(button_row(self.train_button, self.cancel_button, self.evaluate_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
         layout.addWidget(self.log_view, 1)
         layout.addWidget(self.report_label)
-        layout.addLayout(_row(self.use_button, self.open_report_button))
+        layout.addLayout(button_row(self.use_button, self.open_report_button))
 
     def _build_inputs(self) -> None:
         self.source_list = QListWidget()
@@ -193,7 +188,7 @@ class TrainingPanel(QWidget):
             self.add_source(str(folder))
 
     def _add_dataset(self) -> None:
-        if name := ask_manifest(self, Path.home()):
+        if name := dialogs.ask_manifest(self, Path.home()):
             self.add_source(name)
 
     def _missing_data(self, specs: list[str]) -> str:
@@ -382,10 +377,3 @@ class TrainingPanel(QWidget):
             self._window.status.showMessage("Stopping the training run...")
             stop_thread(job.worker, job.thread)
 
-
-def _row(*widgets: QWidget) -> QHBoxLayout:
-    row = QHBoxLayout()
-    for w in widgets:
-        row.addWidget(w)
-    row.addStretch(1)
-    return row
