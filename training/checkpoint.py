@@ -15,18 +15,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from liveness_app.core.model import ModelLoadError, ModelMeta, save_checkpoint
+from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec
 
 
-def export_model(path: Path, model: nn.Module, spec: PreprocessSpec, threshold: float, *, name: str,
-                 training: dict[str, Any], metrics: dict[str, Any], lbp_grid: int = 0) -> Path:
-    """Write the model the app loads: weights, preprocessing, calibrated threshold, data and metrics."""
-    model_args: dict[str, Any] = {"dropout": 0.2}
-    if lbp_grid:
-        model_args["lbp_grid"] = lbp_grid
+def export_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold: float, *, name: str,
+                 training: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    """Write the model the app loads: weights, its construction arguments, preprocessing, calibrated
+    threshold, data and metrics."""
     meta = ModelMeta(arch="mobilenet_v3_large", preprocessing=spec, threshold=float(threshold),
-                     model_args=model_args, training=training, metrics=metrics, name=name)
+                     model_args=dict(model.model_args), training=training, metrics=metrics, name=name)
     save_checkpoint(Path(path), model, meta)
     return Path(path)
 

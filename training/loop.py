@@ -228,7 +228,7 @@ def _export(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prepared
     training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, "device": device,
                 "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
                 "calibration": {**cal, "chosen": "eer_threshold", "on": "dev groups"}}
-    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training, lbp_grid=cfg.lbp_grid,
+    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
                  metrics={"dev": dev, "note": "dev = groups held out from training, also used for calibration"})
 
 

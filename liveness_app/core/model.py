@@ -100,6 +100,7 @@ class LivenessNet(nn.Module):
     def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = (0.485, 0.456, 0.406),
                  std: tuple[float, ...] = (0.229, 0.224, 0.225)) -> None:
         super().__init__()
+        self.model_args = {"dropout": dropout, "lbp_grid": lbp_grid}  # what a checkpoint stores to rebuild it
         base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
         self.features = base.features
         self.classifier = base.classifier
