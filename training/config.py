@@ -6,10 +6,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .augment import AugmentConfig
+from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .augment import AugmentConfig
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ def scoring_threads() -> int:
     """CPU threads for real-time scoring: half of the cores left after one, at least one.
 
     The capture thread (decoding, BlazeFace), the GUI and the OpenMP threads of whichever thread loaded the
-    model need the other cores; a scoring thread that asks for all of them oversubscribes the CPU. Measured with ``python -m liveness_app.bench`` on a 2-core CPU,
-    224 px, Grad-CAM on: 1 thread 18 ms per model call and p95 latency 37 ms, against 31 ms and 75 ms with
-    2 threads.
+    model need the other cores; a scoring thread that asks for all of them oversubscribes the CPU.
+    Measured with ``python -m liveness_app.bench`` on a 2-core CPU, 224 px, Grad-CAM on: 1 thread 16 ms per
+    model call and p95 latency 31 ms, against 31 ms and 75 ms with 2 threads.
     """
     return max(1, ((os.cpu_count() or 2) - 1) // 2)
 

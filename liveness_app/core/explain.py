@@ -1,9 +1,9 @@
 """Scoring with Grad-CAM on the last feature block, from one forward pass.
 
 The backbone (``model.features``, and the LBP texture branch when the model has one) runs once without
-autograd; only the classifier head (global pool + MLP) is re-run with gradients. For the last feature block this gives exactly the textbook Grad-CAM map
-(the gradient of the logit w.r.t. the block's activations only flows through the head), at a few per
-cent of the cost of a full backward pass. The map explains the decision taken: the live logit when the
+autograd; only the classifier head (global pool + MLP) is re-run with gradients. For the last feature
+block this gives exactly the textbook Grad-CAM map (the gradient of the logit w.r.t. the block's
+activations only flows through the head), at a few per cent of the cost of a full backward pass. The map explains the decision taken: the live logit when the
 face is judged live, its negative when judged spoof.
 """
 from __future__ import annotations

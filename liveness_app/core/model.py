@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import mobilenet_v3_large
 
-from .preprocess import PreprocessSpec
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 from .texture import LBPHistograms
 
 FORMAT = "liveness-studio/1"
@@ -97,8 +97,8 @@ class LivenessNet(nn.Module):
 
     TEXTURE_DIM = 128
 
-    def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = (0.485, 0.456, 0.406),
-                 std: tuple[float, ...] = (0.229, 0.224, 0.225)) -> None:
+    def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = IMAGENET_MEAN,
+                 std: tuple[float, ...] = IMAGENET_STD) -> None:
         super().__init__()
         self.model_args = {"dropout": dropout, "lbp_grid": lbp_grid}  # what a checkpoint stores to rebuild it
         base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)

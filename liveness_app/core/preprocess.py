@@ -15,6 +15,9 @@ import torch
 
 from .face import FaceBox
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the normalisation MobileNetV3 (and ImageNet weights) expect
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True)
 class PreprocessSpec:
