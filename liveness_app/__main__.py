@@ -143,10 +143,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             with console_streams("self-test"):
                 return run_self_test(config)
         return _run_gui(config)
+    except Exception as exc:  # logged here, while the log file is still attached (the excepthook is too late)
+        log.critical("fatal error:\n%s", traceback.format_exc())
+        _show_fatal(f"{type(exc).__name__}: {exc}")
+        return 1
     finally:
         for handler in handlers:
             log.removeHandler(handler)
             handler.close()
+
+
+def _show_fatal(text: str) -> None:
+    """A message box for an error that ends the app (a windowed build has no console to print it to)."""
+    message = f"{text}\n\nDetails were written to {paths.log_dir() / LOG_FILE_NAME}"
+    if sys.stderr is not None:
+        print(f"liveness-app: {message}", file=sys.stderr)
+    if "PyQt6.QtWidgets" not in sys.modules:
+        return
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    if QApplication.instance() is not None:
+        QMessageBox.critical(None, "Liveness Studio: unexpected error", message)
 
 
 def _run_gui(config: AppConfig) -> int:

@@ -47,6 +47,7 @@ class AppConfig:
     self_test: bool = False
     log_level: str = "INFO"
     explicit: frozenset[str] = frozenset()  # fields set by the user file or the command line
+    problems: tuple[str, ...] = ()  # settings that were ignored, and why (the window shows them)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -95,12 +96,20 @@ def load_config(argv: Sequence[str] | None = None) -> AppConfig:
     config_file = cli.pop("config_file", None)
     if config_file is not None and not Path(config_file).is_file():
         raise ValueError(f"config file not found: {config_file}")
-    values = read_config_file(Path(config_file) if config_file else default_config_file())
-    values.update(cli)
+    if config_file is not None:  # asked for by name: an error in it stops the app with a message
+        return _build({**read_config_file(Path(config_file)), **cli})
+    try:  # the default user file: a bad one is ignored with a message, so the app always starts
+        return _build({**read_config_file(default_config_file()), **cli})
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("%s", exc)
+        return _build(cli, problems=(f"{exc}. The settings file was ignored.",))
+
+
+def _build(values: dict[str, Any], problems: tuple[str, ...] = ()) -> AppConfig:
     if "source" in values:
         values["source"] = str(values["source"])
     explicit = frozenset(k for k in values if k != "self_test")
-    return AppConfig(**values, explicit=explicit)
+    return AppConfig(**values, explicit=explicit, problems=problems)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -112,8 +121,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     unknown = sorted(set(data) - set(FILE_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(FILE_KEYS)}")

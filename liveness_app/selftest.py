@@ -6,6 +6,7 @@ returns 0 (all good) or 1.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,8 @@ def run(model_path: Path | None = None, frames: int = 10, device: str = "auto") 
         source.close()
         if faces == 0:
             raise RuntimeError("no face found in the sample video")
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in scores):
+            raise RuntimeError(f"the model gives scores that are not probabilities: {scores[:3]}")
     except Exception as exc:  # a self-test reports every failure as one line, whatever its type
         print(f"SELF-TEST FAILED: {type(exc).__name__}: {exc}")
         return 1

@@ -56,6 +56,7 @@ def make_window(qtbot, settings_store, detector_path, sample_video, tiny_model) 
                             source_opener=opener)
         qtbot.addWidget(window)
         window.show()  # the view renders frames when it paints, and only a shown widget paints
+        qtbot.waitUntil(lambda: not window.model_loading, timeout=TIMEOUT_MS)  # start-up model, off the GUI thread
         return window
     return make
 
@@ -101,7 +102,8 @@ def test_model_switch_from_menu_keeps_stream_running(qtbot, make_window) -> None
     action = window.model_menu.action_for(second)
     assert action is not None and not action.isChecked()
 
-    action.trigger()
+    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
+        action.trigger()
 
     assert window.pipeline.model.meta.name == "second"
     assert action.isChecked()
@@ -122,12 +124,13 @@ def test_heatmap_toggle_computes_gradcam_only_when_shown(qtbot, make_window) -> 
     wait_result(qtbot, window, lambda r: bool(r.faces) and r.faces[0].heatmap is None)
 
 
-def test_device_menu(make_window) -> None:
+def test_device_menu(qtbot, make_window) -> None:
     window = make_window()
     cuda = window.menu_actions.devices["cuda"]
     if not torch.cuda.is_available():
         assert not cuda.isEnabled() and "CUDA" in cuda.toolTip()
-    assert window.set_device("cpu")
+    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):
+        assert window.set_device("cpu")
     assert window.menu_actions.devices["cpu"].isChecked()
     assert window.model.device.type == "cpu"
     assert "cpu" in window.status.device_label.text()
@@ -219,7 +222,8 @@ def test_unusable_model_is_refused_and_current_stays(qtbot, make_window, warning
     bad = make_bad(paths.user_models_dir() / "bad.pt")
     window = make_window()
     window.refresh_model_menu()
-    window.model_menu.action_for(bad).trigger()
+    with qtbot.waitSignal(window.model_refused, timeout=TIMEOUT_MS):
+        window.model_menu.action_for(bad).trigger()
 
     assert len(warnings_shown) == 1 and "bad.pt" in warnings_shown[0]
     assert window.pipeline.model.meta.name == "tiny"
@@ -239,15 +243,18 @@ def test_unusable_model_at_start_up_leaves_a_running_window(qtbot, make_window, 
     qtbot.waitUntil(lambda: "no model" in window.status.stats_label.text(), timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: window.view.painted > 0, timeout=TIMEOUT_MS)  # the video still plays
 
-    window.activate_model(make_checkpoint(tmp_path / "good.pt", name="good"))  # and scoring starts
+    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):  # and scoring starts
+        window.activate_model(make_checkpoint(tmp_path / "good.pt", name="good"))
     assert wait_result(qtbot, window).model_name == "good"
 
 
-def test_open_model_dialog_refuses_a_foreign_file(make_window, warnings_shown, tmp_path, monkeypatch) -> None:
+def test_open_model_dialog_refuses_a_foreign_file(qtbot, make_window, warnings_shown, tmp_path,
+                                                  monkeypatch) -> None:
     foreign = _foreign_pickle(tmp_path / "foreign.pt")
     monkeypatch.setattr(dialogs, "ask_model_file", lambda parent, start: foreign)
     window = make_window()
-    window.model_menu.open_action.trigger()
+    with qtbot.waitSignal(window.model_refused, timeout=TIMEOUT_MS):
+        window.model_menu.open_action.trigger()
     assert len(warnings_shown) == 1 and "not a Liveness Studio model" in warnings_shown[0]
     assert window.model.meta.name == "tiny"
 
@@ -283,7 +290,8 @@ def test_snapshot_writes_png(qtbot, make_window) -> None:
 def test_settings_persist_and_command_line_wins(qtbot, make_window, settings_store, sample_video) -> None:
     second = make_checkpoint(paths.user_models_dir() / "second.pt", name="second", seed=1)
     first = make_window()
-    first.model_menu.action_for(second).trigger()
+    with qtbot.waitSignal(first.model_changed, timeout=TIMEOUT_MS):
+        first.model_menu.action_for(second).trigger()
     first.menu_actions.heatmap.trigger()
     first.menu_actions.box.trigger()
     first.threshold.spin.setValue(0.42)

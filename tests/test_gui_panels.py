@@ -21,7 +21,7 @@ from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.camera import VideoFileSource  # noqa: E402
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402
-from liveness_app.gui import recording_panel  # noqa: E402
+from liveness_app.gui import recording_panel, session_list  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
 from liveness_app.gui.recording_panel import RecordingPanel  # noqa: E402
 
@@ -48,6 +48,7 @@ def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWind
     win = MainWindow(config, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(lambda: not win.model_loading, timeout=TIMEOUT_MS)  # the start-up model, off the GUI thread
     win.training_panel.overrides.update(TINY)
     win.training_panel.device_combo.setCurrentText("cpu")
     return win
@@ -133,7 +134,7 @@ def test_record_sessions_then_relabel_and_delete(qtbot, window, monkeypatch) -> 
     # bob's attack was a phone screen, not a print: relabel it
     bob_print = takes[3]["id"]
     panel.select_session(bob_print)
-    monkeypatch.setattr(recording_panel, "ask_relabel", lambda parent, labels, label, subject: ("replay-phone", "bob"))
+    monkeypatch.setattr(session_list, "ask_relabel", lambda parent, labels, label, subject: ("replay-phone", "bob"))
     click(qtbot, panel.relabel_button)
     s = next(s for s in manifest() if s["id"] == bob_print)
     assert (s["label"], s["attack_type"], s["subject"]) == ("replay-phone", "replay-phone", "bob")
@@ -163,7 +164,7 @@ def test_relabel_dialog_offers_the_labels_and_the_subject(qtbot, window) -> None
             dialog.accept()  # never leave a modal dialog open
 
     QTimer.singleShot(0, answer)
-    assert recording_panel.ask_relabel(window, window.recording_panel.labels, "live", "bob") == ("mask", "dora")
+    assert session_list.ask_relabel(window, window.recording_panel.labels, "live", "bob") == ("mask", "dora")
     assert offered["current"] == "live" and "mask" in offered["labels"]
 
 
@@ -215,6 +216,9 @@ def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, r
     store.upsert(crashed)
     panel = RecordingPanel(window)
     qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.recovered, timeout=TIMEOUT_MS) as settled:  # off the GUI thread
+        pass
+    assert settled.args == [["crashed"]]
     assert "Recovered 1 recording" in window.status.currentMessage()
     assert next(s for s in manifest() if s["id"] == "crashed")["status"] == "complete"
     assert any(r[5] == "complete (recovered)" for r in _row_texts(panel))
@@ -249,7 +253,8 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
     assert (run / "best.pt").is_file()
 
     assert not panel.use_button.isHidden()
-    click(qtbot, panel.use_button)
+    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
+        click(qtbot, panel.use_button)
     assert window.model.meta.name == "alice-bob" and window.model_menu.action_for(installed).isChecked()
     assert window.model.meta.model_args["lbp_grid"] == 2
     assert wait_result(qtbot, window, lambda r: r.model_name == "alice-bob" and bool(r.faces)).faces

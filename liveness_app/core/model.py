@@ -11,6 +11,7 @@ needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's 
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -64,27 +65,71 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
+        """Metadata read from a file (untrusted): every field is checked; ModelLoadError says which is bad."""
         if data.get("format") != FORMAT:
             raise ModelLoadError(f"not a Liveness Studio model (format {data.get('format')!r}, expected {FORMAT!r})")
         if data.get("arch") not in ARCHITECTURES:
             raise ModelLoadError(f"unsupported architecture {data.get('arch')!r}; supported: {', '.join(ARCHITECTURES)}")
         try:
             spec = PreprocessSpec.from_dict(data["preprocessing"])
-            threshold = float(data["threshold"])
+            threshold = _probability(data["threshold"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"bad preprocessing or threshold metadata: {exc}") from exc
-        if not 0.0 <= threshold <= 1.0:
-            raise ModelLoadError(f"threshold {threshold} is not a probability")
+        class_names = data.get("class_names", list(CLASS_NAMES))
+        if not isinstance(class_names, (list, tuple)) or len(class_names) != 2 or \
+                not all(isinstance(c, str) for c in class_names):
+            raise ModelLoadError(f"class_names must be two names, got {class_names!r}")
+        if not isinstance(data.get("name", ""), str):
+            raise ModelLoadError("the model's name must be text")
         return cls(
             arch=data["arch"],
             preprocessing=spec,
             threshold=threshold,
-            model_args=dict(data.get("model_args", {})),
-            class_names=tuple(data.get("class_names", CLASS_NAMES)),
-            training=dict(data.get("training", {})),
-            metrics=dict(data.get("metrics", {})),
-            name=str(data.get("name", "")),
+            model_args=check_model_args(data.get("model_args", {})),
+            class_names=tuple(class_names),
+            training=_mapping(data, "training"),
+            metrics=_mapping(data, "metrics"),
+            name=data.get("name", ""),
         )
+
+
+# Construction arguments a checkpoint may carry: name -> (type, lowest, highest). Checked before the network
+# is built, because a huge lbp_grid asks for gigabytes before anything else fails.
+MODEL_ARGS: dict[str, tuple[type, float, float]] = {"dropout": (float, 0.0, 0.95), "lbp_grid": (int, 0, 8)}
+
+
+def check_model_args(args: Any) -> dict[str, Any]:
+    """``model_args`` of a checkpoint, each known, of its type and in its range; ModelLoadError otherwise."""
+    if not isinstance(args, dict):
+        raise ModelLoadError(f"model_args must be a mapping, got {type(args).__name__}")
+    unknown = sorted(set(args) - set(MODEL_ARGS))
+    if unknown:
+        raise ModelLoadError(f"unknown model_args {unknown}; known: {', '.join(MODEL_ARGS)}")
+    checked: dict[str, Any] = {}
+    for name, value in args.items():
+        kind, low, high = MODEL_ARGS[name]
+        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int:
+            ok_type = ok_type and float(value).is_integer()
+        if not ok_type or not math.isfinite(value) or not low <= value <= high:
+            raise ModelLoadError(f"model_args {name}={value!r} must be a {kind.__name__} in {low:g}..{high:g}")
+        checked[name] = kind(value)
+    return checked
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"threshold must be a number, got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:  # NaN fails this too
+        raise ValueError(f"threshold {value} is not a probability")
+    return float(value)
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ModelLoadError(f"metadata {key!r} must be a mapping, got {type(value).__name__}")
+    return dict(value)
 
 
 class LivenessNet(nn.Module):
@@ -139,6 +184,7 @@ def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid
     """A randomly initialised liveness model; ``spec`` gives the input normalisation the LBP branch undoes."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unsupported architecture {arch!r}")
+    check_model_args({"dropout": dropout, "lbp_grid": lbp_grid})
     norm = {"mean": tuple(spec.mean), "std": tuple(spec.std)} if spec is not None else {}
     return LivenessNet(dropout=dropout, lbp_grid=lbp_grid, **norm)
 
@@ -180,21 +226,44 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelMeta]:
-    """Model (eval mode, on ``device``) and its metadata; :class:`ModelLoadError` for any bad file."""
+    """Model (eval mode, on ``device``) and its metadata; :class:`ModelLoadError` for any bad file.
+
+    Everything is checked before use: the metadata (ranges included) before the network is built, then
+    that the weights are tensors, match the network key by key and shape by shape, and are finite.
+    """
     data = read_checkpoint(path)
     meta = ModelMeta.from_dict(data)
     if not meta.name:
         meta = ModelMeta(**{**meta.__dict__, "name": Path(path).stem})
-    try:
-        model = build_model(meta.arch, dropout=float(meta.model_args.get("dropout", 0.2)),
-                            lbp_grid=int(meta.model_args.get("lbp_grid", 0)), spec=meta.preprocessing)
-    except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{Path(path).name}: bad model_args {meta.model_args}: {exc}") from exc
-    try:
-        model.load_state_dict(data["state_dict"], strict=True)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {_first_line(exc)}") from exc
+    model = build_model(meta.arch, spec=meta.preprocessing, **meta.model_args)
+    state = data["state_dict"]
+    problem = state_mismatch(model.state_dict(), state)
+    if problem:
+        raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {problem}")
+    model.load_state_dict(state, strict=True)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelLoadError(f"{Path(path).name}: {len(bad)} weight tensor(s) hold NaN or infinity "
+                             f"(first: {bad[0]}); the file is damaged or the training diverged")
     return model.to(device).eval(), meta
+
+
+def state_mismatch(own: dict[str, torch.Tensor], given: Any, limit: int = 3) -> str:
+    """Why ``given`` cannot be loaded into a module whose state dict is ``own`` ("" when it can):
+    missing and unexpected keys and shape differences, each with its count and first names."""
+    if not isinstance(given, dict):
+        return f"the weights are a {type(given).__name__}, not a mapping of names to tensors"
+    not_tensors = [str(k) for k, v in given.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        return f"{len(not_tensors)} entries are not tensors (first: {', '.join(not_tensors[:limit])})"
+    missing = [k for k in own if k not in given]
+    unexpected = [str(k) for k in given if k not in own]
+    shapes = [f"{k} {tuple(given[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in given and given[k].shape != v.shape]
+    parts = [f"{len(names)} {what} (first: {', '.join(names[:limit])})"
+             for what, names in (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes))
+             if names]
+    return "; ".join(parts)
 
 
 def _plain(obj: Any) -> Any:
@@ -206,8 +275,3 @@ def _plain(obj: Any) -> Any:
         return str(value)
 
     return json.loads(json.dumps(obj, default=convert))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else ""

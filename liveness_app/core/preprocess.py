@@ -6,6 +6,7 @@ golden test checks that both ends produce identical tensors.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -33,14 +34,23 @@ class PreprocessSpec:
             raise ValueError(f"input_size {self.input_size} outside 16..1024")
         if not 0.0 <= float(self.crop_margin) <= 2.0:
             raise ValueError(f"crop_margin {self.crop_margin} outside 0..2")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError("mean and std need three values each, std > 0")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError("mean and std need three values each")
+        if not all(math.isfinite(v) and abs(v) <= 10 for v in (*self.mean, *self.std)) or min(self.std) < 1e-3:
+            raise ValueError(f"mean {self.mean} / std {self.std} must be finite, |v| <= 10, std >= 0.001")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "PreprocessSpec":
+        """From a checkpoint's metadata (untrusted): TypeError/KeyError/ValueError for anything malformed."""
+        if not isinstance(data, dict):
+            raise TypeError(f"preprocessing must be a mapping, got {type(data).__name__}")
+        if isinstance(data["input_size"], bool) or not float(data["input_size"]).is_integer():
+            raise ValueError(f"input_size must be a whole number, got {data['input_size']!r}")
+        if isinstance(data["mean"], (str, bytes)) or isinstance(data["std"], (str, bytes)):
+            raise TypeError("mean and std must be lists of numbers")
         return cls(
             input_size=int(data["input_size"]),
             crop_margin=float(data["crop_margin"]),

@@ -1,12 +1,9 @@
 """Recorded, labelled sessions for training: video files plus one atomically written manifest.
 
-Layout (read by :func:`training.dataset.load_recordings`)::
-
-    recordings/manifest.json   {"version": 1, "sessions": [{id, file, label, attack_type, subject, camera,
-                                 width, height, fps, duration_s, frames, date, notes, status}, ...]}
-    recordings/<id>.avi        Motion-JPEG: every frame stands alone, so a file cut short by a crash or a
-                                 full disk stays readable up to its last frame (an MP4 without its index
-                                 would not)
+The manifest's layout and its validation live in :mod:`.sessions` (also read by
+:func:`training.dataset.load_recordings`). Videos are Motion-JPEG ``.avi``: every frame stands alone, so a
+file cut short by a crash or a full disk stays readable up to its last frame (an MP4 without its index
+would not).
 
 A session is entered as ``"recording"`` before its first frame and set ``"complete"`` when it stops;
 :meth:`SessionStore.recover` turns a ``"recording"`` left by a crash into ``"complete"`` (its readable
@@ -29,40 +26,67 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .sessions import (COMPLETE, INCOMPLETE, LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest,
+                       ManifestError, manifest_payload, read_manifest, session_path)
+
 MIN_FREE_BYTES = 200 * 1024 * 1024  # stop recording before the disk is completely full
 
 
 class RecorderError(RuntimeError):
-    """Recording cannot start or continue (folder not writable, disk full, ...)."""
+    """Recording cannot start or continue (folder not writable, disk full, unreadable manifest, ...)."""
 
 
 def load_labels(path: Path) -> list[dict[str, Any]]:
     """Session labels from ``assets/labels.json`` (data, not code: users may add their own)."""
-    labels = json.loads(Path(path).read_text())["labels"]
-    if not any(lab["name"] == "live" for lab in labels):
+    labels = json.loads(Path(path).read_text(encoding="utf-8"))["labels"]
+    if not isinstance(labels, list) or not all(isinstance(lab, dict) and isinstance(lab.get("name"), str)
+                                               and lab["name"] for lab in labels):
+        raise ValueError(f"{path}: 'labels' must be a list of objects with a 'name'")
+    if not any(lab["name"] == LIVE for lab in labels):
         raise ValueError(f"{path}: the label list needs a 'live' entry")
     return labels
 
 
 class SessionStore:
-    """The manifest of recorded sessions; every change is written atomically (temp file + rename)."""
+    """The manifest of recorded sessions; every change is written atomically (temp file + rename).
+
+    Reads go through :func:`.sessions.read_manifest`: :meth:`sessions` are the valid entries,
+    :meth:`invalid` the refused ones. A manifest that cannot be read at all raises
+    :class:`~.sessions.ManifestError` from reads and :class:`RecorderError` from writes, and is never
+    overwritten; :meth:`set_aside` renames it so that recording can start a new list.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.path = self.root / "manifest.json"
-        self._lock = threading.Lock()
+        self.path = self.root / MANIFEST_NAME
+        self._lock = threading.RLock()
+
+    def read(self) -> Manifest:
+        return read_manifest(self.root)
 
     def sessions(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        return json.loads(self.path.read_text())["sessions"]
+        """Valid sessions; ManifestError when the manifest cannot be read."""
+        return self.read().sessions
 
-    def _write(self, sessions: list[dict[str, Any]]) -> None:
+    def invalid(self) -> list[InvalidEntry]:
+        return self.read().invalid
+
+    def file_of(self, session: dict[str, Any]) -> Path:
+        """The session's video, guaranteed inside the recordings folder (ValueError otherwise)."""
+        return session_path(self.root, session.get("file"))
+
+    def _writable(self) -> Manifest:
+        try:
+            return self.read()
+        except ManifestError as exc:
+            raise RecorderError(f"the session list cannot be read, so it is left untouched: {exc}") from exc
+
+    def _write(self, sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "sessions": sessions}, f, indent=1)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(manifest_payload(sessions, invalid), f, indent=1)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -72,37 +96,58 @@ class SessionStore:
 
     def upsert(self, session: dict[str, Any]) -> None:
         with self._lock:
-            sessions = [s for s in self.sessions() if s["id"] != session["id"]] + [session]
-            self._write(sessions)
+            current = self._writable()
+            sessions = [s for s in current.sessions if s["id"] != session["id"]] + [session]
+            self._write(sessions, current.invalid)
 
     def relabel(self, session_id: str, label: str, subject: str | None = None) -> None:
         with self._lock:
-            sessions = self.sessions()
-            for s in sessions:
+            current = self._writable()
+            for s in current.sessions:
                 if s["id"] == session_id:
-                    s["label"], s["attack_type"] = label, "" if label == "live" else label
+                    s["label"], s["attack_type"] = label, "" if label == LIVE else label
                     if subject is not None:
                         s["subject"] = subject
-            self._write(sessions)
+            self._write(current.sessions, current.invalid)
 
-    def delete(self, session_id: str) -> None:
-        """Remove a session and its video file."""
+    def delete(self, session_id: str) -> Path | None:
+        """Remove a valid session and its video file (only ever a file inside the folder); returns the
+        file removed. Refused entries cannot be deleted from here."""
         with self._lock:
-            sessions = self.sessions()
-            for s in sessions:
-                if s["id"] == session_id:
-                    (self.root / s["file"]).unlink(missing_ok=True)
-            self._write([s for s in sessions if s["id"] != session_id])
+            current = self._writable()
+            session = next((s for s in current.sessions if s["id"] == session_id), None)
+            if session is None:
+                raise RecorderError(f"no valid session {session_id!r} to delete")
+            path = self.file_of(session)
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+            self._write([s for s in current.sessions if s["id"] != session_id], current.invalid)
+            return path
+
+    def set_aside(self) -> Path:
+        """Rename an unreadable manifest to ``manifest.json.unreadable-<time>`` (kept, never deleted)."""
+        with self._lock:
+            target = self.root / f"{MANIFEST_NAME}.unreadable-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            try:
+                os.replace(self.path, target)
+            except OSError as exc:
+                raise RecorderError(f"cannot rename {self.path}: {exc.strerror or exc}") from exc
+            return target
 
     def recover(self) -> list[str]:
-        """Settle sessions a crash left in ``"recording"``; returns their ids."""
+        """Settle sessions a crash left in ``"recording"``; returns their ids.
+
+        Only regular files inside the folder are opened (a FIFO or a device would block the reader); slow
+        on long videos, so the app calls it off the GUI thread.
+        """
         settled = []
-        for s in self.sessions():
-            if s.get("status") != "recording":
+        for s in self._writable().sessions:
+            if s.get("status") != RECORDING:
                 continue
-            frames = count_frames(self.root / s["file"])
-            s.update(frames=frames, duration_s=round(frames / s["fps"], 2) if s.get("fps") else 0.0,
-                     status="complete" if frames > 0 else "incomplete", recovered=True)
+            path = self.file_of(s)
+            frames = count_frames(path) if path.is_file() else 0
+            s.update(frames=frames, duration_s=round(frames / s["fps"], 2) if s["fps"] else 0.0,
+                     status=COMPLETE if frames > 0 else INCOMPLETE, recovered=True)
             self.upsert(s)
             settled.append(s["id"])
         return settled
@@ -129,16 +174,22 @@ class Recorder:
         sid = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         w, h = size
         self.session: dict[str, Any] = {
-            "id": sid, "file": f"{sid}.avi", "label": label, "attack_type": "" if label == "live" else label,
+            "id": sid, "file": f"{sid}.avi", "label": label, "attack_type": "" if label == LIVE else label,
             "subject": subject, "camera": camera, "width": w, "height": h, "fps": float(fps), "duration_s": 0.0,
             "frames": 0, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "notes": notes,
-            "status": "recording", "dropped_frames": 0}
-        self._writer = cv2.VideoWriter(str(store.root / self.session["file"]), cv2.VideoWriter_fourcc(*"MJPG"),
-                                       float(fps), (w, h))
+            "status": RECORDING, "dropped_frames": 0}
+        self.path = store.root / self.session["file"]
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), (w, h))
         if not self._writer.isOpened():
             raise RecorderError(f"cannot open a video file for writing in {store.root}")
-        store.upsert(self.session)  # entered before the first frame: a crash leaves a trace to recover
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=int(fps * 4))
+        try:
+            store.upsert(self.session)  # entered before the first frame: a crash leaves a trace to recover
+        except BaseException:
+            self._writer.release()  # no orphan video without a manifest entry
+            self.path.unlink(missing_ok=True)
+            raise
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(8, int(fps * 4)))
+        self._closed = False  # the writer thread stopped writing (disk almost full)
         self.error: str | None = None
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
@@ -151,6 +202,8 @@ class Recorder:
     def write(self, frame: np.ndarray, block: bool = False) -> None:
         """Queue a frame. Live capture never blocks: if the disk cannot keep up, the frame is counted as
         dropped. ``block=True`` (offline writing, benchmarks) waits for the writer instead."""
+        if self._closed:
+            return
         try:
             self._queue.put(frame, block=block)
         except queue.Full:
@@ -159,24 +212,33 @@ class Recorder:
     def _run(self) -> None:
         w, h = self.session["width"], self.session["height"]
         while (frame := self._queue.get()) is not None:
-            if self.error:
+            if self._closed:
                 continue
             if self.session["frames"] % 30 == 0 and shutil.disk_usage(self.store.root).free < self.min_free:
-                self.error = "recording stopped: the disk is almost full"
+                self._close_file()
+                self.error = "recording stopped: the disk is almost full"  # set last: the file is settled
                 continue
             if frame.shape[1] != w or frame.shape[0] != h:
                 frame = cv2.resize(frame, (w, h))
             self._writer.write(frame)
             self.session["frames"] += 1
+        if not self._closed:
+            self._writer.release()
+
+    def _close_file(self) -> None:
+        """Finish the file early and count the frames that really decode: a write on a disk that filled
+        up fails silently in OpenCV, so the running count may be ahead of the file."""
+        self._closed = True
+        self._writer.release()
+        self.session["frames"] = min(self.session["frames"], count_frames(self.path))
 
     def stop(self) -> dict[str, Any]:
         """Finish the file and mark the session complete; returns the manifest entry."""
         self._queue.put(None)
         self._thread.join()
-        self._writer.release()
         s = self.session
-        s["duration_s"] = round(s["frames"] / s["fps"], 2)
-        s["status"] = "complete" if s["frames"] > 0 else "incomplete"
+        s["duration_s"] = round(s["frames"] / s["fps"], 2) if s["fps"] else 0.0
+        s["status"] = COMPLETE if s["frames"] > 0 else INCOMPLETE
         if self.error:
             s["notes"] = (s["notes"] + " | " if s["notes"] else "") + self.error
         self.store.upsert(s)

@@ -20,11 +20,11 @@ from ..config import AppConfig
 from ..core.camera import CameraUnavailableError, FrameSource, open_source
 from ..core.device import CHOICES as DEVICES
 from ..core.face import DetectorError, FaceDetector
-from ..core.model import ModelLoadError
 from ..core.overlay import OverlayOptions
 from ..core.pipeline import LoadedModel, Pipeline
 from . import dialogs
 from .menus import build_menus, build_toolbar, list_models
+from .model_loader import LoadRequest, ModelLoader
 from .panels import FacesPanel, ModelInfoPanel, ThresholdControl
 from .recording_panel import RecordingPanel
 from .session import ModelSession
@@ -45,6 +45,8 @@ class MainWindow(QMainWindow):
     """Live view with verdicts, model/device/overlay controls, statistics and side panels."""
 
     closing = pyqtSignal()  # emitted first thing on close: panels stop their own workers here
+    model_changed = pyqtSignal(object)  # the LoadedModel now scoring
+    model_refused = pyqtSignal(str, str)  # path, why
 
     def __init__(self, config: AppConfig, settings: QSettings | None = None,
                  detector_factory: DetectorFactory | None = None,
@@ -78,11 +80,16 @@ class MainWindow(QMainWindow):
         device = self._restore_settings()
         detector = self._create_detector(detector_factory or FaceDetector)
         self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked())
+        self._loader = ModelLoader(self.session.load, self)
+        self._loader.loaded.connect(self._on_model_loaded)
+        self._loader.failed.connect(self._on_model_failed)
         self.status.set_device(*self.session.device_text())
         self._connect()
         self._status_timer = QTimer(self, interval=250, timeout=self._refresh_status)
         self._status_timer.start()
 
+        for problem in config.problems:
+            self._warn("Settings ignored", problem)
         self._load_startup_model()
         self.refresh_model_menu()
         self._open_startup_source()
@@ -114,34 +121,59 @@ class MainWindow(QMainWindow):
         """Re-scan the model folders (e.g. after training wrote a new model)."""
         self.model_menu.populate(list_models(), self.model.path if self.model else None)
 
-    def activate_model(self, path: Path, threshold: float | None = None, quiet: bool = False) -> bool:
-        """Load ``path`` on the current device and score with it, without restarting the stream.
+    @property
+    def model_loading(self) -> bool:
+        """A model file is being read and checked (on the loader's thread)."""
+        return self._loader.busy
+
+    def activate_model(self, path: Path, threshold: float | None = None, quiet: bool = False) -> None:
+        """Load ``path`` on the current device, off the GUI thread, then score with it without restarting
+        the stream (``model_changed`` says when).
 
         A file that cannot be used is refused with a message box (a status-bar note when ``quiet``) and
-        the current model stays active. ``threshold`` None: the user's saved one for this model, else
-        the model's calibrated one.
+        the current model stays active (``model_refused``). ``threshold`` None: the user's saved one for
+        this model, else the model's calibrated one.
         """
-        try:
-            model = self.session.load(Path(path))
-        except ModelLoadError as exc:
-            self._refuse_model(Path(path), str(exc), quiet)
-            self.model_menu.set_active(self.model.path if self.model else None)
-            return False
-        self.session.install(model, threshold)
-        self._show_model()
-        return True
+        self._request_model(LoadRequest(Path(path), threshold=threshold, quiet=quiet))
 
     def set_device(self, preference: str) -> bool:
-        """Auto/CPU/CUDA: reloads the current model there; on failure the old device stays."""
-        try:
-            self.session.switch_device(preference)
-        except ModelLoadError as exc:
-            self._refuse_model(self.model.path, str(exc), quiet=False)
-            self.menu_actions.devices[self.session.device_preference].setChecked(True)
+        """Auto/CPU/CUDA: reloads the current model there (off the GUI thread); on failure the old device
+        stays. Returns False when the preference is unknown."""
+        if preference not in DEVICES:
             return False
-        self.menu_actions.devices[preference].setChecked(True)
-        self._show_model()
+        if self.model is None:
+            self.session.device_preference = preference
+            self.settings.device = preference
+            self.menu_actions.devices[preference].setChecked(True)
+            self.status.set_device(*self.session.device_text())
+            return True
+        self._request_model(LoadRequest(self.model.path, device=preference))
         return True
+
+    def _request_model(self, req: LoadRequest) -> None:
+        self.status.showMessage(f"Loading model {req.path.name}...", 5000)
+        self._loader.request(req)
+
+    def _on_model_loaded(self, model: LoadedModel, req: LoadRequest) -> None:
+        if req.device is not None:
+            self.session.use_device(req.device, model)
+            self.menu_actions.devices[req.device].setChecked(True)
+        else:
+            self.session.install(model, req.threshold)
+        self.status.showMessage(f"Model {model.meta.name or model.path.name} active", 5000)
+        self._show_model()
+        self.model_changed.emit(model)
+
+    def _on_model_failed(self, req: LoadRequest, message: str) -> None:
+        if req.device is not None:
+            self.menu_actions.devices[self.session.device_preference].setChecked(True)
+        self._refuse_model(req.path, message, req.quiet)
+        fallback = req.next_fallback()
+        if fallback is not None:  # start-up: the last model used, then the bundled default
+            self._request_model(fallback)
+        else:
+            self._show_model()  # "no model" when there is none; the video plays without verdicts
+        self.model_refused.emit(str(req.path), message)
 
     def open_source(self, spec: str, remember: bool = True) -> bool:
         """Stream a camera index ("0") or a video file; if it cannot be opened the window says why."""
@@ -234,10 +266,12 @@ class MainWindow(QMainWindow):
 
     def _load_startup_model(self) -> None:
         """The model asked for (a failure gets a message box), else the last one used, else the default."""
-        for path in self.session.startup_models(self.config.model):
-            if self.activate_model(path, threshold=self.config.threshold, quiet=self.config.model is None):
-                return
-        self._show_model()  # "no model" in the panel and the status bar; the video plays without verdicts
+        candidates = self.session.startup_models(self.config.model)
+        if not candidates:
+            self._show_model()  # "no model" in the panel and the status bar; the video plays without verdicts
+            return
+        self._request_model(LoadRequest(candidates[0], threshold=self.config.threshold,
+                                        quiet=self.config.model is None, fallbacks=tuple(candidates[1:])))
 
     def _open_startup_source(self) -> None:
         """``--source`` if given; else the camera used last (0 at first), else the bundled sample video.
@@ -289,6 +323,7 @@ class MainWindow(QMainWindow):
 
     # -- stream ------------------------------------------------------------------------------------------
     def _start(self, source: FrameSource, text: str) -> None:
+        log.info("streaming from %s (%.1f fps)", source.name, source.fps)
         self.view.clear()
         self.stats.reset()
         self.faces_panel.set_result(None)
@@ -296,6 +331,7 @@ class MainWindow(QMainWindow):
         self.status.set_source_text(text)
 
     def _show_no_source(self, reason: str) -> None:
+        log.warning("no video source: %s", reason)
         self.controller.stop()
         self.faces_panel.set_result(None)
         self.view.show_message(f"{reason}\n{NO_SOURCE_HINT}", self.menu_actions.open_video)
@@ -318,6 +354,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.closing.emit()
+            self._loader.shutdown()
             self._status_timer.stop()
             self.controller.stop()
             self.settings.save_window(self.saveGeometry(), self.saveState())

@@ -29,13 +29,19 @@ def summarise(value: Any, limit: int = 120) -> str:
 
 
 def trained_on(training: dict[str, Any]) -> str:
-    """What the checkpoint says about its training data, whichever key the trainer used."""
+    """What the checkpoint says about its training data, whichever key the trainer used.
+
+    Metadata comes from a file: a summary that is not shaped as liveness-train writes it is shown raw.
+    """
     data = training.get("data")
     if isinstance(data, dict) and isinstance(data.get("train"), dict):  # liveness-train's data summary
         train = data["train"]
-        labels = ", ".join(f"{k} {v:,}" for k, v in train.get("per_label", {}).items())
-        return (f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
-                f"dev groups: {', '.join(data.get('dev_groups', [])) or 'none'}")
+        try:
+            labels = ", ".join(f"{k} {v:,}" for k, v in train.get("per_label", {}).items())
+            return (f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
+                    f"dev groups: {', '.join(data.get('dev_groups', [])) or 'none'}")
+        except (TypeError, ValueError, AttributeError):
+            return summarise(data)
     for key in ("data", "data_summary", "dataset", "datasets"):
         if training.get(key):
             return summarise(training[key])
@@ -47,7 +53,9 @@ def metrics_line(metrics: dict[str, Any]) -> str:
     parts = []
     for split, value in metrics.items():
         frame = value.get("frame") if isinstance(value, dict) else None
-        if isinstance(frame, dict) and frame.get("auc") is not None:
+        numbers = isinstance(frame, dict) and all(isinstance(frame.get(k), (int, float)) and
+                                                  not isinstance(frame.get(k), bool) for k in ("auc", "eer", "acer"))
+        if numbers:
             parts.append(f"{split}: AUC {frame['auc']:.3f}, EER {100 * frame['eer']:.1f} %, "
                          f"ACER {100 * frame['acer']:.1f} %")
     return "; ".join(parts) if parts else summarise(metrics)

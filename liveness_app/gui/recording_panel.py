@@ -1,4 +1,4 @@
-"""Recording panel: record labelled sessions from the running source; list, relabel and delete them.
+"""Recording panel: record labelled sessions from the running source; below, the session list.
 
 Frames come from ``controller.frame_ready`` (GUI thread) and go to :class:`core.recorder.Recorder`, whose
 ``write`` only queues: a slow disk drops frames (counted), it never stalls the video. The recorder is
@@ -9,77 +9,27 @@ fails, when the disk fills up, and when the window closes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                             QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
-                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QThread, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from .. import paths
 from ..core.camera import FrameSource
 from ..core.realtime import Frame
 from ..core.recorder import Recorder, RecorderError, SessionStore, load_labels
 from .panels import button_row
+from .session_list import REC_COLOUR, SessionList, fill_label_combo
+from .tasks import TaskWorker
+from .workers import start_in_thread
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Date", "Label", "Subject", "Length", "Frames", "Status")
-REC_COLOUR = QColor(208, 32, 32)
 REC_STYLE = f"color: {REC_COLOUR.name()}; font-weight: bold;"
-
-
-def fill_label_combo(combo: QComboBox, labels: list[dict[str, Any]], current: str = "") -> None:
-    """Label names as items, their descriptions as tooltips (on the item and on the combo itself)."""
-    combo.clear()
-    for lab in labels:
-        combo.addItem(lab["name"])
-        combo.setItemData(combo.count() - 1, lab.get("description", ""), Qt.ItemDataRole.ToolTipRole)
-    combo.currentIndexChanged.connect(
-        lambda i: combo.setToolTip(str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "")))
-    if current:
-        combo.setCurrentText(current)
-    combo.setToolTip(str(combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""))
-
-
-def ask_relabel(parent: QWidget, labels: list[dict[str, Any]], label: str, subject: str) -> tuple[str, str] | None:
-    """Label and subject for a recorded session, or None when cancelled (tests replace this function)."""
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("Relabel session")
-    combo, subject_edit = QComboBox(dialog), QLineEdit(subject, dialog)
-    fill_label_combo(combo, labels, label)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    form = QFormLayout(dialog)
-    form.addRow("Label:", combo)
-    form.addRow("Subject:", subject_edit)
-    form.addRow(buttons)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return combo.currentText(), subject_edit.text().strip()
-
-
-def _local_time(iso: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime(fmt)
-    except (TypeError, ValueError):
-        return str(iso)
-
-
-def session_row(s: dict[str, Any]) -> tuple[str, ...]:
-    """The table's cells for one manifest entry."""
-    status = s.get("status", "")
-    if s.get("recovered"):
-        status += " (recovered)"
-    return (_local_time(s.get("date", ""), "%m-%d %H:%M"), s.get("label", ""), s.get("subject", ""),
-            f"{float(s.get('duration_s', 0.0)):.1f} s", str(s.get("frames", 0)), status)
 
 
 class RecordingPanel(QWidget):
@@ -87,6 +37,7 @@ class RecordingPanel(QWidget):
 
     recording_started = pyqtSignal(str)  # session id, once the first frame arrived
     recording_stopped = pyqtSignal(dict)  # the finished manifest entry
+    recovered = pyqtSignal(list)  # ids of sessions a crash had left unfinished, settled off the GUI thread
 
     def __init__(self, window: "MainWindow", store: SessionStore | None = None,
                  labels_path: Path | None = None, parent: QWidget | None = None) -> None:
@@ -95,17 +46,23 @@ class RecordingPanel(QWidget):
         self.recorder: Recorder | None = None
         self._armed_source: FrameSource | None = None  # Record pressed: waiting for the first frame
         self._source: FrameSource | None = None  # the source being recorded
-        self._build()
+        self.counts_label = QLabel()
         self.labels = self._load_labels(labels_path or paths.asset_path("labels.json"))
-        fill_label_combo(self.label_combo, self.labels)
         self.store = store or self._open_store()
+        self.session_list = SessionList(self.store, self.labels)
+        self.table, self.relabel_button, self.delete_button = (
+            self.session_list.table, self.session_list.relabel_button, self.session_list.delete_button)
+        self._build()
+        fill_label_combo(self.label_combo, self.labels)
         self._timer = QTimer(self, interval=200, timeout=self._tick)
+        self._recovery: tuple[TaskWorker, QThread] | None = None
         window.controller.frame_ready.connect(self._on_frame)
         window.controller.source_failed.connect(self._on_source_failed)
         window.closing.connect(self._on_closing)
-        self._recover()
+        self.session_list.message.connect(lambda text: self._window.status.showMessage(text, 15000))
+        self.session_list.changed.connect(self._update_controls)
         self.refresh_sessions()
-        self._update_controls()
+        self._start_recovery()
 
     # -- widgets -----------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -117,8 +74,6 @@ class RecordingPanel(QWidget):
         self.rec_label = QLabel()
         self.rec_label.setStyleSheet(REC_STYLE)
         self.rec_label.hide()
-        self.counts_label = QLabel()
-        self._build_table()
         form = QFormLayout()
         form.addRow("Label:", self.label_combo)
         form.addRow("Subject:", self.subject_edit)
@@ -127,29 +82,12 @@ class RecordingPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(button_row(self.record_button, self.rec_label))
         layout.addWidget(self.counts_label)
-        layout.addWidget(QLabel("Recorded sessions:"))
-        layout.addWidget(self.table, 1)
-        layout.addLayout(button_row(self.relabel_button, self.delete_button))
-
-    def _build_table(self) -> None:
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._update_controls)
-        self.relabel_button = QPushButton("Relabel...")
-        self.relabel_button.clicked.connect(self.relabel_selected)
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.clicked.connect(self.delete_selected)
+        layout.addWidget(self.session_list, 1)
 
     def _load_labels(self, path: Path) -> list[dict[str, Any]]:
         try:
             return load_labels(path)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             log.error("labels unavailable: %s", exc)
             self.counts_label.setText(f"Recording unavailable: cannot read the labels ({exc})")
             return []
@@ -158,21 +96,27 @@ class RecordingPanel(QWidget):
         try:
             return SessionStore(paths.recordings_dir())
         except OSError as exc:
+            log.error("recordings folder unavailable: %s", exc)
             self.counts_label.setText(f"Recording unavailable: {exc}")
             return None
 
-    def _recover(self) -> None:
-        if self.store is None:
+    def _start_recovery(self) -> None:
+        """Settle sessions a crash left unfinished, on a worker thread (counting frames reads whole videos)."""
+        if self.store is None or self.session_list.manifest_error:
             return
-        try:
-            recovered = self.store.recover()
-        except (RecorderError, OSError, ValueError, KeyError) as exc:
-            self._window.status.showMessage(f"Recordings: cannot check for interrupted sessions: {exc}", 15000)
-            return
-        if recovered:
+        worker = TaskWorker(self.store.recover)
+        worker.returned.connect(self._on_recovered)
+        worker.errored.connect(lambda msg: self._window.status.showMessage(
+            f"Recordings: cannot check for interrupted sessions: {msg}", 15000))
+        self._recovery = (worker, start_in_thread(worker))
+
+    def _on_recovered(self, ids: list[str]) -> None:
+        if ids:
             self._window.status.showMessage(
-                f"Recovered {len(recovered)} recording(s) cut short by a crash or power loss; "
+                f"Recovered {len(ids)} recording(s) cut short by a crash or power loss; "
                 "see the Recording panel", 15000)
+            self.refresh_sessions()
+        self.recovered.emit(list(ids))
 
     # -- recording ---------------------------------------------------------------------------------------
     @property
@@ -205,6 +149,8 @@ class RecordingPanel(QWidget):
             return "the recordings folder is not available"
         if not self.labels:
             return "no labels (assets/labels.json could not be read)"
+        if self.session_list.manifest_error:
+            return "the session list cannot be read (see the Recording panel: fix it or set it aside)"
         if not self.subject_edit.text().strip():
             return "enter a subject id (training keeps each subject in one split)"
         return ""
@@ -237,6 +183,9 @@ class RecordingPanel(QWidget):
 
     def _on_closing(self) -> None:
         self.stop_recording("the window closed")
+        if self._recovery is not None:  # a recovery still counting frames ends with its video
+            self._recovery[1].quit()
+            self._recovery[1].wait()
 
     def _on_frame(self, frame: Frame) -> None:
         """GUI thread, every frame: must stay cheap (the recorder only queues)."""
@@ -258,9 +207,10 @@ class RecordingPanel(QWidget):
             self.recorder = Recorder(self.store, self.label_combo.currentText(), self.subject_edit.text().strip(),
                                      camera=source.name, fps=source.fps, size=(width, height),
                                      notes=self.notes_edit.text().strip())
-        except (RecorderError, OSError) as exc:
+        except (RecorderError, OSError, ValueError) as exc:
             self._update_controls()
             self._warn(f"Recording could not start: {exc}")
+            self.refresh_sessions()
             return
         self._source = source
         self._timer.start()
@@ -296,76 +246,19 @@ class RecordingPanel(QWidget):
         self.rec_label.setVisible(self.recorder is not None)
         for w in (self.label_combo, self.subject_edit, self.notes_edit):
             w.setEnabled(not recording)
-        selected = self.selected_session_id()
-        current = self.recorder.session["id"] if self.recorder else None
-        for button in (self.relabel_button, self.delete_button):
-            button.setEnabled(selected is not None and selected != current)
+        self.session_list.set_active(self.recorder.session["id"] if self.recorder else None)
 
     # -- session list ------------------------------------------------------------------------------------
     def sessions(self) -> list[dict[str, Any]]:
-        """Manifest entries, newest first ([] when the manifest cannot be read; the status bar says why)."""
-        if self.store is None:
-            return []
-        try:
-            return sorted(self.store.sessions(), key=lambda s: s.get("date", ""), reverse=True)
-        except (OSError, ValueError, KeyError) as exc:
-            self._window.status.showMessage(f"Cannot read the session list: {exc}", 15000)
-            return []
+        """Valid manifest entries, newest first."""
+        return self.session_list.sessions()
 
     def refresh_sessions(self) -> None:
-        selected = self.selected_session_id()
-        sessions = self.sessions()
-        self.table.setRowCount(len(sessions))
-        for row, s in enumerate(sessions):
-            for col, text in enumerate(session_row(s)):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, s["id"])
-                if s.get("status") == "recording":
-                    item.setForeground(REC_COLOUR)
-                if col == 0:  # the full date and the notes; the cell is kept short for a narrow dock
-                    item.setToolTip("\n".join(filter(None, [_local_time(s.get("date", "")), s.get("notes")])))
-                self.table.setItem(row, col, item)
-            if s["id"] == selected:
-                self.table.selectRow(row)
+        self.session_list.refresh()
         self._update_controls()
 
     def selected_session_id(self) -> str | None:
-        items = self.table.selectedItems()
-        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+        return self.session_list.selected_session_id()
 
     def select_session(self, session_id: str) -> None:
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == session_id:
-                self.table.selectRow(row)
-                return
-
-    def _selected_session(self) -> dict[str, Any] | None:
-        sid = self.selected_session_id()
-        return next((s for s in self.sessions() if s["id"] == sid), None)
-
-    def relabel_selected(self) -> None:
-        session = self._selected_session()
-        if session is None or self.store is None:
-            return
-        answer = ask_relabel(self, self.labels, session["label"], session.get("subject", ""))
-        if answer is None:
-            return
-        try:
-            self.store.relabel(session["id"], answer[0], answer[1] or None)
-        except RecorderError as exc:
-            self._warn(str(exc))
-        self.refresh_sessions()
-
-    def delete_selected(self) -> None:
-        session = self._selected_session()
-        if session is None or self.store is None:
-            return
-        text = (f"Delete the '{session['label']}' session of {session.get('subject') or 'no subject'} "
-                f"({_local_time(session.get('date', ''))}) and its video file?")
-        if QMessageBox.question(self, "Delete session", text) != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            self.store.delete(session["id"])
-        except (RecorderError, OSError) as exc:
-            self._warn(str(exc))
-        self.refresh_sessions()
+        self.session_list.select_session(session_id)

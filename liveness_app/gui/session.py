@@ -1,7 +1,8 @@
 """The active model on the chosen device and the pipeline that scores with it: state, no widgets.
 
-The window asks for changes and shows the outcome; this class loads, swaps and remembers. A model swap
-goes through ``Pipeline.set_model`` (between two frames), so the stream never restarts.
+The window asks for changes and shows the outcome; this class loads (:meth:`ModelSession.load` runs on
+the model loader's thread), swaps and remembers. A model swap goes through ``Pipeline.set_model``
+(between two frames), so the stream never restarts.
 """
 from __future__ import annotations
 
@@ -60,16 +61,12 @@ class ModelSession:
             self.pipeline = Pipeline(self.detector, model, heatmap=self._heatmap, threshold=threshold)
         self.settings.last_model = model.path
 
-    def switch_device(self, preference: str) -> None:
-        """Reload the current model on ``preference``, keeping the threshold in use.
-
-        Raises :class:`ModelLoadError` (and changes nothing) if the model cannot be loaded there.
-        """
+    def use_device(self, preference: str, model: LoadedModel) -> None:
+        """After ``model`` (the current model, reloaded on ``preference``) loaded: install it there, keeping
+        the threshold in use, and remember the preference."""
         if preference not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {preference!r}")
-        if self.model is not None:
-            threshold = self.pipeline.threshold if self.pipeline else None
-            self.install(self.load(self.model.path, preference), threshold)
+        self.install(model, self.pipeline.threshold if self.pipeline else None)
         self.device_preference = preference
         self.settings.device = preference
 

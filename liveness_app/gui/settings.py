@@ -1,18 +1,28 @@
 """What the app remembers between sessions, typed, over a QSettings store.
 
-Tests inject a QSettings on a temporary INI file; the app uses ``QSettings("LivenessStudio",
-"LivenessStudio")``. Values the user passed on the command line or in the config file win over these.
+Tests inject a QSettings on a temporary INI file; the app uses the platform's place
+(``QSettings("LivenessStudio", "LivenessStudio")``: ``~/.config/LivenessStudio/`` on Linux, the registry on
+Windows), or ``settings.ini`` in the user data folder when ``LIVENESS_STUDIO_HOME`` sets one. Values the
+user passed on the command line or in the config file win over these.
+
+A settings file is untrusted like any file: every value is read with its type checked, and a value of the
+wrong type or out of range is ignored (logged) in favour of the default, so the app always starts.
 """
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 from pathlib import Path
+from typing import Any
 
 from PyQt6.QtCore import QByteArray, QSettings
 
 from .. import paths
 
 ORGANIZATION = APPLICATION = "LivenessStudio"
+log = logging.getLogger(__name__)
 BUNDLED = "bundled:"  # prefix of a model shipped with the app: resolved against this install's models/
 
 
@@ -26,14 +36,42 @@ def model_key(path: Path) -> str:
         return str(path)
 
 
-def model_from_key(key: str) -> Path:
+def model_from_key(key: str) -> Path | None:
+    """The model a saved key names; None for a ``bundled:`` name that would leave the models folder."""
     if key.startswith(BUNDLED):
-        return paths.bundled_models_dir() / key[len(BUNDLED):]
+        base = paths.bundled_models_dir().resolve()
+        path = (base / key[len(BUNDLED):]).resolve()
+        if not path.is_relative_to(base):
+            log.warning("settings: %r points outside the bundled models; ignored", key)
+            return None
+        return path
     return Path(key)
 
 
 def default_qsettings() -> QSettings:
+    """The platform's settings store, or ``$LIVENESS_STUDIO_HOME/settings.ini`` when that is set."""
+    if os.environ.get("LIVENESS_STUDIO_HOME"):
+        return QSettings(str(paths.user_data_dir() / "settings.ini"), QSettings.Format.IniFormat)
     return QSettings(ORGANIZATION, APPLICATION)
+
+
+def _threshold_map(text: Any) -> dict[str, float]:
+    """The saved per-model thresholds: entries that are not a probability (text, NaN, 1.7) are dropped."""
+    try:
+        data = json.loads(text) if isinstance(text, str) and text else {}
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        log.warning("settings: model/thresholds is not a JSON mapping; ignored")
+        return {}
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and 0.0 <= value <= 1.0:
+            out[str(key)] = float(value)
+        else:
+            log.warning("settings: threshold %r for %s is not a probability; ignored", value, key)
+    return out
 
 
 class AppSettings:
@@ -43,7 +81,11 @@ class AppSettings:
         self.store = store if store is not None else default_qsettings()
 
     def _str(self, key: str) -> str | None:
-        value = self.store.value(key, "", type=str)
+        """A text value; anything else (a list, a number) is ignored with a log line."""
+        value = self.store.value(key, "")
+        if not isinstance(value, str):
+            log.warning("settings: %s is not text (%r); ignored", key, value)
+            return None
         return value or None
 
     @property
@@ -81,7 +123,13 @@ class AppSettings:
         self.store.setValue("snapshot/dir", str(path))
 
     def overlay(self, name: str, default: bool) -> bool:
-        return self.store.value(f"overlay/{name}", default, type=bool)
+        value = self.store.value(f"overlay/{name}", default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # how an INI file stores a bool
+            return value.lower() == "true"
+        log.warning("settings: overlay/%s is not true/false (%r); using %s", name, value, default)
+        return default
 
     def set_overlay(self, name: str, on: bool) -> None:
         self.store.setValue(f"overlay/{name}", bool(on))
@@ -89,11 +137,7 @@ class AppSettings:
     # Thresholds are keyed by model path; paths contain '/' (a QSettings group separator), so the map is
     # kept as one JSON value.
     def _thresholds(self) -> dict[str, float]:
-        try:
-            data = json.loads(self.store.value("model/thresholds", "{}", type=str) or "{}")
-        except json.JSONDecodeError:
-            return {}
-        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return _threshold_map(self.store.value("model/thresholds", "{}"))
 
     def threshold_override(self, model_path: Path) -> float | None:
         """The threshold the user chose for this model, or None for the model's calibrated one."""

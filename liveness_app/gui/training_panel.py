@@ -88,6 +88,7 @@ class TrainingPanel(QWidget):
         self._build()
         self.set_sources([str(paths.recordings_dir())])
         window.closing.connect(self.shutdown)
+        window.model_changed.connect(self._on_model_changed)
         self._set_busy(None)
 
     # -- widgets -----------------------------------------------------------------------------------------
@@ -242,7 +243,12 @@ class TrainingPanel(QWidget):
             self.status_label.setText("Cancelling after the current step...")
 
     def use_new_model(self) -> None:
-        if self.new_model is not None and self._window.activate_model(self.new_model):
+        """Load the new model (off the GUI thread); the button goes once it scores."""
+        if self.new_model is not None:
+            self._window.activate_model(self.new_model)
+
+    def _on_model_changed(self, model: Any) -> None:
+        if self.new_model is not None and model.path == self.new_model:
             self.use_button.hide()
             self.status_label.setText(f"Scoring with {self.new_model.name}")
 

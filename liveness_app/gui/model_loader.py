@@ -1,0 +1,87 @@
+"""Model files are read and checked on a worker thread, so the window never freezes on a big or hostile file.
+
+The newest request wins: a result that arrives after a newer request was made is dropped, never installed.
+A start-up request carries fallbacks (the last model used, then the bundled default) tried in order.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+
+from ..core.pipeline import LoadedModel
+from .tasks import TaskWorker
+from .workers import start_in_thread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load ``path`` (on ``device``, None: the current preference) and install it with ``threshold``."""
+
+    path: Path
+    device: str | None = None  # set when the request is a device switch
+    threshold: float | None = None
+    quiet: bool = False  # refusal as a status-bar note instead of a message box
+    fallbacks: tuple[Path, ...] = field(default_factory=tuple)
+
+    def next_fallback(self) -> "LoadRequest | None":
+        if not self.fallbacks:
+            return None
+        return replace(self, path=self.fallbacks[0], fallbacks=self.fallbacks[1:], quiet=True)
+
+
+class ModelLoader(QObject):
+    """Runs ``load(path, device)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI thread."""
+
+    loaded = pyqtSignal(object, object)  # LoadedModel, LoadRequest
+    failed = pyqtSignal(object, str)  # LoadRequest, message
+
+    def __init__(self, load: Callable[[Path, str | None], LoadedModel], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._load = load
+        self._generation = 0
+        self._jobs: dict[int, tuple[TaskWorker, QThread, LoadRequest]] = {}
+
+    @property
+    def busy(self) -> bool:
+        """A request is being loaded whose result will be used."""
+        return self._generation in self._jobs
+
+    def request(self, req: LoadRequest) -> None:
+        """Start loading; any request still in flight is superseded (its result will be dropped)."""
+        self._generation += 1
+        gen = self._generation
+        worker = TaskWorker(lambda: self._load(req.path, req.device))
+        worker.returned.connect(lambda model, g=gen: self._on_returned(g, model))
+        worker.errored.connect(lambda message, g=gen: self._on_errored(g, message))
+        worker.finished.connect(lambda g=gen: self._forget(g))
+        self._jobs[gen] = (worker, start_in_thread(worker), req)
+
+    def _on_returned(self, gen: int, model: LoadedModel) -> None:
+        if gen == self._generation and gen in self._jobs:
+            self.loaded.emit(model, self._jobs[gen][2])
+
+    def _on_errored(self, gen: int, message: str) -> None:
+        if gen == self._generation and gen in self._jobs:
+            self.failed.emit(self._jobs[gen][2], message)
+
+    def _forget(self, gen: int) -> None:
+        job = self._jobs.pop(gen, None)
+        if job is not None:
+            job[1].quit()
+            job[1].wait()
+            job[1].deleteLater()
+            job[0].deleteLater()
+
+    def shutdown(self) -> None:
+        """Wait for loads in flight (a file read cannot be interrupted) and drop their results."""
+        self._generation += 1
+        for worker, thread, _ in list(self._jobs.values()):
+            thread.quit()
+            thread.wait()
+        self._jobs.clear()
