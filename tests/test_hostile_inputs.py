@@ -151,9 +151,9 @@ def _tamper(tmp_path: Path, name: str, change) -> Path:
     (lambda d: d.update(model_args={"depth": 3}), "unknown model_args"),
     (lambda d: d.update(class_names=["a"]), "class_names"),
     (lambda d: d["state_dict"]["classifier.3.weight"].fill_(float("nan")), "NaN"),
-    (lambda d: d["state_dict"].pop("classifier.3.bias"), "missing (first: classifier.3.bias)"),
-    (lambda d: d["state_dict"].update(extra=torch.zeros(1)), "unexpected (first: extra)"),
-    (lambda d: d["state_dict"].update({"classifier.3.bias": torch.zeros(2)}), "classifier.3.bias (2,)"),
+    (lambda d: d["state_dict"].pop("classifier.3.bias"), "1 missing key (classifier.3.bias)"),
+    (lambda d: d["state_dict"].update(extra=torch.zeros(1)), "1 unexpected key (extra)"),
+    (lambda d: d["state_dict"].update({"classifier.3.bias": torch.zeros(2)}), "classifier.3.bias: expected [1], got [2]"),
     (lambda d: d.update(state_dict=[1, 2]), "not a mapping"),
 ])
 def test_models_that_should_be_refused_are_refused_before_use(tmp_path, change, message) -> None:

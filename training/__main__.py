@@ -3,8 +3,10 @@
     liveness-train --data ~/.local/share/LivenessStudio/recordings --epochs 20 --out runs/mine
     liveness-train --data /data/manifest.csv --data oulu:/data/OULU --input-size 224 --device cuda
 
-Writes ``<out>/config.json`` (resolved), ``log.jsonl``, ``best.pt`` (app-loadable, calibrated) and
-``last_state.pt`` (``--resume`` continues from it); the best model is copied into the app's model folder.
+Writes ``<out>/config.json`` (resolved), ``log.jsonl``, ``best.pt`` (app-loadable, calibrated),
+``last_state.pt`` (``--resume`` continues from it) and, when files were skipped, ``skipped.csv`` (path,
+reason); the best model is copied into the app's model folder. A bad option, data set, ``--pretrained`` or
+``--resume`` file ends the run with one ``liveness-train: error: ...`` line and exit status 2.
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from liveness_app.core.face import DetectorError
+
 from .config import TrainConfig
+from .events import TrainEvent
 from .loop import fit
 
 
@@ -58,28 +63,43 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig.from_dict({**base, **overrides})
 
 
+def show(ev: TrainEvent, bar: tqdm | None) -> tqdm | None:
+    """Print one event: cache and batch progress as a tqdm bar (returned, to update with the next event),
+    warnings on stderr, the rest as lines on stdout."""
+    if ev.kind in ("cache", "batch"):
+        desc = "cache" if ev.kind == "cache" else f"epoch {ev.epoch}/{ev.epochs}"
+        if bar is None or bar.desc != desc or bar.total != ev.steps:
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=ev.steps, desc=desc, unit="batch" if ev.kind == "batch" else "file")
+        bar.update(ev.step - bar.n)
+        if "loss" in ev.metrics:
+            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
+        return bar
+    if bar is not None:
+        bar.close()
+    if ev.kind == "warning":
+        print(f"liveness-train: warning: {ev.message}", file=sys.stderr, flush=True)
+    else:
+        print(ev.message, flush=True)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``liveness-train``; returns the exit status (2 for bad options, data or model files)."""
     cfg = config_from_args(argv)
     bar: tqdm | None = None
     try:
         for ev in fit(cfg):
-            if ev.kind in ("cache", "batch"):
-                desc = "cache" if ev.kind == "cache" else f"epoch {ev.epoch}/{ev.epochs}"
-                if bar is None or bar.desc != desc or bar.total != ev.steps:
-                    if bar is not None:
-                        bar.close()
-                    bar = tqdm(total=ev.steps, desc=desc, unit="batch" if ev.kind == "batch" else "file")
-                bar.update(ev.step - bar.n)
-                if "loss" in ev.metrics:
-                    bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
-            else:
-                if bar is not None:
-                    bar.close(); bar = None
-                print(ev.message, flush=True)
+            bar = show(ev, bar)
     except KeyboardInterrupt:
         print("cancelled; the best checkpoint so far is kept in", cfg.out_dir, file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, DetectorError) as exc:
+        # Bad input (options, data, a --pretrained or --resume file: ModelLoadError is a ValueError) is a
+        # usage error: one line, no traceback, exit status 2 like argparse's own errors.
+        if bar is not None:
+            bar.close()
         print(f"liveness-train: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -8,15 +8,20 @@ Turning samples into face crops is :mod:`training.cache`'s job.
 from __future__ import annotations
 
 import csv
-import json
+import errno
+import logging
+import os
 import random
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
-LIVE = "live"
+from liveness_app.core.sessions import COMPLETE, LIVE, MANIFEST_NAME, ManifestError, read_manifest, session_path
+
+log = logging.getLogger(__name__)
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 # Sessions recorded without a subject all share one group: unknown people might be the same person, and
@@ -126,9 +131,85 @@ def _regex_group(pattern: re.Pattern[str], rel: Path) -> str:
     return match.group(1) if pattern.groups else match.group(0)
 
 
+class SampleList(list[Sample]):
+    """Samples found by a folder scan, in order; ``skipped`` lists (path, reason) for the entries that
+    could not be read: dangling symlinks, symlink loops, unreadable folders."""
+
+    def __init__(self, samples: Iterable[Sample] = (), skipped: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(samples)
+        self.skipped = list(skipped)
+
+
+def _broken_link(path: Path, exc: OSError) -> str:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    if exc.errno == errno.ELOOP:
+        return f"symlink loop: {target} never resolves to a file or folder"
+    if exc.errno == errno.ENOENT:
+        return f"dangling symlink: its target {target} does not exist"
+    return f"unreadable: {exc.strerror or exc}"
+
+
+def _stat(path: Path, skipped: list[tuple[str, str]]) -> os.stat_result | None:
+    """``path``'s stat (links followed), or None with the reason added to ``skipped``."""
+    try:
+        return path.stat()
+    except OSError as exc:
+        skipped.append((str(path), _broken_link(path, exc) if path.is_symlink() else
+                        f"unreadable: {exc.strerror or exc}"))
+        return None
+
+
+def _new_folder(path: Path, info: os.stat_result, seen: set[tuple[int, int]],
+                skipped: list[tuple[str, str]]) -> bool:
+    """True the first time a folder is met; a folder met again (through a link back to a folder above it,
+    or a second link to it) is a loop or a duplicate of files already found, and is skipped."""
+    key = (info.st_dev, info.st_ino)
+    if key not in seen:
+        seen.add(key)
+        return True
+    how = f"links to {os.readlink(path)}, " if path.is_symlink() else "reached through a symlink, "
+    skipped.append((str(path), f"symlink loop or duplicate: {how}a folder already scanned"))
+    return False
+
+
+def _walk(folder: Path, seen: set[tuple[int, int]], skipped: list[tuple[str, str]]) -> Iterator[Path]:
+    """Regular files below ``folder`` in sorted path order, following folder links once per folder
+    (so a loop ends); dangling links, loops and unreadable folders go to ``skipped``."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        skipped.append((str(folder), f"unreadable folder: {exc.strerror or exc}"))
+        return
+    for name in names:
+        path = folder / name
+        info = _stat(path, skipped)
+        if info is None:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if _new_folder(path, info, seen, skipped):
+                yield from _walk(path, seen, skipped)
+        elif stat.S_ISREG(info.st_mode):
+            yield path
+
+
+def _label_folders(root: Path, skipped: list[tuple[str, str]]) -> tuple[list[Path], set[tuple[int, int]]]:
+    """The non-hidden folders (or links to folders) in ``root``, and the set of folders seen so far."""
+    root_info = root.stat()
+    seen = {(root_info.st_dev, root_info.st_ino)}
+    folders = []
+    for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        info = _stat(path, skipped)
+        if info is not None and stat.S_ISDIR(info.st_mode) and _new_folder(path, info, seen, skipped):
+            folders.append(path)
+    return folders, seen
+
+
 def scan_label_folders(
     root: Path, precropped: bool = False, group_pattern: str | None = None
-) -> list[Sample]:
+) -> SampleList:
     """Samples from the plain layout ``root/<label>/<files>`` (subfolders below a label folder allowed).
 
     Images: .jpg .jpeg .png .bmp .webp; videos: .mp4 .avi .mov .mkv .webm; anything else is ignored.
@@ -136,53 +217,60 @@ def scan_label_folders(
     first "_" for an image (``alice_017.jpg`` -> ``alice``), each prefixed by any subfolders between the
     label folder and the file. ``group_pattern`` is a regex searched in that path relative to the label
     folder; its ``subject`` named group, else its first group, else the whole match, is the group.
+
+    Symlinks are followed, a folder only once: a link back to a folder above it (a loop) or to one
+    already scanned, a dangling link and an unreadable folder are logged and listed, with the reason,
+    in the result's ``skipped`` (a :class:`SampleList` is a list of the samples).
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"{root} is not a folder; expected root/<label>/<files>")
     pattern = re.compile(group_pattern) if group_pattern else None
+    skipped: list[tuple[str, str]] = []
     samples = []
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(label_dir.rglob("*")):
+    label_dirs, seen = _label_folders(root, skipped)
+    for label_dir in label_dirs:
+        for path in _walk(label_dir, seen, skipped):
             kind = kind_of(path)
-            if kind is None or not path.is_file():
+            if kind is None:
                 continue
             rel = path.relative_to(label_dir)
             group = _regex_group(pattern, rel) if pattern else _default_group(rel, kind)
             samples.append(Sample(path, label_dir.name, group, kind, precropped=precropped))
+    shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:3])
+    if skipped:
+        log.warning("%s: skipped %d entr%s: %s%s", root, len(skipped), "y" if len(skipped) == 1 else "ies",
+                    shown, " ..." if len(skipped) > 3 else "")
     if not samples:
-        raise DatasetLayoutError(f"no images or videos found in {root}/<label>/ folders")
-    return samples
+        raise DatasetLayoutError(f"no images or videos found in {root}/<label>/ folders"
+                                 + (f" (skipped {len(skipped)}: {shown})" if skipped else ""))
+    return SampleList(samples, skipped)
 
 
 def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample]:
-    """Sessions recorded by the app: ``root/manifest.json`` with ``{"version": 1, "sessions": [...]}``.
+    """Sessions recorded by the app: ``root/manifest.json`` (schema: :mod:`liveness_app.core.sessions`).
 
-    Each session gives ``file`` (relative to root), ``label``, ``attack_type``, ``subject`` and
-    ``status``; the group is the subject. Sessions not marked "complete" ("incomplete", or a
-    "recording" the recorder has not finished or recovered) are skipped unless ``include_incomplete``.
+    Each session gives ``file`` (inside root), ``label``, ``attack_type``, ``subject`` and ``status``;
+    the group is the subject. Sessions not marked "complete" ("incomplete", or a "recording" the recorder
+    has not finished or recovered) are skipped unless ``include_incomplete``. Entries the schema refuses
+    (a file outside the folder, missing fields, ...) are never followed: they are logged and left out.
     """
-    manifest = Path(root) / "manifest.json"
+    if not (Path(root) / MANIFEST_NAME).is_file():
+        raise DatasetLayoutError(f"cannot read recordings manifest: no file {Path(root) / MANIFEST_NAME}")
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetLayoutError(f"cannot read recordings manifest {manifest}: {exc}") from exc
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise DatasetLayoutError(f"{manifest}: expected {{'version': 1, 'sessions': [...]}}")
+        manifest = read_manifest(Path(root))
+    except ManifestError as exc:
+        raise DatasetLayoutError(f"cannot read recordings manifest: {exc}") from exc
+    for bad in manifest.invalid:
+        log.warning("recordings %s: entry %d (%s) left out: %s", root, bad.index, bad.session_id or "no id",
+                    bad.reason)
     samples = []
-    for session in data.get("sessions", []):
-        if session.get("status") != "complete" and not include_incomplete:
+    for session in manifest.sessions:
+        if session["status"] != COMPLETE and not include_incomplete:
             continue
-        try:
-            label = str(session["label"])
-            path = Path(root) / str(session["file"])
-            samples.append(Sample(
-                path=path, label=label, group=str(session.get("subject") or UNKNOWN_SUBJECT),
-                kind=kind_of(path) or "video",
-                attack_type="" if label == LIVE else str(session.get("attack_type") or ""),
-            ))
-        except (KeyError, ValueError) as exc:
-            raise DatasetLayoutError(f"{manifest}: bad session {session.get('id')!r}: {exc}") from exc
+        path = session_path(Path(root), session["file"])
+        samples.append(Sample(path=path, label=session["label"], group=session["subject"] or UNKNOWN_SUBJECT,
+                              kind=kind_of(path) or "video", attack_type=session["attack_type"]))
     return samples
 
 

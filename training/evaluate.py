@@ -24,8 +24,7 @@ from liveness_app.core.model import ModelLoadError, ModelMeta, load_checkpoint
 from . import metrics as M
 from .cache import CropCache
 from .frames import CropDataset, Entry, eval_entries
-from .importers import load_any
-from .prepare import CACHE_MARGIN_EXTRA, cache_samples
+from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
 from .report import write_report
 from .visuals import gradcam_grid, tsne_plot
 
@@ -67,7 +66,7 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     dev, _ = select_device(device)
     model, meta = load_checkpoint(model_path, dev)
     model = model.to(memory_format=torch.channels_last)
-    samples = [s for spec in data for s in load_any(spec)]
+    samples, scan_skipped = load_samples(data)  # with the broken links and loops the folder scans found
     if groups:
         samples = [s for s in samples if s.group in set(groups)]
     if not samples:
@@ -76,6 +75,7 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
                       crop_margin=meta.preprocessing.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
                       frames_per_video=frames_per_video)
     items, skipped = _drain(cache_samples(cache, samples), progress)
+    skipped = list(scan_skipped) + list(skipped)
     entries = eval_entries(items, frames_per_video)
     if not entries:
         raise ValueError(f"no usable face crops: all {len(samples)} files were skipped")

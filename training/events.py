@@ -8,7 +8,8 @@ from typing import Any
 
 @dataclass
 class TrainEvent:
-    """One progress report. ``kind``: "cache", "batch", "epoch", "done"."""
+    """One progress report. ``kind``: "cache", "batch", "epoch", "warning" (e.g. skipped files: the
+    message names them and where their full list is), "done"."""
 
     kind: str
     epoch: int = 0

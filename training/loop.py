@@ -24,7 +24,7 @@ from liveness_app.core.preprocess import PreprocessSpec
 
 from . import metrics as M
 from .augment import AugmentConfig
-from .checkpoint import export_model, hardware, load_pretrained, load_state, save_state
+from .checkpoint import export_model, hardware, load_pretrained, restore_state, save_state
 from .config import TrainConfig
 from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries
@@ -134,15 +134,9 @@ def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig,
     return result, scores
 
 
-def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEvent]:
-    """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`."""
-    run_dir = Path(cfg.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
-    if data is None:
-        data = yield from prepare_data(cfg)
-    device, reason = select_device(cfg.device)
-    use_training_threads()
+def build_run(cfg: TrainConfig, device: torch.device
+              ) -> tuple[torch.nn.Module, AveragedModel | None, torch.optim.Optimizer, Any]:
+    """The model (with ``--pretrained`` weights loaded), its weight EMA, optimizer and LR scheduler."""
     torch.manual_seed(cfg.seed)
     model = build_model(lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
     for m in model.modules():
@@ -161,15 +155,28 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
         ema = AveragedModel(model, multi_avg_fn=avg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
-    dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
+    return model, ema, opt, sched
+
+
+def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEvent]:
+    """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`.
+
+    The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
+    before the data is cached, so that such a mistake fails in seconds, not after the caching.
+    """
+    run_dir = Path(cfg.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+    device, reason = select_device(cfg.device)
+    use_training_threads()
+    model, ema, opt, sched = build_run(cfg, device)
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
     start, best, stale = 1, (float("inf"), float("inf")), 0
     if cfg.resume and state_path.is_file():
-        st = load_state(state_path)
-        model.load_state_dict(st["model"]); opt.load_state_dict(st["optimizer"]); sched.load_state_dict(st["scheduler"])
-        if ema is not None and "ema" in st:
-            ema.load_state_dict(st["ema"])
-        start, best, stale = int(st["epoch"]) + 1, tuple(st["best"]), int(st["stale"])
+        start, best, stale = restore_state(state_path, model, opt, sched, ema)
+    if data is None:
+        data = yield from prepare_data(cfg)
+    dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
     log = (run_dir / "log.jsonl").open("a")
     t_start = time.perf_counter()
     try:

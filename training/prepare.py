@@ -1,6 +1,12 @@
-"""From dataset specs to cached, split face crops (the part of a run before the first epoch)."""
+"""From dataset specs to cached, split face crops (the part of a run before the first epoch).
+
+Files that give no training crop (broken links, unreadable images or videos, no face found) are skipped,
+never fatal: they are listed in ``<out_dir>/skipped.csv`` (path, reason), named in a "warning" event, and
+left out of the data summary that the model's metadata carries, which counts only the samples used.
+"""
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -15,6 +21,9 @@ from .importers import load_any
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
 CHUNK = 64  # samples cached between two progress events
+SKIPPED_NAME = "skipped.csv"  # in the run folder
+SHOWN_SKIPPED = 3  # skipped files named in the warning; the csv has them all
+SUMMARY_SKIPPED = 20  # skipped files listed in the model's metadata; the count covers all
 
 
 @dataclass
@@ -29,13 +38,17 @@ class PreparedData:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_samples(specs: Sequence[str]) -> list[Sample]:
+def load_samples(specs: Sequence[str]) -> tuple[list[Sample], list[tuple[str, str]]]:
+    """Samples of every dataset spec, and (path, reason) of the entries the readers skipped (broken links)."""
     samples: list[Sample] = []
+    skipped: list[tuple[str, str]] = []
     for spec in specs:
-        samples.extend(load_any(spec))
+        found = load_any(spec)
+        samples.extend(found)
+        skipped.extend(getattr(found, "skipped", []))
     if not samples:
-        raise ValueError("no training data: give --data with a folder, a manifest.csv or NAME:PATH")
-    return samples
+        raise ValueError("no data: give --data with a folder, a manifest.csv or NAME:PATH")
+    return samples, skipped
 
 
 def make_cache(cfg: TrainConfig) -> CropCache:
@@ -58,19 +71,61 @@ def cache_samples(cache: CropCache, samples: Sequence[Sample],
     return items, skipped
 
 
+def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:
+    """``path,reason`` rows for every skipped file; no file (and a stale one removed) when none were."""
+    path = Path(path)
+    if not skipped:
+        path.unlink(missing_ok=True)
+        return
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "reason"])
+        writer.writerows(skipped)
+
+
+def skipped_message(skipped: Sequence[tuple[str, str]], total: int, listed_in: Path) -> str:
+    """One line naming the first few skipped files and where the full list is."""
+    shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:SHOWN_SKIPPED])
+    more = f"; and {len(skipped) - SHOWN_SKIPPED} more" if len(skipped) > SHOWN_SKIPPED else ""
+    return (f"skipped {len(skipped)} of {total} file(s) that gave no face crop: {shown}{more}; "
+            f"full list in {listed_in}")
+
+
+def summarize_used(train: list, dev: list, test: list, skipped: Sequence[tuple[str, str]],
+                   sources: Sequence[str]) -> dict[str, Any]:
+    """The data summary of the model's metadata: counts of the cached items actually trained and
+    evaluated on, and the skipped files apart (their count, and the first few with their reasons)."""
+    samples = {name: [item.sample for item in split] for name, split in (("train", train), ("dev", dev),
+                                                                         ("test", test))}
+    return {**{name: summarize(split) for name, split in samples.items()},
+            "dev_groups": sorted({s.group for s in samples["dev"]}),
+            "test_groups": sorted({s.group for s in samples["test"]}),
+            "sources": list(sources), "skipped": len(skipped),
+            "skipped_files": [{"path": p, "reason": r} for p, r in skipped[:SUMMARY_SKIPPED]]}
+
+
 def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
-    """Generator of "cache" TrainEvents; returns :class:`PreparedData`. Splits by group, never by frame."""
-    samples = load_samples(cfg.data)
+    """Generator of "cache" (and, for skipped files, "warning") TrainEvents; returns
+    :class:`PreparedData`. Splits by group, never by frame. Raises ValueError when no usable train or
+    dev data is left."""
+    samples, scan_skipped = load_samples(cfg.data)
     train, dev, test = split_by_group(samples, dev_fraction=cfg.dev_fraction, seed=cfg.seed,
                                       dev_groups=list(cfg.dev_groups) or None,
                                       test_groups=list(cfg.test_groups) or None)
     if not dev:
         raise ValueError("the dev split is empty: need at least two groups (subjects/sources)")
-    items, skipped = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
+    items, not_cached = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
         "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"))
+    skipped = scan_skipped + not_cached
+    listed_in = Path(cfg.out_dir) / SKIPPED_NAME
+    write_skipped(listed_in, skipped)
+    if skipped:
+        yield TrainEvent("warning", message=skipped_message(skipped, len(scan_skipped) + len(samples), listed_in))
     by_path = {item.sample.path: item for item in items}
-    pick = lambda split: [by_path[s.path] for s in split if s.path in by_path]  # noqa: E731
-    summary = {"train": summarize(train), "dev": summarize(dev), "test": summarize(test),
-               "dev_groups": sorted({s.group for s in dev}), "test_groups": sorted({s.group for s in test}),
-               "sources": list(cfg.data), "skipped": len(skipped)}
-    return PreparedData(pick(train), pick(dev), pick(test), summary, CACHE_MARGIN_EXTRA, skipped)
+    used = [[by_path[s.path] for s in split if s.path in by_path] for split in (train, dev, test)]
+    for name, split, kept in zip(("train", "dev"), (train, dev), used):
+        if not kept:
+            raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped "
+                             f"(see {listed_in})")
+    summary = summarize_used(*used, skipped=skipped, sources=cfg.data)
+    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped)

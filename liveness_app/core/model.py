@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +25,11 @@ from torchvision.models import mobilenet_v3_large
 
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 from .texture import LBPHistograms
+from .weights import ModelLoadError, describe_state_mismatch, read_weights_only
 
 FORMAT = "liveness-studio/1"
 ARCHITECTURES = ("mobilenet_v3_large",)
 CLASS_NAMES = ("spoof", "live")
-
-
-class ModelLoadError(ValueError):
-    """A model file that cannot be used: unreadable, not ours, or not matching its own metadata."""
 
 
 @dataclass(frozen=True)
@@ -208,20 +204,9 @@ def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The raw checkpoint dict, weights-only: a pickle with any object in it is refused."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: no such file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files; all mean "unusable"
-        # torch's own message suggests weights_only=False: never follow it for a file of unknown origin.
-        if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
-            why = "it holds Python objects other than weights and metadata, so it was refused unopened"
-        else:
-            why = f"the file is corrupt or was not saved by PyTorch ({type(exc).__name__})"
-        raise ModelLoadError(f"{path.name}: not a readable weights-only checkpoint: {why}") from exc
+    data = read_weights_only(Path(path), f"{Path(path).name}: not a readable weights-only checkpoint")
     if not isinstance(data, dict) or "state_dict" not in data:
-        raise ModelLoadError(f"{path.name}: not a Liveness Studio model (no metadata/state_dict)")
+        raise ModelLoadError(f"{Path(path).name}: not a Liveness Studio model (no metadata/state_dict)")
     return data
 
 
@@ -237,7 +222,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
         meta = ModelMeta(**{**meta.__dict__, "name": Path(path).stem})
     model = build_model(meta.arch, spec=meta.preprocessing, **meta.model_args)
     state = data["state_dict"]
-    problem = state_mismatch(model.state_dict(), state)
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"{Path(path).name}: the weights are a {type(state).__name__}, not a mapping "
+                             "of names to tensors")
+    problem = describe_state_mismatch(model.state_dict(), state)
     if problem:
         raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {problem}")
     model.load_state_dict(state, strict=True)
@@ -246,24 +234,6 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
         raise ModelLoadError(f"{Path(path).name}: {len(bad)} weight tensor(s) hold NaN or infinity "
                              f"(first: {bad[0]}); the file is damaged or the training diverged")
     return model.to(device).eval(), meta
-
-
-def state_mismatch(own: dict[str, torch.Tensor], given: Any, limit: int = 3) -> str:
-    """Why ``given`` cannot be loaded into a module whose state dict is ``own`` ("" when it can):
-    missing and unexpected keys and shape differences, each with its count and first names."""
-    if not isinstance(given, dict):
-        return f"the weights are a {type(given).__name__}, not a mapping of names to tensors"
-    not_tensors = [str(k) for k, v in given.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        return f"{len(not_tensors)} entries are not tensors (first: {', '.join(not_tensors[:limit])})"
-    missing = [k for k in own if k not in given]
-    unexpected = [str(k) for k in given if k not in own]
-    shapes = [f"{k} {tuple(given[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-              if k in given and given[k].shape != v.shape]
-    parts = [f"{len(names)} {what} (first: {', '.join(names[:limit])})"
-             for what, names in (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes))
-             if names]
-    return "; ".join(parts)
 
 
 def _plain(obj: Any) -> Any:

@@ -268,6 +268,8 @@ class TrainingPanel(QWidget):
             if frame:
                 self.status_label.setText(f"Epoch {ev.epoch}/{ev.epochs}: dev AUC {_fmt(frame.get('auc'))}, "
                                           f"ACER {_fmt(frame.get('acer'))}")
+        elif ev.kind == "warning":  # e.g. files skipped while caching, with where the full list is
+            self.log_view.appendPlainText(f"Warning: {ev.message}")
         elif ev.kind == "done":
             self.log_view.appendPlainText(ev.message)
             self._show_progress(1, 1, "Done" if ev.model_path is None else
