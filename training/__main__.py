@@ -67,7 +67,7 @@ def show(ev: TrainEvent, bar: tqdm | None) -> tqdm | None:
     """Print one event: cache and batch progress as a tqdm bar (returned, to update with the next event),
     warnings on stderr, the rest as lines on stdout."""
     if ev.kind in ("cache", "batch"):
-        desc = "cache" if ev.kind == "cache" else f"epoch {ev.epoch}/{ev.epochs}"
+        desc = "cache" if ev.kind == "cache" else f"{ev.phase or 'epoch'} {ev.epoch}/{ev.epochs}"
         if bar is None or bar.desc != desc or bar.total != ev.steps:
             if bar is not None:
                 bar.close()

@@ -33,7 +33,7 @@ def export_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold
                  training: dict[str, Any], metrics: dict[str, Any]) -> Path:
     """Write the model the app loads: weights, its construction arguments, preprocessing, calibrated
     threshold, data and metrics."""
-    meta = ModelMeta(arch="mobilenet_v3_large", preprocessing=spec, threshold=float(threshold),
+    meta = ModelMeta(arch=model.arch, preprocessing=spec, threshold=float(threshold),
                      model_args=dict(model.model_args), training=training, metrics=metrics, name=name)
     save_checkpoint(Path(path), model, meta)
     return Path(path)
@@ -68,20 +68,24 @@ def _weights_of(data: Any, what: str) -> dict[str, torch.Tensor]:
 
 
 def load_pretrained(model: nn.Module, path: Path) -> list[str]:
-    """Load ImageNet (or other) MobileNetV3-Large weights from a local file, weights-only.
+    """Load backbone weights (torchvision's ImageNet file for the model's architecture, or a backbone
+    distilled by :mod:`training.distill`) from a local file, weights-only.
 
-    The classifier's last layer differs (1000 classes vs 1 logit) and is left as initialised; every other
-    tensor must match in name and shape. Returns the names that were not loaded. Raises
-    :class:`ModelLoadError` ("cannot use --pretrained PATH: ...") for a file that is unreadable, holds
-    other objects, is not a dict of tensors, or has no usable feature weights.
+    Every ``features.*`` tensor of the model must be in the file with its shape: a backbone is never half
+    loaded. Classifier tensors load where they match (ImageNet's 1000-class layer does not, and stays as
+    initialised). Returns the names that were not loaded. Raises :class:`ModelLoadError` ("cannot use
+    --pretrained PATH: ...") for a file that is unreadable, holds other objects, is not a dict of tensors,
+    or lacks feature weights of this architecture.
     """
     what = f"cannot use --pretrained {path}"
     state = _weights_of(read_weights_only(Path(path), what), what)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not any(k.startswith("features.") for k in usable):
-        raise ModelLoadError(f"{what}: no MobileNetV3-Large feature weights in this file "
-                             f"({describe_state_mismatch(own, state)})")
+    backbone = {k: v for k, v in own.items() if k.startswith("features.")}
+    if not set(backbone) <= set(usable):
+        arch = getattr(model, "arch", type(model).__name__)
+        raise ModelLoadError(f"{what}: no complete {arch} feature weights in this file "
+                             f"({describe_state_mismatch(backbone, {k: v for k, v in state.items() if k.startswith('features.')})})")
     model.load_state_dict(usable, strict=False)
     return sorted(set(own) - set(usable))
 

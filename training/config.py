@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from liveness_app.core.model import ARCHITECTURES
 from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 from .augment import AugmentConfig
@@ -18,6 +19,7 @@ class TrainConfig:
     data: tuple[str, ...] = ()  # specs for training.importers.load_any (folder, manifest.csv, NAME:PATH)
     out_dir: str = "runs/latest"
     name: str = "liveness-model"
+    arch: str = "mobilenet_v3_large"  # or "mobilenet_v2" (its ImageNet weights can be had offline)
     input_size: int = 224
     crop_margin: float = 0.25
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -52,6 +54,10 @@ class TrainConfig:
     ema_decay: float = 0.995  # exponential moving average of the weights, evaluated and exported (0 = off)
     ema_warmup: bool = True  # ramp the decay up over the first updates (short runs); off = constant decay
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields to override
+    synth_attacks: float = 0.0  # probability that a live training crop becomes a simulated replay/print
+    distill_from: str = ""  # ImageNet MobileNetV2 weights: distil its features into the backbone first
+    distill_epochs: int = 2
+    distill_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -65,6 +71,12 @@ class TrainConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in [0, 1)")
         AugmentConfig.from_overrides(self.augment)  # unknown options fail here, not mid-run
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
+        if self.distill_epochs < 1 or self.distill_lr <= 0:
+            raise ValueError("distill_epochs must be >= 1 and distill_lr > 0")
+        if not 0.0 <= self.synth_attacks <= 0.9:
+            raise ValueError("synth_attacks must be in [0, 0.9]")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

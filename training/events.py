@@ -19,3 +19,4 @@ class TrainEvent:
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     model_path: Path | None = None
+    phase: str = ""  # "distil" for the feature-distillation stage before the liveness training

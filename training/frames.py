@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
 
+from .attacks import simulate_attack
 from .augment import AugmentConfig, augment
 from .cache import crop_for_training
 
@@ -79,13 +80,15 @@ class CropDataset(Dataset):
     """Reads cached crops; in training mode jitters scale/centre and colour, then the shared preprocessing."""
 
     def __init__(self, entries: Sequence[Entry], spec: PreprocessSpec, cache_margin_extra: float,
-                 train: bool, seed: int = 4, epoch: int = 0, augment_cfg: AugmentConfig = AugmentConfig()) -> None:
+                 train: bool, seed: int = 4, epoch: int = 0, augment_cfg: AugmentConfig = AugmentConfig(),
+                 synth_attacks: float = 0.0) -> None:
         self.entries = list(entries)
         self.spec = spec
         self.extra = cache_margin_extra
         self.train = train
         self.seed, self.epoch = seed, epoch
         self.augment_cfg = augment_cfg
+        self.synth_attacks = synth_attacks  # training only: a live crop becomes a simulated attack
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -95,10 +98,13 @@ class CropDataset(Dataset):
         crop = cv2.imread(str(entry.crop_path), cv2.IMREAD_COLOR)
         if crop is None:
             raise OSError(f"cached crop unreadable: {entry.crop_path} (delete the cache folder to rebuild)")
+        target = entry.target
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            crop = augment(crop_for_training(crop, self.spec.crop_margin, self.extra, rng=rng), rng,
-                           self.augment_cfg)
+            crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=rng)
+            if self.synth_attacks and target == 1.0 and rng.random() < self.synth_attacks:  # off a screen or a print
+                crop, target = simulate_attack(crop, rng)[0], 0.0
+            crop = augment(crop, rng, self.augment_cfg)
         else:
             crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=None)
-        return torch.from_numpy(prepare_crop(crop, self.spec)), entry.target, index
+        return torch.from_numpy(prepare_crop(crop, self.spec)), target, index

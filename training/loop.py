@@ -26,9 +26,13 @@ from . import metrics as M
 from .augment import AugmentConfig
 from .checkpoint import export_model, hardware, load_pretrained, restore_state, save_state
 from .config import TrainConfig
+from .distill import distill_backbone, load_teacher
 from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries
 from .prepare import PreparedData, prepare_data
+
+
+DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
 
 
 def spec_of(cfg: TrainConfig) -> PreprocessSpec:
@@ -45,7 +49,7 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> to
 
 def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float) -> DataLoader:
     ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch,
-                     augment_cfg=AugmentConfig.from_overrides(cfg.augment))
+                     augment_cfg=AugmentConfig.from_overrides(cfg.augment), synth_attacks=cfg.synth_attacks)
     sampler = None
     if train:
         n = cfg.epoch_size or len(entries)
@@ -138,7 +142,7 @@ def build_run(cfg: TrainConfig, device: torch.device
               ) -> tuple[torch.nn.Module, AveragedModel | None, torch.optim.Optimizer, Any]:
     """The model (with ``--pretrained`` weights loaded), its weight EMA, optimizer and LR scheduler."""
     torch.manual_seed(cfg.seed)
-    model = build_model(lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
+    model = build_model(cfg.arch, lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
     for m in model.modules():
         # torchvision's MobileNetV3 uses BN momentum 0.01 (tuned for long ImageNet schedules): after a few
         # hundred steps from scratch the running statistics are still near their init, and the model in
@@ -174,9 +178,13 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     start, best, stale = 1, (float("inf"), float("inf")), 0
     if cfg.resume and state_path.is_file():
         start, best, stale = restore_state(state_path, model, opt, sched, ema)
+    teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
     if data is None:
         data = yield from prepare_data(cfg)
     dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
+    if teacher is not None:
+        yield from _distill(model, teacher, ema, data, cfg, device)
+        del teacher
     log = (run_dir / "log.jsonl").open("a")
     t_start = time.perf_counter()
     try:
@@ -218,6 +226,18 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
         log.close()
     installed = _install(best_path, cfg) if best_path.is_file() else None
     yield TrainEvent("done", message=f"best model: {installed or best_path}", model_path=installed or best_path)
+
+
+def _distill(model: torch.nn.Module, teacher: torch.nn.Module, ema: AveragedModel | None, data: PreparedData,
+             cfg: TrainConfig, device: torch.device) -> Iterator[TrainEvent]:
+    """The distillation stage on the training crops; the weight average then restarts from its result."""
+    seeds = [DISTILL_SEED_OFFSET + epoch for epoch in range(1, cfg.distill_epochs + 1)]  # apart from training's
+    loaders = [_loader(epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e), cfg, True, e,
+                       data.cache_margin_extra) for e in seeds]
+    yield from distill_backbone(model, teacher, loaders, cfg, device)
+    if ema is not None:
+        ema.module.load_state_dict(model.state_dict())
+        ema.n_averaged.zero_()
 
 
 def _summary(r: dict[str, Any]) -> str:

@@ -77,6 +77,7 @@ def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:
     if not skipped:
         path.unlink(missing_ok=True)
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "reason"])

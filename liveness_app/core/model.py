@@ -21,14 +21,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import mobilenet_v3_large
+from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 from .texture import LBPHistograms
 from .weights import ModelLoadError, describe_state_mismatch, read_weights_only
 
 FORMAT = "liveness-studio/1"
-ARCHITECTURES = ("mobilenet_v3_large",)
+ARCHITECTURES = ("mobilenet_v3_large", "mobilenet_v2")
 CLASS_NAMES = ("spoof", "live")
 
 
@@ -128,31 +128,46 @@ def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(value)
 
 
-class LivenessNet(nn.Module):
-    """MobileNetV3-Large with one logit (live vs spoof), optionally fused with colour-LBP texture features.
+def _backbone(arch: str, dropout: float) -> tuple[nn.Module, nn.Sequential]:
+    """torchvision's features and classifier (one output) for ``arch``, randomly initialised."""
+    if arch == "mobilenet_v3_large":
+        base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
+    elif arch == "mobilenet_v2":
+        base = mobilenet_v2(weights=None, num_classes=1, dropout=dropout)
+    else:
+        raise ValueError(f"unsupported architecture {arch!r}; supported: {', '.join(ARCHITECTURES)}")
+    return base.features, base.classifier
 
-    The CNN's pooled 960-d features, and with ``lbp_grid`` > 0 a 128-d projection of the LBP histograms of
-    :mod:`.texture`, feed torchvision's MobileNetV3 classifier. Without LBP the parameter names are exactly
-    torchvision's (``features.*``, ``classifier.*``), so ImageNet weights load by name.
+
+class LivenessNet(nn.Module):
+    """A MobileNet with one logit (live vs spoof), optionally fused with colour-LBP texture features.
+
+    ``arch``: MobileNetV3-Large (the shipped model: pooled 960-d features into torchvision's two-layer
+    classifier) or MobileNetV2 (pooled 1280-d features into one linear layer: the architecture whose
+    ImageNet weights are to be had offline). With ``lbp_grid`` > 0 a 128-d projection of the LBP histograms
+    of :mod:`.texture` joins the pooled features. Without LBP the parameter names are exactly torchvision's
+    (``features.*``, ``classifier.*``), so ImageNet weights load by name.
     """
 
     TEXTURE_DIM = 128
 
     def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = IMAGENET_MEAN,
-                 std: tuple[float, ...] = IMAGENET_STD) -> None:
+                 std: tuple[float, ...] = IMAGENET_STD, arch: str = "mobilenet_v3_large") -> None:
         super().__init__()
+        self.arch = arch
         self.model_args = {"dropout": dropout, "lbp_grid": lbp_grid}  # what a checkpoint stores to rebuild it
-        base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)
-        self.features = base.features
-        self.classifier = base.classifier
+        self.features, self.classifier = _backbone(arch, dropout)
+        # width of the pooled CNN features: 960 (MobileNetV3-Large), 1280 (MobileNetV2)
+        self.embed_dim = next(m for m in self.classifier if isinstance(m, nn.Linear)).in_features
         self.texture: LBPHistograms | None = None
         if lbp_grid:
             self.texture = LBPHistograms(mean, std, lbp_grid)
             self.texture_proj = nn.Sequential(nn.LayerNorm(self.texture.out_dim),
                                               nn.Linear(self.texture.out_dim, self.TEXTURE_DIM), nn.Hardswish())
-            first = self.classifier[0]
-            self.classifier[0] = nn.Linear(first.in_features + self.TEXTURE_DIM, first.out_features)
-            for layer in (self.texture_proj[1], self.classifier[0]):  # torchvision's MobileNetV3 init
+            index = next(i for i, m in enumerate(self.classifier) if isinstance(m, nn.Linear))
+            first = self.classifier[index]
+            self.classifier[index] = nn.Linear(first.in_features + self.TEXTURE_DIM, first.out_features)
+            for layer in (self.texture_proj[1], self.classifier[index]):  # torchvision's MobileNetV3 init
                 nn.init.normal_(layer.weight, 0, 0.01)
                 nn.init.zeros_(layer.bias)
 
@@ -182,7 +197,7 @@ def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid
         raise ValueError(f"unsupported architecture {arch!r}")
     check_model_args({"dropout": dropout, "lbp_grid": lbp_grid})
     norm = {"mean": tuple(spec.mean), "std": tuple(spec.std)} if spec is not None else {}
-    return LivenessNet(dropout=dropout, lbp_grid=lbp_grid, **norm)
+    return LivenessNet(dropout=dropout, lbp_grid=lbp_grid, arch=arch, **norm)
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
