@@ -74,7 +74,7 @@ PRETRAINED_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "not-tensors": (lambda p: torch.save({"features.0.0.weight": [1.0, 2.0]}, p),
                     "1 entry not a named tensor: 'features.0.0.weight': list"),
     "no-features": (lambda p: torch.save({"fc.weight": torch.zeros(2, 2)}, p),
-                    "no MobileNetV3-Large feature weights"),
+                    "no complete mobilenet_v3_large feature weights"),
 }
 
 
