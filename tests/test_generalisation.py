@@ -151,3 +151,24 @@ def test_cross_validation_command_writes_per_fold_and_overall_results(tmp_path: 
         assert "pooled_eer" in fold["test"] and "apcer" in fold["test"]["pooled_eer"]["frame"]
     assert "pooled" in result["summary"]["pooled_eer"]
     assert "Threshold rule `pooled_eer`" in (tmp_path / "cv" / "cv.md").read_text()
+
+
+def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> None:
+    from conftest import make_checkpoint
+    from training.evaluate import evaluate_model
+
+    data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
+    rows = ["path,label,attack_type,group,precropped"]
+    for label in ("live", "print"):
+        for img in sorted((data / label).glob("subj*_?.png")):
+            rows.append(f"{label}/{img.name},{label},,{img.stem.split('_')[0]},true")
+    cv2.imwrite(str(data / "live" / "empty_wall.png"), np.full((240, 320, 3), 128, np.uint8))
+    rows.append("live/empty_wall.png,live,,subj0,false")  # a frame the detector finds no face in
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    metrics = evaluate_model(make_checkpoint(tmp_path / "m.pt"), [str(data / "manifest.csv")], tmp_path / "out",
+                             cache_dir=tmp_path / "cache", device="cpu")
+    assert metrics["no_face"]["live"] == {"frames": 9, "no_face": 1, "no_face_rate": pytest.approx(1 / 9)}
+    assert metrics["no_face"]["print"]["no_face"] == 0
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["no_face"]["live"]["no_face"] == 1
+    assert "Frames without a face" in (tmp_path / "out" / "report.md").read_text()

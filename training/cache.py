@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +45,12 @@ class CachedSet(list[CachedItem]):
     """The samples that gave crops, in input order; ``skipped`` lists (path, reason) for the others."""
 
     def __init__(self, items: Iterable[CachedItem], skipped: list[tuple[str, str]],
-                 frames_without_face: int = 0) -> None:
+                 frames_without_face: int = 0, face_frames: Counter | None = None) -> None:
         super().__init__(items)
         self.skipped = skipped
         self.frames_without_face = frames_without_face
+        # per label: frames looked at ("frames") and those in which no face was found ("no_face")
+        self.face_frames: Counter = face_frames if face_frames is not None else Counter()
 
 
 @dataclass
@@ -246,15 +249,17 @@ class CropCache:
         return entry
 
     def _collect(self, samples: Sequence[Sample], entries: list[_Entry | None]) -> CachedSet:
-        items, skipped, no_face = [], [], 0
+        items, skipped, no_face, counts = [], [], 0, Counter()
         for sample, entry in zip(samples, entries):
             assert entry is not None
             no_face += entry.no_face
+            counts[(sample.label, "frames")] += len(entry.crops) + entry.no_face
+            counts[(sample.label, "no_face")] += entry.no_face
             if entry.crops:
                 items.append(CachedItem(sample, [self.folder / c for c in entry.crops]))
             else:
                 skipped.append((str(sample.path), entry.reason))
-        return CachedSet(items, skipped, no_face)
+        return CachedSet(items, skipped, no_face, counts)
 
     def _load_index(self) -> dict[str, _Entry]:
         if self._index is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -57,6 +58,17 @@ def _drain(gen: Iterator[Any], progress: bool) -> Any:
             return stop.value
 
 
+def no_face_table(face_frames: Counter) -> dict[str, dict[str, Any]]:
+    """Per label: frames looked at, frames in which the detector found no face, and their share. Those
+    frames are not scored, so they are not in the error rates' denominators: this says how many."""
+    labels = sorted({label for label, _ in face_frames})
+    table = {}
+    for label in labels:
+        frames, missed = face_frames[(label, "frames")], face_frames[(label, "no_face")]
+        table[label] = {"frames": frames, "no_face": missed, "no_face_rate": missed / frames if frames else None}
+    return table
+
+
 def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, frames_per_video: int = 8,
                    groups: Sequence[str] = (), cache_dir: Path | None = None, detector: Path | None = None,
                    device: str = "auto", progress: bool = False) -> dict[str, Any]:
@@ -83,6 +95,7 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     labels = [e.label for e in entries]
     metrics = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)
+    metrics["no_face"] = no_face_table(items.face_frames)
     frame_rows = [{"path": str(e.crop_path), "video_id": e.video_id, "group": e.group, "label": e.label,
                    "score": float(s), "accepted_live": bool(s >= meta.threshold)} for e, s in zip(entries, scores)]
     v_scores, v_labels, v_ids = M.video_level(scores, [e.video_id for e in entries], labels)

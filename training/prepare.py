@@ -7,13 +7,14 @@ left out of the data summary that the model's metadata carries, which counts onl
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from liveness_app import paths
 
-from .cache import CropCache
+from .cache import CachedSet, CropCache
 from .config import TrainConfig
 from .dataset import Sample, split_by_group, summarize
 from .events import TrainEvent
@@ -60,15 +61,20 @@ def make_cache(cfg: TrainConfig) -> CropCache:
 
 def cache_samples(cache: CropCache, samples: Sequence[Sample],
                   event: Callable[[int, int], Any] = lambda done, total: (done, total)) -> Iterator[Any]:
-    """Generator: yields ``event(done, total)`` while caching; returns (items, skipped)."""
+    """Generator: yields ``event(done, total)`` while caching; returns (items, skipped). ``items`` is a
+    :class:`~.cache.CachedSet`: its ``face_frames`` counts, per label, the frames looked at and those
+    with no face."""
     items: list = []
     skipped: list[tuple[str, str]] = []
+    counts: Counter = Counter()
     for start in range(0, len(samples), CHUNK):
         built = cache.build(list(samples[start:start + CHUNK]))
         items.extend(item for item in built if item.crop_paths)
         skipped.extend(built.skipped)
+        counts.update(built.face_frames)
         yield event(min(start + CHUNK, len(samples)), len(samples))
-    return items, skipped
+    no_face = sum(n for (_, kind), n in counts.items() if kind == "no_face")
+    return CachedSet(items, skipped, no_face, counts), skipped
 
 
 def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:

@@ -284,6 +284,11 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
               f"source: {source}."),
     ]
     blocks += _metrics_blocks(metrics)
+    if metrics.get("no_face"):
+        blocks += [("h2", "Frames without a face (not scored, so outside every rate above)"),
+                   ("table", ["Label", "Frames looked at", "No face found", "Share"],
+                    [[label, row["frames"], row["no_face"], _fmt(row["no_face_rate"], "rate")]
+                     for label, row in metrics["no_face"].items()])]
     blocks += [("h2", "Plots")] + [("img", cap, name) for cap, name in (
         ("ROC curve", "roc.png"), ("DET curve", "det.png"),
         ("Score histogram", "score_hist.png"), ("Confusion matrices", "confusion_matrix.png"))
