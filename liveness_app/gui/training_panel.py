@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 INPUT_SIZES = (128, 160, 224)
+ARCH_CHOICES = (("mobilenet_v3_large", "MobileNetV3-Large"), ("mobilenet_v2", "MobileNetV2 (ImageNet start)"))
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # DataLoader worker processes are not used from the app: forking a process that runs Qt and capture
 # threads is unsafe, and a frozen app cannot spawn them. The crops are cached, so loading is cheap.
@@ -99,6 +100,7 @@ class TrainingPanel(QWidget):
         form.addRow("Model name:", self.name_edit)
         form.addRow("Epochs:", self.epochs_spin)
         form.addRow("Input size:", self.size_combo)
+        form.addRow("Architecture:", self.arch_combo)
         form.addRow("Device:", self.device_combo)
         form.addRow("", self.lbp_check)
         layout = QVBoxLayout(self)
@@ -130,6 +132,16 @@ class TrainingPanel(QWidget):
         self.size_combo.addItems([str(s) for s in INPUT_SIZES])
         # 224 px is the recipe's default; on a CPU-only machine 128 px trains several times faster.
         self.size_combo.setCurrentText("224" if torch.cuda.is_available() else "128")
+        self.arch_combo = QComboBox()
+        for arch, text in ARCH_CHOICES:
+            self.arch_combo.addItem(text, arch)
+        weights = paths.imagenet_weights("mobilenet_v2")
+        self.arch_combo.setToolTip("MobileNetV3-Large is the shipped architecture (trained from scratch). "
+                                   "MobileNetV2 starts from ImageNet weights: " +
+                                   (str(weights) if weights else "fetch them once with "
+                                    "'python scripts/fetch_imagenet_weights.py'"))
+        if weights is None:
+            self.arch_combo.model().item(1).setEnabled(False)
         self.lbp_check = QCheckBox("Fuse LBP texture features")
         self.lbp_check.setToolTip("Add colour-LBP texture histograms (Y, Cb, Cr on a 2x2 grid) to the CNN's "
                                   "features: a classic print/replay cue; slightly slower to score")
@@ -213,8 +225,17 @@ class TrainingPanel(QWidget):
             "out_dir": str(root / "runs" / f"{name}-{_stamp()}"), "cache_dir": str(root / "cache"),
             "epochs": self.epochs_spin.value(), "input_size": int(self.size_combo.currentText()),
             "device": self.device_combo.currentText(), "install": True,
-            "lbp_grid": 2 if self.lbp_check.isChecked() else 0}
+            "lbp_grid": 2 if self.lbp_check.isChecked() else 0, **self._arch_values()}
         return TrainConfig(**{**values, **self.overrides})
+
+    def _arch_values(self) -> dict[str, Any]:
+        arch = self.arch_combo.currentData()
+        if arch == "mobilenet_v3_large":
+            return {"arch": arch}
+        weights = paths.imagenet_weights(arch)
+        if weights is None:
+            raise ValueError(f"no ImageNet weights for {arch}: run 'python scripts/fetch_imagenet_weights.py' once")
+        return {"arch": arch, "pretrained": str(weights), "lr": 5e-4}
 
     def train(self) -> bool:
         """Start a run on a worker thread; False (with a message) when it cannot start."""
