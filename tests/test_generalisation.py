@@ -172,3 +172,16 @@ def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> N
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["no_face"]["live"]["no_face"] == 1
     assert "Frames without a face" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_dev_early_stopping_can_be_limited_per_group_and_label() -> None:
+    from training.frames import Entry, limit_per_group
+
+    entries = [Entry(Path(f"{g}{i}.png"), lab, g, f"{g}-{i // 5}") for g, n in (("big", 100), ("small", 6))
+               for i in range(n) for lab in ("live", "print")]
+    kept = limit_per_group(entries, 10)
+    counts = {(g, lab): sum(1 for e in kept if (e.group, e.label) == (g, lab))
+              for g in ("big", "small") for lab in ("live", "print")}
+    assert counts == {("big", "live"): 10, ("big", "print"): 10, ("small", "live"): 6, ("small", "print"): 6}
+    assert len({e.video_id for e in kept if e.group == "big"}) == 10  # spread over the recording
+    assert limit_per_group(entries, 0) == entries

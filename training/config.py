@@ -36,6 +36,7 @@ class TrainConfig:
     frames_per_video: int = 16  # cached per video
     train_frames_per_video: int = 4  # drawn at random per video, each epoch
     eval_frames_per_video: int = 8
+    dev_per_group: int = 0  # dev crops per (group, label) scored each epoch for early stopping (0 = all)
     epoch_size: int = 0  # images per epoch with balanced sampling; 0 = one pass over the epoch's frames
     patience: int = 6  # epochs without dev improvement before stopping
     dev_fraction: float = 0.25

@@ -67,6 +67,21 @@ def eval_entries(items: Sequence, per_video: int) -> list[Entry]:
     return _entries(items, pick)
 
 
+def limit_per_group(entries: Sequence[Entry], per_cell: int) -> list[Entry]:
+    """At most ``per_cell`` entries of each (group, label), evenly spread over that cell's entries (which
+    come in video order), so a big recording cannot dominate an early-stopping score; 0 keeps all."""
+    if per_cell <= 0:
+        return list(entries)
+    cells: dict[tuple[str, str], list[Entry]] = {}
+    for e in entries:
+        cells.setdefault((e.group, e.label), []).append(e)
+    keep = set()
+    for cell in cells.values():
+        picks = cell if len(cell) <= per_cell else [cell[int(i)] for i in np.linspace(0, len(cell) - 1, per_cell).round()]
+        keep.update(id(e) for e in picks)
+    return [e for e in entries if id(e) in keep]
+
+
 def balanced_weights(entries: Sequence[Entry]) -> torch.Tensor:
     """Sampling weights so that bona fide and attacks weigh the same, and within each, every source
     (group) weighs the same: one huge source must not teach the model its camera instead of liveness."""

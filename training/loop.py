@@ -28,7 +28,7 @@ from .checkpoint import export_model, hardware, load_pretrained, restore_state, 
 from .config import TrainConfig
 from .distill import distill_backbone, load_teacher
 from .events import TrainEvent
-from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries
+from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries, limit_per_group
 from .prepare import PreparedData, prepare_data
 
 
@@ -181,7 +181,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
     if data is None:
         data = yield from prepare_data(cfg)
-    dev_entries = eval_entries(data.dev, cfg.eval_frames_per_video)
+    dev_entries = limit_per_group(eval_entries(data.dev, cfg.eval_frames_per_video), cfg.dev_per_group)
     if teacher is not None:
         yield from _distill(model, teacher, ema, data, cfg, device)
         del teacher
