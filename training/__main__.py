@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from liveness_app.core.face import DetectorError
 
-from .config import TrainConfig
+from .config import FINETUNE, TrainConfig
 from .events import TrainEvent
 from .loop import fit
 
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
             p.add_argument(flag, type=kind, default=None)
+    p.add_argument("--finetune", action="store_true", help="with --init MODEL: the short fine-tune schedule "
+                   "of 'adapt to my camera' (about a minute on a CPU); other options override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out-dir from last_state.pt")
     p.add_argument("--no-install", action="store_true", help="do not copy the model into the app's model folder")
     return p
@@ -53,14 +55,19 @@ def _bool(text: str) -> bool:
 
 
 def config_from_args(argv: list[str] | None = None) -> TrainConfig:
-    args = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
     path = args.pop("config")
+    finetune = args.pop("finetune")
     overrides = {k: v for k, v in args.items() if v is not None and k not in ("no_install", "resume")}
     overrides["resume"] = args["resume"]
     if args["no_install"]:
         overrides["install"] = False
     base = TrainConfig.from_file(path).to_dict() if path else {}
-    return TrainConfig.from_dict({**base, **overrides})
+    if finetune and not (overrides.get("init") or base.get("init")):
+        parser.error("--finetune needs --init MODEL (the model to start from)")
+    preset = FINETUNE if finetune else {}
+    return TrainConfig.from_dict({**preset, **base, **overrides})
 
 
 def show(ev: TrainEvent, bar: tqdm | None) -> tqdm | None:

@@ -59,6 +59,9 @@ class TrainConfig:
     distill_from: str = ""  # ImageNet MobileNetV2 weights: distil its features into the backbone first
     distill_epochs: int = 2
     distill_lr: float = 1e-3
+    init: str = ""  # a model file to fine-tune (its architecture and preprocessing are kept); "" = scratch
+    freeze_blocks: int = 0  # the first N feature blocks keep their (init) weights
+    l2sp: float = 0.0  # weight of an L2 pull toward the init weights (L2-SP, Li et al. 2018)
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -78,6 +81,10 @@ class TrainConfig:
             raise ValueError("distill_epochs must be >= 1 and distill_lr > 0")
         if not 0.0 <= self.synth_attacks <= 0.9:
             raise ValueError("synth_attacks must be in [0, 0.9]")
+        if self.freeze_blocks < 0 or self.l2sp < 0:
+            raise ValueError("freeze_blocks and l2sp must be >= 0")
+        if (self.freeze_blocks or self.l2sp) and not self.init:
+            raise ValueError("freeze_blocks and l2sp need a model to start from (init)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,3 +103,12 @@ class TrainConfig:
         data = json.loads(Path(path).read_text())
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
+
+
+# The short schedule of "adapt to my camera": a few hundred crops of one person's recordings on top of a
+# trained model, about a minute on a 2-core CPU (measured by training.adapt_bench; see the README).
+FINETUNE: dict[str, Any] = {
+    "epochs": 3, "epoch_size": 384, "batch_size": 32, "lr": 3e-4, "patience": 3, "freeze_blocks": 8,
+    "l2sp": 0.01, "ema_decay": 0.0, "dev_fraction": 0.34, "frames_per_video": 16, "train_frames_per_video": 8,
+    "eval_frames_per_video": 8, "label_smoothing": 0.05,
+}

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torchvision.ops import sigmoid_focal_loss
 
 from liveness_app import paths
 from liveness_app.core.device import select_device, use_training_threads
-from liveness_app.core.model import build_model
+from liveness_app.core.model import ModelMeta, build_model, load_checkpoint, read_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec
 
 from . import metrics as M
@@ -74,8 +75,10 @@ def ema_warmup_fn(decay: float):
 
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                    device: torch.device, epoch: int, ema: AveragedModel | None = None) -> Iterator[TrainEvent]:
-    """Yields a "batch" event per step; the last event's metrics hold the mean loss."""
+                    device: torch.device, epoch: int, ema: AveragedModel | None = None,
+                    penalty: Callable[[], torch.Tensor] | None = None) -> Iterator[TrainEvent]:
+    """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
+    a regulariser added to each step's loss)."""
     model.train()
     total, count = 0.0, 0
     use_amp = cfg.amp and device.type == "cuda"
@@ -86,7 +89,7 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
             logits = model(x).squeeze(1)
         loss = loss_fn(logits.float(), y, cfg)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + penalty() if penalty is not None else loss).backward()
         opt.step()
         if ema is not None:
             ema.update_parameters(model)
@@ -138,11 +141,36 @@ def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig,
     return result, scores
 
 
+def adopt_base(cfg: TrainConfig) -> TrainConfig:
+    """With ``init``: the base model's architecture, construction arguments and preprocessing replace the
+    config's, so the fine-tuned model sees faces exactly as the base did (a bad file: ModelLoadError)."""
+    if not cfg.init:
+        return cfg
+    meta = ModelMeta.from_dict(read_checkpoint(Path(cfg.init)))
+    spec = meta.preprocessing
+    return replace(cfg, arch=meta.arch, lbp_grid=int(meta.model_args.get("lbp_grid", 0)),
+                   input_size=spec.input_size, crop_margin=spec.crop_margin, mean=tuple(spec.mean),
+                   std=tuple(spec.std))
+
+
+def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Tensor]:
+    """L2-SP: ``weight`` x the squared distance of the trainable weights from where they started, so a
+    few minutes of one person's data move the model only as far as they must."""
+    pairs = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+    return lambda: weight * sum(((p - p0) ** 2).sum() for p, p0 in pairs)
+
+
 def build_run(cfg: TrainConfig, device: torch.device
               ) -> tuple[torch.nn.Module, AveragedModel | None, torch.optim.Optimizer, Any]:
-    """The model (with ``--pretrained`` weights loaded), its weight EMA, optimizer and LR scheduler."""
+    """The model (``init`` or ``--pretrained`` weights loaded, the first ``freeze_blocks`` frozen), its
+    weight EMA, optimizer (over the trainable weights) and LR scheduler."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, lbp_grid=cfg.lbp_grid, spec=spec_of(cfg)).to(device, memory_format=torch.channels_last)
+    model = build_model(cfg.arch, lbp_grid=cfg.lbp_grid, spec=spec_of(cfg))
+    if cfg.init:
+        model.load_state_dict(load_checkpoint(Path(cfg.init))[0].state_dict())
+    for block in list(model.features)[:cfg.freeze_blocks]:
+        block.requires_grad_(False)
+    model = model.to(device, memory_format=torch.channels_last)
     for m in model.modules():
         # torchvision's MobileNetV3 uses BN momentum 0.01 (tuned for long ImageNet schedules): after a few
         # hundred steps from scratch the running statistics are still near their init, and the model in
@@ -157,7 +185,8 @@ def build_run(cfg: TrainConfig, device: torch.device
     if cfg.ema_decay:
         avg = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
         ema = AveragedModel(model, multi_avg_fn=avg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
     return model, ema, opt, sched
 
@@ -168,12 +197,14 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
     before the data is cached, so that such a mistake fails in seconds, not after the caching.
     """
+    cfg = adopt_base(cfg)
     run_dir = Path(cfg.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
     device, reason = select_device(cfg.device)
     use_training_threads()
     model, ema, opt, sched = build_run(cfg, device)
+    penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
     start, best, stale = 1, (float("inf"), float("inf")), 0
     if cfg.resume and state_path.is_file():
@@ -193,7 +224,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
             loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra)
             ev = TrainEvent("batch")
-            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema):
+            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema, penalty):
                 yield ev
             t_train = time.perf_counter() - t0
             judged = ema.module if ema is not None else model
@@ -252,11 +283,14 @@ def _export(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prepared
     """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one."""
     cal = M.calibrate(dev_scores, [e.label for e in dev_entries])
     threshold = cal["eer_threshold"] if cal["eer_threshold"] is not None else 0.5
+    split = data.summary.get("split", "by group")
     training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, "device": device,
                 "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
-                "calibration": {**cal, "chosen": "eer_threshold", "on": "dev groups"}}
+                "calibration": {**cal, "chosen": "eer_threshold", "on": f"dev split ({split})"}}
+    if cfg.init:
+        training["fine_tuned_from"] = Path(cfg.init).name
     export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
-                 metrics={"dev": dev, "note": "dev = groups held out from training, also used for calibration"})
+                 metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"})
 
 
 def _install(best: Path, cfg: TrainConfig) -> Path | None:

@@ -19,6 +19,7 @@ from .config import TrainConfig
 from .dataset import Sample, split_by_group, summarize
 from .events import TrainEvent
 from .importers import load_any
+from .splits import ONE_PERSON_NOTE, split_by_session
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
 CHUNK = 64  # samples cached between two progress events
@@ -116,11 +117,17 @@ def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
     :class:`PreparedData`. Splits by group, never by frame. Raises ValueError when no usable train or
     dev data is left."""
     samples, scan_skipped = load_samples(cfg.data)
-    train, dev, test = split_by_group(samples, dev_fraction=cfg.dev_fraction, seed=cfg.seed,
-                                      dev_groups=list(cfg.dev_groups) or None,
-                                      test_groups=list(cfg.test_groups) or None)
+    split_note = "by group: no subject or source is in two splits"
+    if len({s.group for s in samples}) < 2 and not (cfg.dev_groups or cfg.test_groups):
+        (train, dev), test = split_by_session(samples, cfg.dev_fraction), []
+        split_note = ONE_PERSON_NOTE
+        yield TrainEvent("warning", message=f"dev split: {ONE_PERSON_NOTE}")
+    else:
+        train, dev, test = split_by_group(samples, dev_fraction=cfg.dev_fraction, seed=cfg.seed,
+                                          dev_groups=list(cfg.dev_groups) or None,
+                                          test_groups=list(cfg.test_groups) or None)
     if not dev:
-        raise ValueError("the dev split is empty: need at least two groups (subjects/sources)")
+        raise ValueError("the dev split is empty: the held-out groups need live and attack samples")
     items, not_cached = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
         "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"))
     skipped = scan_skipped + not_cached
@@ -134,5 +141,5 @@ def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
         if not kept:
             raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped "
                              f"(see {listed_in})")
-    summary = summarize_used(*used, skipped=skipped, sources=cfg.data)
+    summary = {**summarize_used(*used, skipped=skipped, sources=cfg.data), "split": split_note}
     return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped)

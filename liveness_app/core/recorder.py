@@ -171,7 +171,8 @@ class Recorder:
         if shutil.disk_usage(store.root).free < min_free_bytes:
             raise RecorderError(f"not enough free disk space in {store.root} to record")
         self.store, self.min_free = store, min_free_bytes
-        sid = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        # date, time and milliseconds first: file names sort in capture order (the one-person split uses it)
+        sid = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3] + "-" + uuid.uuid4().hex[:6]
         w, h = size
         self.session: dict[str, Any] = {
             "id": sid, "file": f"{sid}.avi", "label": label, "attack_type": "" if label == LIVE else label,

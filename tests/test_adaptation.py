@@ -1,0 +1,81 @@
+"""One person, one camera: the later sessions are dev, training fine-tunes the active model, calibration
+alone sets a threshold; CI-sized, on sessions of the sample video written by the app's own recorder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_checkpoint
+from liveness_app.core.camera import VideoFileSource
+from liveness_app.core.model import load_checkpoint
+from liveness_app.core.recorder import Recorder, SessionStore
+from training.config import FINETUNE, TrainConfig
+from training.dataset import Sample, load_recordings
+from training.loop import fit
+from training.splits import ONE_PERSON_NOTE, SplitError, split_by_session
+
+TINY = {"batch_size": 8, "workers": 0, "frames_per_video": 4, "train_frames_per_video": 4,
+        "eval_frames_per_video": 4, "epoch_size": 16, "epochs": 2}
+
+
+def record_sessions(root: Path, video: Path, takes: list[tuple[str, str]], frames: int = 12) -> Path:
+    """Sessions written by the app's recorder, in this order (their names carry the time: path order)."""
+    store = SessionStore(root)
+    source = VideoFileSource(video)
+    try:
+        for label, subject in takes:
+            rec = Recorder(store, label, subject, camera="cam0", fps=source.fps, size=(640, 480))
+            for _ in range(frames):
+                rec.write(source.read(), block=True)
+            rec.stop()
+    finally:
+        source.close()
+    return root
+
+
+def _s(label: str, video: str) -> Sample:
+    return Sample(Path(f"/rec/{video}.avi"), label, "me", "video")
+
+
+def test_one_person_is_split_by_session_in_time() -> None:
+    samples = [_s("live", "01"), _s("print", "02"), _s("live", "03"), _s("print", "04"), _s("live", "05"),
+               _s("replay", "06"), _s("replay", "07")]
+    train, dev = split_by_session(samples, dev_fraction=0.34)
+    assert sorted(s.path.stem for s in dev) == ["04", "05", "07"]  # the last third of each label
+    assert {s.path.stem for s in train} == {"01", "02", "03", "06"}
+
+
+@pytest.mark.parametrize("samples, message", [
+    ([_s("live", "1"), _s("live", "2")], "no attack session"),
+    ([_s("print", "1"), _s("print", "2")], "no live session"),
+    ([_s("live", "1"), _s("live", "2"), _s("print", "3")], "only one 'print' session: record a second"),
+])
+def test_what_cannot_work_is_refused_with_what_to_record_next(samples, message) -> None:
+    with pytest.raises(SplitError, match=message):
+        split_by_session(samples)
+
+
+def test_a_single_subject_fine_tunes_the_active_model(tmp_path: Path, sample_video: Path) -> None:
+    rec = record_sessions(tmp_path / "rec", sample_video,
+                          [("live", "me"), ("print", "me"), ("live", "me"), ("print", "me")])
+    assert {s.group for s in load_recordings(rec)} == {"me"}
+    base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
+    cfg = TrainConfig(**{**FINETUNE, **TINY, "data": (str(rec),), "init": str(base), "out_dir": str(tmp_path / "run"),
+                         "cache_dir": str(tmp_path / "cache"), "install": False, "name": "mine",
+                         "input_size": 224})  # the base's 48 px wins: its preprocessing is kept
+    events = list(fit(cfg))
+    assert any(e.kind == "warning" and ONE_PERSON_NOTE in e.message for e in events)
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta.preprocessing.input_size == 48 and meta.training["fine_tuned_from"] == "base.pt"
+    assert meta.training["data"]["split"] == ONE_PERSON_NOTE and "same person" in meta.training["calibration"]["on"]
+    base_model, _ = load_checkpoint(base)
+    frozen, trained = "features.1.block.0.0.weight", "classifier.3.weight"
+    assert torch.equal(model.state_dict()[frozen], base_model.state_dict()[frozen])  # early blocks kept
+    assert not torch.equal(model.state_dict()[trained], base_model.state_dict()[trained])
+
+
+def test_fine_tune_options_need_a_model_to_start_from() -> None:
+    with pytest.raises(ValueError, match="need a model to start from"):
+        TrainConfig(freeze_blocks=4)
