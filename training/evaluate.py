@@ -31,6 +31,7 @@ from .visuals import gradcam_grid, tsne_plot
 
 
 @torch.no_grad()
+@torch.no_grad()
 def score_entries(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entry], device: torch.device,
                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """P(live) and the classifier's input vector for every entry (pooled 960-d CNN features, + 128-d texture

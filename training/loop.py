@@ -273,8 +273,9 @@ def _distill(model: torch.nn.Module, teacher: torch.nn.Module, ema: AveragedMode
 
 def _summary(r: dict[str, Any]) -> str:
     f, v = r["dev"]["frame"], r["dev"].get("video", {})
-    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {f['auc'] or float('nan'):.4f} "
-            f"EER {f['eer'] or float('nan'):.4f} ACER {f['acer']:.4f} (video ACER {v.get('acer', float('nan')):.4f}), "
+    num = lambda x: float("nan") if x is None else x  # noqa: E731 (0.0 is a value, not a missing one)
+    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {num(f['auc']):.4f} "
+            f"EER {num(f['eer']):.4f} ACER {num(f['acer']):.4f} (video ACER {num(v.get('acer')):.4f}), "
             f"{r['images']} img in {r['seconds_train']} s")
 
 

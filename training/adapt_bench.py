@@ -1,0 +1,201 @@
+"""Adaptation benchmark: does "adapt to my camera" make fewer errors for a person the model never saw?
+
+    python -m training.adapt_bench --data SPEC [--data SPEC ...] --model CKPT --out DIR [--minutes 2]
+
+Each group is a user. Within each group and label, samples in path order are capture order: the first part
+(up to ``--minutes`` of 30 fps video shared among the labels, at most half) is what the user records; the
+rest is their later use, on which three models are judged:
+
+- ``before``: the base model at its own threshold;
+- ``calibrated``: the base model at the EER threshold of the user's recordings (no training);
+- ``adapted``: the base fine-tuned on the recordings (``training.config.FINETUNE``), at its threshold.
+
+Per user: AUC, APCER (the worst attack type), BPCER, ACER, and ``seconds`` from the recordings (files on
+disk, faces not yet detected) to the adapted model. Writes ``DIR/adapt.json`` and ``DIR/adapt.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from liveness_app.core.device import select_device, use_training_threads
+from liveness_app.core.model import load_checkpoint
+
+from . import metrics as M
+from .cache import CropCache
+from .calibrate import choose_threshold
+from .config import FINETUNE, TrainConfig
+from .dataset import Sample
+from .evaluate import score_entries
+from .frames import eval_entries
+from .loop import fit
+from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+
+FPS = 30.0
+METRICS = ("auc", "apcer", "bpcer", "acer")
+
+
+def split_user(samples: Sequence[Sample], minutes: float) -> tuple[list[Sample], list[Sample]]:
+    """(recorded, later) for one user: per label, the first samples up to its share of ``minutes`` of
+    video (a video counts its frames at most once per cached frame, an image one frame), at most half."""
+    by_label: dict[str, list[Sample]] = {}
+    for s in sorted(samples, key=lambda x: str(x.path)):
+        by_label.setdefault(s.label, []).append(s)
+    budget = minutes * 60 * FPS / max(len(by_label), 1)
+    recorded, later = [], []
+    for items in by_label.values():
+        n = min(len(items) // 2, int(budget)) if all(s.kind == "image" for s in items) else len(items) // 2
+        recorded += items[:n]
+        later += items[n:]
+    return recorded, later
+
+
+def judge(scores: np.ndarray, labels: Sequence[str], threshold: float) -> dict[str, float | None]:
+    """AUC, APCER (worst attack type), BPCER and ACER at ``threshold``."""
+    frame = M.compute_all(scores, labels, threshold)["frame"]
+    apcer = max(frame["apcer"].values()) if frame["apcer"] else None
+    return {"auc": frame["auc"], "apcer": apcer, "bpcer": frame["bpcer"], "acer": frame["acer"],
+            "threshold": float(threshold)}
+
+
+def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
+    """The user's recordings as a manifest ``liveness-train --data`` reads (one group: the user)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "attack_type", "group", "precropped"])
+        for s in samples:
+            w.writerow([str(Path(s.path).resolve()), s.label, "" if s.is_live else s.attack_type, s.group,
+                        str(s.precropped).lower()])
+    return path
+
+
+class Scorer:
+    """Scores samples with a model through a shared crop cache (the model's own crop and preprocessing)."""
+
+    def __init__(self, model_path: Path, cache_dir: Path, device: str) -> None:
+        self.device, _ = select_device(device)
+        self.model, self.meta = load_checkpoint(model_path, self.device)
+        self.cache = CropCache(cache_dir, _detector(), crop_margin=self.meta.preprocessing.crop_margin,
+                               cache_margin_extra=CACHE_MARGIN_EXTRA, frames_per_video=16)
+
+    def __call__(self, samples: Sequence[Sample]) -> tuple[np.ndarray, list[str]]:
+        items, _ = _drain(cache_samples(self.cache, samples))
+        entries = eval_entries(items, 16)
+        scores, _ = score_entries(self.model, self.meta, entries, self.device)
+        return scores, [e.label for e in entries]
+
+
+def _detector() -> Path:
+    from liveness_app import paths
+    return paths.default_detector_path()
+
+
+def _drain(gen: Any) -> Any:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace,
+               recipe: dict[str, Any]) -> dict[str, Any]:
+    """The three judgements for one user."""
+    recorded, later = split_user(samples, args.minutes)
+    user_dir = out / "users" / group.replace("/", "_")
+    base_scorer = Scorer(base, out / "cache", args.device)
+    later_scores, later_labels = base_scorer(later)
+    rec_scores, rec_labels = base_scorer(recorded)
+    before = judge(later_scores, later_labels, base_scorer.meta.threshold)
+    calibrated = judge(later_scores, later_labels, choose_threshold(rec_scores, rec_labels, "eer"))
+    fresh_cache = user_dir / "cache"  # timed from the files: detection is part of the user's wait
+    shutil.rmtree(fresh_cache, ignore_errors=True)
+    cfg = TrainConfig(**{**FINETUNE, **recipe, "data": (str(write_manifest(user_dir / "recordings.csv", recorded)),),
+                         "init": str(base), "out_dir": str(user_dir / "run"), "cache_dir": str(fresh_cache),
+                         "install": False, "name": f"adapted-{group}", "device": args.device, "workers": 0})
+    t0 = time.perf_counter()
+    for ev in fit(cfg):
+        if ev.kind == "epoch":
+            print(f"[{group}] {ev.message}", flush=True)
+    seconds = time.perf_counter() - t0
+    adapted_scorer = Scorer(Path(cfg.out_dir) / "best.pt", out / "cache", args.device)
+    adapted = judge(*adapted_scorer(later), adapted_scorer.meta.threshold)
+    return {"group": group, "before": before, "calibrated": calibrated, "adapted": adapted,
+            "seconds": round(seconds, 1), "recorded": len(recorded), "later": len(later)}
+
+
+def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per condition, and how many users meet the target (adapted ACER <= half of before and
+    <= 5 %)."""
+    out: dict[str, Any] = {"users": len(users)}
+    for cond in ("before", "calibrated", "adapted"):
+        out[cond] = {m: float(np.median([u[cond][m] for u in users if u[cond][m] is not None])) for m in METRICS}
+    met = [u["adapted"]["acer"] <= min(0.5 * u["before"]["acer"], 0.05) for u in users]
+    out["target_met"] = int(sum(met))
+    out["target_met_share"] = float(np.mean(met)) if users else 0.0
+    out["seconds_median"] = float(np.median([u["seconds"] for u in users]))
+    out["seconds_max"] = float(np.max([u["seconds"] for u in users]))
+    return out
+
+
+def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace) -> str:
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    lines = [f"# Adaptation benchmark: {Path(args.model).name}, {args.minutes:g} min of recordings per user", "",
+             "| user | recorded / later | before ACER (APCER/BPCER) | calibrated ACER (APCER/BPCER) | "
+             "adapted ACER (APCER/BPCER) | AUC before / adapted | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for u in users:
+        cells = [f"{pct(u[c]['acer'])} ({pct(u[c]['apcer'])} / {pct(u[c]['bpcer'])})"
+                 for c in ("before", "calibrated", "adapted")]
+        auc = f"{u['before']['auc']:.3f} / {u['adapted']['auc']:.3f}" if u["adapted"]["auc"] is not None else "-"
+        lines.append(f"| {u['group']} | {u['recorded']} / {u['later']} | " + " | ".join(cells) + f" | {auc} | {u['seconds']} |")
+    s = summary
+    lines += ["", f"Medians: ACER before {pct(s['before']['acer'])}, calibrated {pct(s['calibrated']['acer'])}, "
+              f"adapted {pct(s['adapted']['acer'])}. Target (adapted ACER <= half of before and <= 5 %) met for "
+              f"{s['target_met']} of {s['users']} users ({pct(s['target_met_share'])}). Recordings to adapted "
+              f"model: median {s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.adapt_bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", action="append", required=True, help="dataset spec, as liveness-train --data")
+    p.add_argument("--model", type=Path, required=True, help="the base model (never trained on these groups)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--minutes", type=float, default=2.0, help="minutes of 30 fps recordings per user (default 2)")
+    p.add_argument("--groups", nargs="*", help="only these groups (default: every group with both classes)")
+    p.add_argument("--recipe", type=json.loads, default={}, help="fine-tune options over FINETUNE, as JSON")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train and score")
+    args = p.parse_args(argv)
+    use_training_threads()
+    samples, _ = load_samples(args.data)
+    by_group: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_group.setdefault(s.group, []).append(s)
+    wanted = args.groups or sorted(g for g, ss in by_group.items() if len({x.is_live for x in ss}) == 2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    users = []
+    for group in wanted:
+        try:
+            users.append(adapt_user(group, by_group[group], args.model, args.out, args, args.recipe))
+        except ValueError as exc:  # e.g. a recording with no usable dev split: reported, not fatal
+            print(f"[{group}] skipped: {exc}", file=sys.stderr)
+        summary = summarize(users) if users else {}
+        (args.out / "adapt.json").write_text(json.dumps({"users": users, "summary": summary,
+                                                         "recipe": {**FINETUNE, **args.recipe}}, indent=1))
+    (args.out / "adapt.md").write_text(markdown(users, summarize(users), args))
+    print((args.out / "adapt.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Calibrate only: a threshold for one camera from the user's recorded sessions, in seconds, no training.
+
+    python -m training.calibrate --model models/default.pt --data ~/.local/share/LivenessStudio/recordings
+
+Scores the sessions with the model exactly as evaluation does (the app's crop, the model's own
+preprocessing) and picks the threshold by a rule: the EER threshold of these sessions, or the
+lowest-APCER threshold that keeps BPCER (live faces rejected) at or under a target. The model file is
+left as it is: the app remembers the threshold per model and camera.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from liveness_app import paths
+from liveness_app.core.device import select_device
+from liveness_app.core.model import load_checkpoint
+
+from . import metrics as M
+from .cache import CropCache
+from .evaluate import score_entries
+from .frames import eval_entries
+from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+
+RULES = ("eer", "bpcer")
+
+
+def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer",
+                     bpcer_target: float = 0.05) -> float:
+    """The threshold of ``rule`` on these scores ("eer", or "bpcer": BPCER <= ``bpcer_target``)."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    live = M.live_mask(labels)
+    if live.all() or not live.any():
+        raise ValueError("calibration needs live and attack sessions of this camera: record both")
+    if rule == "eer":
+        return M.eer(scores, live)[1]
+    return M.threshold_for_bpcer(scores, live, bpcer_target)
+
+
+def calibrate_to_camera(model_path: Path, data: Sequence[str], *, rule: str = "eer", bpcer_target: float = 0.05,
+                        cache_dir: Path | None = None, device: str = "auto",
+                        frames_per_video: int = 16) -> dict[str, Any]:
+    """Score the sessions in ``data`` with the model and choose a threshold; returns it with what it gives
+    on these sessions (BPCER, APCER per attack type, ACER) and the time taken."""
+    t0 = time.perf_counter()
+    dev, _ = select_device(device)
+    model, meta = load_checkpoint(Path(model_path), dev)
+    samples, _ = load_samples(data)
+    cache = CropCache(cache_dir or paths.user_data_dir() / "cache", paths.default_detector_path(),
+                      crop_margin=meta.preprocessing.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
+                      frames_per_video=frames_per_video)
+    gen = cache_samples(cache, samples)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        items, _skipped = stop.value
+    entries = eval_entries(items, frames_per_video)
+    if not entries:
+        raise ValueError("no face crops in these sessions")
+    scores, _ = score_entries(model, meta, entries, dev)
+    labels = [e.label for e in entries]
+    threshold = choose_threshold(scores, labels, rule, bpcer_target)
+    at = M.compute_all(scores, labels, threshold)["frame"]
+    return {"threshold": float(threshold), "rule": rule, "bpcer_target": bpcer_target if rule == "bpcer" else None,
+            "model_threshold": meta.threshold, "bpcer": at["bpcer"], "apcer": at["apcer"], "acer": at["acer"],
+            "n_live": at["n_live"], "n_attack": at["n_attack"], "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, required=True, help="the model to calibrate (left unchanged)")
+    p.add_argument("--data", action="append", required=True, help="this camera's recorded sessions (repeatable)")
+    p.add_argument("--rule", choices=RULES, default="eer", help="eer (default) or bpcer")
+    p.add_argument("--bpcer", type=float, default=0.05, help="with --rule bpcer: the BPCER to stay under")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to score")
+    args = p.parse_args(argv)
+    try:
+        result = calibrate_to_camera(args.model, args.data, rule=args.rule, bpcer_target=args.bpcer,
+                                     device=args.device)
+    except (ValueError, OSError) as exc:
+        print(f"calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
