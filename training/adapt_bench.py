@@ -16,7 +16,6 @@ disk, faces not yet detected) to the adapted model. Writes ``DIR/adapt.json`` an
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import sys
@@ -26,18 +25,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from liveness_app.core.device import select_device, use_training_threads
-from liveness_app.core.model import load_checkpoint
+from liveness_app.core.device import use_training_threads
 
-from . import metrics as M
-from .cache import CropCache
-from .calibrate import choose_threshold
+from .adapt import judge, write_manifest
+from .calibrate import choose_threshold, score_samples
 from .config import FINETUNE, TrainConfig
 from .dataset import Sample
-from .evaluate import score_entries
-from .frames import eval_entries
 from .loop import fit
-from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+from .prepare import load_samples
 
 FPS = 30.0
 METRICS = ("auc", "apcer", "bpcer", "acer")
@@ -58,64 +53,14 @@ def split_user(samples: Sequence[Sample], minutes: float) -> tuple[list[Sample],
     return recorded, later
 
 
-def judge(scores: np.ndarray, labels: Sequence[str], threshold: float) -> dict[str, float | None]:
-    """AUC, APCER (worst attack type), BPCER and ACER at ``threshold``."""
-    frame = M.compute_all(scores, labels, threshold)["frame"]
-    apcer = max(frame["apcer"].values()) if frame["apcer"] else None
-    return {"auc": frame["auc"], "apcer": apcer, "bpcer": frame["bpcer"], "acer": frame["acer"],
-            "threshold": float(threshold)}
-
-
-def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
-    """The user's recordings as a manifest ``liveness-train --data`` reads (one group: the user)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "attack_type", "group", "precropped"])
-        for s in samples:
-            w.writerow([str(Path(s.path).resolve()), s.label, "" if s.is_live else s.attack_type, s.group,
-                        str(s.precropped).lower()])
-    return path
-
-
-class Scorer:
-    """Scores samples with a model through a shared crop cache (the model's own crop and preprocessing)."""
-
-    def __init__(self, model_path: Path, cache_dir: Path, device: str) -> None:
-        self.device, _ = select_device(device)
-        self.model, self.meta = load_checkpoint(model_path, self.device)
-        self.cache = CropCache(cache_dir, _detector(), crop_margin=self.meta.preprocessing.crop_margin,
-                               cache_margin_extra=CACHE_MARGIN_EXTRA, frames_per_video=16)
-
-    def __call__(self, samples: Sequence[Sample]) -> tuple[np.ndarray, list[str]]:
-        items, _ = _drain(cache_samples(self.cache, samples))
-        entries = eval_entries(items, 16)
-        scores, _ = score_entries(self.model, self.meta, entries, self.device)
-        return scores, [e.label for e in entries]
-
-
-def _detector() -> Path:
-    from liveness_app import paths
-    return paths.default_detector_path()
-
-
-def _drain(gen: Any) -> Any:
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace,
                recipe: dict[str, Any]) -> dict[str, Any]:
     """The three judgements for one user."""
     recorded, later = split_user(samples, args.minutes)
     user_dir = out / "users" / group.replace("/", "_")
-    base_scorer = Scorer(base, out / "cache", args.device)
-    later_scores, later_labels = base_scorer(later)
-    rec_scores, rec_labels = base_scorer(recorded)
-    before = judge(later_scores, later_labels, base_scorer.meta.threshold)
+    later_scores, later_labels, base_meta = score_samples(base, later, cache_dir=out / "cache", device=args.device)
+    rec_scores, rec_labels, _ = score_samples(base, recorded, cache_dir=out / "cache", device=args.device)
+    before = judge(later_scores, later_labels, base_meta.threshold)
     calibrated = judge(later_scores, later_labels, choose_threshold(rec_scores, rec_labels, "eer"))
     fresh_cache = user_dir / "cache"  # timed from the files: detection is part of the user's wait
     shutil.rmtree(fresh_cache, ignore_errors=True)
@@ -127,8 +72,9 @@ def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, arg
         if ev.kind == "epoch":
             print(f"[{group}] {ev.message}", flush=True)
     seconds = time.perf_counter() - t0
-    adapted_scorer = Scorer(Path(cfg.out_dir) / "best.pt", out / "cache", args.device)
-    adapted = judge(*adapted_scorer(later), adapted_scorer.meta.threshold)
+    new_scores, new_labels, new_meta = score_samples(Path(cfg.out_dir) / "best.pt", later, cache_dir=out / "cache",
+                                                     device=args.device)
+    adapted = judge(new_scores, new_labels, new_meta.threshold)
     return {"group": group, "before": before, "calibrated": calibrated, "adapted": adapted,
             "seconds": round(seconds, 1), "recorded": len(recorded), "later": len(later)}
 

@@ -20,10 +20,11 @@ import numpy as np
 
 from liveness_app import paths
 from liveness_app.core.device import select_device
-from liveness_app.core.model import load_checkpoint
+from liveness_app.core.model import ModelMeta, load_checkpoint
 
 from . import metrics as M
 from .cache import CropCache
+from .dataset import Sample
 from .evaluate import score_entries
 from .frames import eval_entries
 from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
@@ -44,15 +45,12 @@ def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer
     return M.threshold_for_bpcer(scores, live, bpcer_target)
 
 
-def calibrate_to_camera(model_path: Path, data: Sequence[str], *, rule: str = "eer", bpcer_target: float = 0.05,
-                        cache_dir: Path | None = None, device: str = "auto",
-                        frames_per_video: int = 16) -> dict[str, Any]:
-    """Score the sessions in ``data`` with the model and choose a threshold; returns it with what it gives
-    on these sessions (BPCER, APCER per attack type, ACER) and the time taken."""
-    t0 = time.perf_counter()
+def score_samples(model_path: Path, samples: Sequence[Sample], *, cache_dir: Path | None = None,
+                  device: str = "auto", frames_per_video: int = 16) -> tuple[np.ndarray, list[str], ModelMeta]:
+    """P(live) of every cached frame of ``samples`` (the app's crop, the model's preprocessing), the
+    frames' labels, and the model's metadata."""
     dev, _ = select_device(device)
     model, meta = load_checkpoint(Path(model_path), dev)
-    samples, _ = load_samples(data)
     cache = CropCache(cache_dir or paths.user_data_dir() / "cache", paths.default_detector_path(),
                       crop_margin=meta.preprocessing.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
                       frames_per_video=frames_per_video)
@@ -66,12 +64,28 @@ def calibrate_to_camera(model_path: Path, data: Sequence[str], *, rule: str = "e
     if not entries:
         raise ValueError("no face crops in these sessions")
     scores, _ = score_entries(model, meta, entries, dev)
-    labels = [e.label for e in entries]
+    return scores, [e.label for e in entries], meta
+
+
+def calibrate_samples(model_path: Path, samples: Sequence[Sample], *, rule: str = "eer",
+                      bpcer_target: float = 0.05, cache_dir: Path | None = None, device: str = "auto",
+                      frames_per_video: int = 16) -> dict[str, Any]:
+    """Score ``samples`` with the model and choose a threshold; returns it with what it gives on these
+    sessions (BPCER, APCER per attack type, ACER) and the time taken."""
+    t0 = time.perf_counter()
+    scores, labels, meta = score_samples(model_path, samples, cache_dir=cache_dir, device=device,
+                                         frames_per_video=frames_per_video)
     threshold = choose_threshold(scores, labels, rule, bpcer_target)
     at = M.compute_all(scores, labels, threshold)["frame"]
     return {"threshold": float(threshold), "rule": rule, "bpcer_target": bpcer_target if rule == "bpcer" else None,
             "model_threshold": meta.threshold, "bpcer": at["bpcer"], "apcer": at["apcer"], "acer": at["acer"],
             "n_live": at["n_live"], "n_attack": at["n_attack"], "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def calibrate_to_camera(model_path: Path, data: Sequence[str], **options: Any) -> dict[str, Any]:
+    """:func:`calibrate_samples` on the sessions of dataset specs (a recordings folder, ...)."""
+    samples, _ = load_samples(data)
+    return calibrate_samples(model_path, samples, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
