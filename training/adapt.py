@@ -51,9 +51,10 @@ def sentence(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
-                    *, device: str = "auto", cache_dir: Path | None = None,
-                    install: bool = True) -> Iterator[TrainEvent]:
-    """Calibrate ``base`` on ``train``, fine-tune it on ``train``, judge both on ``held_out``.
+                    *, device: str = "auto", cache_dir: Path | None = None, install: bool = True,
+                    recipe: dict[str, Any] | None = None) -> Iterator[TrainEvent]:
+    """Calibrate ``base`` on ``train``, fine-tune it on ``train`` (``FINETUNE``, ``recipe`` over it), judge
+    both on ``held_out``.
 
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
     (each :func:`judge`), ``sentence``, ``model_path`` and ``seconds``."""
@@ -61,7 +62,7 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     out_dir = Path(out_dir)
     yield TrainEvent("warning", message="calibrating the current model on your sessions")
     cal = calibrate_samples(base, train, cache_dir=cache_dir, device=device)
-    cfg = TrainConfig(**{**FINETUNE, "data": (str(write_manifest(out_dir / "recordings.csv", train)),),
+    cfg = TrainConfig(**{**FINETUNE, **(recipe or {}), "data": (str(write_manifest(out_dir / "recordings.csv", train)),),
                          "init": str(base), "out_dir": str(out_dir / "run"), "name": name, "install": install,
                          "device": device, "workers": 0,
                          **({"cache_dir": str(cache_dir)} if cache_dir else {})})

@@ -7,8 +7,9 @@ panels: see the package docstring (``liveness_app.gui``).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
@@ -23,6 +24,7 @@ from ..core.face import DetectorError, FaceDetector
 from ..core.overlay import OverlayOptions
 from ..core.pipeline import LoadedModel, Pipeline
 from . import dialogs
+from .adapt_dialog import AdaptDialog
 from .menus import build_menus, build_toolbar, list_models
 from .model_loader import LoadRequest, ModelLoader
 from .panels import FacesPanel, ModelInfoPanel, ThresholdControl
@@ -209,6 +211,17 @@ class MainWindow(QMainWindow):
         if path := dialogs.ask_model_file(self, paths.user_models_dir()):
             self.activate_model(path)
 
+    def open_adapt_dialog(self, **options: Any) -> AdaptDialog:
+        """The guided "Adapt to my camera" flow (non-modal: the video stays visible behind it); ``options``
+        go to :class:`AdaptDialog` (tests shorten the takes)."""
+        dialog = AdaptDialog(self.recording_panel, lambda: self.model.path if self.model else None,
+                             device=self.session.device_preference, parent=self, **options)
+        dialog.model_ready.connect(lambda path: (self.refresh_model_menu(), self.activate_model(path)))
+        dialog.threshold_ready.connect(
+            lambda value, rule: self.calibrate_camera(value, rule, datetime.now().strftime("%Y-%m-%d")))
+        dialog.show()
+        return dialog
+
     def choose_snapshot_dir(self) -> None:
         start = self.settings.snapshot_dir or paths.user_data_dir()
         if folder := dialogs.ask_folder(self, "Save snapshots in", start):
@@ -248,6 +261,7 @@ class MainWindow(QMainWindow):
         self.model_menu.chosen.connect(self.activate_model)
         self.model_menu.refresh_action.triggered.connect(self.refresh_model_menu)
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
+        self.model_menu.adapt_action.triggered.connect(lambda: self.open_adapt_dialog())
         self.threshold.changed.connect(self.session.set_threshold)
         for slot in (self.stats.on_frame, self.view.show_frame):
             self.controller.frame_ready.connect(slot)
@@ -316,14 +330,32 @@ class MainWindow(QMainWindow):
         self.model_menu.set_active(model.path if model else None)
         self.model_panel.set_model(model)
         if model is not None:
-            self.threshold.set_threshold(self.session.threshold, model.meta.threshold)
+            self.threshold.set_threshold(self.session.threshold, model.meta.threshold, self._threshold_source())
         self.threshold.setEnabled(self.pipeline is not None)
         self.status.set_device(*self.session.device_text())
         self.stats.reset()
 
     # -- stream ------------------------------------------------------------------------------------------
+    def _threshold_source(self) -> str:
+        """Where the threshold in use comes from (for the control's tooltip)."""
+        model = self.model
+        if model is None:
+            return ""
+        value, source = self.session.saved_threshold(model)
+        return source if abs(value - (self.session.threshold or 0.0)) < 5e-4 else "set for this run"
+
+    def calibrate_camera(self, threshold: float, rule: str, date: str) -> None:
+        """Use (and remember for this model and camera) a threshold calibrated on this camera's sessions."""
+        self.session.calibrate_camera(threshold, rule, date)
+        if self.model is not None:
+            self.threshold.set_threshold(threshold, self.model.meta.threshold, self._threshold_source())
+        self.status.showMessage(f"Threshold {threshold:.3f} calibrated to {self.session.camera}", 10000)
+
     def _start(self, source: FrameSource, text: str) -> None:
         log.info("streaming from %s (%.1f fps)", source.name, source.fps)
+        self.session.set_camera(source.name)
+        if self.model is not None:
+            self.threshold.set_threshold(self.session.threshold, self.model.meta.threshold, self._threshold_source())
         self.view.clear()
         self.stats.reset()
         self.faces_panel.set_result(None)

@@ -39,6 +39,9 @@ class ModelMenu(QMenu):
         self.refresh_action = QAction("&Refresh list", parent)
         self.open_action = QAction("&Open model...", parent)
         self.open_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.adapt_action = QAction("&Adapt to my camera...", parent)
+        self.adapt_action.setStatusTip("Record yourself live and with attacks for a few minutes, then calibrate "
+                                       "and fine-tune the active model to this camera")
         self._group = QActionGroup(self)
         self._group.setExclusive(True)
         self._model_actions: list[QAction] = []
@@ -68,6 +71,8 @@ class ModelMenu(QMenu):
         self.addSeparator()
         self.addAction(self.refresh_action)
         self.addAction(self.open_action)
+        self.addSeparator()
+        self.addAction(self.adapt_action)
         self.set_active(active)
 
     def _add_model(self, path: Path) -> None:

@@ -152,6 +152,7 @@ class ThresholdControl(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model_value = 0.5
+        self.source = ""  # where the shown value comes from
         self.spin = QDoubleSpinBox()
         self.spin.setRange(0.0, 1.0)
         self.spin.setSingleStep(0.01)
@@ -171,12 +172,16 @@ class ThresholdControl(QWidget):
     def value(self) -> float:
         return self.spin.value()
 
-    def set_threshold(self, value: float, model_value: float) -> None:
-        """Show ``value`` for a model whose calibrated threshold is ``model_value``."""
+    def set_threshold(self, value: float, model_value: float, source: str = "") -> None:
+        """Show ``value`` (from ``source``, e.g. "calibrated to camera 0") for a model whose calibrated
+        threshold is ``model_value``."""
         self._model_value = model_value
         self.spin.blockSignals(True)
         self.spin.setValue(value)
         self.spin.blockSignals(False)
+        self.source = source
+        self.spin.setToolTip("Faces scoring at least this P(live) count as live" +
+                             (f"; this value: {source}" if source else ""))
         self._update_hint()
 
     def reset(self) -> None:

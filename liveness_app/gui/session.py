@@ -29,6 +29,7 @@ class ModelSession:
         self._heatmap = heatmap
         self.model: LoadedModel | None = None
         self.pipeline: Pipeline | None = None
+        self.camera: str | None = None  # the source's name: thresholds can be calibrated per camera
 
     def startup_models(self, asked: Path | None) -> list[Path]:
         """Models to try at start-up: the one asked for; else the last one used, then the default."""
@@ -49,11 +50,22 @@ class ModelSession:
         except (OSError, RuntimeError) as exc:
             raise ModelLoadError(f"could not load it on {torch_device}: {type(exc).__name__}: {exc}") from exc
 
+    def saved_threshold(self, model: LoadedModel) -> tuple[float, str]:
+        """The threshold to use for ``model`` on the current camera and where it comes from: a calibration
+        to this camera, else the user's own setting, else the model's calibrated one."""
+        if self.camera:
+            cal = self.settings.camera_threshold(model.path, self.camera)
+            if cal is not None:
+                return cal["threshold"], f"calibrated to {self.camera} ({cal['rule'] or 'EER'}, {cal['date']})"
+        own = self.settings.threshold_override(model.path)
+        if own is not None:
+            return own, "your setting"
+        return model.meta.threshold, "the model's"
+
     def install(self, model: LoadedModel, threshold: float | None = None) -> None:
-        """Score with ``model`` from the next frame on. ``threshold`` None: the user's saved override
-        for this model, else its calibrated threshold."""
+        """Score with ``model`` from the next frame on. ``threshold`` None: :meth:`saved_threshold`."""
         if threshold is None:
-            threshold = self.settings.threshold_override(model.path)
+            threshold = self.saved_threshold(model)[0]
         self.model = model
         if self.pipeline is not None:
             self.pipeline.set_model(model, threshold)
@@ -82,6 +94,26 @@ class ModelSession:
             self.pipeline.set_threshold(value)
         calibrated = abs(value - self.model.meta.threshold) < 5e-4
         self.settings.set_threshold_override(self.model.path, None if calibrated else value)
+        if self.camera:  # the user took over from a calibration to this camera
+            self.settings.set_camera_threshold(self.model.path, self.camera, None)
+
+    def set_camera(self, camera: str) -> None:
+        """The source changed: use the threshold saved for this model on that camera, if any."""
+        previous, self.camera = self.camera, camera
+        if self.model is None or self.pipeline is None:
+            return
+        calibrated = [c for c in (previous, camera) if c and self.settings.camera_threshold(self.model.path, c)]
+        if calibrated:  # otherwise the threshold in use (perhaps one given for this run) stays
+            self.pipeline.set_threshold(self.saved_threshold(self.model)[0])
+
+    def calibrate_camera(self, threshold: float, rule: str, date: str) -> None:
+        """Remember ``threshold`` for the current model on the current camera and score with it."""
+        if self.model is None or not self.camera:
+            return
+        self.settings.set_camera_threshold(self.model.path, self.camera,
+                                           {"threshold": threshold, "rule": rule, "date": date})
+        if self.pipeline is not None:
+            self.pipeline.set_threshold(threshold)
 
     def set_heatmap(self, on: bool) -> None:
         """Grad-CAM is computed only while the heatmap is shown."""

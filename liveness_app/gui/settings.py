@@ -152,6 +152,34 @@ class AppSettings:
             data[key] = round(float(value), 4)
         self.store.setValue("model/thresholds", json.dumps(data))
 
+    # Thresholds calibrated to one camera ("Calibrate to this camera", the guided flow), per model and
+    # camera: {"<model key>|<camera>": {"threshold": t, "rule": ..., "date": ...}}; the model file is untouched.
+    def _camera_map(self) -> dict[str, dict]:
+        raw = self.store.value("model/camera_thresholds", "{}")
+        try:
+            data = json.loads(raw) if isinstance(raw, str) and raw else {}
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            log.warning("settings: model/camera_thresholds is not a JSON mapping; ignored")
+            return {}
+        valid = _threshold_map(json.dumps({k: v.get("threshold") for k, v in data.items() if isinstance(v, dict)}))
+        return {k: {**data[k], "threshold": t} for k, t in valid.items()}
+
+    def camera_threshold(self, model_path: Path, camera: str) -> dict | None:
+        """The calibration of this model to this camera (``threshold``, ``rule``, ``date``), or None."""
+        return self._camera_map().get(f"{model_key(model_path)}|{camera}")
+
+    def set_camera_threshold(self, model_path: Path, camera: str, info: dict | None) -> None:
+        data = self._camera_map()
+        key = f"{model_key(model_path)}|{camera}"
+        if info is None:
+            data.pop(key, None)
+        else:
+            data[key] = {"threshold": round(float(info["threshold"]), 4), "rule": str(info.get("rule", "")),
+                         "date": str(info.get("date", ""))}
+        self.store.setValue("model/camera_thresholds", json.dumps(data))
+
     def geometry(self) -> QByteArray | None:
         value = self.store.value("window/geometry")
         return value if isinstance(value, QByteArray) else None

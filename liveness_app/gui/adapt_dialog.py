@@ -1,0 +1,245 @@
+"""The guided flow "Adapt to my camera": record yourself live and with the attacks you can show, then
+calibrate and fine-tune the active model, and see before/after on sessions held out from both.
+
+Each step records about 30 s as three sessions through the Recording panel (so they are listed, relabelled
+and deleted like any other): the first two train (the second is the fine-tune's dev split), the third is
+held out for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
+thread, with progress and cancel. The Record and Train panels stay for experts.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from PyQt6.QtCore import QThread, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
+                             QPushButton, QVBoxLayout, QWidget)
+
+from .. import paths
+from .panels import button_row
+from .recording_panel import RecordingPanel
+from .tasks import TaskWorker
+from .workers import start_in_thread
+
+# label, what to show, optional
+STEPS = (("live", "You, live: look at the camera, turn your head a little, blink, talk.", False),
+         ("replay-phone", "A photo or a video of yourself on a phone, held up to the camera.", True),
+         ("print", "A printed photo of yourself, held up to the camera.", True),
+         ("replay-screen", "A photo or a video of yourself on a tablet or monitor.", True))
+PART_SECONDS = (16.0, 7.0, 7.0)  # train, the fine-tune's dev, held out for the before/after check
+HELD_OUT = 2
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+class AdaptDialog(QDialog):
+    """Record -> adapt -> compare -> switch. ``model_ready(path)`` and ``threshold_ready(t, rule)`` ask
+    the window to use the adapted model or the calibrated threshold."""
+
+    model_ready = pyqtSignal(Path)
+    threshold_ready = pyqtSignal(float, str)
+
+    def __init__(self, recorder: RecordingPanel, base_model: Callable[[], Path | None], device: str = "auto",
+                 part_seconds: tuple[float, ...] = PART_SECONDS, recipe: dict[str, Any] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Adapt to my camera")
+        self._recorder, self._base_model, self._device = recorder, base_model, device
+        self._parts, self._recipe = part_seconds, recipe or {}
+        self._step = 0
+        self._part = 0
+        self._token = 0
+        self.recorded: dict[str, list[dict[str, Any]]] = {}  # label -> its sessions, in order
+        self._job: tuple[TaskWorker, QThread] | None = None
+        self.result: dict[str, Any] | None = None
+        self._build()
+        recorder.recording_stopped.connect(self._on_stopped)
+        self._show_step()
+
+    # -- widgets -----------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.subject_edit = QLineEdit("me")
+        self.steps = QListWidget()
+        for label, text, optional in STEPS:
+            self.steps.addItem(f"{label}: {text}" + (" (if you can)" if optional else ""))
+        self.instruction = QLabel(wordWrap=True)
+        self.record_button, self.skip_button = QPushButton("Record 30 s"), QPushButton("Skip")
+        self.adapt_button, self.cancel_button = QPushButton("Adapt"), QPushButton("Cancel")
+        self.use_model_button = QPushButton("Use the adapted model")
+        self.use_threshold_button = QPushButton("Use the calibrated threshold only")
+        self.progress, self.result_label = QProgressBar(), QLabel(wordWrap=True)
+        for button, slot in ((self.record_button, self.record_step), (self.skip_button, self.skip_step),
+                             (self.adapt_button, self.adapt), (self.cancel_button, self.cancel),
+                             (self.use_model_button, self._use_model),
+                             (self.use_threshold_button, self._use_threshold)):
+            button.clicked.connect(slot)
+        form = QFormLayout()
+        form.addRow("Your name (subject):", self.subject_edit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("About 30 s of each: yourself live, then each attack you can show. "
+                                "Then the current model is calibrated and fine-tuned to this camera "
+                                "(about two minutes on a CPU) and checked on the last part of each take."))
+        layout.addLayout(form)
+        layout.addWidget(self.steps)
+        layout.addWidget(self.instruction)
+        layout.addLayout(button_row(self.record_button, self.skip_button, self.adapt_button, self.cancel_button))
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result_label)
+        layout.addLayout(button_row(self.use_model_button, self.use_threshold_button))
+        self.resize(560, 460)
+
+    def _show_step(self) -> None:
+        busy = self._job is not None or self._recorder.is_recording
+        done = self._step >= len(STEPS)
+        if not done:
+            label, text, optional = STEPS[self._step]
+            self.steps.setCurrentRow(self._step)
+            self.instruction.setText(f"Step {self._step + 1} of {len(STEPS)} — {text}")
+        else:
+            self.instruction.setText("All steps done: press Adapt." if self._can_adapt() else
+                                     "Record yourself live and at least one attack to adapt.")
+        self.record_button.setEnabled(not done and not busy)
+        self.skip_button.setEnabled(not done and not busy and STEPS[self._step][2])
+        self.adapt_button.setEnabled(not busy and self._can_adapt())
+        self.cancel_button.setEnabled(busy)
+        self.subject_edit.setEnabled(not busy and not self.recorded)
+        for button in (self.use_model_button, self.use_threshold_button):
+            button.setVisible(self.result is not None)
+
+    def _can_adapt(self) -> bool:
+        complete = [label for label, s in self.recorded.items() if len(s) == len(self._parts)]
+        return "live" in complete and any(label != "live" for label in complete)
+
+    # -- recording ---------------------------------------------------------------------------------------
+    def record_step(self) -> None:
+        """Record the current step's take as consecutive sessions (see ``PART_SECONDS``)."""
+        self._part = 0
+        self.recorded[STEPS[self._step][0]] = []
+        self._start_part()
+
+    def _start_part(self) -> None:
+        panel = self._recorder
+        panel.label_combo.setCurrentText(STEPS[self._step][0])
+        panel.subject_edit.setText(self.subject_edit.text().strip() or "me")
+        panel.notes_edit.setText(f"adapt to my camera, part {self._part + 1} of {len(self._parts)}")
+        if not panel.start_recording():  # the panel said why (no source, unreadable session list, ...)
+            self.recorded.pop(STEPS[self._step][0], None)
+            self._show_step()
+            return
+        self.instruction.setText(f"Recording {STEPS[self._step][0]}, part {self._part + 1} of {len(self._parts)}...")
+        self._token += 1
+        token = self._token  # a stop timer of a cancelled take must not end a later one
+        QTimer.singleShot(int(self._parts[self._part] * 1000),
+                          lambda: token == self._token and self._recorder.stop_recording())
+        self._show_step()
+
+    def _on_stopped(self, session: dict[str, Any]) -> None:
+        label = STEPS[self._step][0] if self._step < len(STEPS) else None
+        if label is None or label not in self.recorded or session.get("frames", 0) == 0:
+            return
+        self.recorded[label].append(session)
+        self._part += 1
+        if self._part < len(self._parts):
+            self._start_part()
+            return
+        self._step += 1
+        self._show_step()
+
+    def skip_step(self) -> None:
+        self._step += 1
+        self._show_step()
+
+    # -- adapting ----------------------------------------------------------------------------------------
+    def samples(self) -> tuple[list, list]:
+        """(train, held out): the recorded sessions as training samples, the last part of each held out."""
+        from training.dataset import Sample
+
+        store = self._recorder.store
+        train, held = [], []
+        for label, sessions in self.recorded.items():
+            if len(sessions) != len(self._parts):
+                continue
+            for i, s in enumerate(sessions):
+                sample = Sample(store.file_of(s), label, s["subject"] or "me", "video")
+                (held if i == HELD_OUT else train).append(sample)
+        return train, held
+
+    def adapt(self) -> None:
+        """Calibrate and fine-tune on a worker thread."""
+        from training.adapt import adapt_to_camera
+
+        base = self._base_model()
+        if base is None:
+            QMessageBox.warning(self, "Adapt", "Load a model first (Model menu).")
+            return
+        train, held = self.samples()
+        name = f"adapted-{datetime.now():%Y%m%d-%H%M%S}"
+        out = paths.user_data_dir() / "runs" / name
+        worker = TaskWorker(lambda: adapt_to_camera(base, train, held, out, name, device=self._device,
+                                                    cache_dir=paths.user_data_dir() / "cache",
+                                                    recipe=self._recipe))
+        worker.yielded.connect(self._on_event)
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(lambda msg: self.result_label.setText(f"Adapting failed: {msg}"))
+        worker.finished.connect(self._on_finished)
+        self.result = None
+        self.result_label.setText("Calibrating and fine-tuning...")
+        self._job = (worker, start_in_thread(worker))
+        self._show_step()
+
+    def _on_event(self, ev: Any) -> None:
+        if ev.kind == "batch":
+            self.progress.setRange(0, max(ev.epochs * ev.steps, 1))
+            self.progress.setValue((ev.epoch - 1) * ev.steps + ev.step)
+        elif ev.message:
+            self.result_label.setText(ev.message)
+
+    def _on_done(self, result: dict[str, Any]) -> None:
+        self.result = result
+        rows = [("the model you had", result["before"]), ("calibrated only", result["calibrated"]),
+                ("adapted", result["adapted"])]
+        table = "<br>".join(f"<b>{name}</b>: BPCER {_pct(r['bpcer'])}, APCER {_pct(r['apcer'])}, "
+                            f"ACER {_pct(r['acer'])}" for name, r in rows)
+        self.result_label.setText(f"On your held-out sessions:<br>{table}<br>{result['sentence']} "
+                                  f"({result['seconds']:.0f} s)")
+        self.progress.setValue(self.progress.maximum())
+
+    def _on_finished(self) -> None:
+        if self._job is not None:
+            self._job[1].quit()
+            self._job[1].wait()
+        self._job = None
+        self._show_step()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job[0].stop()
+            self.result_label.setText("Cancelling after the current step...")
+        elif self._recorder.is_recording:
+            self.recorded.pop(STEPS[self._step][0], None)
+            self._token += 1
+            self._recorder.stop_recording("cancelled")
+
+    def _use_model(self) -> None:
+        if self.result is not None:
+            self.model_ready.emit(Path(self.result["model_path"]))
+            self.accept()
+
+    def _use_threshold(self) -> None:
+        if self.result is not None:
+            self.threshold_ready.emit(float(self.result["calibrated_threshold"]), "EER on your sessions")
+            self.accept()
+
+    def done(self, code: int) -> None:  # noqa: D401 (Qt's name) - closing stops a recording or a job
+        self.cancel()
+        if self._job is not None:
+            self._job[1].quit()
+            self._job[1].wait()
+        try:
+            self._recorder.recording_stopped.disconnect(self._on_stopped)
+        except TypeError:
+            pass
+        super().done(code)
