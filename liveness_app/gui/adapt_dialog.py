@@ -23,10 +23,11 @@ from .tasks import TaskWorker
 from .workers import start_in_thread
 
 # label, what to show, optional
-STEPS = (("live", "You, live: look at the camera, turn your head a little, blink, talk.", False),
+STEPS = (("live", "Yourself, live: look at the camera, turn your head a little, blink, talk.", False),
          ("replay-phone", "A photo or a video of yourself on a phone, held up to the camera.", True),
          ("print", "A printed photo of yourself, held up to the camera.", True),
          ("replay-screen", "A photo or a video of yourself on a tablet or monitor.", True))
+TITLES = {"live": "Live", "replay-phone": "Phone", "print": "Print", "replay-screen": "Screen"}
 PART_SECONDS = (16.0, 7.0, 7.0)  # train, the fine-tune's dev, held out for the before/after check
 HELD_OUT = 2
 
@@ -63,8 +64,9 @@ class AdaptDialog(QDialog):
     def _build(self) -> None:
         self.subject_edit = QLineEdit("me")
         self.steps = QListWidget()
+        self.steps.setMaximumHeight(96)
         for label, text, optional in STEPS:
-            self.steps.addItem(f"{label}: {text}" + (" (if you can)" if optional else ""))
+            self.steps.addItem(f"{TITLES[label]} — {text}" + (" (if you can)" if optional else ""))
         self.instruction = QLabel(wordWrap=True)
         self.record_button, self.skip_button = QPushButton("Record 30 s"), QPushButton("Skip")
         self.adapt_button, self.cancel_button = QPushButton("Adapt"), QPushButton("Cancel")
@@ -79,9 +81,9 @@ class AdaptDialog(QDialog):
         form = QFormLayout()
         form.addRow("Your name (subject):", self.subject_edit)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("About 30 s of each: yourself live, then each attack you can show. "
-                                "Then the current model is calibrated and fine-tuned to this camera "
-                                "(about two minutes on a CPU) and checked on the last part of each take."))
+        layout.addWidget(QLabel("About 30 s of each: yourself live, then each attack you can show. Then the "
+                                "current model is calibrated and fine-tuned to this camera (about two minutes "
+                                "on a CPU) and checked on the last part of each take.", wordWrap=True))
         layout.addLayout(form)
         layout.addWidget(self.steps)
         layout.addWidget(self.instruction)
