@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from liveness_app.core.face import DetectorError
 
-from .config import FINETUNE, TrainConfig
+from .config import FINETUNE, HELP, TrainConfig
 from .events import TrainEvent
 from .loop import fit
 
@@ -33,21 +34,28 @@ def build_parser() -> argparse.ArgumentParser:
     for f in fields(TrainConfig):
         if f.name in ("data", "resume", "install"):
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag, text = "--" + f.name.replace("_", "-"), f"{HELP.get(f.name, '')} (default: {_default(f)})"
         if f.type in ("tuple[str, ...]",):
-            p.add_argument(flag, nargs="+", default=None)
+            p.add_argument(flag, nargs="+", default=None, help=text)
         elif f.type in ("tuple[float, float, float]",):
-            p.add_argument(flag, nargs=3, type=float, default=None)
+            p.add_argument(flag, nargs=3, type=float, default=None, help=text)
         elif str(f.type).startswith("dict"):
-            p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help='e.g. \'{"jpeg_p": 0.3}\'')
+            p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
+        elif f.name == "device":  # checked before any work (caching takes minutes)
+            p.add_argument(flag, choices=("auto", "cpu", "cuda"), default=None, help=text)
         else:
             kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
-            p.add_argument(flag, type=kind, default=None)
+            p.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--finetune", action="store_true", help="with --init MODEL: the short fine-tune schedule "
                    "of 'adapt to my camera' (about a minute on a CPU); other options override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out-dir from last_state.pt")
     p.add_argument("--no-install", action="store_true", help="do not copy the model into the app's model folder")
     return p
+
+
+def _default(f: Any) -> Any:
+    value = f.default_factory() if f.default_factory is not MISSING else f.default
+    return value if value not in ("", (), {}) else "none"
 
 
 def _bool(text: str) -> bool:
