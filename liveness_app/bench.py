@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ import torch
 
 from . import paths
 from .core.camera import CameraUnavailableError, FrameSource, open_source
-from .core.device import describe, scoring_threads, select_device
+from .core.device import cpu_model, describe, scoring_threads, select_device
 from .core.face import DetectorError, FaceBox, FaceDetector
 from .core.model import ModelLoadError
 from .core.overlay import OverlayOptions, draw_result
@@ -246,7 +245,7 @@ def summarize(run: StreamRun, overhead: float | None, device: str, model: Loaded
         "gradcam_overhead": overhead, "dropped_frames": run.dropped, "results": n,
         "faces_per_result": float(np.mean(s.faces)) if n else 0.0,
         "stages_ms": stages,
-        "threads": scoring_threads(), "cpu": platform.processor() or platform.machine(),
+        "threads": scoring_threads(), "cpu": cpu_model(),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -333,7 +332,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m liveness_app.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", default=str(paths.sample_video_path()), help="camera index or video file")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--seconds", type=_positive_seconds, default=20.0)

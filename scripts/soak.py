@@ -123,18 +123,10 @@ def summarize(samples: list[dict[str, float]], start: float, end: float, warmup:
             "samples_in_second_half": len(half)}
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name (``lscpu``'s Model name), else what the platform module knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
     import torch
+
+    from liveness_app.core.device import cpu_model
 
     return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__}

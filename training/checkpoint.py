@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import platform
 import re
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from liveness_app.core.device import cpu_model
 from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint
 from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from liveness_app.core.preprocess import PreprocessSpec
@@ -216,7 +216,7 @@ def _same_kind(own: Any, given: Any) -> bool:
 
 def hardware() -> dict[str, Any]:
     """Where a model was trained, for its metadata."""
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+    info: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
                             "torch": torch.__version__}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

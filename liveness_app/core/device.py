@@ -1,6 +1,9 @@
 """Pick the torch device: CUDA when asked for (or "auto") and present, else the CPU, with the reason."""
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 import os
 
 import torch
@@ -54,3 +57,14 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu x{scoring_threads()}"
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``lscpu``'s Model name, e.g. "AMD EPYC"), else what the platform module
+    knows: speed figures must say which CPU they come from."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

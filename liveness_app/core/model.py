@@ -232,7 +232,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
     that the weights are tensors, match the network key by key and shape by shape, and are finite.
     """
     data = read_checkpoint(path)
-    meta = ModelMeta.from_dict(data)
+    try:
+        meta = ModelMeta.from_dict(data)
+    except ModelLoadError as exc:  # say which file: the message box and the log show it
+        raise ModelLoadError(f"{Path(path).name}: {exc}") from None
     if not meta.name:
         meta = ModelMeta(**{**meta.__dict__, "name": Path(path).stem})
     model = build_model(meta.arch, spec=meta.preprocessing, **meta.model_args)
