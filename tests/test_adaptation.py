@@ -79,3 +79,25 @@ def test_a_single_subject_fine_tunes_the_active_model(tmp_path: Path, sample_vid
 def test_fine_tune_options_need_a_model_to_start_from() -> None:
     with pytest.raises(ValueError, match="need a model to start from"):
         TrainConfig(freeze_blocks=4)
+
+
+def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
+    import json
+
+    from test_training import _tiny_dataset
+    from training.adapt_bench import main as bench_main
+
+    data = _tiny_dataset(tmp_path / "data", per_class=10, groups=2)
+    base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
+    recipe = json.dumps({**TINY, "epochs": 1})
+    assert bench_main(["--data", f"cropped:{data}", "--model", str(base), "--out", str(tmp_path / "bench"),
+                       "--minutes", "0.1", "--recipe", recipe, "--device", "cpu"]) == 0
+    result = json.loads((tmp_path / "bench" / "adapt.json").read_text())
+    assert [u["group"] for u in result["users"]] == ["subj0", "subj1"]
+    for user in result["users"]:
+        assert {"before", "calibrated", "adapted"} <= set(user) and user["seconds"] > 0
+        for cond in ("before", "calibrated", "adapted"):
+            assert {"auc", "apcer", "bpcer", "acer"} <= set(user[cond])
+        assert user["recorded"] == 10 and user["later"] >= 10  # at most half of each label is "recorded"
+    assert "| subj0 |" in (tmp_path / "bench" / "adapt.md").read_text()
+    assert {"before", "calibrated", "adapted", "users"} <= set(result["summary"])

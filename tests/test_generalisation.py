@@ -185,3 +185,14 @@ def test_dev_early_stopping_can_be_limited_per_group_and_label() -> None:
     assert counts == {("big", "live"): 10, ("big", "print"): 10, ("small", "live"): 6, ("small", "print"): 6}
     assert len({e.video_id for e in kept if e.group == "big"}) == 10  # spread over the recording
     assert limit_per_group(entries, 0) == entries
+
+
+def test_a_threshold_is_centred_in_its_gap_without_changing_a_decision() -> None:
+    from training.metrics import centred_threshold
+
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    assert centred_threshold(scores, 0.8) == pytest.approx(0.55)  # between 0.3 (rejected) and 0.8 (accepted)
+    assert centred_threshold(scores, 0.05) == 0.05  # nothing below it: left alone
+    for t in (0.15, 0.25, 0.6, 0.85):
+        c = centred_threshold(scores, t)
+        np.testing.assert_array_equal(scores >= c, scores >= t)

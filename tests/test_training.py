@@ -81,7 +81,8 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     assert installed.parent.name == "models" and installed.name == "tiny-run.pt"  # the app's model folder
     model, meta = load_checkpoint(installed)
     cal = meta.training["calibration"]
-    assert meta.threshold == pytest.approx(cal["eer_threshold"]) and 0 <= cal["bpcer5_threshold"] <= 1
+    assert meta.threshold == pytest.approx(cal["threshold"]) and 0 <= cal["bpcer5_threshold"] <= 1
+    assert cal["chosen"].startswith("eer_threshold")  # centred in its gap: the same dev decisions
     assert meta.preprocessing.input_size == 32
     assert meta.training["data"]["dev_groups"] == ["subj3"] and meta.training["data"]["skipped"] == 1
     assert set(meta.metrics["dev"]) == {"frame", "video"} and meta.metrics["dev"]["frame"]["auc"] is not None

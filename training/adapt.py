@@ -18,6 +18,7 @@ from .config import FINETUNE, TrainConfig
 from .dataset import Sample
 from .events import TrainEvent
 from .loop import fit
+from .splits import split_by_session
 
 
 def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
@@ -50,6 +51,17 @@ def sentence(before: dict[str, Any], after: dict[str, Any]) -> str:
     return f"{verdict} on your held-out sessions: it {part(after)}; the model you had {part(before)}."
 
 
+def pick(base: Path, adapted: Path, dev: Sequence[Sample], calibrated_threshold: float, *,
+         cache_dir: Path | None = None, device: str = "auto") -> dict[str, Any]:
+    """Keep the fine-tuned model only if it beats the calibrated base on the user's dev sessions (a tie
+    keeps the base: a few minutes of one person should never make a good model worse)."""
+    b_scores, b_labels, _ = score_samples(base, dev, cache_dir=cache_dir, device=device)
+    a_scores, a_labels, a_meta = score_samples(adapted, dev, cache_dir=cache_dir, device=device)
+    dev_base, dev_adapted = judge(b_scores, b_labels, calibrated_threshold), judge(a_scores, a_labels, a_meta.threshold)
+    chosen = "adapted" if dev_adapted["acer"] < dev_base["acer"] else "calibrated"
+    return {"chosen": chosen, "dev_calibrated": dev_base, "dev_adapted": dev_adapted}
+
+
 def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
                     *, device: str = "auto", cache_dir: Path | None = None, install: bool = True,
                     recipe: dict[str, Any] | None = None) -> Iterator[TrainEvent]:
@@ -57,7 +69,8 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     both on ``held_out``.
 
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
-    (each :func:`judge`), ``sentence``, ``model_path`` and ``seconds``."""
+    (each :func:`judge`), ``chosen`` (:func:`pick`: "adapted" or "calibrated"), ``sentence``,
+    ``model_path`` and ``seconds``."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     yield TrainEvent("warning", message="calibrating the current model on your sessions")
@@ -71,6 +84,8 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
         if ev.kind == "done":
             model_path = ev.model_path
         yield ev
+    choice = pick(base, Path(model_path), split_by_session(train, cfg.dev_fraction)[1], cal["threshold"],
+                  cache_dir=cache_dir, device=device)
     base_scores, base_labels, base_meta = score_samples(base, held_out, cache_dir=cache_dir, device=device)
     new_scores, new_labels, new_meta = score_samples(Path(model_path), held_out, cache_dir=cache_dir, device=device)
     before = judge(base_scores, base_labels, base_meta.threshold)
@@ -79,4 +94,8 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
               "adapted": judge(new_scores, new_labels, new_meta.threshold), "model_path": Path(model_path),
               "seconds": round(time.perf_counter() - t0, 1)}
     result["sentence"] = sentence(before, result["adapted"])
+    result.update(choice)
+    if choice["chosen"] == "calibrated":
+        result["sentence"] += (" On your dev sessions the fine-tuned model was no better than the calibrated "
+                               "threshold, so keeping your model with that threshold is recommended.")
     return result

@@ -27,12 +27,13 @@ import numpy as np
 
 from liveness_app.core.device import use_training_threads
 
-from .adapt import judge, write_manifest
+from .adapt import judge, pick, write_manifest
 from .calibrate import choose_threshold, score_samples
 from .config import FINETUNE, TrainConfig
 from .dataset import Sample
 from .loop import fit
 from .prepare import load_samples
+from .splits import split_by_session
 
 FPS = 30.0
 METRICS = ("auc", "apcer", "bpcer", "acer")
@@ -75,7 +76,11 @@ def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, arg
     new_scores, new_labels, new_meta = score_samples(Path(cfg.out_dir) / "best.pt", later, cache_dir=out / "cache",
                                                      device=args.device)
     adapted = judge(new_scores, new_labels, new_meta.threshold)
+    rec_threshold = calibrated["threshold"]
+    choice = pick(base, Path(cfg.out_dir) / "best.pt", split_by_session(recorded, cfg.dev_fraction)[1],
+                  rec_threshold, cache_dir=out / "cache", device=args.device)
     return {"group": group, "before": before, "calibrated": calibrated, "adapted": adapted,
+            "chosen": choice["chosen"], "app": adapted if choice["chosen"] == "adapted" else calibrated,
             "seconds": round(seconds, 1), "recorded": len(recorded), "later": len(later)}
 
 
@@ -83,11 +88,13 @@ def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians per condition, and how many users meet the target (adapted ACER <= half of before and
     <= 5 %)."""
     out: dict[str, Any] = {"users": len(users)}
-    for cond in ("before", "calibrated", "adapted"):
+    for cond in ("before", "calibrated", "adapted", "app"):
         out[cond] = {m: float(np.median([u[cond][m] for u in users if u[cond][m] is not None])) for m in METRICS}
-    met = [u["adapted"]["acer"] <= min(0.5 * u["before"]["acer"], 0.05) for u in users]
-    out["target_met"] = int(sum(met))
-    out["target_met_share"] = float(np.mean(met)) if users else 0.0
+    for cond in ("adapted", "app"):
+        met = [u[cond]["acer"] <= min(0.5 * u["before"]["acer"], 0.05) for u in users]
+        out[f"target_met_{cond}"] = int(sum(met))
+        out[f"target_met_share_{cond}"] = float(np.mean(met)) if users else 0.0
+    out["kept_fine_tuned"] = sum(u["chosen"] == "adapted" for u in users)
     out["seconds_median"] = float(np.median([u["seconds"] for u in users]))
     out["seconds_max"] = float(np.max([u["seconds"] for u in users]))
     return out
@@ -97,18 +104,23 @@ def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argpars
     pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     lines = [f"# Adaptation benchmark: {Path(args.model).name}, {args.minutes:g} min of recordings per user", "",
              "| user | recorded / later | before ACER (APCER/BPCER) | calibrated ACER (APCER/BPCER) | "
-             "adapted ACER (APCER/BPCER) | AUC before / adapted | seconds |",
-             "|---|---|---|---|---|---|---|"]
+             "adapted ACER (APCER/BPCER) | app's choice | AUC before / adapted | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     for u in users:
         cells = [f"{pct(u[c]['acer'])} ({pct(u[c]['apcer'])} / {pct(u[c]['bpcer'])})"
                  for c in ("before", "calibrated", "adapted")]
         auc = f"{u['before']['auc']:.3f} / {u['adapted']['auc']:.3f}" if u["adapted"]["auc"] is not None else "-"
-        lines.append(f"| {u['group']} | {u['recorded']} / {u['later']} | " + " | ".join(cells) + f" | {auc} | {u['seconds']} |")
+        choice = f"{u['chosen']}: {pct(u['app']['acer'])}"
+        lines.append(f"| {u['group']} | {u['recorded']} / {u['later']} | " + " | ".join(cells)
+                     + f" | {choice} | {auc} | {u['seconds']} |")
     s = summary
     lines += ["", f"Medians: ACER before {pct(s['before']['acer'])}, calibrated {pct(s['calibrated']['acer'])}, "
-              f"adapted {pct(s['adapted']['acer'])}. Target (adapted ACER <= half of before and <= 5 %) met for "
-              f"{s['target_met']} of {s['users']} users ({pct(s['target_met_share'])}). Recordings to adapted "
-              f"model: median {s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s."]
+              f"adapted {pct(s['adapted']['acer'])}, the app's choice {pct(s['app']['acer'])} (the fine-tuned "
+              f"model kept for {s['kept_fine_tuned']} of {s['users']} users, else the calibrated base). Target "
+              f"(ACER <= half of before and <= 5 %) met for {s['target_met_adapted']} of {s['users']} users "
+              f"adapted ({pct(s['target_met_share_adapted'])}), {s['target_met_app']} with the app's choice "
+              f"({pct(s['target_met_share_app'])}). Recordings to adapted model: median "
+              f"{s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 

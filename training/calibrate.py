@@ -41,7 +41,7 @@ def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer
     if live.all() or not live.any():
         raise ValueError("calibration needs live and attack sessions of this camera: record both")
     if rule == "eer":
-        return M.eer(scores, live)[1]
+        return M.centred_threshold(scores, M.eer(scores, live)[1])
     return M.threshold_for_bpcer(scores, live, bpcer_target)
 
 

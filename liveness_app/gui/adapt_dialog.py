@@ -208,6 +208,9 @@ class AdaptDialog(QDialog):
         self.result_label.setText(f"On your held-out sessions:<br>{table}<br>{result['sentence']} "
                                   f"({result['seconds']:.0f} s)")
         self.progress.setValue(self.progress.maximum())
+        recommended = self.use_model_button if result.get("chosen") == "adapted" else self.use_threshold_button
+        recommended.setDefault(True)
+        recommended.setText(recommended.text().removesuffix(" (recommended)") + " (recommended)")
 
     def _on_finished(self) -> None:
         if self._job is not None:
