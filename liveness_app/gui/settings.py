@@ -55,15 +55,20 @@ def default_qsettings() -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
 
 
-def _threshold_map(text: Any) -> dict[str, float]:
-    """The saved per-model thresholds: entries that are not a probability (text, NaN, 1.7) are dropped."""
+def _json_map(text: Any, key: str) -> dict[str, Any]:
+    """A setting stored as a JSON object; {} (logged) for anything else."""
     try:
         data = json.loads(text) if isinstance(text, str) and text else {}
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        log.warning("settings: model/thresholds is not a JSON mapping; ignored")
+        log.warning("settings: %s is not a JSON mapping; ignored", key)
         return {}
+    return data
+
+
+def _threshold_map(data: dict[str, Any]) -> dict[str, float]:
+    """Saved thresholds: entries that are not a probability (text, NaN, 1.7) are dropped."""
     out = {}
     for key, value in data.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
@@ -137,7 +142,7 @@ class AppSettings:
     # Thresholds are keyed by model path; paths contain '/' (a QSettings group separator), so the map is
     # kept as one JSON value.
     def _thresholds(self) -> dict[str, float]:
-        return _threshold_map(self.store.value("model/thresholds", "{}"))
+        return _threshold_map(_json_map(self.store.value("model/thresholds", "{}"), "model/thresholds"))
 
     def threshold_override(self, model_path: Path) -> float | None:
         """The threshold the user chose for this model, or None for the model's calibrated one."""
@@ -155,15 +160,8 @@ class AppSettings:
     # Thresholds calibrated to one camera ("Calibrate to this camera", the guided flow), per model and
     # camera: {"<model key>|<camera>": {"threshold": t, "rule": ..., "date": ...}}; the model file is untouched.
     def _camera_map(self) -> dict[str, dict]:
-        raw = self.store.value("model/camera_thresholds", "{}")
-        try:
-            data = json.loads(raw) if isinstance(raw, str) and raw else {}
-        except json.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            log.warning("settings: model/camera_thresholds is not a JSON mapping; ignored")
-            return {}
-        valid = _threshold_map(json.dumps({k: v.get("threshold") for k, v in data.items() if isinstance(v, dict)}))
+        data = _json_map(self.store.value("model/camera_thresholds", "{}"), "model/camera_thresholds")
+        valid = _threshold_map({k: v.get("threshold") for k, v in data.items() if isinstance(v, dict)})
         return {k: {**data[k], "threshold": t} for k, t in valid.items()}
 
     def camera_threshold(self, model_path: Path, camera: str) -> dict | None:
