@@ -228,6 +228,7 @@ def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, r
 def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, window) -> None:
     panel = window.training_panel
     assert panel.sources() == [str(paths.recordings_dir())]
+    panel.init_check.setChecked(False)  # a new model from these settings (fine-tuning: the next test)
     panel.name_edit.setText("alice-bob")
     panel.epochs_spin.setValue(1)
     panel.lbp_check.setChecked(True)  # the optional CNN + LBP texture fusion, end to end
@@ -324,6 +325,7 @@ def test_evaluate_the_active_model_writes_a_report(qtbot, recordings, window, mo
 def test_the_trainer_offers_mobilenet_v2_once_its_imagenet_weights_are_there(qtbot, window, monkeypatch) -> None:
     monkeypatch.setitem(paths.IMAGENET_WEIGHTS, "mobilenet_v2", "test-only.pth")  # not a checkout's weights/
     panel = window.training_panel
+    panel.init_check.setChecked(False)  # the architecture is a choice for a new model, not a fine-tune
     combo = panel.arch_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["mobilenet_v3_large", "mobilenet_v2"]
     assert panel.build_config().arch == "mobilenet_v3_large" and not panel.build_config().pretrained
@@ -387,3 +389,12 @@ def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(q
 def load_checkpoint_threshold(path: Path) -> float:
     from liveness_app.core.model import load_checkpoint
     return load_checkpoint(path)[1].threshold
+
+
+def test_training_from_the_panel_fine_tunes_the_active_model_by_default(qtbot, window) -> None:
+    panel = window.training_panel
+    assert panel.init_check.isChecked() and not panel.size_combo.isEnabled()
+    cfg = panel.build_config()
+    assert cfg.init == str(window.model.path) and cfg.freeze_blocks > 0 and cfg.epochs == 3
+    panel.init_check.setChecked(False)
+    assert panel.size_combo.isEnabled() and panel.build_config().init == ""

@@ -22,7 +22,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdi
                              QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
                              QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from training.config import TrainConfig
+from training.config import FINETUNE, TrainConfig
 from training.evaluate import evaluate_model
 from training.loop import TrainEvent, fit
 
@@ -87,6 +87,7 @@ class TrainingPanel(QWidget):
         self.new_model: Path | None = None
         self.report_path: Path | None = None
         self._build()
+        self._on_init_toggled(self.init_check.isChecked())
         self.set_sources([str(paths.recordings_dir())])
         window.closing.connect(self.shutdown)
         window.model_changed.connect(self._on_model_changed)
@@ -103,6 +104,7 @@ class TrainingPanel(QWidget):
         form.addRow("Architecture:", self.arch_combo)
         form.addRow("Device:", self.device_combo)
         form.addRow("", self.lbp_check)
+        form.addRow("", self.init_check)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Training data:"))
         layout.addWidget(self.source_list)
@@ -142,6 +144,12 @@ class TrainingPanel(QWidget):
                                     "'python scripts/fetch_imagenet_weights.py'"))
         if weights is None:
             self.arch_combo.model().item(1).setEnabled(False)
+        self.init_check = QCheckBox("Fine-tune the active model (short schedule)")
+        self.init_check.setToolTip("Start from the model in use, keep its architecture and preprocessing, and "
+                                   "train briefly on your data (about a minute on a CPU); off: train a new "
+                                   "model from the settings above")
+        self.init_check.setChecked(True)
+        self.init_check.toggled.connect(self._on_init_toggled)
         self.lbp_check = QCheckBox("Fuse LBP texture features")
         self.lbp_check.setToolTip("Add colour-LBP texture histograms (Y, Cb, Cr on a 2x2 grid) to the CNN's "
                                   "features: a classic print/replay cue; slightly slower to score")
@@ -226,7 +234,17 @@ class TrainingPanel(QWidget):
             "epochs": self.epochs_spin.value(), "input_size": int(self.size_combo.currentText()),
             "device": self.device_combo.currentText(), "install": True,
             "lbp_grid": 2 if self.lbp_check.isChecked() else 0, **self._arch_values()}
+        active = self._window.model
+        if self.init_check.isChecked() and active is not None:  # the base's architecture and input win
+            values = {**values, **FINETUNE, "epochs": self.epochs_spin.value(), "init": str(active.path),
+                      "arch": "mobilenet_v3_large", "lbp_grid": 0, "pretrained": ""}
         return TrainConfig(**{**values, **self.overrides})
+
+    def _on_init_toggled(self, on: bool) -> None:
+        """Fine-tuning keeps the base's input size, architecture and texture branch: those choices go."""
+        for widget in (self.size_combo, self.arch_combo, self.lbp_check):
+            widget.setEnabled(not on)
+        self.epochs_spin.setValue(FINETUNE["epochs"] if on else 10)
 
     def _arch_values(self) -> dict[str, Any]:
         arch = self.arch_combo.currentData()
@@ -393,9 +411,12 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(kind is None)
         self.evaluate_button.setEnabled(kind is None)
         self.cancel_button.setEnabled(kind == "train")
-        for w in (self.name_edit, self.epochs_spin, self.size_combo, self.device_combo, self.source_list,
+        for w in (self.name_edit, self.epochs_spin, self.device_combo, self.source_list, self.init_check,
                   *self.source_buttons):
             w.setEnabled(kind is None)
+        new_model = kind is None and not self.init_check.isChecked()  # fine-tuning keeps the base's choices
+        for w in (self.size_combo, self.arch_combo, self.lbp_check):
+            w.setEnabled(new_model)
         if kind is None and self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
 
