@@ -26,6 +26,7 @@ from . import metrics as M
 from .cache import CropCache
 from .dataset import Sample
 from .evaluate import score_entries
+from .events import returned
 from .frames import eval_entries
 from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
 
@@ -54,12 +55,7 @@ def score_samples(model_path: Path, samples: Sequence[Sample], *, cache_dir: Pat
     cache = CropCache(cache_dir or paths.user_data_dir() / "cache", paths.default_detector_path(),
                       crop_margin=meta.preprocessing.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
                       frames_per_video=frames_per_video)
-    gen = cache_samples(cache, samples)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        items, _skipped = stop.value
+    items, _skipped = returned(cache_samples(cache, samples))
     entries = eval_entries(items, frames_per_video)
     if not entries:
         raise ValueError("no face crops in these sessions")

@@ -31,6 +31,7 @@ from . import metrics as M
 from .calibration import RULES, thresholds
 from .config import TrainConfig
 from .dataset import Sample
+from .events import returned
 from .frames import eval_entries
 from .loop import _loader, fit, predict
 from .prepare import load_samples, prepare_data
@@ -91,13 +92,7 @@ def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Pat
     fold_cfg = replace(cfg, out_dir=str(out / f"fold-{k}"), dev_groups=tuple(dev), test_groups=tuple(test),
                        install=False, name=f"{cfg.name}-fold{k}")
     t0 = time.perf_counter()
-    data = None
-    gen = prepare_data(fold_cfg)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        data = stop.value
+    data = returned(prepare_data(fold_cfg))
     for ev in fit(fold_cfg, data):
         if ev.kind in ("epoch", "done", "warning"):
             print(f"[fold {k}] {ev.message}", flush=True)

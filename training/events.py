@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generator
 
 
 @dataclass
@@ -20,3 +20,12 @@ class TrainEvent:
     metrics: dict[str, Any] = field(default_factory=dict)
     model_path: Path | None = None
     phase: str = ""  # "distil" for the feature-distillation stage before the liveness training
+
+
+def returned(gen: Generator[Any, Any, Any]) -> Any:
+    """Run a generator to its end, its items unused (no progress to show), and give its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
