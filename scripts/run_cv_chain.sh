@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# The issue-11 cross-validation runs, one after the other (a 2-core CPU: never two at once). Fold 0 of
-# every recipe first (a like-for-like comparison as early as possible), then the remaining folds.
+# The issue-11 cross-validation runs, one after the other (a 2-core CPU: never two at once).
+#   scripts/run_cv_chain.sh RECIPE:FOLDS [RECIPE:FOLDS ...]     e.g.  gen-mnv2:0 gen-kd:0 gen-mnv2:1,2
+# A fold with a result.json is not run again, so the chain resumes across sessions. Logs: runs/cv-RECIPE.log
 cd "$(dirname "$0")/.."  # the repository root
 . .venv/bin/activate
 mkdir -p runs
-run gen-mnv2 0 1 2
-run() {  # recipe, fold numbers... (a fold with a result.json is not run again)
+run() {  # recipe, fold numbers...
     local name=$1; shift
     local todo=()
     for k in "$@"; do [ -f "runs/cv-$name/fold-$k/result.json" ] || todo+=("$k"); done
     [ ${#todo[@]} -gt 0 ] || return 0
     echo "=== $name folds ${todo[*]} $(date -u +%FT%TZ)"
-    python -m training.cv --config training/configs/$name.json --folds 3 --only "${todo[@]}" --out runs/cv-$name >> runs/cv-$name.log 2>&1
+    python -m training.cv --config "training/configs/$name.json" --folds 3 --only "${todo[@]}" \
+        --out "runs/cv-$name" >> "runs/cv-$name.log" 2>&1
     echo "=== $name done rc=$? $(date -u +%FT%TZ)"
 }
-run gen-scratch 0
-run gen-distil 0
-run gen-distil-synth 0
-run gen-distil 1 2
-run gen-scratch 1 2
+for item in "$@"; do
+    folds=${item#*:}; run "${item%%:*}" ${folds//,/ }
+done

@@ -17,7 +17,8 @@ from training.calibration import balanced_eer_threshold, group_median_eer_thresh
 from training.checkpoint import load_pretrained
 from training.cv import assign_folds, dev_groups_for, main as cv_main
 from training.dataset import Sample
-from training.distill import distillation_loss
+from training.distill import distillation_loss, kd_loss
+from liveness_app.core.weights import ModelLoadError
 from training.loop import fit
 from test_training import _cfg, _tiny_dataset
 
@@ -125,6 +126,27 @@ def test_fit_distils_then_trains_mobilenet_v3_with_synthetic_attacks(tmp_path: P
     assert phases.index(("epoch", "distil")) < phases.index(("batch", ""))  # distillation comes first
     model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
     assert meta.arch == "mobilenet_v3_large" and meta.training["recipe"]["synth_attacks"] == 0.5
+
+
+def test_kd_loss_is_smallest_where_the_student_agrees_with_the_teacher() -> None:
+    teacher = torch.tensor([3.0, -2.0, 0.5])
+    agree, disagree = kd_loss(teacher, teacher, 2.0), kd_loss(-teacher, teacher, 2.0)
+    assert disagree > agree
+    grad_point = teacher.clone().requires_grad_(True)
+    kd_loss(grad_point, teacher, 2.0).backward()
+    assert torch.allclose(grad_point.grad, torch.zeros(3), atol=1e-6)  # a minimum at the teacher's logits
+
+
+def test_fit_learns_from_a_liveness_teacher_of_the_same_preprocessing_only(tmp_path: Path) -> None:
+    data = _tiny_dataset(tmp_path / "data")
+    list(fit(_cfg(tmp_path, data, epochs=1, arch="mobilenet_v2", install=False, out_dir=str(tmp_path / "t"))))
+    teacher = tmp_path / "t" / "best.pt"
+    list(fit(_cfg(tmp_path, data, epochs=1, teacher=str(teacher), kd_weight=0.7, install=False)))
+    _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta.arch == "mobilenet_v3_large" and meta.training["recipe"]["teacher"] == str(teacher)
+    with pytest.raises(ModelLoadError, match="preprocessing"):  # 48 px student, 32 px teacher: refused
+        next(iter(fit(_cfg(tmp_path, data, epochs=1, input_size=48, teacher=str(teacher), install=False,
+                           out_dir=str(tmp_path / "other")))))
 
 
 def test_fit_trains_a_mobilenet_v2_the_app_can_load(tmp_path: Path) -> None:

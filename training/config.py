@@ -62,6 +62,9 @@ class TrainConfig:
     init: str = ""  # a model file to fine-tune (its architecture and preprocessing are kept); "" = scratch
     freeze_blocks: int = 0  # the first N feature blocks keep their (init) weights
     l2sp: float = 0.0  # weight of an L2 pull toward the init weights (L2-SP, Li et al. 2018)
+    teacher: str = ""  # a trained liveness model whose soft scores the student also learns ("" = off)
+    kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
+    kd_temperature: float = 2.0  # softening of both logits in the distillation term
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -83,6 +86,8 @@ class TrainConfig:
             raise ValueError("synth_attacks must be in [0, 0.9]")
         if self.freeze_blocks < 0 or self.l2sp < 0:
             raise ValueError("freeze_blocks and l2sp must be >= 0")
+        if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
+            raise ValueError("kd_weight must be in [0, 1] and kd_temperature > 0")
         if (self.freeze_blocks or self.l2sp) and not self.init:
             raise ValueError("freeze_blocks and l2sp need a model to start from (init)")
 
@@ -149,4 +154,7 @@ HELP: dict[str, str] = {
     "init": "a model file to fine-tune (keeps its architecture and preprocessing)",
     "freeze_blocks": "with --init: keep the first N feature blocks as they are",
     "l2sp": "with --init: weight of the L2 pull toward the initial weights",
+    "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
+    "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
+    "kd_temperature": "with --teacher: temperature of the distillation term",
 }

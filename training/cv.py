@@ -5,9 +5,10 @@
 For each fold the remaining groups give a source-balanced dev split (a share of each family of groups,
 e.g. NUAA subjects, webcam recordings, replay-crop repositories) and the training split; ``fit()`` trains
 and early-stops on dev; every threshold rule of :mod:`training.calibration` is computed on dev and frozen;
-the test fold is then scored once. Writes ``fold-K/result.json`` and ``scores.csv`` per fold, and
-``cv.json`` / ``cv.md``: per fold and overall AUC, EER, APCER per attack type, BPCER and ACER, at frame and
-video level, for every rule.
+the test fold is then scored once. A ``teacher`` may name each fold's own model with ``{fold}``
+(``runs/cv-gen-mnv2/fold-{fold}/best.pt``): a teacher that saw a fold's test groups would leak them.
+Writes ``fold-K/result.json`` and ``scores.csv`` per fold, and ``cv.json`` / ``cv.md``: per fold and
+overall AUC, EER, APCER per attack type, BPCER and ACER, at frame and video level, for every rule.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def _score(model, items: list, cfg: TrainConfig, device, extra: float) -> tuple[
 def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Path) -> dict[str, Any]:
     """Train on the fold's training groups, freeze every rule's threshold on dev, score the test groups."""
     fold_cfg = replace(cfg, out_dir=str(out / f"fold-{k}"), dev_groups=tuple(dev), test_groups=tuple(test),
-                       install=False, name=f"{cfg.name}-fold{k}")
+                       install=False, name=f"{cfg.name}-fold{k}", teacher=cfg.teacher.replace("{fold}", str(k)))
     t0 = time.perf_counter()
     data = returned(prepare_data(fold_cfg))
     for ev in fit(fold_cfg, data):

@@ -7,6 +7,9 @@ unused, the usual augmentation on): through a 1x1-convolution projection, the co
 student and teacher at every location of the last feature map, plus that of the pooled embeddings
 (FitNets-style hint learning, Romero et al. 2015; embedding matching as in CRD's baselines). Only the
 training split is seen, so a cross-validation fold never distils on its test groups.
+
+:func:`kd_loss` is the other kind: during the liveness training, the student also learns the soft scores
+of a trained liveness model (``--teacher``, e.g. the ImageNet MobileNetV2 trained on the same split).
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from liveness_app.core.model import LivenessNet, build_model
+from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
+from liveness_app.core.weights import ModelLoadError
 
 from .checkpoint import load_pretrained
 from .config import TrainConfig
@@ -78,3 +82,23 @@ def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequen
                          f"{total / max(count, 1):.4f} ({count} crops)", metrics={"distill_loss": total / max(count, 1)},
                          phase="distil")
 
+
+
+# --- Knowledge distillation from a trained liveness model (Hinton et al. 2015, binary form) ---------------
+
+def load_liveness_teacher(path: Path, spec, device: torch.device) -> LivenessNet:
+    """A trained liveness model to learn soft scores from (frozen, eval mode). It must see faces exactly
+    as the student does: a different preprocessing is refused (ModelLoadError for a bad file)."""
+    teacher, meta = load_checkpoint(Path(path), device)
+    if meta.preprocessing != spec:
+        raise ModelLoadError(f"{Path(path).name}: the teacher's preprocessing ({meta.preprocessing}) is not the "
+                             f"run's ({spec}); train both at the same input size, margin and normalisation")
+    teacher.eval().requires_grad_(False)
+    return teacher.to(device, memory_format=torch.channels_last)
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Binary cross-entropy of the student's softened score against the teacher's, times T^2 so that the
+    term's gradient keeps its size whatever the temperature."""
+    soft = torch.sigmoid(teacher_logits / temperature)
+    return F.binary_cross_entropy_with_logits(student_logits / temperature, soft) * temperature ** 2

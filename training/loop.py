@@ -27,7 +27,7 @@ from . import metrics as M
 from .augment import AugmentConfig
 from .checkpoint import export_model, hardware, load_pretrained, restore_state, save_state
 from .config import TrainConfig
-from .distill import distill_backbone, load_teacher
+from .distill import distill_backbone, kd_loss, load_liveness_teacher, load_teacher
 from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries, limit_per_group
 from .prepare import PreparedData, prepare_data
@@ -76,9 +76,11 @@ def ema_warmup_fn(decay: float):
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
                     device: torch.device, epoch: int, ema: AveragedModel | None = None,
-                    penalty: Callable[[], torch.Tensor] | None = None) -> Iterator[TrainEvent]:
+                    penalty: Callable[[], torch.Tensor] | None = None,
+                    teacher: torch.nn.Module | None = None) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
-    a regulariser added to each step's loss)."""
+    a regulariser added to each step's loss). With a ``teacher``, the loss mixes the labels' term with
+    the distillation of its soft scores (``kd_weight``, ``kd_temperature``)."""
     model.train()
     total, count = 0.0, 0
     use_amp = cfg.amp and device.type == "cuda"
@@ -88,6 +90,11 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = model(x).squeeze(1)
         loss = loss_fn(logits.float(), y, cfg)
+        if teacher is not None:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                t_logits = teacher(x).squeeze(1)
+            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd_loss(logits.float(), t_logits.float(),
+                                                                          cfg.kd_temperature)
         opt.zero_grad(set_to_none=True)
         (loss + penalty() if penalty is not None else loss).backward()
         opt.step()
@@ -210,6 +217,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
     if cfg.resume and state_path.is_file():
         start, best, stale = restore_state(state_path, model, opt, sched, ema)
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
+    scorer_teacher = load_liveness_teacher(Path(cfg.teacher), spec_of(cfg), device) if cfg.teacher else None
     if data is None:
         data = yield from prepare_data(cfg)
     dev_entries = limit_per_group(eval_entries(data.dev, cfg.eval_frames_per_video), cfg.dev_per_group)
@@ -224,7 +232,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEve
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
             loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra)
             ev = TrainEvent("batch")
-            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema, penalty):
+            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):
                 yield ev
             t_train = time.perf_counter() - t0
             judged = ema.module if ema is not None else model
