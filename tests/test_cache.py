@@ -13,9 +13,10 @@ import pytest
 
 from liveness_app import paths
 from liveness_app.core.face import FaceBox
+from liveness_app.core.files import read_image
 from liveness_app.core.preprocess import crop_face
 from training import cache as cache_module
-from training.cache import CropCache, crop_for_training, load_crop, video_frames
+from training.cache import CropCache, crop_for_training, video_frames
 from training.dataset import Sample
 
 MARGIN, EXTRA = 0.2, 0.25
@@ -83,7 +84,7 @@ def test_build_crops_and_skips(tmp_path: Path, samples: list[Sample]) -> None:
     assert [len(item.crop_paths) for item in built] == [4, 1, 1]
     for item in built:
         for crop_path in item.crop_paths:
-            crop = load_crop(crop_path)
+            crop = read_image(crop_path)
             assert crop.shape[0] == crop.shape[1] <= 128
     reasons = {Path(path).name: reason for path, reason in built.skipped}
     assert set(reasons) == {"broken.mp4", "noface.png", "broken.jpg", "missing.jpg"}
@@ -199,7 +200,7 @@ def test_precropped_image_is_the_face_box(tmp_path: Path) -> None:
     tight = np.full((60, 48, 3), 200, np.uint8)  # small enough that the cache does not downscale it
     cv2.imwrite(str(tmp_path / "t.png"), tight)
     built = _cache(tmp_path).build([Sample(tmp_path / "t.png", "live", "g", "image", precropped=True)])
-    cached = load_crop(built[0].crop_paths[0])
+    cached = read_image(built[0].crop_paths[0])
     got = crop_for_training(cached, MARGIN, EXTRA)
     side = 60 * (1 + 2 * MARGIN)
     assert abs(got.shape[0] - side) <= 1

@@ -12,9 +12,10 @@ import torch
 
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.face import FaceDetector
+from liveness_app.core.files import read_image
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop, preprocess_face
-from training.cache import CropCache, crop_for_training, load_crop
+from training.cache import CropCache, crop_for_training
 from training.config import TrainConfig
 from training.dataset import Sample
 from training.evaluate import evaluate_model
@@ -36,12 +37,12 @@ def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video
     # With no extra margin and no downscaling, the cached crop is exactly the app's crop.
     exact = CropCache(tmp_path / "c1", detector_path, SPEC.crop_margin, cache_margin_extra=0.0, cache_size=4096)
     item = exact.build([Sample(tmp_path / "frame.png", "live", "g", "image")])[0]
-    train = prepare_crop(crop_for_training(load_crop(item.crop_paths[0]), SPEC.crop_margin, 0.0), SPEC)
+    train = prepare_crop(crop_for_training(read_image(item.crop_paths[0]), SPEC.crop_margin, 0.0), SPEC)
     np.testing.assert_array_equal(train, app)
     # The default cache (wider margin for scale jitter, <= 256 px) differs only by resampling.
     wide = CropCache(tmp_path / "c2", detector_path, SPEC.crop_margin)
     item = wide.build([Sample(tmp_path / "frame.png", "live", "g", "image")])[0]
-    approx = prepare_crop(crop_for_training(load_crop(item.crop_paths[0]), SPEC.crop_margin, 0.25), SPEC)
+    approx = prepare_crop(crop_for_training(read_image(item.crop_paths[0]), SPEC.crop_margin, 0.25), SPEC)
     assert np.abs(approx - app).mean() < 0.05
 
 

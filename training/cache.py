@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from liveness_app.core.face import DetectorError, FaceBox, FaceDetector
+from liveness_app.core.files import atomic_write_text, read_image
 from liveness_app.core.preprocess import crop_face
 
 from .dataset import Sample
@@ -58,15 +58,6 @@ class _Entry:  # what the index keeps for one sample; crop names are relative to
     crops: list[str] = field(default_factory=list)
     reason: str = ""
     no_face: int = 0
-
-
-def load_crop(path: Path) -> np.ndarray:
-    """An image file as BGR uint8. Read as bytes, because cv2.imread fails on non-ASCII Windows paths."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise OSError(f"cannot decode image {path}")
-    return image
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
@@ -227,7 +218,7 @@ class CropCache:
 
     def _make(self, sample: Sample, key: str, detectors: _Detectors) -> _Entry:
         try:
-            frames = ([load_crop(sample.path)] if sample.kind == "image"
+            frames = ([read_image(sample.path)] if sample.kind == "image"
                       else video_frames(sample.path, self.frames_per_video))
         except (OSError, cv2.error) as exc:
             return _Entry(reason=f"unreadable: {exc}")
@@ -275,9 +266,7 @@ class CropCache:
         data = {"settings": self._settings,
                 "entries": {k: {"crops": e.crops, "reason": e.reason, "no_face": e.no_face}
                             for k, e in index.items()}}
-        tmp = self.folder / (INDEX_NAME + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.folder / INDEX_NAME)  # atomic: a crash never leaves half an index
+        atomic_write_text(self.folder / INDEX_NAME, json.dumps(data))  # a crash never leaves half an index
 
 
 def _sample_key(sample: Sample) -> str | None:

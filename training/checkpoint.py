@@ -9,10 +9,8 @@ file with ``weights_only=False``).
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,6 +18,7 @@ import torch
 from torch import nn
 
 from liveness_app.core.device import cpu_model
+from liveness_app.core.files import atomic_write
 from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint
 from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from liveness_app.core.preprocess import PreprocessSpec
@@ -41,15 +40,8 @@ def export_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically write the resumable state (model, optimizer, scheduler, epoch, best so far)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(Path(path)) as handle:
+        torch.save(state, handle)
 
 
 def _weights_of(data: Any, what: str) -> dict[str, torch.Tensor]:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from liveness_app.core.files import read_image
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
 
 from .attacks import simulate_attack
@@ -108,12 +108,16 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
+    def read(self, index: int) -> np.ndarray:
+        """The cached crop of entry ``index`` (BGR uint8); OSError naming the file when it is unreadable."""
+        path = self.entries[index].crop_path
+        try:
+            return read_image(path)
+        except OSError as exc:
+            raise OSError(f"cached crop unreadable: {path} (delete the cache folder to rebuild)") from exc
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, float, int]:
-        entry = self.entries[index]
-        crop = cv2.imread(str(entry.crop_path), cv2.IMREAD_COLOR)
-        if crop is None:
-            raise OSError(f"cached crop unreadable: {entry.crop_path} (delete the cache folder to rebuild)")
-        target = entry.target
+        crop, target = self.read(index), self.entries[index].target
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=rng)

@@ -71,8 +71,7 @@ def gradcam_grid(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entr
     fig = Figure(figsize=(2.2 * per_cell, 2.4 * len(rows)), dpi=100)
     for k, (key, i) in enumerate(picks):
         r, c = rows.index(key), [j for j, (kk, _) in enumerate(picks) if kk == key].index(k)
-        crop = crop_for_training(cv2.imread(str(entries[i].crop_path)), meta.preprocessing.crop_margin,
-                                 CACHE_MARGIN_EXTRA)
+        crop = crop_for_training(ds.read(k), meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA)
         ax = fig.add_subplot(len(rows), per_cell, r * per_cell + c + 1)
         ax.imshow(cv2.cvtColor(heatmap_on_image(crop, out.cams[k]), cv2.COLOR_BGR2RGB))
         ax.set_title(f"{entries[i].label} {scores[i]:.2f}", fontsize=8)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
+from .files import atomic_write
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 from .texture import LBPHistograms
 from .weights import ModelLoadError, describe_state_mismatch, read_weights_only
@@ -201,20 +200,13 @@ def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
-    """Write a checkpoint atomically (temp file + rename): a crash never leaves half a model."""
+    """Write a checkpoint atomically (:func:`.files.atomic_write`): a crash never leaves half a model."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = _plain(meta.to_dict())
     payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, permissions=0o644) as handle:  # a model is meant to be shared
+        torch.save(payload, handle)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import json
 import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .files import atomic_write
 from .sessions import (COMPLETE, INCOMPLETE, LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest,
                        ManifestError, manifest_payload, read_manifest, session_path)
 
@@ -48,7 +48,7 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
 
 
 class SessionStore:
-    """The manifest of recorded sessions; every change is written atomically (temp file + rename).
+    """The manifest of recorded sessions; every change is written atomically (:func:`.files.atomic_write`).
 
     Reads go through :func:`.sessions.read_manifest`: :meth:`sessions` are the valid entries,
     :meth:`invalid` the refused ones. A manifest that cannot be read at all raises
@@ -83,15 +83,10 @@ class SessionStore:
             raise RecorderError(f"the session list cannot be read, so it is left untouched: {exc}") from exc
 
     def _write(self, sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with atomic_write(self.path, "w", encoding="utf-8") as f:
                 json.dump(manifest_payload(sessions, invalid), f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise RecorderError(f"cannot save the session list ({exc.strerror or exc}); the previous one is kept") from exc
 
     def upsert(self, session: dict[str, Any]) -> None:
