@@ -32,7 +32,7 @@ import torch
 
 from . import paths
 from .core.camera import CameraUnavailableError, FrameSource, open_source
-from .core.device import cpu_model, describe, scoring_threads, select_device
+from .core.device import CHOICES as DEVICES, cpu_model, describe, scoring_threads, select_device
 from .core.face import DetectorError, FaceBox, FaceDetector
 from .core.model import ModelLoadError
 from .core.overlay import OverlayOptions, draw_result
@@ -334,7 +334,7 @@ def _positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", default=str(paths.sample_video_path()), help="camera index or video file")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--seconds", type=_positive_seconds, default=20.0)
     p.add_argument("--model", type=Path, default=paths.default_model_path())
     p.add_argument("--no-gradcam", action="store_true", help="score without Grad-CAM")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, paths
+from .core.device import CHOICES as DEVICES  # the one list; re-exported here for the command line
 
 try:
     import tomllib
@@ -22,7 +23,6 @@ except ModuleNotFoundError:  # Python 3.10: the same parser is on PyPI as tomli
     except ModuleNotFoundError:
         tomllib = None
 
-DEVICES = ("auto", "cpu", "cuda")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Keys a user config file may hold (self_test is a one-off action, only on the command line).
 FILE_KEYS = ("source", "device", "model", "detector", "threshold", "heatmap", "log_level")

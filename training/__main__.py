@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from liveness_app.core.device import CHOICES as DEVICES
 from liveness_app.core.face import DetectorError
 
 from .config import FINETUNE, HELP, TrainConfig
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif str(f.type).startswith("dict"):
             p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
         elif f.name == "device":  # checked before any work (caching takes minutes)
-            p.add_argument(flag, choices=("auto", "cpu", "cuda"), default=None, help=text)
+            p.add_argument(flag, choices=DEVICES, default=None, help=text)
         else:
             kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
             p.add_argument(flag, type=kind, default=None, help=text)

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from liveness_app.core.device import use_training_threads
+from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 
 from .adapt import judge, pick, write_manifest
 from .calibrate import choose_threshold, score_samples
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=2.0, help="minutes of 30 fps recordings per user (default 2)")
     p.add_argument("--groups", nargs="*", help="only these groups (default: every group with both classes)")
     p.add_argument("--recipe", type=json.loads, default={}, help="fine-tune options over FINETUNE, as JSON")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train and score")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where to train and score")
     args = p.parse_args(argv)
     use_training_threads()
     samples, _ = load_samples(args.data)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from liveness_app import paths
-from liveness_app.core.device import select_device
+from liveness_app.core.device import CHOICES as DEVICES, select_device
 from liveness_app.core.model import ModelMeta, load_checkpoint
 
 from . import metrics as M
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", action="append", required=True, help="this camera's recorded sessions (repeatable)")
     p.add_argument("--rule", choices=RULES, default="eer", help="eer (default) or bpcer")
     p.add_argument("--bpcer", type=float, default=0.05, help="with --rule bpcer: the BPCER to stay under")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to score")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where to score")
     args = p.parse_args(argv)
     try:
         result = calibrate_to_camera(args.model, args.data, rule=args.rule, bpcer_target=args.bpcer,

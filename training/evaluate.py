@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from liveness_app.core.device import select_device
+from liveness_app.core.device import CHOICES as DEVICES, select_device
 from liveness_app.core.model import ModelLoadError, ModelMeta, load_checkpoint
 
 from . import metrics as M
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames-per-video", type=int, default=8)
     p.add_argument("--groups", nargs="+", default=(), help="evaluate only these groups (subjects/sources)")
     p.add_argument("--cache-dir", type=Path)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     a = p.parse_args(argv)
     try:
         m = evaluate_model(a.model, a.data, a.out, frames_per_video=a.frames_per_video, groups=a.groups,
