@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from liveness_app.core.files import read_image
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
+from liveness_app.core.sessions import LIVE
 
 from .attacks import simulate_attack
 from .augment import AugmentConfig, augment
@@ -32,7 +33,7 @@ class Entry:
 
     @property
     def target(self) -> float:
-        return 1.0 if self.label == "live" else 0.0
+        return 1.0 if self.label == LIVE else 0.0
 
 
 def _entries(items: Sequence, pick) -> list[Entry]:
@@ -85,9 +86,9 @@ def limit_per_group(entries: Sequence[Entry], per_cell: int) -> list[Entry]:
 def balanced_weights(entries: Sequence[Entry]) -> torch.Tensor:
     """Sampling weights so that bona fide and attacks weigh the same, and within each, every source
     (group) weighs the same: one huge source must not teach the model its camera instead of liveness."""
-    cell = Counter((e.label == "live", e.group) for e in entries)
+    cell = Counter((e.label == LIVE, e.group) for e in entries)
     groups_per_class = Counter(live for live, _ in cell)
-    w = [1.0 / (cell[(e.label == "live", e.group)] * groups_per_class[e.label == "live"]) for e in entries]
+    w = [1.0 / (cell[(e.label == LIVE, e.group)] * groups_per_class[e.label == LIVE]) for e in entries]
     return torch.tensor(w, dtype=torch.double)
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from liveness_app.core.sessions import LIVE
+
 from .dataset import (
-    LIVE,
     DatasetLayoutError,
     Sample,
     kind_of,

@@ -4,7 +4,7 @@ Conventions used throughout this module:
 
 * a *score* is the model's probability that a sample is LIVE (bona fide);
 * a sample is accepted as live when ``score >= threshold``;
-* a *label* is a string per sample: ``"live"`` (exactly, see :data:`LIVE_LABEL`) for bona fide,
+* a *label* is a string per sample: ``"live"`` (exactly, :data:`liveness_app.core.sessions.LIVE`) for bona fide,
   anything else (``"print"``, ``"replay"``, ``"mask"``, ...) names an attack type;
 * ``is_live`` arrays are booleans (or 0/1), True for bona fide.
 
@@ -30,7 +30,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-LIVE_LABEL = "live"
+from liveness_app.core.sessions import LIVE
+
+LIVE_LABEL = LIVE  # the name training.report imports
 _EPS = 1e-9
 
 
@@ -67,8 +69,8 @@ def _num(x: Any) -> float | None:
 
 
 def live_mask(labels: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Boolean array, True where the label is :data:`LIVE_LABEL`."""
-    return np.array([str(lab) == LIVE_LABEL for lab in np.asarray(labels).ravel()], dtype=bool)
+    """Boolean array, True where the label is :data:`~liveness_app.core.sessions.LIVE`."""
+    return np.array([str(lab) == LIVE for lab in np.asarray(labels).ravel()], dtype=bool)
 
 
 def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
@@ -82,7 +84,7 @@ def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np
     s, lab = _check_pair(scores, labels, "labels")
     lab = np.array([str(x) for x in lab], dtype=object)
     accepted = s >= threshold
-    live = lab == LIVE_LABEL
+    live = lab == LIVE
     apcer = {str(t): float(np.mean(accepted[lab == t]))
              for t in sorted(set(lab[~live].tolist()))}
     return apcer, _rate(~accepted[live])

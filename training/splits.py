@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .dataset import LIVE, Sample
+from liveness_app.core.sessions import LIVE
+
+from .dataset import Sample
 
 ONE_PERSON_NOTE = ("one subject: split by session in time, dev = the later sessions of the same person "
                    "(dev figures say how the model does for this person and camera, not for others)")

@@ -15,6 +15,7 @@ from liveness_app.core.explain import LivenessScorer
 from liveness_app.core.model import ModelMeta
 from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
+from liveness_app.core.sessions import LIVE
 
 from .cache import crop_for_training
 from .frames import CropDataset, Entry
@@ -46,7 +47,7 @@ def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points:
 def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_cell: int) -> list[tuple[str, int]]:
     cells = {"live, accepted": [], "live, rejected (BPCER)": [], "attack, rejected": [], "attack, accepted (APCER)": []}
     for i, (e, s) in enumerate(zip(entries, scores)):
-        live, accepted = e.label == "live", s >= threshold
+        live, accepted = e.label == LIVE, s >= threshold
         key = ("live, accepted" if accepted else "live, rejected (BPCER)") if live else (
             "attack, accepted (APCER)" if accepted else "attack, rejected")
         cells[key].append(i)

@@ -23,12 +23,13 @@ from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
 from .files import atomic_write
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
+from .sessions import LIVE
 from .texture import LBPHistograms
 from .weights import ModelLoadError, describe_state_mismatch, read_weights_only
 
 FORMAT = "liveness-studio/1"
 ARCHITECTURES = ("mobilenet_v3_large", "mobilenet_v2")
-CLASS_NAMES = ("spoof", "live")
+CLASS_NAMES = ("spoof", LIVE)
 
 
 @dataclass(frozen=True)

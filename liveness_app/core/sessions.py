@@ -23,7 +23,7 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 RECORDING, COMPLETE, INCOMPLETE = "recording", "complete", "incomplete"
 STATUSES = (RECORDING, COMPLETE, INCOMPLETE)
-LIVE = "live"
+LIVE = "live"  # the bona fide label everywhere: recordings, datasets, metrics, the model's classes
 
 # field -> (accepted types, default); bool is excluded from the numeric fields below on purpose
 _TEXT_FIELDS = {"attack_type": "", "subject": "", "camera": "", "date": "", "notes": ""}
