@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from liveness_app.core.sessions import LIVE
+from liveness_app.core.sessions import LIVE, MANIFEST_NAME
 
 from .dataset import (
     DatasetLayoutError,
@@ -217,6 +217,6 @@ def load_any(spec: str) -> list[Sample]:
                                  f"{', '.join(sorted(IMPORTERS))}")
     if path.is_file() or (path / "manifest.csv").is_file():
         return _manifest(path)
-    if (path / "manifest.json").is_file():
+    if (path / MANIFEST_NAME).is_file():
         return load_recordings(path)
     return scan_label_folders(path)

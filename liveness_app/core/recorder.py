@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from .files import atomic_write
-from .sessions import (COMPLETE, INCOMPLETE, LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest,
-                       ManifestError, manifest_payload, read_manifest, session_path)
+from .sessions import (LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest, ManifestError, attack_type_of,
+                       manifest_payload, new_session, read_manifest, session_path, settle)
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # stop recording before the disk is completely full
 
@@ -100,7 +100,7 @@ class SessionStore:
             current = self._writable()
             for s in current.sessions:
                 if s["id"] == session_id:
-                    s["label"], s["attack_type"] = label, "" if label == LIVE else label
+                    s["label"], s["attack_type"] = label, attack_type_of(label)
                     if subject is not None:
                         s["subject"] = subject
             self._write(current.sessions, current.invalid)
@@ -140,9 +140,7 @@ class SessionStore:
             if s.get("status") != RECORDING:
                 continue
             path = self.file_of(s)
-            frames = count_frames(path) if path.is_file() else 0
-            s.update(frames=frames, duration_s=round(frames / s["fps"], 2) if s["fps"] else 0.0,
-                     status=COMPLETE if frames > 0 else INCOMPLETE, recovered=True)
+            settle(s, count_frames(path) if path.is_file() else 0)["recovered"] = True
             self.upsert(s)
             settled.append(s["id"])
         return settled
@@ -168,14 +166,9 @@ class Recorder:
         self.store, self.min_free = store, min_free_bytes
         # date, time and milliseconds first: file names sort in capture order (the one-person split uses it)
         sid = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3] + "-" + uuid.uuid4().hex[:6]
-        w, h = size
-        self.session: dict[str, Any] = {
-            "id": sid, "file": f"{sid}.avi", "label": label, "attack_type": "" if label == LIVE else label,
-            "subject": subject, "camera": camera, "width": w, "height": h, "fps": float(fps), "duration_s": 0.0,
-            "frames": 0, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "notes": notes,
-            "status": RECORDING, "dropped_frames": 0}
+        self.session: dict[str, Any] = new_session(sid, label, subject, camera, size, fps, notes)
         self.path = store.root / self.session["file"]
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), (w, h))
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), tuple(size))
         if not self._writer.isOpened():
             raise RecorderError(f"cannot open a video file for writing in {store.root}")
         try:
@@ -232,9 +225,7 @@ class Recorder:
         """Finish the file and mark the session complete; returns the manifest entry."""
         self._queue.put(None)
         self._thread.join()
-        s = self.session
-        s["duration_s"] = round(s["frames"] / s["fps"], 2) if s["fps"] else 0.0
-        s["status"] = COMPLETE if s["frames"] > 0 else INCOMPLETE
+        s = settle(self.session, self.session["frames"])
         if self.error:
             s["notes"] = (s["notes"] + " | " if s["notes"] else "") + self.error
         self.store.upsert(s)

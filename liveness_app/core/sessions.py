@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,30 @@ def read_manifest(root: Path) -> Manifest:
         return parse_manifest(data, root)
     except ManifestError as exc:
         raise ManifestError(f"{path}: {exc}") from exc
+
+
+def attack_type_of(label: str) -> str:
+    """The attack type a recorded label stands for: none for live, else the label itself."""
+    return "" if label == LIVE else label
+
+
+def new_session(sid: str, label: str, subject: str, camera: str, size: tuple[int, int], fps: float,
+                notes: str = "") -> dict[str, Any]:
+    """The entry of a session about to be recorded to ``<sid>.avi``: status "recording", nothing counted."""
+    w, h = size
+    return {"id": sid, "file": f"{sid}.avi", "label": label, "attack_type": attack_type_of(label),
+            "subject": subject, "camera": camera, "width": w, "height": h, "fps": float(fps), "duration_s": 0.0,
+            "frames": 0, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "notes": notes,
+            "status": RECORDING, "dropped_frames": 0}
+
+
+def settle(session: dict[str, Any], frames: int) -> dict[str, Any]:
+    """Set a finished session's frame count, duration and status ("complete", or "incomplete" when no
+    frame was written); returns the same dict."""
+    fps = session["fps"]
+    session.update(frames=frames, duration_s=round(frames / fps, 2) if fps else 0.0,
+                   status=COMPLETE if frames > 0 else INCOMPLETE)
+    return session
 
 
 def manifest_payload(sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> dict[str, Any]:
