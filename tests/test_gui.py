@@ -2,6 +2,8 @@
 the CPU, settings live in a temporary INI file. Waits are on signals and conditions, never on sleeps."""
 from __future__ import annotations
 
+import threading
+
 import logging
 import sys
 from pathlib import Path
@@ -152,9 +154,24 @@ def test_missing_camera_shows_message_and_window_stays_usable(qtbot, make_window
     assert "File > Open video" in window.view.message
     assert "No camera found at index 7" in window.status.source_label.text()
     assert not window.controller.is_running
+    assert not window.recording_panel.record_button.isEnabled()  # nothing to record: greyed, as Qt apps do
     assert window.open_source(str(sample_video))  # what File > Open video... does after its dialog
     wait_result(qtbot, window)
     qtbot.waitUntil(lambda: window.view.message == "", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(window.recording_panel.record_button.isEnabled, timeout=TIMEOUT_MS)
+
+
+def test_the_recorder_is_fed_on_the_capture_thread_not_the_gui_thread(qtbot, make_window) -> None:
+    window = make_window()
+    qtbot.waitUntil(lambda: window.controller.frame_size is not None, timeout=TIMEOUT_MS)
+    assert window.controller.frame_size == (640, 480)
+    threads: list[int] = []
+    assert window.controller.set_frame_sink(lambda image: threads.append(threading.get_ident()))
+    qtbot.waitUntil(lambda: len(threads) >= 3, timeout=TIMEOUT_MS)
+    window.controller.set_frame_sink(None)
+    assert threading.get_ident() not in threads
+    window.controller.stop()
+    assert window.controller.frame_size is None and not window.controller.set_frame_sink(print)
 
 
 def test_no_source_given_and_no_camera_plays_the_sample_video(qtbot, make_window) -> None:

@@ -50,7 +50,7 @@ def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWind
     win.show()
     qtbot.waitUntil(lambda: not win.model_loading, timeout=TIMEOUT_MS)  # the start-up model, off the GUI thread
     win.training_panel.overrides.update(TINY)
-    win.training_panel.device_combo.setCurrentText("cpu")
+    win.training_panel.form.device_combo.setCurrentText("cpu")
     return win
 
 
@@ -88,18 +88,24 @@ def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
+def press_record(qtbot, panel: RecordingPanel) -> None:
+    """Record is enabled once the running source has given a frame (a new source takes a moment)."""
+    qtbot.waitUntil(panel.record_button.isEnabled, timeout=TIMEOUT_MS)
+    click(qtbot, panel.record_button)
+
+
 def record(qtbot, panel: RecordingPanel, label: str, subject: str, frames: int = 30) -> dict:
     """Pick label and subject, press Record, let about a second go by, press Stop."""
     panel.label_combo.setCurrentText(label)
     panel.subject_edit.setText(subject)
     with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
-        click(qtbot, panel.record_button)
+        press_record(qtbot, panel)
     assert not panel.rec_label.isHidden() and panel.rec_label.text().startswith("● REC 00:0")
     assert panel.record_button.text() == "■ Stop" and not panel.subject_edit.isEnabled()
     qtbot.waitUntil(lambda: panel.recorder.session["frames"] >= frames, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: "frames written" in panel.counts_label.text(), timeout=TIMEOUT_MS)
     with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
-        click(qtbot, panel.record_button)
+        press_record(qtbot, panel)
     assert panel.rec_label.isHidden() and panel.record_button.text() == "● Record"
     return stopped.args[0]
 
@@ -172,13 +178,13 @@ def test_recording_stops_when_the_source_changes_and_when_the_window_closes(qtbo
     panel = window.recording_panel
     panel.subject_edit.setText("carol")
     with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
-        click(qtbot, panel.record_button)
+        press_record(qtbot, panel)
     with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
         window.open_source(str(sample_video))
     assert stopped.args[0]["status"] == "complete" and not panel.is_recording
 
     with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
-        click(qtbot, panel.record_button)
+        press_record(qtbot, panel)
     window.close()
     assert not panel.is_recording
     assert [s["status"] for s in manifest()] == ["complete", "complete"]
@@ -192,7 +198,7 @@ def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warni
         raise RecorderError("cannot open a video file for writing in /recordings")
 
     monkeypatch.setattr(recording_panel, "Recorder", unwritable)
-    click(qtbot, panel.record_button)
+    press_record(qtbot, panel)
     qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)
     assert "Recording could not start" in warnings_shown[0] and "cannot open a video file" in warnings_shown[0]
     assert not panel.is_recording and panel.record_button.text() == "● Record"
@@ -201,7 +207,7 @@ def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warni
     # The disk fills up during a recording: the recorder stops itself, the panel stops it and says so.
     monkeypatch.setattr(recording_panel, "Recorder", Recorder)
     with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
-        click(qtbot, panel.record_button)
+        press_record(qtbot, panel)
     monkeypatch.setattr(recorder_module, "shutil", SimpleNamespace(disk_usage=lambda p: SimpleNamespace(free=0)))
     with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
         pass
@@ -214,7 +220,8 @@ def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, r
     store = SessionStore(recordings)
     crashed = {**store.sessions()[0], "id": "crashed", "status": "recording"}
     store.upsert(crashed)
-    panel = RecordingPanel(window)
+    panel = RecordingPanel(window.controller)
+    panel.message.connect(window.status.showMessage)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.recovered, timeout=TIMEOUT_MS) as settled:  # off the GUI thread
         pass
@@ -228,10 +235,10 @@ def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, r
 def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, window) -> None:
     panel = window.training_panel
     assert panel.sources() == [str(paths.recordings_dir())]
-    panel.init_check.setChecked(False)  # a new model from these settings (fine-tuning: the next test)
-    panel.name_edit.setText("alice-bob")
-    panel.epochs_spin.setValue(1)
-    panel.lbp_check.setChecked(True)  # the optional CNN + LBP texture fusion, end to end
+    panel.form.init_check.setChecked(False)  # a new model from these settings (fine-tuning: the next test)
+    panel.form.name_edit.setText("alice-bob")
+    panel.form.epochs_spin.setValue(1)
+    panel.form.lbp_check.setChecked(True)  # the optional CNN + LBP texture fusion, end to end
     events: list = []
     panel.event_received.connect(events.append)
     with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
@@ -263,7 +270,7 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
 
 def test_cancel_after_the_first_event_returns_to_idle(qtbot, recordings, window) -> None:
     panel = window.training_panel
-    panel.epochs_spin.setValue(20)  # far longer than the test: only Cancel can end it
+    panel.form.epochs_spin.setValue(20)  # far longer than the test: only Cancel can end it
     with qtbot.waitSignal(panel.event_received, timeout=TRAIN_TIMEOUT_MS):
         click(qtbot, panel.train_button)
     with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
@@ -278,7 +285,7 @@ def test_closing_the_window_stops_a_run(qtbot, recordings, window) -> None:
     panel = window.training_panel
     with qtbot.waitSignal(panel.event_received, timeout=TRAIN_TIMEOUT_MS):
         click(qtbot, panel.train_button)
-    thread = panel._job.thread
+    thread = panel._runner.thread
     window.close()
     assert thread.isFinished() and not panel.is_busy
 
@@ -290,7 +297,7 @@ def test_training_without_data_or_with_a_bad_name_says_what_to_do(qtbot, recordi
     click(qtbot, panel.train_button)
     assert len(warnings_shown) == 1 and "No recordings yet" in warnings_shown[0]
     panel.set_sources([str(recordings.parent)])
-    panel.name_edit.setText("my model/1")
+    panel.form.name_edit.setText("my model/1")
     click(qtbot, panel.train_button)
     assert len(warnings_shown) == 2 and "model name" in warnings_shown[1]
     assert not panel.is_busy and panel.train_button.isEnabled()
@@ -325,8 +332,8 @@ def test_evaluate_the_active_model_writes_a_report(qtbot, recordings, window, mo
 def test_the_trainer_offers_mobilenet_v2_once_its_imagenet_weights_are_there(qtbot, window, monkeypatch) -> None:
     monkeypatch.setitem(paths.IMAGENET_WEIGHTS, "mobilenet_v2", "test-only.pth")  # not a checkout's weights/
     panel = window.training_panel
-    panel.init_check.setChecked(False)  # the architecture is a choice for a new model, not a fine-tune
-    combo = panel.arch_combo
+    panel.form.init_check.setChecked(False)  # the architecture is a choice for a new model, not a fine-tune
+    combo = panel.form.arch_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["mobilenet_v3_large", "mobilenet_v2"]
     assert panel.build_config().arch == "mobilenet_v3_large" and not panel.build_config().pretrained
     fetched = paths.user_data_dir() / "weights" / "test-only.pth"
@@ -359,7 +366,7 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert dialog.adapt_button.isEnabled()
     click(qtbot, dialog.adapt_button)
     assert dialog.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.result is not None and dialog._job is None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.is_busy, timeout=TRAIN_TIMEOUT_MS)
     text = dialog.result_label.text()
     assert "the model you had" in text and "calibrated only" in text and "held-out sessions" in text
     assert {"before", "calibrated", "adapted", "sentence"} <= set(dialog.result)
@@ -393,8 +400,8 @@ def load_checkpoint_threshold(path: Path) -> float:
 
 def test_training_from_the_panel_fine_tunes_the_active_model_by_default(qtbot, window) -> None:
     panel = window.training_panel
-    assert panel.init_check.isChecked() and not panel.size_combo.isEnabled()
+    assert panel.form.init_check.isChecked() and not panel.form.size_combo.isEnabled()
     cfg = panel.build_config()
     assert cfg.init == str(window.model.path) and cfg.freeze_blocks > 0 and cfg.epochs == 3
-    panel.init_check.setChecked(False)
-    assert panel.size_combo.isEnabled() and panel.build_config().init == ""
+    panel.form.init_check.setChecked(False)
+    assert panel.form.size_combo.isEnabled() and panel.build_config().init == ""

@@ -91,6 +91,7 @@ def test_a_corrupt_manifest_blocks_recording_with_a_message_then_can_be_set_asid
     window = start(model=tiny_model)
     panel = window.recording_panel
     panel.subject_edit.setText("ann")
+    qtbot.waitUntil(panel.record_button.isEnabled, timeout=TIMEOUT_MS)  # the source has given a frame
     qtbot.mouseClick(panel.record_button, Qt.MouseButton.LeftButton)
     assert "session list cannot be read" in shown[-1]
     assert not panel.is_recording and panel.record_button.text() == "● Record"

@@ -12,15 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from PyQt6.QtCore import QThread, QTimer, pyqtSignal
+from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
                              QPushButton, QVBoxLayout, QWidget)
 
 from .. import paths
 from .panels import button_row
 from .recording_panel import RecordingPanel
-from .tasks import TaskWorker
-from .workers import start_in_thread
+from .tasks import TaskRunner
 
 # label, what to show, optional
 STEPS = (("live", "Yourself, live: look at the camera, turn your head a little, blink, talk.", False),
@@ -54,7 +53,11 @@ class AdaptDialog(QDialog):
         self._part = 0
         self._token = 0
         self.recorded: dict[str, list[dict[str, Any]]] = {}  # label -> its sessions, in order
-        self._job: tuple[TaskWorker, QThread] | None = None
+        self._runner = TaskRunner(self)
+        self._runner.yielded.connect(self._on_event)
+        self._runner.returned.connect(self._on_done)
+        self._runner.errored.connect(lambda msg: self.result_label.setText(f"Adapting failed: {msg}"))
+        self._runner.finished.connect(lambda _outcome: self._show_step())
         self.result: dict[str, Any] | None = None
         self._build()
         recorder.recording_stopped.connect(self._on_stopped)
@@ -93,8 +96,13 @@ class AdaptDialog(QDialog):
         layout.addLayout(button_row(self.use_model_button, self.use_threshold_button))
         self.resize(560, 460)
 
+    @property
+    def is_busy(self) -> bool:
+        """Adapting (calibration and fine-tuning) is running."""
+        return self._runner.busy
+
     def _show_step(self) -> None:
-        busy = self._job is not None or self._recorder.is_recording
+        busy = self._runner.busy or self._recorder.is_recording
         done = self._step >= len(STEPS)
         if not done:
             label, text, optional = STEPS[self._step]
@@ -180,16 +188,10 @@ class AdaptDialog(QDialog):
         train, held = self.samples()
         name = f"adapted-{datetime.now():%Y%m%d-%H%M%S}"
         out = paths.user_data_dir() / "runs" / name
-        worker = TaskWorker(lambda: adapt_to_camera(base, train, held, out, name, device=self._device,
-                                                    cache_dir=paths.user_data_dir() / "cache",
-                                                    recipe=self._recipe))
-        worker.yielded.connect(self._on_event)
-        worker.returned.connect(self._on_done)
-        worker.errored.connect(lambda msg: self.result_label.setText(f"Adapting failed: {msg}"))
-        worker.finished.connect(self._on_finished)
         self.result = None
         self.result_label.setText("Calibrating and fine-tuning...")
-        self._job = (worker, start_in_thread(worker))
+        self._runner.start(lambda: adapt_to_camera(base, train, held, out, name, device=self._device,
+                                                   cache_dir=paths.user_data_dir() / "cache", recipe=self._recipe))
         self._show_step()
 
     def _on_event(self, ev: Any) -> None:
@@ -212,16 +214,9 @@ class AdaptDialog(QDialog):
         recommended.setDefault(True)
         recommended.setText(recommended.text().removesuffix(" (recommended)") + " (recommended)")
 
-    def _on_finished(self) -> None:
-        if self._job is not None:
-            self._job[1].quit()
-            self._job[1].wait()
-        self._job = None
-        self._show_step()
-
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job[0].stop()
+        if self._runner.busy:
+            self._runner.cancel()
             self.result_label.setText("Cancelling after the current step...")
         elif self._recorder.is_recording:
             self.recorded.pop(STEPS[self._step][0], None)
@@ -240,9 +235,7 @@ class AdaptDialog(QDialog):
 
     def done(self, code: int) -> None:  # noqa: D401 (Qt's name) - closing stops a recording or a job
         self.cancel()
-        if self._job is not None:
-            self._job[1].quit()
-            self._job[1].wait()
+        self._runner.shutdown()
         try:
             self._recorder.recording_stopped.disconnect(self._on_stopped)
         except TypeError:

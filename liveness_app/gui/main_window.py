@@ -76,7 +76,8 @@ class MainWindow(QMainWindow):
         # First-run layout (a saved one overrides it): faces get the height, the summary what it needs.
         self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
-        self.recording_panel, self.training_panel = RecordingPanel(self), TrainingPanel(self)
+        self.recording_panel = RecordingPanel(self.controller)
+        self.training_panel = TrainingPanel(lambda: self.model)
         self.add_panel(self.recording_panel, "Recording", "recording-panel", tabify=True)
         self.add_panel(self.training_panel, "Training", "training-panel", tabify=True)
         device = self._restore_settings()
@@ -269,6 +270,17 @@ class MainWindow(QMainWindow):
             self.controller.result_ready.connect(slot)
         self.controller.source_failed.connect(self._show_no_source)
         self.controller.scoring_failed.connect(lambda msg: self.status.showMessage(msg))
+        self._connect_panels()
+
+    def _connect_panels(self) -> None:
+        """The side panels get services, not the window: their requests come back here as signals."""
+        rec, train = self.recording_panel, self.training_panel
+        for panel in (rec, train):
+            panel.message.connect(self.status.showMessage)
+            self.closing.connect(panel.shutdown)
+        train.model_trained.connect(lambda _path: self.refresh_model_menu())
+        train.use_model.connect(self.activate_model)
+        self.model_changed.connect(train.on_model_changed)
 
     def _create_detector(self, factory: DetectorFactory) -> FaceDetector | None:
         try:

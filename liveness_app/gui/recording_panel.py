@@ -1,31 +1,29 @@
 """Recording panel: record labelled sessions from the running source; below, the session list.
 
-Frames come from ``controller.frame_ready`` (GUI thread) and go to :class:`core.recorder.Recorder`, whose
-``write`` only queues: a slow disk drops frames (counted), it never stalls the video. The recorder is
-created on the first frame after Record is pressed, because that frame gives the size. Labels are data
+The panel gets the stream controller, not the window. Frames go from the capture thread straight to
+:class:`core.recorder.Recorder` through the controller's frame sink (they never cross to the GUI thread
+for recording); ``write`` only queues: a slow disk drops frames (counted), it never stalls the video.
+Record is enabled once the source has given a frame (its size is the video's). Labels are data
 (``assets/labels.json``), not code. A recording stops when the user says so, when the source changes or
-fails, when the disk fills up, and when the window closes.
+fails, when the disk fills up, and when :meth:`shutdown` is called (the window closing). Status-bar text
+goes out by ``message``; the composition root wires it.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from .. import paths
 from ..core.camera import FrameSource
-from ..core.realtime import Frame
 from ..core.recorder import Recorder, RecorderError, SessionStore, load_labels
 from .panels import button_row
 from .session_list import REC_COLOUR, SessionList, fill_label_combo
 from .tasks import TaskWorker
-from .workers import start_in_thread
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+from .workers import StreamController, start_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +33,18 @@ REC_STYLE = f"color: {REC_COLOUR.name()}; font-weight: bold;"
 class RecordingPanel(QWidget):
     """Label, subject, notes, Record/Stop with a REC indicator; below, the recorded sessions."""
 
-    recording_started = pyqtSignal(str)  # session id, once the first frame arrived
+    recording_started = pyqtSignal(str)  # session id, once its first frame is written
     recording_stopped = pyqtSignal(dict)  # the finished manifest entry
     recovered = pyqtSignal(list)  # ids of sessions a crash had left unfinished, settled off the GUI thread
+    message = pyqtSignal(str, int)  # status-bar text, milliseconds to show it
 
-    def __init__(self, window: "MainWindow", store: SessionStore | None = None,
+    def __init__(self, controller: StreamController, store: SessionStore | None = None,
                  labels_path: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._window = window
+        self._controller = controller
         self.recorder: Recorder | None = None
-        self._armed_source: FrameSource | None = None  # Record pressed: waiting for the first frame
         self._source: FrameSource | None = None  # the source being recorded
+        self._announced = False  # recording_started was emitted for the current session
         self.counts_label = QLabel()
         self.labels = self._load_labels(labels_path or paths.asset_path("labels.json"))
         self.store = store or self._open_store()
@@ -56,10 +55,9 @@ class RecordingPanel(QWidget):
         fill_label_combo(self.label_combo, self.labels)
         self._timer = QTimer(self, interval=200, timeout=self._tick)
         self._recovery: tuple[TaskWorker, QThread] | None = None
-        window.controller.frame_ready.connect(self._on_frame)
-        window.controller.source_failed.connect(self._on_source_failed)
-        window.closing.connect(self._on_closing)
-        self.session_list.message.connect(lambda text: self._window.status.showMessage(text, 15000))
+        controller.state_changed.connect(self._on_stream_changed)
+        controller.source_failed.connect(self._on_source_failed)
+        self.session_list.message.connect(lambda text: self.message.emit(text, 15000))
         self.session_list.changed.connect(self._update_controls)
         self.refresh_sessions()
         self._start_recovery()
@@ -106,23 +104,21 @@ class RecordingPanel(QWidget):
             return
         worker = TaskWorker(self.store.recover)
         worker.returned.connect(self._on_recovered)
-        worker.errored.connect(lambda msg: self._window.status.showMessage(
+        worker.errored.connect(lambda msg: self.message.emit(
             f"Recordings: cannot check for interrupted sessions: {msg}", 15000))
         self._recovery = (worker, start_in_thread(worker))
 
     def _on_recovered(self, ids: list[str]) -> None:
         if ids:
-            self._window.status.showMessage(
-                f"Recovered {len(ids)} recording(s) cut short by a crash or power loss; "
-                "see the Recording panel", 15000)
+            self.message.emit(f"Recovered {len(ids)} recording(s) cut short by a crash or power loss; "
+                              "see the Recording panel", 15000)
             self.refresh_sessions()
         self.recovered.emit(list(ids))
 
     # -- recording ---------------------------------------------------------------------------------------
     @property
     def is_recording(self) -> bool:
-        """Recording, or waiting for the first frame to start."""
-        return self.recorder is not None or self._armed_source is not None
+        return self.recorder is not None
 
     def toggle_recording(self) -> None:
         if self.is_recording:
@@ -131,19 +127,30 @@ class RecordingPanel(QWidget):
             self.start_recording()
 
     def start_recording(self) -> bool:
-        """Arm the recorder: the session starts with the next frame of the running source."""
+        """Start a session on the running source; from now on its frames go to the recorder."""
         problem = self._cannot_record()
         if problem:
             QMessageBox.warning(self, "Cannot record", f"Cannot record: {problem}.")
             return False
-        source = self._window.controller.source
-        self._armed_source = source
-        self._update_controls()
+        source, size = self._controller.source, self._controller.frame_size
+        try:
+            recorder = Recorder(self.store, self.label_combo.currentText(), self.subject_edit.text().strip(),
+                                camera=source.name, fps=source.fps, size=size,
+                                notes=self.notes_edit.text().strip())
+        except (RecorderError, OSError, ValueError) as exc:
+            self._warn(f"Recording could not start: {exc}")
+            self.refresh_sessions()
+            return False
+        self.recorder, self._source, self._announced = recorder, source, False
+        self._controller.set_frame_sink(recorder.write)
+        self._timer.start()
+        self._tick()
+        self.refresh_sessions()  # the new session is listed as "recording"
         return True
 
     def _cannot_record(self) -> str:
         """Why recording cannot start now ("" when it can)."""
-        if self._window.controller.source is None or not self._window.controller.is_running:
+        if self._controller.frame_size is None:
             return "no video source is running"
         if self.store is None:
             return "the recordings folder is not available"
@@ -158,11 +165,13 @@ class RecordingPanel(QWidget):
     def stop_recording(self, reason: str = "") -> dict[str, Any] | None:
         """Finish the session (safe to call when idle); returns its manifest entry."""
         recorder, self.recorder = self.recorder, None
-        self._armed_source = self._source = None
-        self._timer.stop()
-        self._update_controls()
         if recorder is None:
             return None
+        if self._controller.source is self._source:
+            self._controller.set_frame_sink(None)
+        self._source = None
+        self._timer.stop()
+        self._update_controls()
         try:
             session = recorder.stop()
         except (RecorderError, OSError) as exc:
@@ -171,7 +180,7 @@ class RecordingPanel(QWidget):
         error = recorder.error
         self.refresh_sessions()
         why = f" ({reason})" if reason else ""
-        self._window.status.showMessage(
+        self.message.emit(
             f"Recorded {session['frames']} frames of '{session['label']}' for {session['subject']}{why}", 10000)
         if error:
             self._warn(f"{error.capitalize()}. {session['frames']} frames were saved.")
@@ -181,43 +190,18 @@ class RecordingPanel(QWidget):
     def _on_source_failed(self, _message: str) -> None:
         self.stop_recording("the source stopped")
 
-    def _on_closing(self) -> None:
+    def _on_stream_changed(self) -> None:
+        """A source started, gave its first frame or stopped: a recording ends with its source."""
+        if self.recorder is not None and self._controller.source is not self._source:
+            self.stop_recording("the source changed" if self._controller.source else "the source stopped")
+        self._update_controls()
+
+    def shutdown(self) -> None:
+        """The window is closing: finish the recording, wait for a recovery still counting frames."""
         self.stop_recording("the window closed")
         if self._recovery is not None:  # a recovery still counting frames ends with its video
             self._recovery[1].quit()
             self._recovery[1].wait()
-
-    def _on_frame(self, frame: Frame) -> None:
-        """GUI thread, every frame: must stay cheap (the recorder only queues)."""
-        if self.recorder is None and self._armed_source is None:
-            return
-        expected = self._source if self.recorder is not None else self._armed_source
-        if self._window.controller.source is not expected:
-            self.stop_recording("the source changed")
-            return
-        if self.recorder is None:
-            self._begin(frame)
-        if self.recorder is not None:
-            self.recorder.write(frame.image)
-
-    def _begin(self, frame: Frame) -> None:
-        source, self._armed_source = self._armed_source, None
-        height, width = frame.image.shape[:2]
-        try:
-            self.recorder = Recorder(self.store, self.label_combo.currentText(), self.subject_edit.text().strip(),
-                                     camera=source.name, fps=source.fps, size=(width, height),
-                                     notes=self.notes_edit.text().strip())
-        except (RecorderError, OSError, ValueError) as exc:
-            self._update_controls()
-            self._warn(f"Recording could not start: {exc}")
-            self.refresh_sessions()
-            return
-        self._source = source
-        self._timer.start()
-        self._tick()
-        self._update_controls()
-        self.refresh_sessions()  # the new session is listed as "recording"
-        self.recording_started.emit(self.recorder.session["id"])
 
     def _tick(self) -> None:
         recorder = self.recorder
@@ -226,23 +210,27 @@ class RecordingPanel(QWidget):
         if recorder.error:  # the writer thread stopped itself (disk almost full)
             self.stop_recording(recorder.error)
             return
-        if self._window.controller.source is not self._source:  # replaced by a source that sends nothing
+        if self._controller.source is not self._source:  # replaced by a source that sends nothing
             self.stop_recording("the source changed")
             return
         seconds = int(recorder.elapsed)
         self.rec_label.setText(f"● REC {seconds // 60:02d}:{seconds % 60:02d}")
         s = recorder.session
         self.counts_label.setText(f"{s['frames']} frames written, {s['dropped_frames']} dropped")
+        if s["frames"] > 0 and not self._announced:
+            self._announced = True
+            self.recording_started.emit(s["id"])
 
     def _warn(self, text: str) -> None:
         log.warning("recording: %s", text)
-        self._window.status.showMessage(text, 15000)
+        self.message.emit(text, 15000)
         QMessageBox.warning(self, "Recording", text)
 
     def _update_controls(self) -> None:
         recording = self.is_recording
         self.record_button.setText("■ Stop" if recording else "● Record")
-        self.record_button.setEnabled(self.store is not None and bool(self.labels))
+        can_start = self._controller.frame_size is not None and self.store is not None and bool(self.labels)
+        self.record_button.setEnabled(recording or can_start)
         self.rec_label.setVisible(self.recorder is not None)
         for w in (self.label_combo, self.subject_edit, self.notes_edit):
             w.setEnabled(not recording)

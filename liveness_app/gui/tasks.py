@@ -11,7 +11,9 @@ import threading
 from types import GeneratorType
 from typing import Any, Callable
 
-from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from .workers import start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +70,67 @@ class TaskWorker(QObject):
     def stop(self) -> None:
         """Thread-safe: the generator is closed before its next item is asked for."""
         self._abort.set()
+
+
+class TaskRunner(QObject):
+    """One :class:`TaskWorker` at a time on its own QThread: start, cancel, and a clean end.
+
+    Relays the worker's ``yielded``/``returned``/``errored`` signals, then ``finished`` with the outcome
+    ("done", "cancelled" or "failed") once the thread is over. ``shutdown`` (window or dialog closing)
+    cancels and waits, so that no thread outlives its owner; no ``finished`` follows it.
+    """
+
+    yielded = pyqtSignal(object)
+    returned = pyqtSignal(object)
+    errored = pyqtSignal(str)
+    finished = pyqtSignal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job: tuple[TaskWorker, QThread] | None = None
+        self._failed = False
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        return self._job[1] if self._job else None
+
+    def start(self, task: Callable[[], Any]) -> bool:
+        """Run ``task`` on a new thread; False when one is still running."""
+        if self._job is not None:
+            return False
+        worker = TaskWorker(task)
+        # Connected before the thread starts, to bound methods: delivered queued, in the GUI thread.
+        worker.yielded.connect(self.yielded)
+        worker.returned.connect(self.returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._failed = False
+        self._job = (worker, start_in_thread(worker))
+        return True
+
+    def cancel(self) -> None:
+        """Closes a generator task at its next item (its ``finally`` blocks run)."""
+        if self._job is not None:
+            self._job[0].stop()
+
+    def shutdown(self) -> None:
+        """Cancel and wait for the running step to end."""
+        job, self._job = self._job, None
+        if job is not None:
+            stop_thread(*job)
+
+    def _on_errored(self, message: str) -> None:
+        self._failed = True
+        self.errored.emit(message)
+
+    def _on_finished(self) -> None:
+        job, self._job = self._job, None
+        if job is None:  # already shut down
+            return
+        job[1].quit()
+        job[1].wait()  # run() has returned: this only lets the thread's event loop end
+        self.finished.emit("failed" if self._failed else "cancelled" if job[0].cancelled else "done")

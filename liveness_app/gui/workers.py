@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import logging
 from functools import partial
-from typing import Protocol
+from typing import Callable, Protocol
+
+import numpy as np
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
@@ -31,10 +33,14 @@ class Worker(Protocol):
     def stop(self) -> None: ...
 
 
-class CaptureWorker(QObject):
-    """Reads a source until stopped; every frame goes into ``slot`` (for scoring) and out by signal.
+FrameSink = Callable[[np.ndarray], None]  # called on the capture thread with every frame; must not block
 
-    ``slot`` may be replaced while running (a new scorer gets a fresh slot) or be None (no scoring).
+
+class CaptureWorker(QObject):
+    """Reads a source until stopped; every frame goes into ``slot`` (for scoring), to ``sink`` (a
+    recorder, on this thread) and out by signal (display).
+
+    ``slot`` and ``sink`` may be replaced while running or be None (no scoring, no recording).
     """
 
     frame_ready = pyqtSignal(object)  # core.realtime.Frame
@@ -45,12 +51,15 @@ class CaptureWorker(QObject):
         super().__init__()
         self.source = source
         self.slot = slot
+        self.sink: FrameSink | None = None
         self._loop = CaptureLoop(source, self._on_frame)
 
     def _on_frame(self, frame: Frame) -> None:
-        slot = self.slot  # one read: the attribute may be swapped from the GUI thread
+        slot, sink = self.slot, self.sink  # one read each: both may be swapped from the GUI thread
         if slot is not None:
             slot.put(frame)
+        if sink is not None:
+            sink(frame.image)
         self.frame_ready.emit(frame)
 
     @pyqtSlot()
@@ -125,13 +134,15 @@ class StreamController(QObject):
     Signals are relayed from the current workers only, so a frame or result still in flight from a
     source that was just replaced never reaches the view. Each worker gets a generation number bound
     into its connections (not ``sender()``, which may point at a deleted worker by the time a queued
-    signal arrives). A failed source stops both threads.
+    signal arrives). A failed source stops both threads. ``state_changed`` says when a source started,
+    delivered its first frame (``frame_size`` is known from then on) or stopped.
     """
 
     frame_ready = pyqtSignal(object)  # Frame
     result_ready = pyqtSignal(object)  # FrameResult
     source_failed = pyqtSignal(str)  # the source stopped delivering (unplugged camera, unreadable file)
     scoring_failed = pyqtSignal(str)
+    state_changed = pyqtSignal()  # a source started, gave its first frame, or stopped
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +152,7 @@ class StreamController(QObject):
         self._dropped_before = 0
         self._generations = itertools.count(1)  # never reset: a number is never given to two workers
         self._capture_gen = self._scoring_gen = 0  # 0: none running
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the current source's frames
 
     @property
     def source(self) -> FrameSource | None:
@@ -155,6 +167,19 @@ class StreamController(QObject):
         return self._scoring is not None and self._scoring[1].isRunning()
 
     @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the running source's frames, once its first frame has arrived."""
+        return self._frame_size if self.is_running else None
+
+    def set_frame_sink(self, sink: FrameSink | None) -> bool:
+        """Feed every frame of the running source to ``sink`` on the capture thread (None: stop). A new
+        source starts without one. False when no source runs."""
+        if self._capture is None:
+            return False
+        self._capture[0].sink = sink
+        return True
+
+    @property
     def dropped(self) -> int:
         """Frames scoring skipped because a newer one came first, since the source started."""
         current = self._scoring[0].slot.dropped if self._scoring else 0
@@ -166,8 +191,8 @@ class StreamController(QObject):
 
     def start(self, source: FrameSource, pipeline: Pipeline | None) -> None:
         """Stop whatever runs, then stream ``source``; scoring runs only when there is a pipeline."""
-        self.stop()
-        self._dropped_before = 0
+        self._stop_all()
+        self._dropped_before, self._frame_size = 0, None
         self._pipeline = pipeline
         if pipeline is not None:
             pipeline.reset_tracks()  # faces of the old source do not carry over
@@ -177,6 +202,7 @@ class StreamController(QObject):
         worker.errored.connect(partial(self._relay_source_error, gen))
         self._capture = (worker, start_in_thread(worker))
         self._start_scoring()
+        self.state_changed.emit()
 
     def set_pipeline(self, pipeline: Pipeline | None) -> None:
         """Score with ``pipeline`` from now on; restarts scoring if it had stopped (e.g. after an error)."""
@@ -191,10 +217,17 @@ class StreamController(QObject):
 
         Safe to call repeatedly; on return no thread of this controller runs.
         """
+        if self._stop_all():
+            self.state_changed.emit()
+
+    def _stop_all(self) -> bool:
+        """Stop both threads; True when a source was running."""
         self._stop_scoring()
-        if self._capture is not None:
-            stop_thread(*self._capture)
-            self._capture, self._capture_gen = None, 0
+        if self._capture is None:
+            return False
+        stop_thread(*self._capture)
+        self._capture, self._capture_gen, self._frame_size = None, 0, None
+        return True
 
     def _start_scoring(self) -> None:
         self._stop_scoring()
@@ -220,8 +253,12 @@ class StreamController(QObject):
 
     # Relays run in the GUI thread (queued from the workers); ``gen`` tells whether the sender is current.
     def _relay_frame(self, gen: int, frame: Frame) -> None:
-        if gen == self._capture_gen:
-            self.frame_ready.emit(frame)
+        if gen != self._capture_gen:
+            return
+        if self._frame_size is None:
+            self._frame_size = (frame.image.shape[1], frame.image.shape[0])
+            self.state_changed.emit()
+        self.frame_ready.emit(frame)
 
     def _relay_result(self, gen: int, result: object) -> None:
         if gen == self._scoring_gen:

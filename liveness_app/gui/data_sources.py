@@ -1,0 +1,73 @@
+"""The list of training data sources (recordings, labelled folders, manifest.csv datasets), checkable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from .. import paths
+from . import dialogs
+from .panels import button_row
+
+
+class DataSourceList(QWidget):
+    """Checked sources are used to train and to evaluate; Add folder / Add dataset / Remove below."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setToolTip("Checked sources are used to train and to evaluate")
+        self.list.setMaximumHeight(64)  # the dock shares its height with the model summary
+        self.buttons = add_folder, add_dataset, remove = (
+            QPushButton("Add folder..."), QPushButton("Add dataset..."), QPushButton("Remove"))
+        add_folder.setToolTip("A folder with one sub-folder per label (live, print, ...) of images or videos")
+        add_dataset.setToolTip("A manifest.csv listing files with their label and subject")
+        add_folder.clicked.connect(self._add_folder)
+        add_dataset.clicked.connect(self._add_dataset)
+        remove.clicked.connect(self._remove_selected)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list)
+        layout.addLayout(button_row(*self.buttons))
+
+    def set_sources(self, specs: list[str]) -> None:
+        self.list.clear()
+        for spec in specs:
+            self.add_source(spec)
+
+    def add_source(self, spec: str) -> None:
+        """Add (checked) a folder, a manifest.csv or NAME:PATH spec; the recordings folder is named as such."""
+        text = f"Recordings ({spec})" if Path(spec) == paths.recordings_dir() else spec
+        item = QListWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, spec)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        self.list.addItem(item)
+
+    def sources(self) -> list[str]:
+        """The checked data specs."""
+        items = (self.list.item(i) for i in range(self.list.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def missing_data(self) -> str:
+        """Why there is nothing to train on ("" when there may be)."""
+        specs = self.sources()
+        if not specs:
+            return "No data selected: check at least one data source, or add a folder or dataset."
+        if specs == [str(paths.recordings_dir())] and not (paths.recordings_dir() / "manifest.json").is_file():
+            return ("No recordings yet: record live and attack sessions of at least two subjects in the "
+                    "Recording panel, or add a folder or dataset.")
+        return ""
+
+    def _remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+
+    def _add_folder(self) -> None:
+        if folder := dialogs.ask_folder(self, "Add a folder of labelled data (DIR/<label>/<files>)", Path.home()):
+            self.add_source(str(folder))
+
+    def _add_dataset(self) -> None:
+        if name := dialogs.ask_manifest(self, Path.home()):
+            self.add_source(name)
