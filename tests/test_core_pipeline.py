@@ -11,7 +11,7 @@ from liveness_app.core.camera import CameraUnavailableError, VideoFileSource, op
 from liveness_app.core.face import FaceBox, FaceDetector
 from liveness_app.core.overlay import OverlayOptions, draw_result
 from liveness_app.core.pipeline import LoadedModel, Pipeline
-from liveness_app.core.preprocess import PreprocessSpec, crop_box, crop_face, prepare_crop
+from liveness_app.core.preprocess import PreprocessSpec, crop_box, crop_face, face_box_in_crop, prepare_crop
 from liveness_app.core.realtime import Frame, LatestFrameSlot
 from liveness_app.core.smoothing import FaceTracker, ScoreSmoother, SmoothingConfig, Verdict
 
@@ -27,6 +27,17 @@ def test_crop_is_square_centred_and_padded_black_outside_the_frame() -> None:
     assert crop.shape == (60, 60, 3)
     # 10 px left of and above the frame are padded black, not smeared
     assert (crop[:, :10] == 0).all() and (crop[:10] == 0).all() and (crop[10:, 10:] == 200).all()
+
+
+def test_a_crop_cut_again_around_its_face_box_is_the_crop_at_the_smaller_margin() -> None:
+    """The training path's geometry: crop_face at a wide margin, then crop_face around face_box_in_crop
+    at the model's margin, is crop_face at the model's margin (exactly, when no box edge rounds)."""
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    for box in (FaceBox(60, 30, 40, 40), FaceBox(-8, 90, 48, 40), FaceBox(130, -12, 36, 36)):  # inside, edges
+        wide = crop_face(frame, box, 0.5)
+        assert face_box_in_crop(wide.shape, 0.5).w == box.w
+        again = crop_face(wide, face_box_in_crop(wide.shape, 0.5), 0.25)
+        assert np.array_equal(again, crop_face(frame, box, 0.25))
 
 
 def test_prepare_crop_normalises_to_chw_rgb() -> None:

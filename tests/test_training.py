@@ -15,18 +15,23 @@ from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import read_image
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop, preprocess_face
+from liveness_app.core.sessions import LIVE
 from training.cache import CropCache, crop_for_training
 from training.config import TrainConfig
 from training.dataset import Sample
 from training.evaluate import evaluate_model
-from training.loop import fit
+from training.frames import CropDataset, eval_entries
+from training.loop import fit, spec_of
+from training.prepare import CACHE_MARGIN_EXTRA, make_cache
 
 SPEC = PreprocessSpec(64, 0.25, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+RECIPE = Path(__file__).resolve().parents[1] / "training" / "configs" / "gen-distil.json"  # like every gen-*
 
 
 def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video: Path,
                                                     detector_path: Path) -> None:
-    """Golden test: a frame through the training cache and through the app gives the same model input."""
+    """The crop geometry alone: with no extra margin and no downscaling (settings training does not use)
+    the cached crop is the app's crop; the default cache differs by resampling only."""
     src = VideoFileSource(sample_video)
     frame = src.read()
     src.close()
@@ -44,6 +49,40 @@ def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video
     item = wide.build([Sample(tmp_path / "frame.png", "live", "g", "image")])[0]
     approx = prepare_crop(crop_for_training(read_image(item.crop_paths[0]), SPEC.crop_margin, 0.25), SPEC)
     assert np.abs(approx - app).mean() < 0.05
+
+
+@pytest.mark.parametrize("scale, mean_tol, frame_tol", [(1, 0.03, 0.15), (2, 0.035, 0.08)])
+def test_app_and_training_tensors_at_the_settings_training_uses(
+        tmp_path: Path, sample_video: Path, detector_path: Path, scale: int, mean_tol: float,
+        frame_tol: float) -> None:
+    """Golden test at a real recipe's settings (128 px, margin 0.25, the cache's extra 0.25 and 256 px):
+    the app's model input of a frame against training's evaluation input of it (cached crop, then
+    CropDataset), for 10 frames. At 1x the faces are ~100 px and the cache keeps their crops as cut: the
+    tensors are identical where both crop boxes round alike (8 of the 10), else one pixel apart. At 2x
+    (~200 px) the cache shrinks the crops to 256 px: two resamplings instead of one. Tolerances in
+    normalised units; one grey level is about 0.017."""
+    cfg = TrainConfig.from_file(RECIPE, cache_dir=str(tmp_path / "cache"), detector=str(detector_path))
+    spec = spec_of(cfg)
+    cache = make_cache(cfg)
+    assert (spec.input_size, spec.crop_margin, cache.cache_margin_extra, cache.cache_size) == (128, 0.25, 0.25, 256)
+    src = VideoFileSource(sample_video)
+    frames = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else f
+              for f in [src.read() for _ in range(30)][::3]]
+    src.close()
+    app, samples = [], []
+    with FaceDetector(detector_path) as det:
+        for k, frame in enumerate(frames):
+            cv2.imwrite(str(tmp_path / f"{k}.png"), frame)  # lossless: the cache reads the very same pixels
+            app.append(preprocess_face(frame, det.detect(frame, 1000 * k)[0], spec))  # as Pipeline does
+            samples.append(Sample(tmp_path / f"{k}.png", LIVE, "g", "image"))
+    items = cache.build(samples)
+    dataset = CropDataset(eval_entries(items, 1), spec, CACHE_MARGIN_EXTRA, train=False)
+    train = [dataset[k][0].numpy() for k in range(len(dataset))]
+    assert len(train) == len(app) == 10
+    means = [float(np.abs(t - a).mean()) for t, a in zip(train, app)]
+    assert np.mean(means) < mean_tol and max(means) < frame_tol, means
+    if scale == 1:
+        assert sum(m == 0.0 for m in means) >= 8, means  # bit-identical
 
 
 def _tiny_dataset(root: Path, per_class: int = 12, groups: int = 4) -> Path:

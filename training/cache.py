@@ -1,8 +1,10 @@
 """Face crops made once and kept on disk, so later epochs and runs never decode or detect again.
 
 Each sample becomes one crop (image) or up to ``frames_per_video`` crops (video), cut by the app's own
-face detector and ``core.preprocess.crop_face`` with a margin a little wider than the model's, so that
-training can jitter the crop scale (:func:`crop_for_training`) before ``prepare_crop``, like the app.
+face detector and ``core.preprocess.crop_face`` with a margin ``cache_margin_extra`` wider than the model's
+and shrunk to at most ``cache_size`` by ``resize_square``, so that training can jitter the crop scale:
+:func:`crop_for_training` cuts the model's crop back out with the same ``crop_face``, before the app's
+``prepare_crop``.
 
 Layout: ``cache_dir/<settings hash>/index.json`` and ``.../<k[:2]>/<k>_<i>.png``, where the settings hash
 covers the detector file and every setting that changes a crop (so changed settings never reuse stale
@@ -24,7 +26,7 @@ import numpy as np
 
 from liveness_app.core.face import DetectorError, FaceBox, FaceDetector
 from liveness_app.core.files import atomic_write_text, read_image
-from liveness_app.core.preprocess import crop_face
+from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 
 from .dataset import Sample
 
@@ -138,18 +140,6 @@ class _Detectors:
             self._all.clear()
 
 
-def _tight_box(shape: tuple[int, ...]) -> FaceBox:
-    """The face box of a pre-cropped image: the image itself (made square around its centre).
-
-    A tight crop is a face, just as a detector box is, so it gets the same margin as a detected face
-    (padded black, like crop_face outside a frame): the model then sees faces at the scale the app will
-    show it, whichever kind of data they came from.
-    """
-    h, w = shape[:2]
-    side = float(max(h, w))
-    return FaceBox(w / 2 - side / 2, h / 2 - side / 2, side, side)
-
-
 class CropCache:
     """Makes and remembers face crops of samples under ``cache_dir`` (see the module docstring)."""
 
@@ -224,14 +214,16 @@ class CropCache:
             return _Entry(reason=f"unreadable: {exc}")
         entry = _Entry()
         for frame in frames:
-            box = (_tight_box(frame.shape) if sample.precropped
+            # A tight crop is a face, just as a detector box is: it gets the same margin (padded black,
+            # like a face at the edge of a frame), so the model sees faces at the scale the app shows it.
+            box = (face_box_in_crop(frame.shape, 0.0) if sample.precropped
                    else detectors.largest_face(frame))
             if box is None:
                 entry.no_face += 1
                 continue
             crop = crop_face(frame, box, self.crop_margin + self.cache_margin_extra)
             if max(crop.shape[:2]) > self.cache_size:
-                crop = cv2.resize(crop, (self.cache_size, self.cache_size), interpolation=cv2.INTER_AREA)
+                crop = resize_square(crop, self.cache_size)
             name = f"{key[:2]}/{key}_{len(entry.crops):02d}.png"
             _save_png(self.folder / name, crop)
             entry.crops.append(name)
@@ -283,22 +275,15 @@ def crop_for_training(cached_crop_bgr: np.ndarray, crop_margin: float, cache_mar
                       rng: np.random.Generator | None = None,
                       scale_jitter: tuple[float, float] = (-0.1, 0.2),
                       max_shift: float = 0.05) -> np.ndarray:
-    """The model's square crop out of a cached crop (a view): centred at ``crop_margin`` when ``rng`` is
-    None (eval); in training, margin + uniform(``scale_jitter``) and a centre shift of up to
-    ``max_shift`` face sides, both kept inside the cached crop."""
-    # crop_box gives a square of side B * (1 + 2 * margin) centred on a face of side B. The cached crop
-    # has side S = B * (1 + 2 * (m + extra)), so B = S / (1 + 2 * (m + extra)) and the model's crop at
-    # margin m is its centred square of side B * (1 + 2 * m) = S * (1 + 2m) / (1 + 2(m + extra)).
-    height, width = cached_crop_bgr.shape[:2]
-    cached_side = min(height, width)
-    face = cached_side / (1.0 + 2.0 * (crop_margin + cache_margin_extra))
+    """The model's square crop out of a cached crop, cut by the app's own ``crop_face`` around the face
+    box the cache cut it around: at ``crop_margin`` when ``rng`` is None (eval); in training, at margin +
+    uniform(``scale_jitter``) with the centre shifted by up to ``max_shift`` face sides, both kept inside
+    the cached crop. A view of the cached crop (padded only where rounding reaches past its edge)."""
+    wide = crop_margin + cache_margin_extra
+    face = face_box_in_crop(cached_crop_bgr.shape, wide)
     margin, dx, dy = crop_margin, 0.0, 0.0
     if rng is not None:
-        margin = float(np.clip(crop_margin + rng.uniform(*scale_jitter), 0.0,
-                               crop_margin + cache_margin_extra))
-        limit = min((cached_side - face * (1.0 + 2.0 * margin)) / 2, max_shift * face)
+        margin = float(np.clip(crop_margin + rng.uniform(*scale_jitter), 0.0, wide))
+        limit = min((max(cached_crop_bgr.shape[:2]) - face.w * (1.0 + 2.0 * margin)) / 2, max_shift * face.w)
         dx, dy = rng.uniform(-limit, limit, size=2) if limit > 0 else (0.0, 0.0)
-    side = min(cached_side, max(1, int(round(face * (1.0 + 2.0 * margin)))))
-    x0 = min(max(int(round((width - side) / 2 + dx)), 0), width - side)
-    y0 = min(max(int(round((height - side) / 2 + dy)), 0), height - side)
-    return cached_crop_bgr[y0:y0 + side, x0:x0 + side]
+    return crop_face(cached_crop_bgr, FaceBox(face.x + dx, face.y + dy, face.w, face.h), margin)

@@ -1,8 +1,12 @@
 """The ONE crop + resize + normalise path, used by the app and by training alike.
 
-A model's checkpoint carries its :class:`PreprocessSpec`; nothing here holds model constants. Training
-calls the same :func:`crop_face` (with a jittered margin for augmentation) and :func:`prepare_crop`; a
-golden test checks that both ends produce identical tensors.
+A model's checkpoint carries its :class:`PreprocessSpec`; nothing here holds model constants. The app
+runs :func:`preprocess_face` on each frame. Training's crop cache cuts the same :func:`crop_face` at a
+wider margin and shrinks it with :func:`resize_square`; each epoch then cuts the model's crop out of that
+with :func:`crop_face` again, around :func:`face_box_in_crop` (at a jittered margin for augmentation),
+and ends in :func:`prepare_crop`. A golden test compares both ends at the settings training uses: they
+are identical where the cached crop was not shrunk and both crop boxes round alike, else one pixel (the
+rounding) or one resampling (the shrinking) apart.
 """
 from __future__ import annotations
 
@@ -74,6 +78,15 @@ def crop_box(box: FaceBox, margin: float, frame_w: int, frame_h: int) -> tuple[i
     return x0, y0, x0 + s, y0 + s
 
 
+def face_box_in_crop(shape: tuple[int, ...], margin: float) -> FaceBox:
+    """The face box that :func:`crop_face` cut a crop of this ``shape`` around at ``margin``, in the crop's
+    pixels: centred, side = the crop's side / (1 + 2 * margin). With margin 0: a tight face image's own
+    box (made square around its centre)."""
+    h, w = shape[:2]
+    side = max(h, w) / (1.0 + 2.0 * margin)
+    return FaceBox(w / 2 - side / 2, h / 2 - side / 2, side, side)
+
+
 def crop_face(frame_bgr: np.ndarray, box: FaceBox, margin: float) -> np.ndarray:
     """The square face crop (BGR uint8). Outside the frame is padded black, not smeared: smeared
     borders would look like the edges of a printed photo."""
@@ -87,18 +100,20 @@ def crop_face(frame_bgr: np.ndarray, box: FaceBox, margin: float) -> np.ndarray:
     return crop
 
 
-def prepare_crop(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Resize a face crop to the model input and normalise: float32 CHW, RGB.
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` resized to ``size`` x ``size``: INTER_AREA when shrinking (it averages, no aliasing),
+    else INTER_LINEAR."""
+    shrinking = image.shape[0] > size or image.shape[1] > size
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
 
-    Pre-cropped training images (already tight faces) enter here directly, so they end in the same
-    resize/normalise as frames from the camera.
-    """
+
+def prepare_crop(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Resize a face crop to the model input and normalise: float32 CHW, RGB. Every model input ends
+    here: the app's crops and the crops training cuts out of its cache alike."""
     if crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3 or crop_bgr.size == 0:
         raise ValueError(f"expected a non-empty HxWx3 BGR image, got shape {crop_bgr.shape}")
-    size = int(spec.input_size)
-    shrinking = crop_bgr.shape[0] > size or crop_bgr.shape[1] > size
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    resized = cv2.resize(crop_bgr, (size, size), interpolation=interp)
+    resized = resize_square(crop_bgr, int(spec.input_size))
     rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     rgb -= np.asarray(spec.mean, dtype=np.float32)
     rgb /= np.asarray(spec.std, dtype=np.float32)
