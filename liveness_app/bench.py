@@ -28,11 +28,10 @@ from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from . import paths
 from .core.camera import CameraUnavailableError, FrameSource, open_source
-from .core.device import CHOICES as DEVICES, cpu_model, describe, scoring_threads, select_device
+from .core.device import CHOICES as DEVICES, cpu_model, describe, scoring_threads
 from .core.face import DetectorError, FaceBox, FaceDetector
 from .core.model import ModelLoadError
 from .core.overlay import OverlayOptions, draw_result
@@ -287,12 +286,13 @@ def open_bench_source(spec: str) -> FrameSource:
         raise BenchError(f"source not usable: {exc}") from exc
 
 
-def load_model(path: Path, device: torch.device) -> LoadedModel:
-    """The checkpoint at ``path`` on ``device``; :class:`BenchError` for a file that cannot be used."""
+def load_model(path: Path, device_preference: str) -> LoadedModel:
+    """The checkpoint at ``path`` on the device for ``device_preference``; :class:`BenchError` for a file
+    that cannot be used."""
     try:
         with warnings.catch_warnings():  # torch warns about a file's pickle protocol before refusing it
             warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-            return LoadedModel.load(path, device)
+            return LoadedModel.open(path, device_preference)
     except ModelLoadError as exc:
         why = str(exc) if Path(path).name in str(exc) else f"{Path(path).name}: {exc}"  # metadata errors omit it
         raise BenchError(f"model not usable: {why}") from exc
@@ -313,9 +313,9 @@ def run_benchmark(source_spec: str, model_path: Path, device_preference: str = "
                   gradcam: bool = True) -> dict:
     """Open everything, stream, measure Grad-CAM's cost: the summary. :class:`BenchError` for what the
     user named (source, model) or the detector being unusable, or the source failing during the run."""
-    device, _ = select_device(device_preference)
     with contextlib.closing(open_bench_source(source_spec)) as source:
-        model = load_model(model_path, device)
+        model = load_model(model_path, device_preference)
+        device = model.device
         with open_detector(paths.default_detector_path()) as detector:
             try:
                 run = run_stream(Pipeline(detector, model, heatmap=gradcam), source, seconds)

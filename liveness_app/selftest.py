@@ -19,16 +19,13 @@ def run(model_path: Path | None = None, frames: int = 10, device: str = "auto") 
     t0 = time.perf_counter()
     try:
         from .core.camera import VideoFileSource
-        from .core.device import select_device
-        from .core.face import FaceDetector
-        from .core.pipeline import LoadedModel, Pipeline
+        from .core.pipeline import open_pipeline
 
-        dev, _ = select_device(device)
-        model = LoadedModel.load(model_path or paths.default_model_path(), dev)
+        pipeline = open_pipeline(model_path or paths.default_model_path(), device, heatmap=True)
+        model = pipeline.model
         source = VideoFileSource(paths.sample_video_path(), loop=False)
         faces, scores = 0, []
-        with FaceDetector(paths.default_detector_path()) as detector:
-            pipeline = Pipeline(detector, model, heatmap=True)
+        with pipeline.detector:
             for i in range(frames):
                 result = pipeline.process(source.read(), int(i * 1000 / source.fps))
                 faces += len(result.faces)
@@ -41,7 +38,7 @@ def run(model_path: Path | None = None, frames: int = 10, device: str = "auto") 
     except Exception as exc:  # a self-test reports every failure as one line, whatever its type
         print(f"SELF-TEST FAILED: {type(exc).__name__}: {exc}")
         return 1
-    print(f"SELF-TEST OK: model {model.meta.name} ({model.meta.preprocessing.input_size} px, {dev.type}), "
+    print(f"SELF-TEST OK: model {model.meta.name} ({model.meta.preprocessing.input_size} px, {model.device.type}), "
           f"{faces} faces in {frames} frames, mean P(live) {sum(scores) / len(scores):.3f}, "
           f"resources in {paths.resource_root()}, {time.perf_counter() - t0:.1f} s")
     return 0

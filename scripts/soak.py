@@ -136,12 +136,12 @@ def machine() -> dict[str, Any]:
 def soak_bench(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
     """The benchmark's capture/scoring/overlay threads for ``args.seconds``; the bench summary after."""
     from liveness_app import bench, paths
-    from liveness_app.core.device import describe, select_device
+    from liveness_app.core.device import describe
     from liveness_app.core.pipeline import Pipeline
 
-    device, _ = select_device(args.device)
     with SamplerThread(sampler, args.interval), contextlib.closing(bench.open_bench_source(args.source)) as source:
-        model = bench.load_model(args.model, device)
+        model = bench.load_model(args.model, args.device)
+        device = model.device
         with bench.open_detector(paths.default_detector_path()) as detector:
             sampler.mark("stream_start")
             run = bench.run_stream(Pipeline(detector, model, heatmap=True), source, args.seconds)

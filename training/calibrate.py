@@ -25,10 +25,10 @@ from liveness_app.core.model import ModelMeta, load_checkpoint
 from . import metrics as M
 from .cache import CropCache
 from .dataset import Sample
-from .evaluate import score_entries
 from .events import returned
 from .frames import eval_entries
 from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+from .scoring import score_entries
 
 RULES = ("eer", "bpcer")
 
@@ -59,7 +59,7 @@ def score_samples(model_path: Path, samples: Sequence[Sample], *, cache_dir: Pat
     entries = eval_entries(items, frames_per_video)
     if not entries:
         raise ValueError("no face crops in these sessions")
-    scores, _ = score_entries(model, meta, entries, dev)
+    scores, _ = score_entries(model, meta.preprocessing, entries, dev)
     return scores, [e.label for e in entries], meta
 
 

@@ -34,8 +34,9 @@ from .config import TrainConfig
 from .dataset import Sample
 from .events import returned
 from .frames import eval_entries
-from .loop import _loader, fit, predict
+from .loop import fit, spec_of
 from .prepare import load_samples, prepare_data
+from .scoring import score_entries
 
 
 def family(group: str, all_groups: Sequence[str]) -> str:
@@ -85,7 +86,7 @@ def dev_groups_for(samples: Sequence[Sample], test: Sequence[str], fraction: flo
 
 def _score(model, items: list, cfg: TrainConfig, device, extra: float) -> tuple[np.ndarray, list]:
     entries = eval_entries(items, cfg.eval_frames_per_video)
-    return predict(model, _loader(entries, cfg, False, 0, extra), device, amp=False), entries
+    return score_entries(model, spec_of(cfg), entries, device, extra)[0], entries
 
 
 def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Path) -> dict[str, Any]:

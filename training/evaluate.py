@@ -15,36 +15,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from liveness_app.core.device import CHOICES as DEVICES, select_device
 from liveness_app.core.model import ModelLoadError, ModelMeta, load_checkpoint
 
 from . import metrics as M
 from .cache import CropCache
-from .frames import CropDataset, Entry, eval_entries
+from .frames import eval_entries
 from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
 from .report import write_report
+from .scoring import score_entries
 from .visuals import gradcam_grid, tsne_plot
-
-
-@torch.no_grad()
-@torch.no_grad()
-def score_entries(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entry], device: torch.device,
-                  batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """P(live) and the classifier's input vector for every entry (pooled 960-d CNN features, + 128-d texture
-    with LBP fusion); the embedding feeds the t-SNE plot."""
-    ds = CropDataset(entries, meta.preprocessing, CACHE_MARGIN_EXTRA, train=False)
-    scores, embeds = [], []
-    model.eval()
-    for x, _, _ in DataLoader(ds, batch_size=batch_size, num_workers=0):
-        x = x.to(device, memory_format=torch.channels_last)
-        embedding = model.embed(model.features(x), model.texture_features(x))
-        scores.append(torch.sigmoid(model.classifier(embedding).squeeze(1)).cpu().numpy())
-        embeds.append(embedding.cpu().numpy())
-    return np.concatenate(scores), np.concatenate(embeds)
 
 
 def _drain(gen: Iterator[Any], progress: bool) -> Any:
@@ -92,7 +74,7 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     entries = eval_entries(items, frames_per_video)
     if not entries:
         raise ValueError(f"no usable face crops: all {len(samples)} files were skipped")
-    scores, embeds = score_entries(model, meta, entries, dev)
+    scores, embeds = score_entries(model, meta.preprocessing, entries, dev, embeddings=True)
     labels = [e.label for e in entries]
     metrics = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)

@@ -31,6 +31,7 @@ from .distill import distill_backbone, kd_loss, load_liveness_teacher, load_teac
 from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries, limit_per_group
 from .prepare import PreparedData, prepare_data
+from .scoring import score_entries
 
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
@@ -125,22 +126,11 @@ def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: Trai
         m.momentum = momentum
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device, amp: bool = True) -> np.ndarray:
-    """P(live) for every entry of an evaluation loader, in order."""
-    model.eval()
-    out = []
-    for x, _, _ in loader:
-        x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            out.append(torch.sigmoid(model(x).squeeze(1).float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
 def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
              extra: float, threshold: float | None = None) -> tuple[dict[str, Any], np.ndarray]:
-    """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used."""
-    scores = predict(model, _loader(entries, cfg, False, 0, extra), device, cfg.amp)
+    """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
+    the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers."""
+    scores, _ = score_entries(model, spec_of(cfg), entries, device, extra)
     labels = [e.label for e in entries]
     if threshold is None:
         threshold = M.calibrate(scores, labels)["eer_threshold"] or 0.5

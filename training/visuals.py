@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from liveness_app.core.explain import LivenessScorer
+from liveness_app.core.scorer import LivenessScorer
 from liveness_app.core.model import ModelMeta
 from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch

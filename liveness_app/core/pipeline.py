@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .explain import LivenessScorer
+from .scorer import LivenessScorer
 from .face import FaceBox, FaceDetector
-from .model import ModelMeta, load_checkpoint
+from .. import paths
+from .device import select_device
+from .model import ModelLoadError, ModelMeta, load_checkpoint
 from .preprocess import crop_box, preprocess_face, to_batch
 from .smoothing import FaceTracker, SmoothingConfig, Verdict
 
@@ -34,6 +36,19 @@ class LoadedModel:
         """Raises :class:`~liveness_app.core.model.ModelLoadError` for an unusable file."""
         model, meta = load_checkpoint(path, device)
         return cls(Path(path), meta, LivenessScorer(model, device))
+
+    @classmethod
+    def open(cls, path: Path, device_preference: str = "auto") -> "LoadedModel":
+        """The device for ``device_preference`` (auto/cpu/cuda, CPU fallback), then the checkpoint on it.
+        Raises :class:`ModelLoadError` for an unusable file, including a load that fails on the device
+        (out of GPU memory, ...)."""
+        device, _ = select_device(device_preference)
+        try:
+            return cls.load(Path(path), device)
+        except ModelLoadError:
+            raise
+        except (OSError, RuntimeError) as exc:
+            raise ModelLoadError(f"could not load it on {device}: {type(exc).__name__}: {exc}") from exc
 
     @property
     def device(self) -> torch.device:
@@ -79,6 +94,10 @@ class Pipeline:
     @property
     def model(self) -> LoadedModel:
         return self._model
+
+    @property
+    def detector(self) -> FaceDetector:
+        return self._detector
 
     @property
     def threshold(self) -> float:
@@ -131,3 +150,12 @@ class Pipeline:
                 self._tracker.assign([])
         return FrameResult(t_ms=t_ms, faces=faces, timings=timings, model_name=model.meta.name,
                            threshold=threshold, frame=frame)
+
+
+def open_pipeline(model_path: Path, device_preference: str = "auto", detector_path: Path | None = None,
+                  heatmap: bool = False) -> Pipeline:
+    """Device + detector + model -> pipeline: what the benchmark, the soak test and the self-test run (the
+    GUI session keeps one detector and swaps :meth:`LoadedModel.open` models into its pipeline). The
+    caller closes ``pipeline.detector``. Raises ModelLoadError or DetectorError."""
+    model = LoadedModel.open(model_path, device_preference)
+    return Pipeline(FaceDetector(detector_path or paths.default_detector_path()), model, heatmap=heatmap)

@@ -11,7 +11,6 @@ from pathlib import Path
 from .. import paths
 from ..core.device import CHOICES as DEVICES, describe, select_device
 from ..core.face import FaceDetector
-from ..core.model import ModelLoadError
 from ..core.pipeline import LoadedModel, Pipeline
 from .settings import AppSettings
 
@@ -44,11 +43,7 @@ class ModelSession:
         Raises :class:`ModelLoadError` for a file that cannot be used, including a load that fails on
         the device (out of GPU memory, ...): either way the current model stays.
         """
-        torch_device, _ = select_device(device or self.device_preference)
-        try:
-            return LoadedModel.load(Path(path), torch_device)
-        except (OSError, RuntimeError) as exc:
-            raise ModelLoadError(f"could not load it on {torch_device}: {type(exc).__name__}: {exc}") from exc
+        return LoadedModel.open(Path(path), device or self.device_preference)
 
     def saved_threshold(self, model: LoadedModel) -> tuple[float, str]:
         """The threshold to use for ``model`` on the current camera and where it comes from: a calibration
