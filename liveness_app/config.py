@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, paths
-from .core.device import CHOICES as DEVICES  # the one list; re-exported here for the command line
+from .core import DEVICE_CHOICES as DEVICES  # the one list (core.device.CHOICES); torch-free
 
 try:
     import tomllib

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as ``python scripts/soak.py`` from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
+from liveness_app.core import DEVICE_CHOICES  # noqa: E402 (after the path set-up; torch-free)
+
 TARGETS = ("bench", "gui")
 
 
@@ -312,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "soak")
     p.add_argument("--source", default=str(paths.sample_video_path()))
     p.add_argument("--model", type=Path, default=paths.default_model_path())
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the model runs")
     return p
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from liveness_app import paths
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, SessionStore
+from liveness_app.core.sessions import LIVE
 
 from .config import TrainConfig
 from .loop import fit
@@ -29,7 +30,7 @@ def record_sessions(root: Path, source: Path, minutes: float, session_s: float =
     per_session, written, k = int(session_s * src.fps), 0, 0
     while written < frames_total:
         first = src.read()
-        rec = Recorder(store, "live" if k % 2 == 0 else "print", f"subject{k % 4}", src.name, src.fps,
+        rec = Recorder(store, LIVE if k % 2 == 0 else "print", f"subject{k % 4}", src.name, src.fps,
                        (first.shape[1], first.shape[0]))
         rec.write(first)
         for _ in range(min(per_session, frames_total - written) - 1):

@@ -8,7 +8,9 @@ import os
 
 import torch
 
-CHOICES = ("auto", "cpu", "cuda")
+from . import DEVICE_CHOICES
+
+CHOICES = DEVICE_CHOICES
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (physical cores), before any change
 
 

@@ -1,4 +1,9 @@
-"""Scoring with Grad-CAM on the last feature block, from one forward pass.
+"""The one scoring path: P(live) for a batch of prepared faces, in fp32, optionally with the classifier's
+input vectors (embeddings) and Grad-CAM on the last feature block, from one forward pass.
+
+The app (:class:`LivenessScorer`, through the pipeline), training's dev evaluation and calibration, and
+``liveness-eval`` all score through :func:`score_tensor`, so a threshold calibrated on dev is applied
+to exactly the numbers the app computes (no mixed precision anywhere).
 
 The backbone (``model.features``, and the LBP texture branch when the model has one) runs once without
 autograd; only the classifier head (global pool + MLP) is re-run with gradients. For the last feature
@@ -26,6 +31,27 @@ class ScoreOutput:
     timings: dict[str, float] = field(default_factory=dict)  # ms: "model" (forward), "gradcam" (extra)
 
 
+@torch.no_grad()
+def forward_parts(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Last feature map, texture vector (None without LBP fusion) and logits (N,) of a batch already on
+    the model's device, in fp32, without autograd. The model must be in eval mode."""
+    features = model.features(x)
+    texture = model.texture_features(x)
+    return features, texture, model.head(features, texture)
+
+
+@torch.no_grad()
+def score_tensor(model: nn.Module, x: torch.Tensor, embeddings: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """P(live) per row of a batch on the model's device and, if asked, the vector the classifier sees
+    (pooled CNN features, + texture): the one way every part of the project scores."""
+    features, texture, logits = forward_parts(model, x)
+    scores = torch.sigmoid(logits).float().cpu().numpy()
+    if not embeddings:
+        return scores, None
+    return scores, model.embed(features, texture).float().cpu().numpy()
+
+
 class LivenessScorer:
     """Wraps a liveness model (:class:`~.model.LivenessNet`: ``features``, ``texture_features``, ``head``):
     batched P(live) and, optionally, Grad-CAM. Built once, reused."""
@@ -41,11 +67,8 @@ class LivenessScorer:
         """Score an NCHW batch prepared by :mod:`liveness_app.core.preprocess`."""
         t0 = time.perf_counter()
         x = batch.to(self.device, memory_format=torch.channels_last, non_blocking=True)
-        with torch.no_grad():
-            features = self.model.features(x)
-            texture = self.model.texture_features(x)
-            logits = self.model.head(features, texture)
-            scores = torch.sigmoid(logits).float().cpu().numpy()
+        features, texture, logits = forward_parts(self.model, x)
+        scores = torch.sigmoid(logits).float().cpu().numpy()
         t1 = time.perf_counter()
         if not with_cam:
             return ScoreOutput(scores, None, {"model": (t1 - t0) * 1e3})

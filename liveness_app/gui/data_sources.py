@@ -7,6 +7,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from .. import paths
+from ..core.sessions import MANIFEST_NAME
 from . import dialogs
 from .panels import button_row
 
@@ -55,7 +56,7 @@ class DataSourceList(QWidget):
         specs = self.sources()
         if not specs:
             return "No data selected: check at least one data source, or add a folder or dataset."
-        if specs == [str(paths.recordings_dir())] and not (paths.recordings_dir() / "manifest.json").is_file():
+        if specs == [str(paths.recordings_dir())] and not (paths.recordings_dir() / MANIFEST_NAME).is_file():
             return ("No recordings yet: record live and attack sessions of at least two subjects in the "
                     "Recording panel, or add a folder or dataset.")
         return ""
