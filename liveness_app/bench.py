@@ -334,9 +334,10 @@ def _positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", default=str(paths.sample_video_path()), help="camera index or video file")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--seconds", type=_positive_seconds, default=20.0)
-    p.add_argument("--model", type=Path, default=paths.default_model_path())
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where the model runs (default: auto)")
+    p.add_argument("--seconds", type=_positive_seconds, default=20.0, help="how long to stream (default 20)")
+    p.add_argument("--model", type=Path, default=paths.default_model_path(),
+                   help="model file (default: the bundled default.pt)")
     p.add_argument("--no-gradcam", action="store_true", help="score without Grad-CAM")
     return p
 

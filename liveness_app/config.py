@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heatmap", action=argparse.BooleanOptionalAction, help="show Grad-CAM heatmaps")
     p.add_argument("--self-test", dest="self_test", action="store_true",
                    help="check the installation (model, detector, sample video) and exit")
-    p.add_argument("--log-level", dest="log_level", type=str.upper, choices=LOG_LEVELS)
+    p.add_argument("--log-level", dest="log_level", type=str.upper, choices=LOG_LEVELS,
+                   help="how much goes to the log file (default: INFO)")
     p.add_argument("--config", dest="config_file", type=Path, metavar="PATH",
                    help="settings file (default: config.toml in the user data folder)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

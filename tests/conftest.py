@@ -1,19 +1,27 @@
-"""Shared fixtures: the bundled sample video as the camera, a small untrained model on the CPU."""
+"""Fixtures every layer shares: a user data folder of its own per test, the bundled sample video as the
+camera, a small untrained model; torch on one CPU thread, no GPU, and no real camera ever opened.
+
+Layers: ``tests/core`` and ``tests/training`` need no Qt (CI runs them once with PyQt6 blocked),
+``tests/gui`` drives the window with pytest-qt, offscreen. Shared fakes: :mod:`studio_fakes`.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["CUDA_VISIBLE_DEVICES"] = ""  # device "auto" means the CPU in tests, on any machine
 
 import pytest
 import torch
 
-from liveness_app.core.model import ModelMeta, build_model, save_checkpoint
-from liveness_app.core.preprocess import PreprocessSpec
+from liveness_app.core import camera
+from studio_fakes import make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-torch.set_num_threads(2)
+# One intra-op thread: on a 2-core CPU, 2 torch threads next to the capture and Qt threads oversubscribe
+# it (measured by the project's benchmark), and tests must not depend on the machine's core count.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +32,18 @@ def _user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+class _NoRealCamera:
+    """Stands in for :class:`camera.CameraSource`: a test never probes a real camera index."""
+
+    def __init__(self, index: int, *args: object, **kwargs: object) -> None:
+        raise camera.CameraUnavailableError(f"No camera found at index {index} (tests never open a real camera)")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_cameras(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(camera, "CameraSource", _NoRealCamera)
+
+
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
     return ROOT / "assets" / "sample.mp4"
@@ -32,17 +52,6 @@ def sample_video() -> Path:
 @pytest.fixture(scope="session")
 def detector_path() -> Path:
     return ROOT / "assets" / "face_detection_short_range.tflite"
-
-
-def make_checkpoint(path: Path, input_size: int = 64, threshold: float = 0.5, seed: int = 0,
-                    name: str = "") -> Path:
-    """A small untrained model in the real checkpoint format (64 px input keeps tests fast)."""
-    torch.manual_seed(seed)
-    spec = PreprocessSpec(input_size, 0.25, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    meta = ModelMeta(arch="mobilenet_v3_large", preprocessing=spec, threshold=threshold, name=name,
-                     training={"data": "none: untrained test model"})
-    save_checkpoint(path, build_model(), meta)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -104,16 +104,21 @@ def _threshold_source(meta: ModelMeta) -> str:
     return "frozen in the checkpoint (no calibration record)"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liveness-eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, required=True)
-    p.add_argument("--data", action="append", required=True, help="folder, manifest.csv, recordings or NAME:PATH")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--frames-per-video", type=int, default=8)
+    p.add_argument("--model", type=Path, required=True, help="the model file to evaluate (.pt)")
+    p.add_argument("--data", action="append", required=True,
+                   help="folder, manifest.csv, recordings or NAME:PATH (repeat for more)")
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json, scores.csv and report.html")
+    p.add_argument("--frames-per-video", type=int, default=8, help="frames scored per video (default 8)")
     p.add_argument("--groups", nargs="+", default=(), help="evaluate only these groups (subjects/sources)")
-    p.add_argument("--cache-dir", type=Path)
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    a = p.parse_args(argv)
+    p.add_argument("--cache-dir", type=Path, help="face-crop cache folder (default: the user data folder's cache/)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where to score (checked before any work)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     try:
         m = evaluate_model(a.model, a.data, a.out, frames_per_video=a.frames_per_video, groups=a.groups,
                            cache_dir=a.cache_dir, device=a.device, progress=True)

@@ -5,15 +5,15 @@ Layout: ``main_window`` composes; ``workers`` (capture/scoring QThreads, ``Strea
 ``session`` (active model, device, pipeline: state without widgets); ``video_view`` (newest frame +
 overlay, throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (QSettings).
 
-Extension points for the recording and training panels:
+Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,
+``TrainingPanel(model_provider)``; they emit signals (``message``, ``model_trained``, ``use_model``,
+``recording_started``/``stopped``) and expose ``shutdown()``, and ``main_window`` alone wires them.
 
 - ``MainWindow.add_panel(widget, title, object_name, area, tabify)`` docks a panel and lists it under
   View > Panels (its dock position is saved with the window layout).
-- ``window.controller.frame_ready`` delivers every captured ``core.realtime.Frame`` (GUI thread; keep the
-  slot cheap or hand the frame to your own worker); ``result_ready`` every ``FrameResult``;
-  ``window.controller.source`` is the running source.
-- ``workers.start_in_thread(worker)`` / ``workers.stop_thread(worker, thread)`` run any QObject with
-  ``run()``/``stop()``/``finished`` (e.g. a training ``fit()`` generator) on its own QThread.
-- ``window.closing`` fires before the stream stops: stop your workers there.
-- ``window.refresh_model_menu()`` and ``window.activate_model(path)`` pick up a model training just wrote.
-"""
+- ``StreamController``: ``frame_ready`` (every ``core.realtime.Frame``, GUI thread, for display),
+  ``result_ready`` (every ``FrameResult``), ``state_changed`` (a source started, gave its first frame, or
+  stopped), ``frame_size``, ``source``, and ``set_frame_sink(fn)``: ``fn(image)`` called on the capture
+  thread with every frame (the recorder's queue), so recording never goes through the GUI thread.
+- ``tasks.TaskRunner`` runs one task (a ``fit()`` generator, an evaluation) at a time on its own QThread:
+  progress by signal, cancel, ``shutdown`` that waits; ``workers.start_in_thread`` underneath.

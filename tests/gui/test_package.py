@@ -16,7 +16,7 @@ import pytest
 import liveness_app.__main__ as entry
 from liveness_app import paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "dist" / "liveness-studio"
 APP = APP_DIR / ("liveness-studio.exe" if sys.platform == "win32" else "liveness-studio")
 

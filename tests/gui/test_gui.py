@@ -18,7 +18,7 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QSettings, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from conftest import make_checkpoint  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 from liveness_app import __main__ as entry, paths  # noqa: E402
 from liveness_app.config import AppConfig, load_config  # noqa: E402
 from liveness_app.core.camera import CameraUnavailableError, VideoFileSource, open_source  # noqa: E402

@@ -20,7 +20,7 @@ from training.dataset import Sample
 from training.distill import distillation_loss, kd_loss
 from liveness_app.core.weights import ModelLoadError
 from training.loop import fit
-from test_training import _cfg, _tiny_dataset
+from studio_fakes import tiny_dataset as _tiny_dataset, tiny_train_config as _cfg
 
 
 def _face(seed: int = 0) -> np.ndarray:
@@ -176,7 +176,7 @@ def test_cross_validation_command_writes_per_fold_and_overall_results(tmp_path: 
 
 
 def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> None:
-    from conftest import make_checkpoint
+    from studio_fakes import make_checkpoint
     from training.evaluate import evaluate_model
 
     data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)

@@ -14,7 +14,7 @@ from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, count_frames, load_labels
 from training.dataset import load_recordings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _record(store: SessionStore, sample_video: Path, frames: int, label: str = "print", **kw) -> dict:

@@ -15,7 +15,7 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QMessageBox  # noqa: E402
 
-from conftest import make_checkpoint  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 from liveness_app import __main__ as entry, paths  # noqa: E402
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui import main_window  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_checkpoint
+from studio_fakes import make_checkpoint
 from liveness_app import bench
 from liveness_app.core.camera import CameraUnavailableError
 from liveness_app.core.face import FaceBox, FaceDetector
@@ -196,7 +196,7 @@ def load_soak_script() -> object:
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("soak", Path(__file__).resolve().parents[1] / "scripts" / "soak.py")
+    spec = importlib.util.spec_from_file_location("soak", Path(__file__).resolve().parents[2] / "scripts" / "soak.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("soak", module)  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)

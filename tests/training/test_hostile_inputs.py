@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_checkpoint
+from studio_fakes import make_checkpoint
 from liveness_app.config import load_config
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, read_checkpoint
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore

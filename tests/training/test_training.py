@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from studio_fakes import tiny_dataset as _tiny_dataset, tiny_train_config as _cfg
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import read_image
@@ -25,7 +26,7 @@ from training.loop import fit, spec_of
 from training.prepare import CACHE_MARGIN_EXTRA, make_cache
 
 SPEC = PreprocessSpec(64, 0.25, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-RECIPE = Path(__file__).resolve().parents[1] / "training" / "configs" / "gen-distil.json"  # like every gen-*
+RECIPE = Path(__file__).resolve().parents[2] / "training" / "configs" / "gen-distil.json"  # like every gen-*
 
 
 def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video: Path,
@@ -83,33 +84,6 @@ def test_app_and_training_tensors_at_the_settings_training_uses(
     assert np.mean(means) < mean_tol and max(means) < frame_tol, means
     if scale == 1:
         assert sum(m == 0.0 for m in means) >= 8, means  # bit-identical
-
-
-def _tiny_dataset(root: Path, per_class: int = 12, groups: int = 4) -> Path:
-    """Pre-cropped faces stand-ins: live = smooth warm gradient, print = the same with a halftone grid."""
-    rng = np.random.default_rng(0)
-    for g in range(groups):
-        for label in ("live", "print"):
-            folder = root / label
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_class):
-                img = np.zeros((80, 80, 3), np.float32)
-                img[..., 2] = np.linspace(120, 220, 80)[None, :] + rng.normal(0, 4, (80, 80))
-                img[..., 1] = 110 + 20 * g
-                img[..., 0] = 90
-                if label == "print":
-                    img[::4, :] *= 0.4
-                    img[:, ::4] *= 0.4
-                cv2.imwrite(str(folder / f"subj{g}_{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
-    (root / "print" / "subj0_broken.png").write_bytes(b"not an image")
-    return root
-
-
-def _cfg(tmp_path: Path, data: Path, **kw) -> TrainConfig:
-    base = dict(data=(f"cropped:{data}",), out_dir=str(tmp_path / "run"), name="tiny-run", input_size=32,
-                epochs=3, batch_size=16, lr=3e-3, workers=0, dev_groups=("subj3",), patience=5,
-                cache_dir=str(tmp_path / "cache"), loss="bce")
-    return TrainConfig(**{**base, **kw})
 
 
 def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_checkpoint
+from studio_fakes import make_checkpoint
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.recorder import Recorder, SessionStore
@@ -84,7 +84,7 @@ def test_fine_tune_options_need_a_model_to_start_from() -> None:
 def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
     import json
 
-    from test_training import _tiny_dataset
+    from studio_fakes import tiny_dataset as _tiny_dataset
     from training.adapt_bench import main as bench_main
 
     data = _tiny_dataset(tmp_path / "data", per_class=10, groups=2)

@@ -1,0 +1,54 @@
+"""Fakes the test layers share: a small untrained model in the real checkpoint format, a tiny labelled
+image set, a CI-sized training configuration. Imported by test modules as ``studio_fakes`` (the tests
+folder is on the path through its conftest)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from liveness_app.core.model import ModelMeta, build_model, save_checkpoint
+from liveness_app.core.preprocess import PreprocessSpec
+
+
+def make_checkpoint(path: Path, input_size: int = 64, threshold: float = 0.5, seed: int = 0,
+                    name: str = "") -> Path:
+    """A small untrained model in the real checkpoint format (64 px input keeps tests fast)."""
+    torch.manual_seed(seed)
+    spec = PreprocessSpec(input_size, 0.25, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    meta = ModelMeta(arch="mobilenet_v3_large", preprocessing=spec, threshold=threshold, name=name,
+                     training={"data": "none: untrained test model"})
+    save_checkpoint(path, build_model(), meta)
+    return path
+
+
+def tiny_dataset(root: Path, per_class: int = 12, groups: int = 4) -> Path:
+    """Pre-cropped faces stand-ins: live = smooth warm gradient, print = the same with a halftone grid."""
+    rng = np.random.default_rng(0)
+    for g in range(groups):
+        for label in ("live", "print"):
+            folder = root / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                img = np.zeros((80, 80, 3), np.float32)
+                img[..., 2] = np.linspace(120, 220, 80)[None, :] + rng.normal(0, 4, (80, 80))
+                img[..., 1] = 110 + 20 * g
+                img[..., 0] = 90
+                if label == "print":
+                    img[::4, :] *= 0.4
+                    img[:, ::4] *= 0.4
+                cv2.imwrite(str(folder / f"subj{g}_{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    (root / "print" / "subj0_broken.png").write_bytes(b"not an image")
+    return root
+
+
+def tiny_train_config(tmp_path: Path, data: Path, **kw) -> "TrainConfig":
+    """A CI-sized run on :func:`tiny_dataset` (32 px, 3 epochs, no DataLoader processes)."""
+    from training.config import TrainConfig
+
+    base = dict(data=(f"cropped:{data}",), out_dir=str(tmp_path / "run"), name="tiny-run", input_size=32,
+                epochs=3, batch_size=16, lr=3e-3, workers=0, dev_groups=("subj3",), patience=5,
+                cache_dir=str(tmp_path / "cache"), loss="bce")
+    return TrainConfig(**{**base, **kw})
