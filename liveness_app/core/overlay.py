@@ -12,11 +12,13 @@ import numpy as np
 from .pipeline import FaceResult, FrameResult
 from .smoothing import Verdict
 
-COLOURS = {  # BGR
-    Verdict.LIVE: (80, 200, 60),
-    Verdict.SPOOF: (40, 40, 230),
-    Verdict.UNCERTAIN: (0, 190, 240),
+# The one verdict palette (RGB): the video overlay draws with it (as BGR) and the GUI's text uses it.
+VERDICT_RGB = {
+    Verdict.LIVE: (60, 200, 80),
+    Verdict.SPOOF: (230, 40, 40),
+    Verdict.UNCERTAIN: (240, 190, 0),
 }
+COLOURS = {verdict: (b, g, r) for verdict, (r, g, b) in VERDICT_RGB.items()}  # BGR, for OpenCV
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
                              QLabel, QTableWidget, QTableWidgetItem, QToolButton, QWidget)
 
+from ..core.overlay import VERDICT_RGB
 from ..core.pipeline import FrameResult, LoadedModel
-from ..core.smoothing import Verdict
 
-VERDICT_COLOURS = {Verdict.LIVE: QColor(60, 170, 60), Verdict.SPOOF: QColor(220, 50, 50),
-                   Verdict.UNCERTAIN: QColor(215, 150, 0)}
+VERDICT_COLOURS = {verdict: QColor(*rgb) for verdict, rgb in VERDICT_RGB.items()}
 
 
 def summarise(value: Any, limit: int = 120) -> str:
