@@ -16,14 +16,8 @@ from typing import Callable
 
 from liveness_app.core.sessions import LIVE, MANIFEST_NAME
 
-from .dataset import (
-    DatasetLayoutError,
-    Sample,
-    kind_of,
-    load_manifest_csv,
-    load_recordings,
-    scan_label_folders,
-)
+from .dataset import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
+from .folders import scan_label_folders
 
 __all__ = ["DatasetLayoutError", "IMPORTERS", "load_any", "celeba_spoof", "oulu_npu",
            "replay_attack", "casia_fasd", "msu_mfsd", "CELEBA_SPOOF_TYPES"]

@@ -1,4 +1,4 @@
-"""training.dataset: manifests, label folders, recordings, group splits and summaries."""
+"""training.dataset and training.folders: manifests, label folders, recordings, group splits and summaries."""
 from __future__ import annotations
 
 import json
@@ -12,10 +12,10 @@ from training.dataset import (
     Sample,
     load_manifest_csv,
     load_recordings,
-    scan_label_folders,
     split_by_group,
     summarize,
 )
+from training.folders import scan_label_folders
 
 
 def _touch(path: Path) -> Path:

@@ -18,7 +18,8 @@ from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint
 from training.__main__ import main
 from training.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
 from training.config import TrainConfig
-from training.dataset import DatasetLayoutError, scan_label_folders
+from training.dataset import DatasetLayoutError
+from training.folders import scan_label_folders
 from training.importers import load_any
 from training.loop import build_run
 
@@ -223,7 +224,7 @@ def test_symlink_loops_and_dangling_links_are_listed(tmp_path: Path, caplog: pyt
     _symlink(root / "print" / "first", "../../elsewhere")  # a link to a folder outside is followed, once
     _symlink(root / "print" / "second", "../../elsewhere")
     _symlink(root / "dead-label", "no-such-folder")  # a dangling label folder
-    with caplog.at_level(logging.WARNING, logger="training.dataset"):
+    with caplog.at_level(logging.WARNING, logger="training.folders"):
         samples = scan_label_folders(root)
     found = sorted(s.path.relative_to(root).as_posix() for s in samples)
     assert found == ["live/alice_1.jpg", "live/sub/bob_1.jpg", "print/alice_2.png", "print/first/carol_1.jpg"]
