@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from studio_fakes import make_checkpoint
-from liveness_app import bench
+from liveness_app import bench, bench_stream
 from liveness_app.core.camera import CameraUnavailableError
 from liveness_app.core.face import FaceBox, FaceDetector
 from liveness_app.core.pipeline import FaceResult, FrameResult, LoadedModel, Pipeline
@@ -151,7 +151,7 @@ def fake_result(i: int, faces: int) -> FrameResult:
 
 
 def test_recorder_keeps_numbers_and_one_frame() -> None:
-    recorder = bench._Recorder()
+    recorder = bench_stream._Recorder()
     for i in range(300):
         recorder.on_result(fake_result(i, faces=i % 3))
     kept = list(images_in(recorder))
