@@ -13,6 +13,9 @@ type's samples accepted as live; BPCER (bona fide presentation classification er
 fraction of live samples rejected.  FAR/FRR are the same two errors with all attack types pooled.
 Undefined quantities (e.g. BPCER without live samples) are reported as ``None`` so that results stay
 JSON-serialisable.
+
+The rates and curves themselves are computed in :mod:`training.error_rates` and re-exported here; this
+module adds the thresholds, per-video scores, the full report (:func:`compute_all`) and calibration.
 """
 
 from __future__ import annotations
@@ -22,42 +25,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    confusion_matrix,
-    det_curve,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from liveness_app.core.sessions import LIVE
 
+# Rates and curves live in training.error_rates; training.metrics is where callers find them.
+from .error_rates import (
+    acer,
+    apcer_bpcer,
+    check_pair,
+    check_scores,
+    det_points,
+    eer,
+    far_frr,
+    hter,
+    live_mask,
+    roc_points,
+)
+
+__all__ = ["LIVE_LABEL", "acer", "apcer_bpcer", "calibrate", "centred_threshold", "compute_all", "det_points",
+           "eer", "hter", "live_mask", "roc_points", "threshold_for_bpcer", "video_level"]
+
 LIVE_LABEL = LIVE  # the name training.report imports
 _EPS = 1e-9
-
-
-def _check_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
-    arr = np.asarray(scores, dtype=np.float64).ravel()
-    if arr.size == 0:
-        raise ValueError("no scores given: the input is empty")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(f"{bad} score(s) are NaN or infinite; scores must be finite numbers")
-    return arr
-
-
-def _check_pair(scores: Sequence[float] | np.ndarray, other: Sequence[Any] | np.ndarray,
-                name: str) -> tuple[np.ndarray, np.ndarray]:
-    s = _check_scores(scores)
-    o = np.asarray(other).ravel()
-    if o.shape[0] != s.shape[0]:
-        raise ValueError(f"{s.shape[0]} scores but {o.shape[0]} {name}")
-    return s, o
-
-
-def _rate(errors: np.ndarray) -> float | None:
-    """Mean of a boolean error array, or None when it is empty (rate undefined)."""
-    return float(np.mean(errors)) if errors.size else None
 
 
 def _num(x: Any) -> float | None:
@@ -68,122 +58,12 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def live_mask(labels: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Boolean array, True where the label is :data:`~liveness_app.core.sessions.LIVE`."""
-    return np.array([str(lab) == LIVE for lab in np.asarray(labels).ravel()], dtype=bool)
-
-
-def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-                threshold: float) -> tuple[dict[str, float], float | None]:
-    """APCER per attack type and BPCER at ``threshold``.
-
-    Returns ``(apcer, bpcer)`` where ``apcer[attack_type]`` is the fraction of that attack type's
-    samples with ``score >= threshold`` (wrongly accepted as live) and ``bpcer`` the fraction of live
-    samples with ``score < threshold`` (wrongly rejected); ``bpcer`` is None without live samples.
-    """
-    s, lab = _check_pair(scores, labels, "labels")
-    lab = np.array([str(x) for x in lab], dtype=object)
-    accepted = s >= threshold
-    live = lab == LIVE
-    apcer = {str(t): float(np.mean(accepted[lab == t]))
-             for t in sorted(set(lab[~live].tolist()))}
-    return apcer, _rate(~accepted[live])
-
-
-def acer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-         threshold: float) -> float | None:
-    """Average classification error rate: ``(max_t APCER_t + BPCER) / 2``.
-
-    Following ISO/IEC 30107-3 the APCER term is that of the *worst* (highest-APCER) attack type,
-    not an average over attack types.  None when there are no live or no attack samples.
-    """
-    apcer, bpcer = apcer_bpcer(scores, labels, threshold)
-    if not apcer or bpcer is None:
-        return None
-    return (max(apcer.values()) + bpcer) / 2.0
-
-
-def _far_frr(is_live: np.ndarray, accepted: np.ndarray) -> tuple[float | None, float | None]:
-    cm = confusion_matrix(is_live.astype(int), accepted.astype(int), labels=[0, 1])
-    n_attack, n_live = cm[0].sum(), cm[1].sum()
-    far = float(cm[0, 1] / n_attack) if n_attack else None
-    frr = float(cm[1, 0] / n_live) if n_live else None
-    return far, frr
-
-
-def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-         threshold: float) -> float | None:
-    """Half total error rate ``(FAR + FRR) / 2`` with all attack types pooled into FAR.
-
-    None when there are no live or no attack samples.
-    """
-    s, lab = _check_pair(scores, labels, "labels")
-    far, frr = _far_frr(live_mask(lab), s >= threshold)
-    return None if far is None or frr is None else (far + frr) / 2.0
-
-
-def _check_binary(scores: Sequence[float] | np.ndarray,
-                  is_live: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s, y = _check_pair(scores, is_live, "is_live flags")
-    y = y.astype(bool)
-    if y.all() or not y.any():
-        raise ValueError("both live and attack samples are needed (only one class present)")
-    return s, y
-
-
-def roc_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC curve ``(fpr, tpr, thresholds)`` with live as the positive class.
-
-    ``fpr`` is the pooled APCER (FAR) and ``tpr`` is ``1 - BPCER``; thresholds are decreasing and the
-    first one is ``inf`` (nothing accepted).  Every distinct score is kept as an operating point.
-    """
-    s, y = _check_binary(scores, is_live)
-    return roc_curve(y.astype(int), s, drop_intermediate=False)
-
-
-def det_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DET curve ``(apcer, bpcer, thresholds)`` with all attack types pooled.
-
-    Meant for plotting on normal-deviate axes, i.e. ``scipy.stats.norm.ppf`` of both rates
-    (clip them away from 0 and 1 first).  Uses :func:`sklearn.metrics.det_curve`, which keeps only
-    the part of the curve where both rates change.
-    """
-    s, y = _check_binary(scores, is_live)
-    apcer, bpcer, thr = det_curve(y.astype(int), s)
-    return apcer, bpcer, thr
-
-
-def eer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-        ) -> tuple[float, float]:
-    """Equal error rate and its threshold, from the ROC curve.
-
-    Finds the first ROC operating point where FRR (= 1 - tpr) drops to or below FAR (= fpr) and
-    linearly interpolates between it and the previous point to the exact crossing FAR == FRR.  The
-    threshold is interpolated the same way (falling back to the operating point's own threshold when
-    the previous one is the artificial ``inf``).  Raises ValueError with only one class present.
-    """
-    fpr, tpr, thr = roc_points(scores, is_live)
-    diff = (1.0 - tpr) - fpr  # starts at +1 (nothing accepted), ends at -1 (everything accepted)
-    i = int(np.argmax(diff <= 0))
-    if diff[i] == 0 or i == 0:
-        return float(fpr[i]), float(thr[i])
-    t = diff[i - 1] / (diff[i - 1] - diff[i])
-    rate = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
-    if np.isfinite(thr[i - 1]):
-        threshold = thr[i - 1] + t * (thr[i] - thr[i - 1])
-    else:
-        threshold = thr[i]
-    return float(rate), float(threshold)
-
-
 def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) -> float:
     """The same decisions as ``threshold``, from the middle of the gap it sits in: every t between the
     highest score below it and the lowest score at or above it accepts the same samples, and the middle
     transfers best to new data (an EER threshold on well separated scores sits on the lowest live score).
     """
-    s = _check_scores(scores)
+    s = check_scores(scores)
     below, above = s[s < threshold], s[s >= threshold]
     if below.size == 0 or above.size == 0:
         return float(threshold)
@@ -201,7 +81,7 @@ def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[
     """
     if not 0.0 <= target < 1.0:
         raise ValueError(f"target BPCER must be in [0, 1), got {target}")
-    s, y = _check_pair(scores, is_live, "is_live flags")
+    s, y = check_pair(scores, is_live, "is_live flags")
     live = np.sort(s[y.astype(bool)])
     if live.size == 0:
         raise ValueError("no live samples: cannot choose a threshold for a BPCER target")
@@ -219,7 +99,7 @@ def video_level(scores: Sequence[float] | np.ndarray, video_ids: Sequence[Any],
     """
     if how not in ("mean", "median"):
         raise ValueError(f"how must be 'mean' or 'median', got {how!r}")
-    s, lab = _check_pair(scores, labels, "labels")
+    s, lab = check_pair(scores, labels, "labels")
     ids = list(video_ids)
     if len(ids) != s.size:
         raise ValueError(f"{s.size} scores but {len(ids)} video ids")
@@ -254,7 +134,7 @@ def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[s
     accepted = s >= threshold
     out = _separation_metrics(s, live)
     apcer, bpcer = apcer_bpcer(s, labels, threshold)
-    far, frr = _far_frr(live, accepted)
+    far, frr = far_frr(live, accepted)
     prec, rec, f1, _ = precision_recall_fscore_support(
         live.astype(int), accepted.astype(int), labels=[1], zero_division=np.nan)
     counts = {t: int(sum(1 for x in labels if x == t)) for t in apcer}
@@ -303,7 +183,7 @@ def compute_all(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np
     ``n_attack``, ``n_per_attack`` and ``notes``.  Undefined values are None.  Raises ValueError on
     empty input, NaN scores or mismatched lengths.
     """
-    s, lab = _check_pair(scores, labels, "labels")
+    s, lab = check_pair(scores, labels, "labels")
     lab_list = [str(x) for x in lab]
     result = {"frame": _level_metrics(s, lab_list, threshold)}
     if video_ids is not None:
@@ -320,7 +200,7 @@ def calibrate(scores_dev: Sequence[float] | np.ndarray, labels_dev: Sequence[str
     APCER; with the dev ``apcer_at_bpcer5``, pooled over attack types), plus the sample counts.
     Needs both live and attack samples.
     """
-    s, lab = _check_pair(scores_dev, labels_dev, "labels")
+    s, lab = check_pair(scores_dev, labels_dev, "labels")
     live = live_mask(lab)
     rate, eer_thr = eer(s, live)
     thr5 = threshold_for_bpcer(s, live, 0.05)
