@@ -17,3 +17,4 @@ Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(
   thread with every frame (the recorder's queue), so recording never goes through the GUI thread.
 - ``tasks.TaskRunner`` runs one task (a ``fit()`` generator, an evaluation) at a time on its own QThread:
   progress by signal, cancel, ``shutdown`` that waits; ``workers.start_in_thread`` underneath.
+"""
