@@ -3,9 +3,9 @@
     python scripts/soak.py [--target bench|gui|both] [--seconds 600] [--interval 5] [--out docs/soak]
 
 ``bench``: ``liveness_app.bench.run_stream`` in this process (capture, scoring with Grad-CAM, overlay at
-the source rate), RSS sampled by a thread. ``gui``: the real ``MainWindow``, offscreen, on the sample video
-(it loops) with heatmaps on, RSS sampled by a QTimer on the GUI thread. ``both``: one after the other, each
-in a child process of its own, so neither inherits the other's memory.
+the source rate), RSS sampled by a thread. ``gui`` (``scripts/soak_gui.py``): the real ``MainWindow``,
+offscreen, on the sample video (it loops) with heatmaps on, RSS sampled by a QTimer on the GUI thread.
+``both``: one after the other, each in a child process of its own, so neither inherits the other's memory.
 
 RSS is read from ``/proc/self/status`` (VmRSS), or psutil where there is no /proc; no new dependency.
 Writes ``<out>/<target>.json`` (samples ``t_s``/``rss_mb``, summary, machine) and ``<out>/<target>.png``,
@@ -21,7 +21,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,11 +29,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as ``python scripts/soak.py`` from a checkout that is not installed
-    sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# ROOT: run as ``python scripts/soak.py`` from a checkout that is not installed; HERE: soak_gui.py, next to
+# this file, also when the script is loaded from elsewhere (the tests load it by its path).
+for folder in (ROOT, HERE):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from liveness_app.core import DEVICE_CHOICES  # noqa: E402 (after the path set-up; torch-free)
+from soak_gui import soak_gui  # noqa: E402 (the gui target; imports Qt only when it runs)
 
 TARGETS = ("bench", "gui")
 
@@ -134,7 +138,7 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "torch": torch.__version__}
 
 
-# -- the two targets -------------------------------------------------------------------------------------
+# -- the bench target (the gui target is in soak_gui.py) -------------------------------------------------
 def soak_bench(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
     """The benchmark's capture/scoring/overlay threads for ``args.seconds``; the bench summary after."""
     from liveness_app import bench, paths
@@ -151,85 +155,6 @@ def soak_bench(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
         summary = bench.summarize(run, bench.gradcam_overhead(model, run.sample), describe(device), model)
     return {"bench_summary": summary}
 
-
-def _gui_config(args: argparse.Namespace) -> Any:
-    from liveness_app.config import load_config
-
-    return load_config(["--source", str(args.source), "--heatmap", "--device", args.device,
-                        "--model", str(args.model)])
-
-
-class _GuiCounts:
-    """What the window received, to show that it really streamed (frames, verdicts, errors)."""
-
-    def __init__(self) -> None:
-        self.frames = self.results = self.results_with_faces = 0
-        self.messages: list[str] = []
-
-    def on_frame(self, _frame: object) -> None:
-        self.frames += 1
-
-    def on_result(self, result: Any) -> None:
-        self.results += 1
-        self.results_with_faces += bool(result.faces)
-
-    def on_message(self, text: str) -> None:
-        self.messages.append(text)
-        print(f"soak gui: {text}", file=sys.stderr)
-
-
-def _silence_message_boxes(counts: _GuiCounts) -> None:
-    """A modal box would stop an unattended soak: its text is recorded instead."""
-    from PyQt6.QtWidgets import QMessageBox
-
-    def record(_parent: object, title: str, text: str, *_: object) -> None:
-        counts.on_message(f"{title}: {text}")
-
-    QMessageBox.warning = record  # type: ignore[method-assign]
-    QMessageBox.critical = record  # type: ignore[method-assign]
-
-
-def soak_gui(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
-    """The real MainWindow, offscreen, streaming for ``args.seconds``; settings in a temporary folder."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    with tempfile.TemporaryDirectory(prefix="liveness-soak-") as tmp:
-        os.environ["LIVENESS_STUDIO_HOME"] = str(Path(tmp) / "home")  # never the user's data or settings
-        from PyQt6.QtCore import QSettings, QTimer
-        from PyQt6.QtWidgets import QApplication
-
-        from liveness_app.gui.main_window import MainWindow
-
-        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(Path(tmp) / "qsettings"))
-        app = QApplication.instance() or QApplication(["liveness-soak"])
-        counts = _GuiCounts()
-        _silence_message_boxes(counts)
-        sampler.sample()
-        window = MainWindow(_gui_config(args), settings=QSettings(str(Path(tmp) / "settings.ini"),
-                                                                  QSettings.Format.IniFormat))
-        _connect_counts(window, counts)
-        window.show()
-        timer = QTimer(interval=int(args.interval * 1000), timeout=sampler.sample)
-        timer.start()
-        sampler.mark("stream_start")
-        QTimer.singleShot(int(args.seconds * 1000), lambda: _finish(window, sampler, timer, app))
-        app.exec()
-    return {"gui": {"frames": counts.frames, "results": counts.results,
-                    "results_with_faces": counts.results_with_faces, "messages": counts.messages}}
-
-
-def _connect_counts(window: Any, counts: _GuiCounts) -> None:
-    window.controller.frame_ready.connect(counts.on_frame)
-    window.controller.result_ready.connect(counts.on_result)
-    window.controller.source_failed.connect(counts.on_message)
-    window.controller.scoring_failed.connect(counts.on_message)
-
-
-def _finish(window: Any, sampler: Sampler, timer: Any, app: Any) -> None:
-    sampler.mark("stream_end")
-    timer.stop()
-    window.close()  # stops the stream threads, as closing the app does
-    app.quit()
 
 
 # -- output ----------------------------------------------------------------------------------------------
