@@ -69,8 +69,10 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     both on ``held_out``.
 
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
-    (each :func:`judge`), ``chosen`` (:func:`pick`: "adapted" or "calibrated"), ``sentence``,
-    ``model_path`` and ``seconds``."""
+    (each :func:`judge`), ``chosen`` (:func:`pick`: "adapted" or "calibrated"), ``app`` (the judgement of
+    the chosen one), ``sentence``, ``model_path`` and ``seconds`` (from the recordings to the chosen model:
+    caching, calibration, fine-tuning and the choice; judging the held-out sessions is not counted).
+    The app's guided flow and :mod:`training.adapt_bench` both run this."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     yield TrainEvent("warning", message="calibrating the current model on your sessions")
@@ -86,15 +88,17 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
         yield ev
     choice = pick(base, Path(model_path), split_by_session(train, cfg.dev_fraction)[1], cal["threshold"],
                   cache_dir=cache_dir, device=device)
+    seconds = round(time.perf_counter() - t0, 1)
     base_scores, base_labels, base_meta = score_samples(base, held_out, cache_dir=cache_dir, device=device)
     new_scores, new_labels, new_meta = score_samples(Path(model_path), held_out, cache_dir=cache_dir, device=device)
     before = judge(base_scores, base_labels, base_meta.threshold)
     result = {"calibrated_threshold": cal["threshold"], "before": before,
               "calibrated": judge(base_scores, base_labels, cal["threshold"]),
               "adapted": judge(new_scores, new_labels, new_meta.threshold), "model_path": Path(model_path),
-              "seconds": round(time.perf_counter() - t0, 1)}
+              "seconds": seconds}
     result["sentence"] = sentence(before, result["adapted"])
     result.update(choice)
+    result["app"] = result["adapted"] if choice["chosen"] == "adapted" else result["calibrated"]
     if choice["chosen"] == "calibrated":
         result["sentence"] += (" On your dev sessions the fine-tuned model was no better than the calibrated "
                                "threshold, so keeping your model with that threshold is recommended.")

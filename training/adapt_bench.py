@@ -19,7 +19,6 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,13 +26,11 @@ import numpy as np
 
 from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 
-from .adapt import judge, pick, write_manifest
-from .calibrate import choose_threshold, score_samples
-from .config import FINETUNE, TrainConfig
+from .adapt import adapt_to_camera
+from .config import FINETUNE
 from .dataset import Sample
-from .loop import fit
+from .events import returned
 from .prepare import load_samples
-from .splits import split_by_session
 
 FPS = 30.0
 METRICS = ("auc", "apcer", "bpcer", "acer")
@@ -56,32 +53,18 @@ def split_user(samples: Sequence[Sample], minutes: float) -> tuple[list[Sample],
 
 def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace,
                recipe: dict[str, Any]) -> dict[str, Any]:
-    """The three judgements for one user."""
+    """The three judgements for one user, by the app's own flow (:func:`training.adapt.adapt_to_camera`)
+    on a cache of its own, so that face detection on the recordings is part of the timed wait."""
     recorded, later = split_user(samples, args.minutes)
     user_dir = out / "users" / group.replace("/", "_")
-    later_scores, later_labels, base_meta = score_samples(base, later, cache_dir=out / "cache", device=args.device)
-    rec_scores, rec_labels, _ = score_samples(base, recorded, cache_dir=out / "cache", device=args.device)
-    before = judge(later_scores, later_labels, base_meta.threshold)
-    calibrated = judge(later_scores, later_labels, choose_threshold(rec_scores, rec_labels, "eer"))
-    fresh_cache = user_dir / "cache"  # timed from the files: detection is part of the user's wait
+    fresh_cache = user_dir / "cache"
     shutil.rmtree(fresh_cache, ignore_errors=True)
-    cfg = TrainConfig(**{**FINETUNE, **recipe, "data": (str(write_manifest(user_dir / "recordings.csv", recorded)),),
-                         "init": str(base), "out_dir": str(user_dir / "run"), "cache_dir": str(fresh_cache),
-                         "install": False, "name": f"adapted-{group}", "device": args.device, "workers": 0})
-    t0 = time.perf_counter()
-    for ev in fit(cfg):
-        if ev.kind == "epoch":
-            print(f"[{group}] {ev.message}", flush=True)
-    seconds = time.perf_counter() - t0
-    new_scores, new_labels, new_meta = score_samples(Path(cfg.out_dir) / "best.pt", later, cache_dir=out / "cache",
-                                                     device=args.device)
-    adapted = judge(new_scores, new_labels, new_meta.threshold)
-    rec_threshold = calibrated["threshold"]
-    choice = pick(base, Path(cfg.out_dir) / "best.pt", split_by_session(recorded, cfg.dev_fraction)[1],
-                  rec_threshold, cache_dir=out / "cache", device=args.device)
-    return {"group": group, "before": before, "calibrated": calibrated, "adapted": adapted,
-            "chosen": choice["chosen"], "app": adapted if choice["chosen"] == "adapted" else calibrated,
-            "seconds": round(seconds, 1), "recorded": len(recorded), "later": len(later)}
+    flow = adapt_to_camera(base, recorded, later, user_dir, f"adapted-{group}", device=args.device,
+                           cache_dir=fresh_cache, install=False, recipe=recipe)
+    r = returned(flow, lambda ev: ev.kind == "epoch" and print(f"[{group}] {ev.message}", flush=True))
+    return {"group": group, "before": r["before"], "calibrated": r["calibrated"], "adapted": r["adapted"],
+            "chosen": r["chosen"], "app": r["app"], "seconds": r["seconds"], "recorded": len(recorded),
+            "later": len(later)}
 
 
 def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:

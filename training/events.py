@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Callable, Generator
 
 
 @dataclass
@@ -22,10 +22,12 @@ class TrainEvent:
     phase: str = ""  # "distil" for the feature-distillation stage before the liveness training
 
 
-def returned(gen: Generator[Any, Any, Any]) -> Any:
-    """Run a generator to its end, its items unused (no progress to show), and give its return value."""
+def returned(gen: Generator[Any, Any, Any], on_item: Callable[[Any], None] | None = None) -> Any:
+    """Run a generator to its end, each item to ``on_item`` (if given), and give its return value."""
     while True:
         try:
-            next(gen)
+            item = next(gen)
         except StopIteration as stop:
             return stop.value
+        if on_item is not None:
+            on_item(item)
