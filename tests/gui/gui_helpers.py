@@ -1,0 +1,37 @@
+"""Plain helpers the GUI tests share: the wait limits, waiting for a verdict, a click, a corrupt model
+file, and the CI-sized training recipe and takes. Imported as ``gui_helpers`` (pytest puts this folder on
+the path for the test modules next to it)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PyQt6.QtCore import Qt
+
+from liveness_app.gui.main_window import MainWindow
+
+# Generous: a loaded CI machine may be slow (recording and training share its cores with the stream);
+# a pass is usually well under a second.
+TIMEOUT_MS = 30_000
+TRAIN_TIMEOUT_MS = 120_000
+# A CI-sized run: 32 px input, one batch per epoch, 4 frames per video, no DataLoader processes.
+TINY = {"input_size": 32, "batch_size": 8, "workers": 0, "frames_per_video": 4, "train_frames_per_video": 4,
+        "eval_frames_per_video": 4}
+TAKES = [("live", "alice"), ("print", "alice"), ("live", "bob"), ("print", "bob")]
+
+
+def wait_result(qtbot, window: MainWindow, check: Callable = lambda r: bool(r.faces)):
+    """The next result that passes ``check`` (by default: one with a face)."""
+    with qtbot.waitSignal(window.controller.result_ready, timeout=TIMEOUT_MS, check_params_cb=check) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def garbage_model(path: Path) -> Path:
+    """A file named like a model that holds bytes no loader accepts."""
+    path.write_bytes(b"\x00not a model\xff" * 64)
+    return path
