@@ -37,8 +37,10 @@ def trained_on(training: dict[str, Any]) -> str:
         train = data["train"]
         try:
             labels = ", ".join(f"{k} {v:,}" for k, v in train.get("per_label", {}).items())
+            dev = [str(g) for g in data.get("dev_groups", [])]
+            shown = ", ".join(dev[:3]) + (f" and {len(dev) - 3} more" if len(dev) > 3 else "")
             return (f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
-                    f"dev groups: {', '.join(data.get('dev_groups', [])) or 'none'}")
+                    f"dev groups: {shown or 'none'}")
         except (TypeError, ValueError, AttributeError):
             return summarise(data)
     for key in ("data", "data_summary", "dataset", "datasets"):
