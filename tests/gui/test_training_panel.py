@@ -137,6 +137,6 @@ def test_training_from_the_panel_fine_tunes_the_active_model_by_default(qtbot, w
     panel = window.training_panel
     assert panel.form.init_check.isChecked() and not panel.form.size_combo.isEnabled()
     cfg = panel.build_config()
-    assert cfg.init == str(window.model.path) and cfg.freeze_blocks > 0 and cfg.epochs == 3
+    assert cfg.init == str(window.model.path) and cfg.l2sp > 0 and cfg.epochs == 3  # pulled toward the base
     panel.form.init_check.setChecked(False)
     assert panel.form.size_combo.isEnabled() and panel.build_config().init == ""

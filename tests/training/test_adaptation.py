@@ -64,6 +64,7 @@ def test_a_single_subject_fine_tunes_the_active_model(tmp_path: Path, sample_vid
     base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
     cfg = TrainConfig(**{**FINETUNE, **TINY, "data": (str(rec),), "init": str(base), "out_dir": str(tmp_path / "run"),
                          "cache_dir": str(tmp_path / "cache"), "install": False, "name": "mine",
+                         "freeze_blocks": 8,  # an option (FINETUNE trains every block): frozen ones stay put
                          "input_size": 224})  # the base's 48 px wins: its preprocessing is kept
     events = list(fit(cfg))
     assert any(e.kind == "warning" and ONE_PERSON_NOTE in e.message for e in events)
