@@ -5,7 +5,7 @@
 # Logs: runs/final-*/train.log
 cd "$(dirname "$0")/.."  # the repository root
 . .venv/bin/activate
-while pgrep -f run_cv_chain.sh >/dev/null; do sleep 30; done
+while pgrep -f "^bash [^-][^ ]*run_cv_chain\.sh" >/dev/null; do sleep 30; done  # the chain itself, not a command line naming it
 for name in "$@"; do
     out=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['out_dir'])" "training/configs/$name.json")
     [ -f "$out/best.pt" ] && [ -f "$out/done" ] && continue

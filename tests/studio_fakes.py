@@ -4,6 +4,7 @@ folder is on the path through its conftest)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -11,6 +12,9 @@ import torch
 
 from liveness_app.core.model import ModelMeta, build_model, save_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
 
 
 def make_checkpoint(path: Path, input_size: int = 64, threshold: float = 0.5, seed: int = 0,

@@ -9,8 +9,6 @@ file with ``weights_only=False``).
 """
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 from typing import Any, Mapping
 

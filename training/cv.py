@@ -86,7 +86,7 @@ def dev_groups_for(samples: Sequence[Sample], test: Sequence[str], fraction: flo
 
 def _score(model, items: list, cfg: TrainConfig, device, extra: float) -> tuple[np.ndarray, list]:
     entries = eval_entries(items, cfg.eval_frames_per_video)
-    return score_entries(model, spec_of(cfg), entries, device, extra)[0], entries
+    return score_entries(model, spec_of(cfg), entries, device, extra, cfg.batch_size, workers=cfg.workers)[0], entries
 
 
 def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Path) -> dict[str, Any]:

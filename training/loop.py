@@ -130,7 +130,7 @@ def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig,
              extra: float, threshold: float | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
     the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers."""
-    scores, _ = score_entries(model, spec_of(cfg), entries, device, extra)
+    scores, _ = score_entries(model, spec_of(cfg), entries, device, extra, cfg.batch_size, workers=cfg.workers)
     labels = [e.label for e in entries]
     if threshold is None:
         threshold = M.calibrate(scores, labels)["eer_threshold"] or 0.5

@@ -21,13 +21,14 @@ from .prepare import CACHE_MARGIN_EXTRA
 
 
 def score_entries(model: torch.nn.Module, spec: PreprocessSpec, entries: Sequence[Entry], device: torch.device,
-                  extra: float = CACHE_MARGIN_EXTRA, batch_size: int = 64, embeddings: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
+                  extra: float = CACHE_MARGIN_EXTRA, batch_size: int = 64, embeddings: bool = False,
+                  workers: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) for every entry, in order, and (``embeddings``) the classifier's input vectors; the model
-    is put in eval mode (BatchNorm running statistics, no dropout)."""
+    is put in eval mode (BatchNorm running statistics, no dropout). ``workers``: DataLoader processes
+    (a training run passes its own)."""
     model.eval()
-    loader = DataLoader(CropDataset(entries, spec, extra, train=False), batch_size=batch_size, num_workers=0,
-                        pin_memory=device.type == "cuda")
+    loader = DataLoader(CropDataset(entries, spec, extra, train=False), batch_size=batch_size,
+                        num_workers=workers, pin_memory=device.type == "cuda")
     scores, embeds = [], []
     for x, _, _ in loader:
         s, e = score_tensor(model, x.to(device, memory_format=torch.channels_last, non_blocking=True), embeddings)

@@ -45,9 +45,7 @@ class LoadedModel:
         device, _ = select_device(device_preference)
         try:
             return cls.load(Path(path), device)
-        except ModelLoadError:
-            raise
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError) as exc:  # ModelLoadError (a ValueError) passes through as it is
             raise ModelLoadError(f"could not load it on {device}: {type(exc).__name__}: {exc}") from exc
 
     @property

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint
+from liveness_app.core.model import build_model, load_checkpoint
 from training.__main__ import main
 from training.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
 from training.config import TrainConfig
