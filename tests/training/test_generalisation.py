@@ -15,6 +15,7 @@ from liveness_app.core.pipeline import LoadedModel
 from training.attacks import simulate_attack, simulate_print, simulate_replay
 from training.calibration import balanced_eer_threshold, group_median_eer_threshold, thresholds
 from training.checkpoint import load_pretrained
+from training.config import TrainConfig
 from training.cv import assign_folds, dev_groups_for, main as cv_main
 from training.dataset import Sample
 from training.distill import distillation_loss, kd_loss
@@ -147,6 +148,19 @@ def test_fit_learns_from_a_liveness_teacher_of_the_same_preprocessing_only(tmp_p
     with pytest.raises(ModelLoadError, match="preprocessing"):  # 48 px student, 32 px teacher: refused
         next(iter(fit(_cfg(tmp_path, data, epochs=1, input_size=48, teacher=str(teacher), install=False,
                            out_dir=str(tmp_path / "other")))))
+
+
+def test_a_bad_teacher_or_kd_setting_is_refused_before_any_caching(tmp_path: Path) -> None:
+    for bad in ({"kd_weight": 1.5}, {"kd_weight": -0.1}, {"kd_temperature": 0.0}):
+        with pytest.raises(ValueError, match="kd_weight must be in"):
+            TrainConfig(**bad)
+    data = _tiny_dataset(tmp_path / "data")
+    (tmp_path / "teacher.pt").write_bytes(b"not a model")
+    for teacher in (tmp_path / "missing.pt", tmp_path / "teacher.pt"):
+        events = fit(_cfg(tmp_path, data, epochs=1, teacher=str(teacher), install=False))
+        with pytest.raises(ModelLoadError, match=teacher.name):
+            next(iter(events))  # refused at the first step: no crop was cached
+    assert not (tmp_path / "cache").exists()
 
 
 def test_fit_trains_a_mobilenet_v2_the_app_can_load(tmp_path: Path) -> None:
