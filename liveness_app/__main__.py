@@ -22,7 +22,7 @@ from . import paths
 from .config import AppConfig, load_config
 
 LOG_FILE_NAME = "liveness-studio.log"
-SUBCOMMANDS = ("train", "eval")
+SUBCOMMANDS = ("train", "eval", "export")
 log = logging.getLogger("liveness_app")
 
 
@@ -80,7 +80,7 @@ def run_self_test(config: AppConfig) -> int:
             raise  # the self-test exists but something it imports is missing: that is a real failure
         print("liveness-app: this build has no self-test", file=sys.stderr)
         return 2
-    return int(selftest.run(model_path=config.model, device=config.device))
+    return int(selftest.run(model_path=config.model, device=config.device, backend=config.backend))
 
 
 @contextlib.contextmanager
@@ -104,14 +104,24 @@ def console_streams(command: str) -> Iterator[None]:
 
 
 def run_subcommand(command: str, argv: Sequence[str]) -> int:
-    """``train`` runs ``training.__main__.main(argv)``, ``eval`` runs ``training.evaluate.main(argv)``."""
-    # Plain imports (not importlib) so that PyInstaller sees and bundles the training package.
-    if command == "train":
-        from training.__main__ import main as run
-    elif command == "eval":
-        from training.evaluate import main as run
-    else:
+    """``train`` runs ``training.__main__.main(argv)``, ``eval`` runs ``training.evaluate.main(argv)``,
+    ``export`` runs ``liveness_app.export.main(argv)``; in the lean runtime (no torch) each says it needs
+    the full install and returns 2."""
+    if command not in SUBCOMMANDS:
         raise ValueError(f"unknown subcommand {command!r}; known: {', '.join(SUBCOMMANDS)}")
+    try:  # plain imports (not importlib) so that PyInstaller sees and bundles what they need
+        if command == "train":
+            from training.__main__ import main as run
+        elif command == "eval":
+            from training.evaluate import main as run
+        else:
+            from .export import main as run
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("training", "torch", "torchvision"):
+            raise
+        print(f"liveness-app {command}: this is the lean runtime (no PyTorch); {command} needs the full "
+              "install (pip install liveness-studio) or the full bundle", file=sys.stderr)
+        return 2
     with console_streams(command):
         try:
             return run(list(argv))

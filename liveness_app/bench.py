@@ -1,6 +1,7 @@
 """Benchmark of the real-time pipeline: the same capture/scoring loops the GUI runs, without a window.
 
-    python -m liveness_app.bench [--source VIDEO] [--device cpu|cuda] [--seconds N] [--model CKPT]
+    python -m liveness_app.bench [--source VIDEO] [--device cpu|cuda] [--backend torch|onnx] [--seconds N]
+                                 [--model CKPT]
 
 Prints ms per stage (decode, detect, crop, model, gradcam, overlay), verdicts/s, end-to-end latency
 (frame read -> verdict ready) and the cost of Grad-CAM relative to plain scoring. The last line is one
@@ -28,9 +29,10 @@ import numpy as np
 from . import paths
 from .bench_stream import STAGES, WARMUP_RESULTS, StreamRun, gradcam_overhead, run_stream
 from .core.camera import CameraUnavailableError, FrameSource, open_source
-from .core.device import CHOICES as DEVICES, cpu_model, describe, scoring_threads
+from .core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
+from .core.cpu import cpu_model, scoring_threads
 from .core.face import DetectorError, FaceDetector
-from .core.model import ModelLoadError
+from .core.meta import ModelLoadError
 from .core.pipeline import LoadedModel, Pipeline
 
 # The run itself lives in bench_stream; these names are re-exported for scripts/soak.py and the tests.
@@ -73,7 +75,7 @@ def summarize(run: StreamRun, overhead: float | None, device: str, model: Loaded
     latency = _stats(s.latency_ms)
     span = s.captured_at[-1] - s.captured_at[0] if n > 1 else 0.0
     return {
-        "device": device, "model": model.meta.name, "input_size": model.meta.preprocessing.input_size,
+        "device": device, "backend": model.backend, "model": model.meta.name, "input_size": model.meta.preprocessing.input_size,
         "source_fps": run.source_fps, "capture_fps": run.frames / run.seconds if run.seconds > 0 else 0.0,
         "verdicts_per_s": (n - 1) / span if span > 0 else 0.0,
         "latency_p50_ms": latency["p50"], "latency_p95_ms": latency["p95"],
@@ -97,7 +99,7 @@ def print_table(s: dict) -> None:
           f"{s['verdicts_per_s']:.1f} verdicts/s ({s['faces_per_result']:.2f} faces each), "
           f"latency p50 {n['latency_p50_ms']:.1f} ms p95 {n['latency_p95_ms']:.1f} ms, "
           f"Grad-CAM x{n['gradcam_overhead']:.3f}, dropped {s['dropped_frames']} stale frames, "
-          f"device {s['device']}, peak RSS {n['peak_rss_mb']:.0f} MiB")
+          f"device {s['device']}, backend {s['backend']}, peak RSS {n['peak_rss_mb']:.0f} MiB")
 
 
 # -- opening what the command line names -----------------------------------------------------------------
@@ -123,13 +125,13 @@ def open_bench_source(spec: str) -> FrameSource:
         raise BenchError(f"source not usable: {exc}") from exc
 
 
-def load_model(path: Path, device_preference: str) -> LoadedModel:
-    """The checkpoint at ``path`` on the device for ``device_preference``; :class:`BenchError` for a file
-    that cannot be used."""
+def load_model(path: Path, device_preference: str, backend: str = "auto") -> LoadedModel:
+    """The model at ``path`` on the device for ``device_preference``, in ``backend``; :class:`BenchError`
+    for a file that cannot be used."""
     try:
         with warnings.catch_warnings():  # torch warns about a file's pickle protocol before refusing it
             warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-            return LoadedModel.open(path, device_preference)
+            return LoadedModel.open(path, device_preference, backend)
     except ModelLoadError as exc:
         why = str(exc) if Path(path).name in str(exc) else f"{Path(path).name}: {exc}"  # metadata errors omit it
         raise BenchError(f"model not usable: {why}") from exc
@@ -147,18 +149,17 @@ def open_detector(path: Path) -> FaceDetector:
 
 
 def run_benchmark(source_spec: str, model_path: Path, device_preference: str = "auto", seconds: float = 20.0,
-                  gradcam: bool = True) -> dict:
+                  gradcam: bool = True, backend: str = "auto") -> dict:
     """Open everything, stream, measure Grad-CAM's cost: the summary. :class:`BenchError` for what the
     user named (source, model) or the detector being unusable, or the source failing during the run."""
     with contextlib.closing(open_bench_source(source_spec)) as source:
-        model = load_model(model_path, device_preference)
-        device = model.device
+        model = load_model(model_path, device_preference, backend)
         with open_detector(paths.default_detector_path()) as detector:
             try:
                 run = run_stream(Pipeline(detector, model, heatmap=gradcam), source, seconds)
             except CameraUnavailableError as exc:
                 raise BenchError(f"source failed during the run: {exc}") from exc
-    return summarize(run, gradcam_overhead(model, run.sample), describe(device), model)
+    return summarize(run, gradcam_overhead(model, run.sample), model.describe(), model)
 
 
 def _positive_seconds(text: str) -> float:
@@ -172,9 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", default=str(paths.sample_video_path()), help="camera index or video file")
     p.add_argument("--device", default="auto", choices=DEVICES, help="where the model runs (default: auto)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="what scores: torch, onnx (ONNX Runtime), or auto: ONNX Runtime on the CPU, PyTorch on "
+                   "a GPU (default: auto)")
     p.add_argument("--seconds", type=_positive_seconds, default=20.0, help="how long to stream (default 20)")
     p.add_argument("--model", type=Path, default=paths.default_model_path(),
-                   help="model file (default: the bundled default.pt)")
+                   help="model file, .pt or .onnx (default: the bundled default.pt)")
     p.add_argument("--no-gradcam", action="store_true", help="score without Grad-CAM")
     return p
 
@@ -183,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 2 (with one message on stderr) for an unusable source or model."""
     args = build_parser().parse_args(argv)
     try:
-        summary = run_benchmark(args.source, args.model, args.device, args.seconds, gradcam=not args.no_gradcam)
+        summary = run_benchmark(args.source, args.model, args.device, args.seconds, gradcam=not args.no_gradcam,
+                                backend=args.backend)
     except BenchError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, paths
-from .core import DEVICE_CHOICES as DEVICES  # the one list (core.device.CHOICES); torch-free
+from .core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES  # the one lists; torch-free
 
 try:
     import tomllib
@@ -25,7 +25,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser is on PyPI as tomli
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Keys a user config file may hold (self_test is a one-off action, only on the command line).
-FILE_KEYS = ("source", "device", "model", "detector", "threshold", "heatmap", "log_level")
+FILE_KEYS = ("source", "device", "backend", "model", "detector", "threshold", "heatmap", "log_level")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class AppConfig:
 
     source: str | None = None
     device: str = "auto"
+    backend: str = "auto"
     model: Path | None = None
     detector: Path = field(default_factory=paths.default_detector_path)
     threshold: float | None = None
@@ -52,6 +53,8 @@ class AppConfig:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         if self.log_level not in LOG_LEVELS:
@@ -73,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Liveness Studio: real-time face liveness detection.")
     p.add_argument("--source", metavar="PATH|INDEX", help="camera index (0, 1, ...) or a video file")
     p.add_argument("--device", choices=DEVICES, help="where the model runs (default: auto)")
-    p.add_argument("--model", type=Path, metavar="PATH", help="model checkpoint (.pt)")
+    p.add_argument("--backend", choices=BACKENDS, help="what scores: PyTorch, ONNX Runtime, or auto (PyTorch "
+                   "on a GPU, ONNX Runtime on the CPU, where it is faster; default: auto)")
+    p.add_argument("--model", type=Path, metavar="PATH", help="model file (.pt checkpoint or exported .onnx)")
     p.add_argument("--detector", type=Path, metavar="PATH", help="face detector model (.tflite)")
     p.add_argument("--threshold", type=_probability, metavar="P",
                    help="decision threshold on P(live); default: the model's calibrated one")
@@ -133,7 +138,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _file_value(path: Path, key: str, value: Any) -> Any:
-    expected = {"source": (str, int), "device": str, "model": str, "detector": str,
+    expected = {"source": (str, int), "device": str, "backend": str, "model": str, "detector": str,
                 "threshold": (float, int), "heatmap": bool, "log_level": str}[key]
     if not isinstance(value, expected) or (isinstance(value, bool) and key != "heatmap"):
         raise ValueError(f"{path}: {key} = {value!r} has the wrong type")

@@ -50,7 +50,11 @@ def default_detector_path() -> Path:
 
 
 def default_model_path() -> Path:
-    return bundled_models_dir() / "default.pt"
+    """``models/default.pt``; in the lean (ONNX Runtime only) bundle, which ships no checkpoints,
+    ``models/default.onnx``."""
+    checkpoint = bundled_models_dir() / "default.pt"
+    exported = checkpoint.with_suffix(".onnx")
+    return exported if not checkpoint.is_file() and exported.is_file() else checkpoint
 
 
 def sample_video_path() -> Path:
@@ -74,6 +78,11 @@ def _user_subdir(name: str) -> Path:
 def user_models_dir() -> Path:
     """Models the user trained or added: listed in the Model menu next to the bundled ones."""
     return _user_subdir("models")
+
+
+def onnx_cache_dir() -> Path:
+    """ONNX copies of checkpoints, made once per checkpoint content for the ONNX Runtime backend."""
+    return _user_subdir("onnx-cache")
 
 
 def recordings_dir() -> Path:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the one-folder app with PyInstaller, run the bundle's self-test, and report its size.
 #
-#   scripts/build_bundle.sh        # -> dist/liveness-studio/ and dist/bundle-report.txt
+#   scripts/build_bundle.sh          # full app     -> dist/liveness-studio/      and dist/bundle-report.txt
+#   scripts/build_bundle.sh --lean   # no torch     -> dist/liveness-studio-lean/ and dist/bundle-report-lean.txt
 #
-# Needs pyinstaller on PATH (pip install -e ".[package]") and models/default.pt. Exits non-zero when the
+# Needs pyinstaller on PATH (pip install -e ".[package]") and models/default.pt (models/default.onnx for
+# the lean runtime). Exits non-zero when the
 # build or the self-test fails. The self-test runs headless (Qt offscreen) with a throwaway user data
 # folder, so it needs no display and leaves the real one alone; where the app has no stdout (a windowed
 # build on Windows or macOS) its line is read back from that folder's logs/self-test.log.
@@ -11,15 +13,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NAME=liveness-studio
-APP_DIR=dist/$NAME
 REPORT=dist/bundle-report.txt
+SPEC_ARGS=()
+if [ "${1:-}" = "--lean" ]; then
+    NAME=liveness-studio-lean
+    REPORT=dist/bundle-report-lean.txt
+    SPEC_ARGS=(-- --lean)
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--lean]" >&2
+    exit 2
+fi
+APP_DIR=dist/$NAME
 
 if ! command -v pyinstaller >/dev/null; then
     echo "pyinstaller not found: activate the project's venv and pip install -e '.[package]'" >&2
     exit 2
 fi
 start=$(date +%s)
-pyinstaller --noconfirm build.spec
+pyinstaller --noconfirm build.spec "${SPEC_ARGS[@]}"
 build_s=$(( $(date +%s) - start ))
 
 app=$APP_DIR/$NAME

@@ -142,17 +142,15 @@ def machine() -> dict[str, Any]:
 def soak_bench(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
     """The benchmark's capture/scoring/overlay threads for ``args.seconds``; the bench summary after."""
     from liveness_app import bench, paths
-    from liveness_app.core.device import describe
     from liveness_app.core.pipeline import Pipeline
 
     with SamplerThread(sampler, args.interval), contextlib.closing(bench.open_bench_source(args.source)) as source:
         model = bench.load_model(args.model, args.device)
-        device = model.device
         with bench.open_detector(paths.default_detector_path()) as detector:
             sampler.mark("stream_start")
             run = bench.run_stream(Pipeline(detector, model, heatmap=True), source, args.seconds)
             sampler.mark("stream_end")
-        summary = bench.summarize(run, bench.gradcam_overhead(model, run.sample), describe(device), model)
+        summary = bench.summarize(run, bench.gradcam_overhead(model, run.sample), model.describe(), model)
     return {"bench_summary": summary}
 
 

@@ -32,6 +32,18 @@ def _user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def _shared_onnx_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One ONNX cache for the whole run: the auto backend exports each test checkpoint once (seconds),
+    not once per test (every test has its own user folder)."""
+    from liveness_app import paths
+
+    cache = tmp_path_factory.getbasetemp() / "onnx-cache"
+    cache.mkdir(exist_ok=True)
+    monkeypatch.setattr(paths, "onnx_cache_dir", lambda: cache)
+    return cache
+
+
 class _NoRealCamera:
     """Stands in for :class:`camera.CameraSource`: a test never probes a real camera index."""
 

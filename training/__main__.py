@@ -7,6 +7,9 @@ Writes ``<out>/config.json`` (resolved), ``log.jsonl``, ``best.pt`` (app-loadabl
 ``last_state.pt`` (``--resume`` continues from it) and, when files were skipped, ``skipped.csv`` (path,
 reason); the best model is copied into the app's model folder. A bad option, data set, ``--pretrained`` or
 ``--resume`` file ends the run with one ``liveness-train: error: ...`` line and exit status 2.
+
+Several GPUs or machines: ``torchrun --nproc-per-node 8 -m training --data ... --device cuda`` (see
+:mod:`training.distributed`); rank 0 alone prints progress and writes the files above.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from liveness_app.core.device import CHOICES as DEVICES
 from liveness_app.core.face import DetectorError
 
 from .config import FINETUNE, HELP, TrainConfig
+from .distributed import SINGLE, Dist, session
 from .events import TrainEvent
 from .loop import fit
 
@@ -102,23 +106,34 @@ def show(ev: TrainEvent, bar: tqdm | None) -> tqdm | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``liveness-train``; returns the exit status (2 for bad options, data or model files)."""
+    """Run ``liveness-train``; returns the exit status (2 for bad options, data or model files). Under
+    torchrun every process runs this; only rank 0 prints progress."""
     cfg = config_from_args(argv)
     bar: tqdm | None = None
+    dist = SINGLE
     try:
-        for ev in fit(cfg):
-            bar = show(ev, bar)
+        with session(cfg.device) as dist:
+            for ev in fit(cfg, dist=dist):
+                if dist.is_main:
+                    bar = show(ev, bar)
     except KeyboardInterrupt:
-        print("cancelled; the best checkpoint so far is kept in", cfg.out_dir, file=sys.stderr)
+        if dist.is_main:
+            print("cancelled; the best checkpoint so far is kept in", cfg.out_dir, file=sys.stderr)
         return 130
     except (ValueError, OSError, DetectorError) as exc:
         # Bad input (options, data, a --pretrained or --resume file: ModelLoadError is a ValueError) is a
         # usage error: one line, no traceback, exit status 2 like argparse's own errors.
         if bar is not None:
             bar.close()
-        print(f"liveness-train: error: {exc}", file=sys.stderr)
+        print(f"liveness-train: error{_rank_note(dist)}: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _rank_note(dist: Dist) -> str:
+    """" (rank N)" in the error line of a rank other than 0: an error that only one machine meets (a file
+    missing there) is shown too, and says where."""
+    return "" if dist.is_main else f" (rank {dist.rank})"
 
 
 if __name__ == "__main__":

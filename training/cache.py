@@ -9,6 +9,9 @@ and shrunk to at most ``cache_size`` by ``resize_square``, so that training can 
 Layout: ``cache_dir/<settings hash>/index.json`` and ``.../<k[:2]>/<k>_<i>.png``, where the settings hash
 covers the detector file and every setting that changes a crop (so changed settings never reuse stale
 crops) and ``k`` covers the sample's resolved path, size, mtime and pre-cropped flag.
+
+Under torchrun each rank makes its share of the crops (:meth:`CropCache.make_share`), the ranks exchange
+the index entries (:meth:`CropCache.remember`) and rank 0 alone writes the index.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -67,7 +70,7 @@ def _save_png(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])  # lossless; 1 = fast
     if not ok:
         raise OSError(f"cannot encode {path}")
-    buf.tofile(str(path))
+    buf.tofile(str(path))  # other ranks read it only after the exchange that follows its writing
 
 
 def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]:
@@ -164,10 +167,11 @@ class CropCache:
         self._index: dict[str, _Entry] | None = None  # kept between builds: callers build in chunks
 
     def build(self, samples: Sequence[Sample], progress: Callable[[int, int], None] | None = None,
-              workers: int = 1) -> CachedSet:
+              workers: int = 1, save_index: bool = True) -> CachedSet:
         """Crops for every sample, from the index where possible; unreadable files and files without a
         face are skipped and listed, never raised. ``progress(done, total)`` follows each sample.
-        ``workers`` threads (OpenCV decoding releases the GIL) each get their own detector."""
+        ``workers`` threads (OpenCV decoding releases the GIL) each get their own detector.
+        ``save_index`` False: the index file is left to another process (rank 0 of a torchrun build)."""
         index = self._load_index()
         entries, todo = self._lookup(samples, index)
         done = len(samples) - len(todo)
@@ -179,16 +183,31 @@ class CropCache:
                 jobs = pool.map(lambda job: self._make(samples[job[0]], job[1], detectors), todo)
                 for n, ((i, key), entry) in enumerate(zip(todo, jobs), start=1):
                     entries[i] = index[key] = entry
-                    if n % _INDEX_EVERY == 0:
+                    if save_index and n % _INDEX_EVERY == 0:
                         self._save_index(index)
                     if progress is not None:
                         progress(done + n, len(samples))
             finally:
                 # On an error or Ctrl+C, drop the queued samples instead of finishing them first.
                 pool.shutdown(wait=True, cancel_futures=True)
-        if todo:
+        if todo and save_index:
             self._save_index(index)
         return self._collect(samples, entries)
+
+    def make_share(self, samples: Sequence[Sample], rank: int, world_size: int) -> dict[str, dict]:
+        """One rank's part of a parallel build: the crops of every ``world_size``-th sample not yet in the
+        index (from ``rank`` on), as index entries in plain dicts to send to the other ranks. Every rank
+        sees the same index, so the parts are disjoint and together are what :meth:`build` would make."""
+        _, todo = self._lookup(samples, self._load_index())
+        with _Detectors(self.detector_path) as detectors:
+            return {key: asdict(self._make(samples[i], key, detectors)) for i, key in todo[rank::world_size]}
+
+    def remember(self, entries: dict[str, dict], save_index: bool = True) -> None:
+        """Add entries made by :meth:`make_share` (on this rank or another) to the index."""
+        index = self._load_index()
+        index.update({key: _Entry(**entry) for key, entry in entries.items()})
+        if entries and save_index:
+            self._save_index(index)
 
     def _lookup(self, samples: Sequence[Sample], index: dict[str, _Entry]
                 ) -> tuple[list[_Entry | None], list[tuple[int, str]]]:

@@ -104,12 +104,14 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                  ema: nn.Module | None = None) -> tuple[int, tuple[float, float], int]:
+                  ema: nn.Module | None = None, state: dict[str, Any] | None = None
+                  ) -> tuple[int, tuple[float, float], int]:
     """Load ``last_state.pt`` into the run's model, optimizer, scheduler (and EMA, when both have one);
     returns (first epoch to run, best dev key so far, epochs without improvement). Everything is checked
-    before it is used, so a state from another model or run fails here with a message, never mid-epoch."""
+    before it is used, so a state from another model or run fails here with a message, never mid-epoch.
+    ``state``: that file as :func:`load_state` read it already (rank 0 reads it once under torchrun)."""
     what = f"cannot resume from {path}"
-    state = load_state(path)
+    state = load_state(path) if state is None else state
     _load_module(model, state["model"], f"{what}: the saved model")
     if ema is not None and "ema" in state:
         _load_module(ema, state["ema"], f"{what}: the saved weight average (ema)")

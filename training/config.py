@@ -65,6 +65,7 @@ class TrainConfig:
     teacher: str = ""  # a trained liveness model whose soft scores the student also learns ("" = off)
     kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -129,7 +130,7 @@ HELP: dict[str, str] = {
     "input_size": "model input side in pixels (128 is several times faster than 224 on a CPU)",
     "crop_margin": "margin around the detected face box, as a fraction of its size",
     "mean": "input normalisation mean (R G B)", "std": "input normalisation std (R G B)",
-    "epochs": "most epochs to train", "batch_size": "images per step",
+    "epochs": "most epochs to train", "batch_size": "images per step (per process under torchrun)",
     "lr": "AdamW learning rate", "weight_decay": "AdamW weight decay",
     "bn_momentum": "BatchNorm running-statistics momentum",
     "loss": "bce (label-smoothed) or focal", "focal_gamma": "focal loss gamma", "focal_alpha": "focal loss alpha",
@@ -137,7 +138,8 @@ HELP: dict[str, str] = {
     "frames_per_video": "frames cached per video", "train_frames_per_video": "frames drawn per video each epoch",
     "eval_frames_per_video": "frames scored per video in evaluation",
     "dev_per_group": "dev crops per (group, label) scored each epoch for early stopping (0 = all)",
-    "epoch_size": "images per epoch, sampled balanced over labels and groups (0 = one pass)",
+    "epoch_size": "images per epoch, sampled balanced over labels and groups (0 = one pass); shared by the "
+                  "processes under torchrun",
     "patience": "epochs without dev improvement before stopping",
     "dev_fraction": "share of the groups (or, for one person, of the sessions) held out as dev",
     "dev_groups": "groups to use as dev (default: drawn at random)",
@@ -159,4 +161,5 @@ HELP: dict[str, str] = {
     "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
+    "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own (true/false)",
 }

@@ -25,6 +25,7 @@ from liveness_app.core.weights import ModelLoadError
 
 from .checkpoint import load_pretrained
 from .config import TrainConfig
+from .distributed import SINGLE, Dist
 from .events import TrainEvent
 
 TEACHER_ARCH = "mobilenet_v2"
@@ -55,13 +56,16 @@ def distillation_loss(student_map: torch.Tensor, teacher_map: torch.Tensor, proj
 
 
 def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequence, cfg: TrainConfig,
-                     device: torch.device) -> Iterator[TrainEvent]:
-    """Train ``student.features`` (in place) to match ``teacher.features``; one loader per epoch.
+                     device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+    """Train ``student.features`` (in place) to match ``teacher.features``; one loader per epoch. Under
+    torchrun (``dist``) each rank's loader holds its part of the crops, and the ranks start from rank 0's
+    weights and average their gradients, as DDP would (this stage runs before the model is wrapped).
 
     Yields "batch" events (``phase`` "distil"); the last one's metrics hold the epoch's mean loss.
     """
     proj = nn.Conv2d(student.embed_dim, teacher.embed_dim, kernel_size=1).to(device)
     params = list(student.features.parameters()) + list(proj.parameters())
+    dist.broadcast_tensors(params)
     opt = torch.optim.AdamW(params, lr=cfg.distill_lr, weight_decay=cfg.weight_decay)
     student.train()
     epochs = len(loaders)
@@ -74,6 +78,7 @@ def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequen
             loss = distillation_loss(student.features(x).float(), target, proj)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            dist.average_gradients(params)
             opt.step()
             total, count = total + loss.item() * len(x), count + len(x)
             yield TrainEvent("batch", epoch, epochs, step, len(loader), metrics={"loss": total / count},

@@ -5,9 +5,8 @@ written so far stays on disk.
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -15,30 +14,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 from torchvision.ops import sigmoid_focal_loss
 
-from liveness_app import paths
 from liveness_app.core.device import select_device, use_training_threads
 from liveness_app.core.model import ModelMeta, build_model, load_checkpoint, read_checkpoint
-from liveness_app.core.preprocess import PreprocessSpec
 
 from . import metrics as M
 from .augment import AugmentConfig
-from .checkpoint import export_model, hardware, load_pretrained, restore_state, save_state
+from .checkpoint import load_pretrained, load_state, restore_state, save_state
 from .config import TrainConfig
+from .distributed import SINGLE, Dist, balanced_share
 from .distill import distill_backbone, kd_loss, load_liveness_teacher, load_teacher
 from .events import TrainEvent
 from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries, limit_per_group
+from .outputs import export_best, install, spec_of, summary
 from .prepare import PreparedData, prepare_data
 from .scoring import score_entries
+from .sync_bn import BN_TYPES
 
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
-
-
-def spec_of(cfg: TrainConfig) -> PreprocessSpec:
-    return PreprocessSpec(cfg.input_size, cfg.crop_margin, tuple(cfg.mean), tuple(cfg.std))
 
 
 def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -49,14 +45,17 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> to
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
-def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float) -> DataLoader:
+def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float,
+            dist: Dist = SINGLE) -> DataLoader:
+    """Training: this rank's part of the epoch's balanced sample (all of it for one process); else all
+    ``entries`` in order."""
     ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch,
                      augment_cfg=AugmentConfig.from_overrides(cfg.augment), synth_attacks=cfg.synth_attacks)
     sampler = None
     if train:
         n = cfg.epoch_size or len(entries)
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        sampler = WeightedRandomSampler(balanced_weights(entries), n, replacement=True, generator=gen)
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # the same on every rank
+        sampler = balanced_share(balanced_weights(entries), n, gen, dist.rank, dist.world_size)
     pin = cfg.device != "cpu" and torch.cuda.is_available()  # page-locked batches: async copies to the GPU
     return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, num_workers=cfg.workers,
                       persistent_workers=False, drop_last=False, pin_memory=pin)
@@ -112,7 +111,7 @@ def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: Trai
     """Precise BN (as in pycls): recompute BatchNorm running statistics as plain averages over a seeded
     sample of un-augmented training crops, so that eval-mode outputs match what was trained even after
     few steps (short runs on a user's own recordings)."""
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     saved = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
@@ -127,10 +126,12 @@ def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: Trai
 
 
 def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
-             extra: float, threshold: float | None = None) -> tuple[dict[str, Any], np.ndarray]:
+             extra: float, threshold: float | None = None, dist: Dist = SINGLE) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
-    the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers."""
-    scores, _ = score_entries(model, spec_of(cfg), entries, device, extra, cfg.batch_size, workers=cfg.workers)
+    the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers. Under
+    torchrun each rank scores a part and every rank gets all the scores (and so the same metrics)."""
+    scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
+                                                           workers=cfg.workers)[0], entries)
     labels = [e.label for e in entries]
     if threshold is None:
         threshold = M.calibrate(scores, labels)["eer_threshold"] or 0.5
@@ -188,115 +189,113 @@ def build_run(cfg: TrainConfig, device: torch.device
     return model, ema, opt, sched
 
 
-def fit(cfg: TrainConfig, data: PreparedData | None = None) -> Iterator[TrainEvent]:
+def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`.
 
     The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
-    before the data is cached, so that such a mistake fails in seconds, not after the caching.
+    before the data is cached, so that such a mistake fails in seconds, not after the caching. Under
+    torchrun every rank runs this with its ``dist`` (:mod:`.distributed`); rank 0 alone writes files.
     """
     cfg = adopt_base(cfg)
     run_dir = Path(cfg.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
     device, reason = select_device(cfg.device)
+    device = dist.local_device(device)
     use_training_threads()
     model, ema, opt, sched = build_run(cfg, device)
     penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
     start, best, stale = 1, (float("inf"), float("inf")), 0
-    if cfg.resume and state_path.is_file():
-        start, best, stale = restore_state(state_path, model, opt, sched, ema)
+    if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
+        state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
+        if state is not None:
+            start, best, stale = restore_state(state_path, model, opt, sched, ema, state=state)
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
     scorer_teacher = load_liveness_teacher(Path(cfg.teacher), spec_of(cfg), device) if cfg.teacher else None
     if data is None:
-        data = yield from prepare_data(cfg)
+        data = yield from prepare_data(cfg, dist)
     dev_entries = limit_per_group(eval_entries(data.dev, cfg.eval_frames_per_video), cfg.dev_per_group)
     if teacher is not None:
-        yield from _distill(model, teacher, ema, data, cfg, device)
+        yield from _distill(model, teacher, ema, data, cfg, device, dist)
         del teacher
-    log = (run_dir / "log.jsonl").open("a")
+    net = dist.wrap(model, device, cfg.sync_bn)  # what trains: DDP around ``model`` under torchrun
+    run_info = {"device": reason, **dist.describe(cfg.sync_bn, cfg.batch_size)}
+    log = (run_dir / "log.jsonl").open("a") if dist.is_main else None
     t_start = time.perf_counter()
     try:
         for epoch in range(start, cfg.epochs + 1):
             t0 = time.perf_counter()
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
-            loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra)
+            loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra, dist)
             ev = TrainEvent("batch")
-            for ev in train_one_epoch(model, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):
+            for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):
                 yield ev
             t_train = time.perf_counter() - t0
-            judged = ema.module if ema is not None else model
-            refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
-            dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra)
-            frame = dev["frame"]
-            key = (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
+            judged, dev, dev_scores, key = _judge(model, ema, entries, dev_entries, cfg, device, data, dist)
             sched.step(key[0] + key[1])
             improved = key < best
             if improved:
                 best, stale = key, 0
-                _export(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, reason, t_start)
+                if dist.is_main:
+                    export_best(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, run_info, t_start)
             else:
                 stale += 1
-            report = {"epoch": epoch, "train_loss": ev.metrics.get("loss"), "dev": dev, "lr": opt.param_groups[0]["lr"],
-                      "seconds_train": round(t_train, 1), "seconds_total": round(time.perf_counter() - t0, 1),
-                      "images": len(loader.sampler), "improved": improved}
-            log.write(json.dumps(report, default=float) + "\n"); log.flush()
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "epoch": epoch, "best": list(best), "stale": stale}
-            if ema is not None:
-                state["ema"] = ema.state_dict()
-            save_state(state_path, state)
-            yield TrainEvent("epoch", epoch, cfg.epochs, message=_summary(report), metrics=report,
+            report = {"epoch": epoch, "train_loss": dist.mean(ev.metrics.get("loss")), "dev": dev,
+                      "lr": opt.param_groups[0]["lr"], "seconds_train": round(t_train, 1),
+                      "seconds_total": round(time.perf_counter() - t0, 1),
+                      "images": len(loader.sampler) * dist.world_size, "improved": improved}
+            if dist.active:
+                report.update(world_size=dist.world_size, replicas_in_sync=dist.in_sync(model))
+            if dist.is_main:
+                log.write(json.dumps(report, default=float) + "\n"); log.flush()
+                save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale))
+            if not report.get("replicas_in_sync", True):
+                yield TrainEvent("warning", message=f"epoch {epoch}: the ranks' weights differ (a DDP fault)")
+            yield TrainEvent("epoch", epoch, cfg.epochs, message=summary(report), metrics=report,
                              model_path=best_path if best_path.is_file() else None)
-            if stale >= cfg.patience:
+            if stale >= cfg.patience:  # every rank decides alike: the same gathered dev scores
                 yield TrainEvent("epoch", epoch, cfg.epochs, message=f"early stop: no dev improvement in {stale} epochs")
                 break
     finally:
-        log.close()
-    installed = _install(best_path, cfg) if best_path.is_file() else None
+        if log is not None:
+            log.close()
+    dist.barrier()  # rank 0's files are complete before any rank reports "done"
+    installed = install(best_path, cfg) if dist.is_main and best_path.is_file() else None
     yield TrainEvent("done", message=f"best model: {installed or best_path}", model_path=installed or best_path)
 
 
+def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
+           cfg: TrainConfig, device: torch.device, data: PreparedData, dist: Dist
+           ) -> tuple[torch.nn.Module, dict[str, Any], np.ndarray, tuple[float, float]]:
+    """The model that is evaluated and exported (the weight average when there is one) with its BN
+    statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC).
+    Every rank recomputes the statistics on the same crops (identical results, nothing to exchange)."""
+    judged = ema.module if ema is not None else model
+    refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
+    dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
+    frame = dev["frame"]
+    return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
+
+
+def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, ema: AveragedModel | None, epoch: int,
+           best: tuple[float, float], stale: int) -> dict[str, Any]:
+    """What ``last_state.pt`` holds (see checkpoint.STATE_TYPES): the plain model's weights, never DDP's."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "epoch": epoch, "best": list(best), "stale": stale}
+    if ema is not None:
+        state["ema"] = ema.state_dict()
+    return state
+
+
 def _distill(model: torch.nn.Module, teacher: torch.nn.Module, ema: AveragedModel | None, data: PreparedData,
-             cfg: TrainConfig, device: torch.device) -> Iterator[TrainEvent]:
+             cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """The distillation stage on the training crops; the weight average then restarts from its result."""
     seeds = [DISTILL_SEED_OFFSET + epoch for epoch in range(1, cfg.distill_epochs + 1)]  # apart from training's
     loaders = [_loader(epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e), cfg, True, e,
-                       data.cache_margin_extra) for e in seeds]
-    yield from distill_backbone(model, teacher, loaders, cfg, device)
+                       data.cache_margin_extra, dist) for e in seeds]
+    yield from distill_backbone(model, teacher, loaders, cfg, device, dist)
     if ema is not None:
         ema.module.load_state_dict(model.state_dict())
         ema.n_averaged.zero_()
-
-
-def _summary(r: dict[str, Any]) -> str:
-    f, v = r["dev"]["frame"], r["dev"].get("video", {})
-    num = lambda x: float("nan") if x is None else x  # noqa: E731 (0.0 is a value, not a missing one)
-    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {num(f['auc']):.4f} "
-            f"EER {num(f['eer']):.4f} ACER {num(f['acer']):.4f} (video ACER {num(v.get('acer')):.4f}), "
-            f"{r['images']} img in {r['seconds_train']} s")
-
-
-def _export(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
-            dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, device: str, t_start: float) -> None:
-    """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one."""
-    cal = M.calibrate(dev_scores, [e.label for e in dev_entries])
-    # the middle of the gap the EER threshold sits in: the same dev decisions, better on new faces
-    threshold = M.centred_threshold(dev_scores, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
-    split = data.summary.get("split", "by group")
-    training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, "device": device,
-                "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
-                "calibration": {**cal, "chosen": "eer_threshold, centred in its gap", "threshold": threshold,
-                                "on": f"dev split ({split})"}}
-    if cfg.init:
-        training["fine_tuned_from"] = Path(cfg.init).name
-    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
-                 metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"})
-
-
-def _install(best: Path, cfg: TrainConfig) -> Path | None:
-    if not cfg.install:
-        return None
-    target = paths.user_models_dir() / f"{cfg.name}.pt"
-    shutil.copy2(best, target)
-    return target

@@ -17,6 +17,7 @@ from liveness_app import paths
 from .cache import CachedSet, CropCache
 from .config import TrainConfig
 from .dataset import Sample, split_by_group, summarize
+from .distributed import SINGLE, Dist
 from .events import TrainEvent
 from .importers import load_any
 from .splits import ONE_PERSON_NOTE, split_by_session
@@ -61,19 +62,29 @@ def make_cache(cfg: TrainConfig) -> CropCache:
 
 
 def cache_samples(cache: CropCache, samples: Sequence[Sample],
-                  event: Callable[[int, int], Any] = lambda done, total: (done, total)) -> Iterator[Any]:
+                  event: Callable[[int, int], Any] = lambda done, total: (done, total),
+                  dist: Dist = SINGLE) -> Iterator[Any]:
     """Generator: yields ``event(done, total)`` while caching; returns (items, skipped). ``items`` is a
     :class:`~.cache.CachedSet`: its ``face_frames`` counts, per label, the frames looked at and those
-    with no face."""
+    with no face. Under torchrun the ranks detect faces in their own part of each chunk and exchange the
+    index entries; rank 0 alone writes the index, and every rank returns the same items."""
     items: list = []
     skipped: list[tuple[str, str]] = []
     counts: Counter = Counter()
-    for start in range(0, len(samples), CHUNK):
-        built = cache.build(list(samples[start:start + CHUNK]))
+    chunk = CHUNK * dist.world_size  # CHUNK samples per rank between two exchanges
+    for start in range(0, len(samples), chunk):
+        part = list(samples[start:start + chunk])
+        if dist.active:
+            for made in dist.all_gather_object(cache.make_share(part, dist.rank, dist.world_size)):
+                cache.remember(made, save_index=dist.is_main)
+        # Served from the index now (stat calls only); a crop another rank wrote where this rank cannot
+        # see it (another machine's disk) is made again here, so the run goes on either way.
+        built = cache.build(part, save_index=dist.is_main)
         items.extend(item for item in built if item.crop_paths)
         skipped.extend(built.skipped)
         counts.update(built.face_frames)
-        yield event(min(start + CHUNK, len(samples)), len(samples))
+        yield event(min(start + chunk, len(samples)), len(samples))
+    dist.barrier()  # every crop written (also those remade by a rank that could not see them) before any is read
     no_face = sum(n for (_, kind), n in counts.items() if kind == "no_face")
     return CachedSet(items, skipped, no_face, counts), skipped
 
@@ -112,10 +123,11 @@ def summarize_used(train: list, dev: list, test: list, skipped: Sequence[tuple[s
             "skipped_files": [{"path": p, "reason": r} for p, r in skipped[:SUMMARY_SKIPPED]]}
 
 
-def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
+def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
     """Generator of "cache" (and, for skipped files, "warning") TrainEvents; returns
     :class:`PreparedData`. Splits by group, never by frame. Raises ValueError when no usable train or
-    dev data is left."""
+    dev data is left. Under torchrun (``dist``) the ranks build the cache together, and rank 0 alone
+    writes ``skipped.csv``."""
     samples, scan_skipped = load_samples(cfg.data)
     split_note = "by group: no subject or source is in two splits"
     if len({s.group for s in samples}) < 2 and not (cfg.dev_groups or cfg.test_groups):
@@ -129,10 +141,11 @@ def prepare_data(cfg: TrainConfig) -> Iterator[Any]:
     if not dev:
         raise ValueError("the dev split is empty: the held-out groups need live and attack samples")
     items, not_cached = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
-        "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"))
+        "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"), dist)
     skipped = scan_skipped + not_cached
     listed_in = Path(cfg.out_dir) / SKIPPED_NAME
-    write_skipped(listed_in, skipped)
+    if dist.is_main:
+        write_skipped(listed_in, skipped)
     if skipped:
         yield TrainEvent("warning", message=skipped_message(skipped, len(scan_skipped) + len(samples), listed_in))
     by_path = {item.sample.path: item for item in items}

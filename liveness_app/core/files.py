@@ -6,6 +6,7 @@ through :func:`read_image`.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from contextlib import contextmanager
@@ -81,3 +82,12 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise OSError(f"cannot decode image {path}")
     return image
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's content, read in 1 MiB blocks (models are tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

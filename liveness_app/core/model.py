@@ -11,8 +11,6 @@ needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,111 +20,14 @@ from torch import nn
 from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
 from .files import atomic_write
+from .meta import ARCHITECTURES, CLASS_NAMES, FORMAT, MODEL_ARGS, ModelLoadError, ModelMeta, check_model_args
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
-from .sessions import LIVE
 from .texture import LBPHistograms
-from .weights import ModelLoadError, describe_state_mismatch, read_weights_only
+from .weights import describe_state_mismatch, read_weights_only
 
-FORMAT = "liveness-studio/1"
-ARCHITECTURES = ("mobilenet_v3_large", "mobilenet_v2")
-CLASS_NAMES = ("spoof", LIVE)
-
-
-@dataclass(frozen=True)
-class ModelMeta:
-    """Everything a checkpoint says about its model, apart from the weights."""
-
-    arch: str
-    preprocessing: PreprocessSpec
-    threshold: float = 0.5
-    model_args: dict[str, Any] = field(default_factory=dict)
-    class_names: tuple[str, ...] = CLASS_NAMES
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "arch": self.arch,
-            "model_args": dict(self.model_args),
-            "preprocessing": self.preprocessing.to_dict(),
-            "threshold": float(self.threshold),
-            "class_names": list(self.class_names),
-            "score": "probability that the face is live (sigmoid of the single logit)",
-            "training": self.training,
-            "metrics": self.metrics,
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
-        """Metadata read from a file (untrusted): every field is checked; ModelLoadError says which is bad."""
-        if data.get("format") != FORMAT:
-            raise ModelLoadError(f"not a Liveness Studio model (format {data.get('format')!r}, expected {FORMAT!r})")
-        if data.get("arch") not in ARCHITECTURES:
-            raise ModelLoadError(f"unsupported architecture {data.get('arch')!r}; supported: {', '.join(ARCHITECTURES)}")
-        try:
-            spec = PreprocessSpec.from_dict(data["preprocessing"])
-            threshold = _probability(data["threshold"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelLoadError(f"bad preprocessing or threshold metadata: {exc}") from exc
-        class_names = data.get("class_names", list(CLASS_NAMES))
-        if not isinstance(class_names, (list, tuple)) or len(class_names) != 2 or \
-                not all(isinstance(c, str) for c in class_names):
-            raise ModelLoadError(f"class_names must be two names, got {class_names!r}")
-        if not isinstance(data.get("name", ""), str):
-            raise ModelLoadError("the model's name must be text")
-        return cls(
-            arch=data["arch"],
-            preprocessing=spec,
-            threshold=threshold,
-            model_args=check_model_args(data.get("model_args", {})),
-            class_names=tuple(class_names),
-            training=_mapping(data, "training"),
-            metrics=_mapping(data, "metrics"),
-            name=data.get("name", ""),
-        )
-
-
-# Construction arguments a checkpoint may carry: name -> (type, lowest, highest). Checked before the network
-# is built, because a huge lbp_grid asks for gigabytes before anything else fails.
-MODEL_ARGS: dict[str, tuple[type, float, float]] = {"dropout": (float, 0.0, 0.95), "lbp_grid": (int, 0, 8)}
-
-
-def check_model_args(args: Any) -> dict[str, Any]:
-    """``model_args`` of a checkpoint, each known, of its type and in its range; ModelLoadError otherwise."""
-    if not isinstance(args, dict):
-        raise ModelLoadError(f"model_args must be a mapping, got {type(args).__name__}")
-    unknown = sorted(set(args) - set(MODEL_ARGS))
-    if unknown:
-        raise ModelLoadError(f"unknown model_args {unknown}; known: {', '.join(MODEL_ARGS)}")
-    checked: dict[str, Any] = {}
-    for name, value in args.items():
-        kind, low, high = MODEL_ARGS[name]
-        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind is int:
-            ok_type = ok_type and float(value).is_integer()
-        if not ok_type or not math.isfinite(value) or not low <= value <= high:
-            raise ModelLoadError(f"model_args {name}={value!r} must be a {kind.__name__} in {low:g}..{high:g}")
-        checked[name] = kind(value)
-    return checked
-
-
-def _probability(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"threshold must be a number, got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:  # NaN fails this too
-        raise ValueError(f"threshold {value} is not a probability")
-    return float(value)
-
-
-def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ModelLoadError(f"metadata {key!r} must be a mapping, got {type(value).__name__}")
-    return dict(value)
-
+# The metadata lives in .meta (no torch there, for the lean runtime); re-exported for existing callers.
+__all__ = ["ARCHITECTURES", "CLASS_NAMES", "FORMAT", "MODEL_ARGS", "LivenessNet", "ModelLoadError", "ModelMeta",
+           "build_model", "check_model_args", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 def _backbone(arch: str, dropout: float) -> tuple[nn.Module, nn.Sequential]:
     """torchvision's features and classifier (one output) for ``arch``, randomly initialised."""

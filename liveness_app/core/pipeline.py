@@ -12,45 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .scorer import LivenessScorer
-from .face import FaceBox, FaceDetector
 from .. import paths
-from .device import select_device
-from .model import ModelLoadError, ModelMeta, load_checkpoint
+from .backend import LoadedModel
+from .face import FaceBox, FaceDetector
 from .preprocess import crop_box, preprocess_face, to_batch
 from .smoothing import FaceTracker, SmoothingConfig, Verdict
 
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model ready to score: its file, metadata and scorer on a device."""
-
-    path: Path
-    meta: ModelMeta
-    scorer: LivenessScorer
-
-    @classmethod
-    def load(cls, path: Path, device: torch.device | str = "cpu") -> "LoadedModel":
-        """Raises :class:`~liveness_app.core.model.ModelLoadError` for an unusable file."""
-        model, meta = load_checkpoint(path, device)
-        return cls(Path(path), meta, LivenessScorer(model, device))
-
-    @classmethod
-    def open(cls, path: Path, device_preference: str = "auto") -> "LoadedModel":
-        """The device for ``device_preference`` (auto/cpu/cuda, CPU fallback), then the checkpoint on it.
-        Raises :class:`ModelLoadError` for an unusable file, including a load that fails on the device
-        (out of GPU memory, ...)."""
-        device, _ = select_device(device_preference)
-        try:
-            return cls.load(Path(path), device)
-        except (OSError, RuntimeError) as exc:  # ModelLoadError (a ValueError) passes through as it is
-            raise ModelLoadError(f"could not load it on {device}: {type(exc).__name__}: {exc}") from exc
-
-    @property
-    def device(self) -> torch.device:
-        return self.scorer.device
+__all__ = ["FaceResult", "FrameResult", "LoadedModel", "Pipeline", "open_pipeline"]  # LoadedModel: from .backend
 
 
 @dataclass
@@ -151,9 +120,9 @@ class Pipeline:
 
 
 def open_pipeline(model_path: Path, device_preference: str = "auto", detector_path: Path | None = None,
-                  heatmap: bool = False) -> Pipeline:
+                  heatmap: bool = False, backend: str = "auto") -> Pipeline:
     """Device + detector + model -> pipeline: what the benchmark, the soak test and the self-test run (the
     GUI session keeps one detector and swaps :meth:`LoadedModel.open` models into its pipeline). The
     caller closes ``pipeline.detector``. Raises ModelLoadError or DetectorError."""
-    model = LoadedModel.open(model_path, device_preference)
+    model = LoadedModel.open(model_path, device_preference, backend)
     return Pipeline(FaceDetector(detector_path or paths.default_detector_path()), model, heatmap=heatmap)

@@ -16,7 +16,6 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from .face import FaceBox
 
@@ -125,6 +124,7 @@ def preprocess_face(frame_bgr: np.ndarray, box: FaceBox, spec: PreprocessSpec) -
     return prepare_crop(crop_face(frame_bgr, box, spec.crop_margin), spec)
 
 
-def to_batch(inputs: Sequence[np.ndarray]) -> torch.Tensor:
-    """Stack prepared crops into an NCHW float tensor."""
-    return torch.from_numpy(np.stack(list(inputs), axis=0))
+def to_batch(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack prepared crops into an NCHW float32 array: what every backend's scorer takes (the torch one
+    wraps it without a copy)."""
+    return np.ascontiguousarray(np.stack(list(inputs), axis=0), dtype=np.float32)

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .camera import CameraUnavailableError, FrameSource
-from .device import use_scoring_threads
+from .cpu import use_scoring_threads
 from .pipeline import FrameResult, Pipeline
 
 

@@ -14,21 +14,14 @@ face is judged live, its negative when judged spoof.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass
-class ScoreOutput:
-    """Scores (P(live)) per face, and Grad-CAM maps in [0, 1] (N x h x w, feature resolution) if asked."""
-
-    scores: np.ndarray
-    cams: np.ndarray | None
-    timings: dict[str, float] = field(default_factory=dict)  # ms: "model" (forward), "gradcam" (extra)
+from .device import describe
+from .scores import ScoreOutput
 
 
 @torch.no_grad()
@@ -63,10 +56,21 @@ class LivenessScorer:
         for p in self.model.parameters():
             p.requires_grad_(False)
 
-    def __call__(self, batch: torch.Tensor, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
+    backend = "torch"
+
+    @property
+    def device_type(self) -> str:
+        return self.device.type
+
+    def describe(self) -> str:
+        """Status-bar label: where the model runs."""
+        return describe(self.device)
+
+    def __call__(self, batch: np.ndarray | torch.Tensor, with_cam: bool = False,
+                 threshold: float = 0.5) -> ScoreOutput:
         """Score an NCHW batch prepared by :mod:`liveness_app.core.preprocess`."""
         t0 = time.perf_counter()
-        x = batch.to(self.device, memory_format=torch.channels_last, non_blocking=True)
+        x = torch.as_tensor(batch).to(self.device, memory_format=torch.channels_last, non_blocking=True)
         features, texture, logits = forward_parts(self.model, x)
         scores = torch.sigmoid(logits).float().cpu().numpy()
         t1 = time.perf_counter()

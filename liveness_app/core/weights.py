@@ -14,12 +14,9 @@ from typing import Any, Mapping
 
 import torch
 
+from .meta import ModelLoadError
+
 SHOWN_NAMES = 3  # key names quoted per kind of mismatch; the rest are counted
-
-
-class ModelLoadError(ValueError):
-    """A model or weights file that cannot be used: unreadable, not ours, or not matching its metadata.
-    (Re-exported by :mod:`.model`, where callers usually take it from.)"""
 
 
 def read_weights_only(path: Path, what: str) -> Any:

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QIcon
 from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
@@ -19,21 +18,20 @@ from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 from .. import paths
 from ..config import AppConfig
 from ..core.camera import CameraUnavailableError, FrameSource, open_source
-from ..core.device import CHOICES as DEVICES
+from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
+from ..core.backend import cuda_available, installed
 from ..core.face import DetectorError, FaceDetector
 from ..core.overlay import OverlayOptions
 from ..core.pipeline import LoadedModel, Pipeline
 from . import dialogs
-from .adapt_dialog import AdaptDialog
 from .menus import build_menus, build_toolbar
 from .model_control import ModelControl
 from .model_loader import ModelLoader
-from .panels import FacesPanel, ModelInfoPanel, ThresholdControl
+from .panels import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
 from .recording_panel import RecordingPanel
 from .session import ModelSession
 from .settings import AppSettings
 from .status import StatusBar, StreamStats
-from .training_panel import TrainingPanel
 from .video_view import VideoView
 from .workers import StreamController
 
@@ -41,6 +39,9 @@ log = logging.getLogger(__name__)
 
 SourceOpener = Callable[[str], FrameSource]
 DetectorFactory = Callable[[Path], FaceDetector]
+LEAN_TRAINING_NOTE = ("This is the lean runtime (ONNX Runtime, no PyTorch): it scores and records, "
+                      "while calibrating, training and adapting need the full install (pip install liveness-studio, or the "
+                      "full bundle). Recordings made here train there.")
 NO_SOURCE_HINT = "Open a video file (File > Open video...) or pick a camera (File > Open camera)."
 
 
@@ -69,7 +70,10 @@ class MainWindow(ModelControl, QMainWindow):
         self.stats = StreamStats()
         self.controller = StreamController(self)
         self.threshold = ThresholdControl()
-        self.menu_actions, self.model_menu = build_menus(self, torch.cuda.is_available())
+        # The lean runtime has no torch: ONNX Runtime scores, and retraining is for the full install.
+        self.can_train = installed("torch")
+        self.menu_actions, self.model_menu = build_menus(
+            self, cuda_available(), {"torch": self.can_train, "onnx": installed("onnxruntime")})
         build_toolbar(self, self.menu_actions, self.threshold)
         self.model_panel, self.faces_panel = ModelInfoPanel(), FacesPanel()
         docks = [self.add_panel(self.model_panel, "Model", "model-panel"),
@@ -78,12 +82,12 @@ class MainWindow(ModelControl, QMainWindow):
         self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
         self.recording_panel = RecordingPanel(self.controller)
-        self.training_panel = TrainingPanel(lambda: self.model)
+        self.training_panel = self._create_training_panel()
         self.add_panel(self.recording_panel, "Recording", "recording-panel", tabify=True)
         self.add_panel(self.training_panel, "Training", "training-panel", tabify=True)
-        device = self._restore_settings()
+        device, backend = self._restore_settings()
         detector = self._create_detector(detector_factory or FaceDetector)
-        self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked())
+        self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked(), backend)
         self._loader = ModelLoader(self.session.load, self)
         self._loader.loaded.connect(self._on_model_loaded)
         self._loader.failed.connect(self._on_model_failed)
@@ -155,9 +159,14 @@ class MainWindow(ModelControl, QMainWindow):
         if path := dialogs.ask_model_file(self, paths.user_models_dir()):
             self.activate_model(path)
 
-    def open_adapt_dialog(self, **options: Any) -> AdaptDialog:
+    def open_adapt_dialog(self, **options: Any) -> QWidget | None:
         """The guided "Adapt to my camera" flow (non-modal: the video stays visible behind it); ``options``
-        go to :class:`AdaptDialog` (tests shorten the takes)."""
+        go to :class:`AdaptDialog` (tests shorten the takes). None in the lean runtime (no training)."""
+        if not self.can_train:
+            self._warn("Needs the full install", LEAN_TRAINING_NOTE)
+            return None
+        from .adapt_dialog import AdaptDialog
+
         dialog = AdaptDialog(self.recording_panel, lambda: self.model.path if self.model else None,
                              device=self.session.device_preference, parent=self, **options)
         dialog.model_ready.connect(lambda path: (self.refresh_model_menu(), self.activate_model(path)))
@@ -173,8 +182,9 @@ class MainWindow(ModelControl, QMainWindow):
             self.status.showMessage(f"Snapshots go to {folder}", 5000)
 
     # -- start-up ----------------------------------------------------------------------------------------
-    def _restore_settings(self) -> str:
-        """Overlay toggles, window layout; returns the device preference (command line beats saved)."""
+    def _restore_settings(self) -> tuple[str, str]:
+        """Overlay toggles, window layout; returns the device and backend preferences (command line beats
+        saved)."""
         cfg, saved, a = self.config, self.settings, self.menu_actions
         a.box.setChecked(saved.overlay("box", True))
         a.score.setChecked(saved.overlay("score", True))
@@ -183,11 +193,14 @@ class MainWindow(ModelControl, QMainWindow):
         device = cfg.device if "device" in cfg.explicit else (saved.device or "auto")
         device = device if device in DEVICES else "auto"
         a.devices[device].setChecked(True)
+        backend = cfg.backend if "backend" in cfg.explicit else (saved.backend or "auto")
+        backend = backend if backend in BACKENDS and a.backends[backend].isEnabled() else "auto"
+        a.backends[backend].setChecked(True)
         if saved.geometry() is None or not self.restoreGeometry(saved.geometry()):
             self.resize(1280, 800)
         if saved.window_state() is not None:
             self.restoreState(saved.window_state())
-        return device
+        return device, backend
 
     def _connect(self) -> None:
         a = self.menu_actions
@@ -202,6 +215,8 @@ class MainWindow(ModelControl, QMainWindow):
         a.heatmap.toggled.connect(self.session.set_heatmap)  # Grad-CAM is computed only while shown
         for choice, action in a.devices.items():
             action.triggered.connect(lambda _=False, c=choice: self.set_device(c))
+        for choice, action in a.backends.items():
+            action.triggered.connect(lambda _=False, c=choice: self.set_backend(c))
         self.model_menu.chosen.connect(self.activate_model)
         self.model_menu.refresh_action.triggered.connect(self.refresh_model_menu)
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
@@ -221,9 +236,19 @@ class MainWindow(ModelControl, QMainWindow):
         for panel in (rec, train):
             panel.message.connect(self.status.showMessage)
             self.closing.connect(panel.shutdown)
+        if not self.can_train:
+            return
         train.model_trained.connect(lambda _path: self.refresh_model_menu())
         train.use_model.connect(self.activate_model)
         self.model_changed.connect(train.on_model_changed)
+
+    def _create_training_panel(self) -> QWidget:
+        """The Training panel; in the lean runtime a note that says where training is."""
+        if not self.can_train:
+            return NotePanel(LEAN_TRAINING_NOTE)
+        from .training_panel import TrainingPanel
+
+        return TrainingPanel(lambda: self.model)
 
     def _create_detector(self, factory: DetectorFactory) -> FaceDetector | None:
         try:

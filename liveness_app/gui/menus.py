@@ -9,16 +9,28 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from .. import paths
-from ..core.device import CHOICES as DEVICE_CHOICES
+from ..core import BACKEND_CHOICES, DEVICE_CHOICES
 
 CAMERA_INDICES = range(10)
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA"}
+BACKEND_LABELS = {"auto": "Auto engine (ONNX Runtime on the CPU, PyTorch on a GPU)", "torch": "PyTorch",
+                  "onnx": "ONNX Runtime"}
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The models in ``folder``: ``*.pt`` checkpoints and ``*.onnx`` graphs, one entry per model: an
+    ``.onnx`` beside a ``.pt`` of the same name is that checkpoint's exported copy, not another model."""
+    if not folder.is_dir():
+        return []
+    checkpoints = {p.stem for p in folder.glob("*.pt")}
+    graphs = [p for p in folder.glob("*.onnx") if p.stem not in checkpoints]
+    return sorted([*folder.glob("*.pt"), *graphs])
 
 
 def list_models() -> list[tuple[str, list[Path]]]:
-    """``*.pt`` files shipped with the app and the user's own (trained or copied), grouped."""
+    """Models shipped with the app and the user's own (trained or copied), grouped."""
     groups = [("Bundled", paths.bundled_models_dir()), ("Your models", paths.user_models_dir())]
-    return [(title, sorted(folder.glob("*.pt")) if folder.is_dir() else []) for title, folder in groups]
+    return [(title, model_files(folder)) for title, folder in groups]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -104,6 +116,7 @@ class Actions:
     heatmap: QAction
     cameras: list[QAction] = field(default_factory=list)
     devices: dict[str, QAction] = field(default_factory=dict)
+    backends: dict[str, QAction] = field(default_factory=dict)
     panels_menu: QMenu | None = None
 
 
@@ -118,8 +131,10 @@ def _action(parent: QWidget, text: str, shortcut: str | None = None, checkable: 
     return action
 
 
-def build_menus(window: QMainWindow, cuda_available: bool) -> tuple[Actions, ModelMenu]:
-    """File, Model, Device and View menus on ``window``'s menu bar."""
+def build_menus(window: QMainWindow, cuda_available: bool,
+                engines: dict[str, bool] | None = None) -> tuple[Actions, ModelMenu]:
+    """File, Model, Device and View menus on ``window``'s menu bar; ``engines``: which of torch and onnx
+    are installed (all, when None)."""
     a = Actions(
         open_video=_action(window, "Open &video...", "Ctrl+O", tip="Play a video file as the camera"),
         snapshot=_action(window, "&Snapshot", "Ctrl+S", tip="Save the frame as shown to a PNG file"),
@@ -156,6 +171,7 @@ def build_menus(window: QMainWindow, cuda_available: bool) -> tuple[Actions, Mod
     if not cuda_available:
         a.devices["cuda"].setEnabled(False)
         a.devices["cuda"].setToolTip("No CUDA GPU available (torch.cuda.is_available() is False)")
+    _add_backends(window, device_menu, a, engines or {})
     device_menu.setToolTipsVisible(True)
 
     view_menu = bar.addMenu("&View")
@@ -163,6 +179,21 @@ def build_menus(window: QMainWindow, cuda_available: bool) -> tuple[Actions, Mod
     view_menu.addSeparator()
     a.panels_menu = view_menu.addMenu("&Panels")
     return a, model_menu
+
+
+def _add_backends(window: QMainWindow, menu: QMenu, a: Actions, engines: dict[str, bool]) -> None:
+    """The engine choice, under the devices: an engine that is not installed is greyed out, saying so."""
+    menu.addSection("Engine")
+    group = QActionGroup(window)
+    for choice in BACKEND_CHOICES:
+        action = _action(window, BACKEND_LABELS[choice], checkable=True)
+        action.setData(choice)
+        group.addAction(action)
+        menu.addAction(action)
+        a.backends[choice] = action
+        if not engines.get(choice, True):
+            action.setEnabled(False)
+            action.setToolTip(f"{BACKEND_LABELS[choice]} is not installed in this runtime")
 
 
 def build_toolbar(window: QMainWindow, actions: Actions, extra: QWidget) -> QToolBar:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..core.device import CHOICES as DEVICES
+from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
 from ..core.pipeline import LoadedModel
 from .menus import list_models
 from .model_loader import LoadRequest
@@ -54,6 +54,18 @@ class ModelControl:
         self._request_model(LoadRequest(self.model.path, device=preference))
         return True
 
+    def set_backend(self, preference: str) -> bool:
+        """Auto/PyTorch/ONNX Runtime: as :meth:`set_device`, for the engine that scores."""
+        if preference not in BACKENDS:
+            return False
+        if self.model is None:
+            self.session.backend_preference = preference
+            self.settings.backend = preference
+            self.menu_actions.backends[preference].setChecked(True)
+            return True
+        self._request_model(LoadRequest(self.model.path, backend=preference))
+        return True
+
     def _request_model(self, req: LoadRequest) -> None:
         self.status.showMessage(f"Loading model {req.path.name}...", 5000)
         self._loader.request(req)
@@ -62,6 +74,9 @@ class ModelControl:
         if req.device is not None:
             self.session.use_device(req.device, model)
             self.menu_actions.devices[req.device].setChecked(True)
+        elif req.backend is not None:
+            self.session.use_backend(req.backend, model)
+            self.menu_actions.backends[req.backend].setChecked(True)
         else:
             self.session.install(model, req.threshold)
         self.status.showMessage(f"Model {model.meta.name or model.path.name} active", 5000)
@@ -71,6 +86,8 @@ class ModelControl:
     def _on_model_failed(self, req: LoadRequest, message: str) -> None:
         if req.device is not None:
             self.menu_actions.devices[self.session.device_preference].setChecked(True)
+        if req.backend is not None:
+            self.menu_actions.backends[self.session.backend_preference].setChecked(True)
         self._refuse_model(req.path, message, req.quiet)
         fallback = req.next_fallback()
         if fallback is not None:  # start-up: the last model used, then the bundled default

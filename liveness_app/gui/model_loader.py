@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """Load ``path`` (on ``device``, None: the current preference) and install it with ``threshold``."""
+    """Load ``path`` (on ``device`` in ``backend``, None: the current preference) and install it with
+    ``threshold``."""
 
     path: Path
     device: str | None = None  # set when the request is a device switch
+    backend: str | None = None  # set when the request is a backend switch
     threshold: float | None = None
     quiet: bool = False  # refusal as a status-bar note instead of a message box
     fallbacks: tuple[Path, ...] = field(default_factory=tuple)
@@ -36,12 +38,12 @@ class LoadRequest:
 
 
 class ModelLoader(QObject):
-    """Runs ``load(path, device)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI thread."""
+    """Runs ``load(path, device, backend)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI thread."""
 
     loaded = pyqtSignal(object, object)  # LoadedModel, LoadRequest
     failed = pyqtSignal(object, str)  # LoadRequest, message
 
-    def __init__(self, load: Callable[[Path, str | None], LoadedModel], parent: QObject | None = None) -> None:
+    def __init__(self, load: Callable[[Path, str | None, str | None], LoadedModel], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._load = load
         self._generation = 0
@@ -56,7 +58,7 @@ class ModelLoader(QObject):
         """Start loading; any request still in flight is superseded (its result will be dropped)."""
         self._generation += 1
         gen = self._generation
-        worker = TaskWorker(lambda: self._load(req.path, req.device))
+        worker = TaskWorker(lambda: self._load(req.path, req.device, req.backend))
         worker.returned.connect(lambda model, g=gen: self._on_returned(g, model))
         worker.errored.connect(lambda message, g=gen: self._on_errored(g, message))
         worker.finished.connect(lambda g=gen: self._forget(g))

@@ -6,12 +6,29 @@ from typing import Any
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
-                             QLabel, QTableWidget, QTableWidgetItem, QToolButton, QWidget)
+                             QLabel, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.overlay import VERDICT_RGB
 from ..core.pipeline import FrameResult, LoadedModel
 
 VERDICT_COLOURS = {verdict: QColor(*rgb) for verdict, rgb in VERDICT_RGB.items()}
+
+
+class NotePanel(QWidget):
+    """A panel that only explains (what the lean runtime shows where the Training panel would be); it has
+    the side-panel interface (``message``, ``shutdown``) so the window wires it like the others."""
+
+    message = pyqtSignal(str, int)
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(text, wordWrap=True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+
+    def shutdown(self) -> None:
+        """Nothing runs here."""
 
 
 def summarise(value: Any, limit: int = 120) -> str:

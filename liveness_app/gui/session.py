@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from ..core.device import CHOICES as DEVICES, describe, select_device
+from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
+from ..core.backend import installed
 from ..core.face import FaceDetector
 from ..core.pipeline import LoadedModel, Pipeline
 from .settings import AppSettings
@@ -19,9 +20,12 @@ class ModelSession:
     """Owns the pipeline once a model is loaded (and a face detector exists)."""
 
     def __init__(self, detector: FaceDetector | None, settings: AppSettings, device: str = "auto",
-                 heatmap: bool = False) -> None:
+                 heatmap: bool = False, backend: str = "auto") -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend_preference = backend
         self.detector = detector
         self.settings = settings
         self.device_preference = device
@@ -37,13 +41,14 @@ class ModelSession:
         candidates = [self.settings.last_model, paths.default_model_path()]
         return [p for p in candidates if p is not None and p.is_file()]
 
-    def load(self, path: Path, device: str | None = None) -> LoadedModel:
-        """Load a checkpoint on ``device`` (default: the current preference); nothing changes yet.
+    def load(self, path: Path, device: str | None = None, backend: str | None = None) -> LoadedModel:
+        """Load a model file on ``device`` in ``backend`` (default: the current preferences); nothing
+        changes yet.
 
         Raises :class:`ModelLoadError` for a file that cannot be used, including a load that fails on
         the device (out of GPU memory, ...): either way the current model stays.
         """
-        return LoadedModel.open(Path(path), device or self.device_preference)
+        return LoadedModel.open(Path(path), device or self.device_preference, backend or self.backend_preference)
 
     def saved_threshold(self, model: LoadedModel) -> tuple[float, str]:
         """The threshold to use for ``model`` on the current camera and where it comes from: a calibration
@@ -76,6 +81,14 @@ class ModelSession:
         self.install(model, self.pipeline.threshold if self.pipeline else None)
         self.device_preference = preference
         self.settings.device = preference
+
+    def use_backend(self, preference: str, model: LoadedModel) -> None:
+        """As :meth:`use_device`, for the engine (auto, torch, onnx)."""
+        if preference not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {preference!r}")
+        self.install(model, self.pipeline.threshold if self.pipeline else None)
+        self.backend_preference = preference
+        self.settings.backend = preference
 
     @property
     def threshold(self) -> float | None:
@@ -117,10 +130,14 @@ class ModelSession:
             self.pipeline.set_heatmap(on)
 
     def device_text(self) -> tuple[str, str]:
-        """Status-bar label and tooltip (why this device)."""
-        device, reason = select_device(self.device_preference)
+        """Status-bar label and tooltip (why this device and engine)."""
         if self.model is not None:
-            device = self.model.device
+            return f"Device: {self.model.describe()}", self.model.reason
+        if not installed("torch"):
+            return "Device: cpu (ONNX Runtime)", "This runtime has no PyTorch: models run in ONNX Runtime on the CPU"
+        from ..core.device import describe, select_device
+
+        device, reason = select_device(self.device_preference)
         return f"Device: {describe(device)}", reason
 
     def close(self) -> None:

@@ -111,6 +111,14 @@ class AppSettings:
         self.store.setValue("model/device", value)
 
     @property
+    def backend(self) -> str | None:
+        return self._str("model/backend")
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self.store.setValue("model/backend", value)
+
+    @property
     def last_source(self) -> str | None:
         return self._str("source/last")
 

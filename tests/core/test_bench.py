@@ -21,7 +21,7 @@ from liveness_app.core.pipeline import FaceResult, FrameResult, LoadedModel, Pip
 from liveness_app.core.smoothing import Verdict
 
 SUMMARY_KEYS = {  # what the README and other tooling read: renaming one breaks them
-    "device", "model", "input_size", "source_fps", "capture_fps", "verdicts_per_s", "latency_p50_ms",
+    "device", "backend", "model", "input_size", "source_fps", "capture_fps", "verdicts_per_s", "latency_p50_ms",
     "latency_p95_ms", "latency_p95_one_face_ms", "gradcam_overhead", "dropped_frames", "results",
     "faces_per_result", "stages_ms", "threads", "cpu", "peak_rss_mb",
 }
@@ -187,6 +187,7 @@ def test_main_prints_summary_json(capsys, tiny_model, sample_video) -> None:
     assert status == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert set(summary) == SUMMARY_KEYS and summary["model"] == "tiny"
+    assert summary["backend"] == "onnx"  # auto on the CPU (the checkpoint was exported once, in the cache)
     if summary["results"] and summary["faces_per_result"] > 0:
         assert summary["gradcam_overhead"] > 0
 

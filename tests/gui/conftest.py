@@ -25,6 +25,15 @@ def _no_real_settings(tmp_path: Path) -> None:
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
 
 
+@pytest.fixture(autouse=True)
+def _no_blocking_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message box nobody expected must fail the test, not hang it on a modal loop: it is printed (the
+    failure report shows it) and dismissed. ``warnings_shown`` replaces this for tests that expect one."""
+    for kind in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind, lambda parent, title, text, *a, k=kind: print(
+            f"QMessageBox.{k}: {title}: {text}"))
+
+
 @pytest.fixture
 def settings_store(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

@@ -83,3 +83,30 @@ def test_bundle_runs_training_commands(build: subprocess.CompletedProcess[str], 
     proc = _run_app(command, "--help")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert "usage:" in proc.stdout and option in proc.stdout
+
+
+# -- the lean runtime (no torch) -------------------------------------------------------------------------
+LEAN_DIR = ROOT / "dist" / "liveness-studio-lean"
+LEAN_APP = LEAN_DIR / ("liveness-studio-lean.exe" if sys.platform == "win32" else "liveness-studio-lean")
+
+
+@pytest.fixture(scope="module")
+def lean_build() -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run(["bash", str(ROOT / "scripts" / "build_bundle.sh"), "--lean"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=3600)
+
+
+@pytest.mark.package
+@needs_bundle
+def test_lean_bundle_scores_in_onnx_runtime_without_torch(lean_build: subprocess.CompletedProcess[str]) -> None:
+    assert lean_build.returncode == 0, lean_build.stdout[-4000:] + lean_build.stderr[-4000:]
+    assert "\nSELF-TEST OK: " in (ROOT / "dist" / "bundle-report-lean.txt").read_text()
+    internal = LEAN_DIR / "_internal"
+    assert not (internal / "torch").exists() and not list(internal.glob("libtorch*"))
+    assert not list((internal / "models").glob("*.pt")) and (internal / "models" / "default.onnx").is_file()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([str(LEAN_APP), "--self-test"], capture_output=True, text=True, timeout=600, env=env)
+    assert "SELF-TEST OK" in proc.stdout and "ONNX Runtime" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    proc = subprocess.run([str(LEAN_APP), "train", "--help"], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 2 and "needs the full install" in proc.stderr

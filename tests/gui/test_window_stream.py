@@ -76,7 +76,7 @@ def test_device_menu(qtbot, make_window) -> None:
     with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):
         assert window.set_device("cpu")
     assert window.menu_actions.devices["cpu"].isChecked()
-    assert window.model.device.type == "cpu"
+    assert window.model.device_type == "cpu"
     assert "cpu" in window.status.device_label.text()
 
 

@@ -98,6 +98,7 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     assert meta.threshold == pytest.approx(cal["threshold"]) and 0 <= cal["bpcer5_threshold"] <= 1
     assert cal["chosen"].startswith("eer_threshold")  # centred in its gap: the same dev decisions
     assert meta.preprocessing.input_size == 32
+    assert meta.training["world_size"] == 1 and meta.training["distributed"]["backend"] is None  # no torchrun
     assert meta.training["data"]["dev_groups"] == ["subj3"] and meta.training["data"]["skipped"] == 1
     assert set(meta.metrics["dev"]) == {"frame", "video"} and meta.metrics["dev"]["frame"]["auc"] is not None
     run = tmp_path / "run"

@@ -1,0 +1,153 @@
+"""Which engine scores a model (PyTorch or ONNX Runtime) and the loaded model itself. No torch at import.
+
+``auto`` takes PyTorch on a GPU and ONNX Runtime on the CPU, where it is faster (README: benchmark,
+measured side by side); ``torch`` and ``onnx`` force one. A ``.onnx`` file always runs in ONNX Runtime.
+A ``.pt`` checkpoint runs in ONNX Runtime through its exported copy: the ``.onnx`` beside it when that was
+exported from this very file (its metadata holds the checkpoint's SHA-256), else a copy exported once into
+the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
+is refused with a message that says how to export it.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import BACKEND_CHOICES
+from .files import file_sha256
+from .meta import ModelLoadError, ModelMeta
+from .scores import Scorer
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported (checked without importing it: torch takes seconds)."""
+    return importlib.util.find_spec(module) is not None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score: its file, metadata and scorer (on a device, in an engine), and why there."""
+
+    path: Path
+    meta: ModelMeta
+    scorer: Scorer
+    reason: str = ""
+
+    @property
+    def backend(self) -> str:
+        return self.scorer.backend
+
+    @property
+    def device_type(self) -> str:
+        return self.scorer.device_type
+
+    def describe(self) -> str:
+        return self.scorer.describe()
+
+    @classmethod
+    def load(cls, path: Path, device: object = "cpu") -> "LoadedModel":
+        """A checkpoint in PyTorch on ``device``; :class:`ModelLoadError` for an unusable file."""
+        from .model import load_checkpoint
+        from .scorer import LivenessScorer
+
+        model, meta = load_checkpoint(path, device)
+        return cls(Path(path), meta, LivenessScorer(model, device))
+
+    @classmethod
+    def open(cls, path: Path, device_preference: str = "auto", backend: str = "auto",
+             cache_dir: Path | None = None) -> "LoadedModel":
+        """``path`` in the engine :func:`choose_backend` picks. Raises :class:`ModelLoadError` for an
+        unusable file, including a load that fails on the device (out of GPU memory, ...)."""
+        path = Path(path)
+        engine, reason = choose_backend(path, backend, device_preference)
+        if engine == "onnx":
+            try:
+                return _open_onnx(path, reason, cache_dir)
+            except ExportUnavailable as exc:
+                if backend != "auto":
+                    raise ModelLoadError(str(exc)) from None
+                reason = f"PyTorch (auto: {exc})"  # the checkpoint itself is fine: score it in PyTorch
+        from .device import select_device
+
+        device, why = select_device(device_preference)
+        try:
+            loaded = cls.load(path, device)
+        except (OSError, RuntimeError) as exc:  # ModelLoadError (a ValueError) passes through as it is
+            raise ModelLoadError(f"could not load it on {device}: {type(exc).__name__}: {exc}") from exc
+        return cls(loaded.path, loaded.meta, loaded.scorer, f"{reason}; {why}")
+
+
+def choose_backend(path: Path, backend: str = "auto", device_preference: str = "auto") -> tuple[str, str]:
+    """``(engine, reason)`` for scoring ``path``; :class:`ModelLoadError` when no installed engine can."""
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}")
+    has_torch, has_ort = installed("torch"), installed("onnxruntime")
+    if Path(path).suffix.lower() == ".onnx":
+        if not has_ort:
+            raise ModelLoadError(f"{Path(path).name}: ONNX Runtime is not installed (pip install onnxruntime)")
+        return "onnx", "ONNX Runtime (an ONNX file)" + (" although PyTorch was asked for" if backend == "torch" else "")
+    if not has_torch:
+        raise ModelLoadError(f"{Path(path).name} is a PyTorch checkpoint and this runtime has no PyTorch: it runs "
+                             "ONNX models only. Export it with `liveness-export --model FILE.pt --out FILE.onnx` "
+                             "in the full install, or use the full bundle")
+    if backend == "torch" or (backend == "onnx" and not has_ort):
+        return "torch", "PyTorch" + (" (ONNX Runtime is not installed)" if backend == "onnx" else " (chosen)")
+    if backend == "onnx":
+        return "onnx", "ONNX Runtime (chosen)"
+    if device_preference != "cpu" and cuda_available():
+        return "torch", "PyTorch (auto: a GPU is available)"
+    if has_ort:
+        return "onnx", "ONNX Runtime (auto: faster than PyTorch on the CPU)"
+    return "torch", "PyTorch (auto: ONNX Runtime is not installed)"
+
+
+def cuda_available() -> bool:
+    """A CUDA GPU PyTorch can use (False without torch: the lean runtime scores on the CPU)."""
+    if not installed("torch"):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _open_onnx(path: Path, reason: str, cache_dir: Path | None) -> LoadedModel:
+    """``path`` in ONNX Runtime: an ``.onnx`` file itself; for a checkpoint, its exported copy (the
+    ``.onnx`` beside it if its recorded source hash matches, as the bundled models ship, else the copy in
+    the cache, exported now if there is none)."""
+    from .onnx_backend import load_onnx
+
+    if path.suffix.lower() == ".onnx":
+        scorer, meta, _ = load_onnx(path)
+        return LoadedModel(path, meta, scorer, reason)
+    sibling = path.with_suffix(".onnx")
+    loaded = None
+    if sibling.is_file():
+        try:
+            scorer, meta, notes = load_onnx(sibling)
+            if notes.get("source_sha256") == file_sha256(path):
+                loaded = (scorer, meta, sibling)
+        except ModelLoadError:
+            pass  # a damaged or foreign sibling: use a fresh export instead
+    if loaded is None:
+        exported = _cached_export(path, cache_dir)
+        loaded = (*load_onnx(exported)[:2], exported)
+    scorer, meta, source = loaded
+    # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
+    return LoadedModel(path, meta, scorer, f"{reason}, {source.name}")
+
+
+class ExportUnavailable(Exception):
+    """A checkpoint that cannot be converted to ONNX here (an LBP model, no exporter installed)."""
+
+
+def _cached_export(checkpoint: Path, cache_dir: Path | None) -> Path:
+    from .. import paths
+
+    try:
+        from .onnx_export import ExportError, converted_copy
+    except ImportError as exc:  # torch's exporter needs onnx and onnxscript
+        raise ExportUnavailable(f"no ONNX exporter installed ({exc.name})") from None
+    try:
+        return converted_copy(checkpoint, cache_dir or paths.onnx_cache_dir())
+    except ExportError as exc:
+        raise ExportUnavailable(f"cannot run it in ONNX Runtime: {exc}") from None

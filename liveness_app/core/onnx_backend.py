@@ -1,0 +1,131 @@
+"""The ONNX Runtime backend: a graph written by :mod:`.onnx_export` scores and draws Grad-CAM with no torch.
+
+The file is untrusted like any model: it is read into memory (so a graph cannot pull "external data"
+from paths outside its folder), parsed by ONNX Runtime, and checked before use: the metadata as
+:class:`.meta.ModelMeta` checks a checkpoint's, the inputs and outputs by name and shape, then one
+trial run on a blank input. Any failure is a :class:`.meta.ModelLoadError` that names the file.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cpu import scoring_threads
+from .meta import ModelLoadError, ModelMeta
+from .scores import ScoreOutput
+
+META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
+INPUTS = ("input", "threshold")
+OUTPUTS = ("score", "cam")
+MAX_BYTES = 512 * 2**20  # the shipped models are 9-17 MB; a bigger "model" is refused unread
+
+
+class OnnxScorer:
+    """P(live) and Grad-CAM from one ONNX Runtime session (CPU), built once, reused."""
+
+    backend = "onnx"
+    device_type = "cpu"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.threads = session.get_session_options().intra_op_num_threads
+
+    def describe(self) -> str:
+        return f"cpu x{self.threads} (ONNX Runtime)"
+
+    def __call__(self, batch: np.ndarray, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
+        """Score an NCHW float32 batch; the graph computes the map with the score (a few per cent of it)."""
+        t0 = time.perf_counter()
+        feed = {"input": np.ascontiguousarray(batch, dtype=np.float32),
+                "threshold": np.asarray([threshold], dtype=np.float32)}
+        wanted = list(OUTPUTS) if with_cam else ["score"]
+        outputs = self.session.run(wanted, feed)
+        ms = (time.perf_counter() - t0) * 1e3
+        return ScoreOutput(outputs[0].astype(np.float32), outputs[1] if with_cam else None, {"model": ms})
+
+
+def session_options(threads: int | None = None) -> Any:
+    """One intra-op thread per :func:`.cpu.scoring_threads` (the capture thread needs the other core),
+    full graph optimisation, and ONNX Runtime's own log kept to errors."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or scoring_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
+
+
+def load_onnx(path: Path, threads: int | None = None) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
+    """Scorer, metadata and the graph's own export notes (``source_sha256``, ...) for a Liveness Studio
+    ONNX file; :class:`ModelLoadError` for anything else."""
+    path = Path(path)
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelLoadError(f"{path.name}: ONNX Runtime is not installed (pip install onnxruntime)") from None
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name}: no such file")
+    if path.stat().st_size > MAX_BYTES:
+        raise ModelLoadError(f"{path.name}: {path.stat().st_size / 2**20:.0f} MiB is too big for a liveness model")
+    try:
+        session = ort.InferenceSession(path.read_bytes(), session_options(threads),
+                                       providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...): all mean unusable
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path.name}: not a readable ONNX model ({first})") from None
+    meta, notes = _metadata(path, session)
+    _check_graph(path, session, meta.preprocessing.input_size)
+    return OnnxScorer(session), meta, notes
+
+
+def _metadata(path: Path, session: Any) -> tuple[ModelMeta, dict[str, Any]]:
+    props = session.get_modelmeta().custom_metadata_map
+    if META_KEY not in props:
+        raise ModelLoadError(f"{path.name}: an ONNX model, but not a Liveness Studio one (no '{META_KEY}' "
+                             "metadata); export checkpoints with liveness-export")
+    try:
+        data = json.loads(props[META_KEY])
+    except ValueError as exc:
+        raise ModelLoadError(f"{path.name}: its metadata is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path.name}: its metadata is a {type(data).__name__}, not a mapping")
+    try:
+        meta = ModelMeta.from_dict(data)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path.name}: {exc}") from None
+    notes = data.get("onnx", {})
+    if not isinstance(notes, dict):
+        raise ModelLoadError(f"{path.name}: metadata 'onnx' must be a mapping")
+    if not meta.name:
+        meta = ModelMeta(**{**meta.__dict__, "name": path.stem})
+    return meta, notes
+
+
+def _check_graph(path: Path, session: Any, size: int) -> None:
+    """Inputs and outputs as :mod:`.onnx_export` writes them, and a trial run that gives a probability and a
+    map in [0, 1]: a foreign graph with the right names fails here, not in the middle of the stream."""
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    if set(inputs) != set(INPUTS) or set(outputs) != set(OUTPUTS):
+        raise ModelLoadError(f"{path.name}: inputs {sorted(inputs)} and outputs {outputs} are not "
+                             f"{list(INPUTS)} and {list(OUTPUTS)}")
+    if list(inputs["input"][1:]) != [3, size, size]:
+        raise ModelLoadError(f"{path.name}: input shape {inputs['input']} does not match its "
+                             f"preprocessing (N x 3 x {size} x {size})")
+    try:
+        score, cam = session.run(list(OUTPUTS), {"input": np.zeros((1, 3, size, size), np.float32),
+                                                 "threshold": np.asarray([0.5], np.float32)})
+    except Exception as exc:  # a graph that loads but cannot run
+        raise ModelLoadError(f"{path.name}: the graph fails on a blank input ({type(exc).__name__})") from None
+    ok = (np.shape(score) == (1,) and np.ndim(cam) == 3 and np.shape(cam)[0] == 1
+          and np.all(np.isfinite(score)) and 0.0 <= float(score[0]) <= 1.0
+          and np.all(np.isfinite(cam)) and float(np.min(cam)) >= 0.0 and float(np.max(cam)) <= 1.0 + 1e-5)
+    if not ok:
+        raise ModelLoadError(f"{path.name}: on a blank input the graph gives score shape {np.shape(score)} "
+                             f"and map shape {np.shape(cam)}, not one probability and one map in [0, 1]")
