@@ -1,9 +1,9 @@
 """CPU facts every backend needs (how many threads may score, which CPU a figure comes from), without torch."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
+import sys
 from pathlib import Path
 
 
@@ -20,12 +20,11 @@ def scoring_threads() -> int:
 
 def use_scoring_threads() -> int:
     """Apply :func:`scoring_threads` to the calling thread's torch (OpenMP's thread count is per thread:
-    call this on the thread that scores) and return it. ONNX Runtime sessions get the same count when
-    they are made; without torch (the lean runtime) there is nothing to set here."""
+    call this on the thread that scores, again after a model switch) and return it, if torch is loaded:
+    ONNX Runtime sessions get the same count when they are made."""
     n = scoring_threads()
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
+    torch = sys.modules.get("torch")  # not imported here: that takes seconds, and ONNX Runtime needs none
+    if torch is not None:
         torch.set_num_threads(n)
     return n
 

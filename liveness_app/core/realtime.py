@@ -103,11 +103,14 @@ class ScoringLoop:
         self._slot.close()
 
     def run(self) -> None:
-        use_scoring_threads()
+        model = None
         while not self._stop.is_set():
             frame = self._slot.take(timeout=0.2)
             if frame is None:
                 continue
+            if self.pipeline.model is not model:  # first frame, or a switch that may have brought torch in
+                model = self.pipeline.model
+                use_scoring_threads()
             result = self.pipeline.process(frame.image, frame.t_ms)
             result.timings["decode"] = frame.decode_ms
             result.captured_at = frame.captured_at
