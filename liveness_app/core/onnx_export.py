@@ -116,7 +116,11 @@ def export_onnx(checkpoint: Path, out: Path) -> dict:
                                         dynamic_shapes=({0: batch}, None), external_data=False,
                                         verbose=False, optimize=True)
     except Exception as exc:  # the exporter raises many types; all mean "this model cannot be exported"
-        raise ExportError(f"{checkpoint.name}: the ONNX exporter failed: {type(exc).__name__}: {exc}") from exc
+        # torch's message runs to a page of advice; its first line and its summary say what broke
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        summary = [line for line in lines if line.startswith("<class ")]  # "<class 'X'>: what went wrong"
+        why = " ... ".join(dict.fromkeys(lines[:1] + summary[-1:]))
+        raise ExportError(f"{checkpoint.name}: the ONNX exporter failed: {type(exc).__name__}: {why}"[:600]) from exc
     proto = program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(metadata)

@@ -161,13 +161,7 @@ def build_menus(window: QMainWindow, cuda_available: bool,
     bar.addMenu(model_menu)
 
     device_menu = bar.addMenu("&Device")
-    group = QActionGroup(window)
-    for choice in DEVICE_CHOICES:
-        action = _action(window, DEVICE_LABELS[choice], checkable=True)
-        action.setData(choice)
-        group.addAction(action)
-        device_menu.addAction(action)
-        a.devices[choice] = action
+    a.devices = _choices(window, device_menu, {choice: DEVICE_LABELS[choice] for choice in DEVICE_CHOICES})
     if not cuda_available:
         a.devices["cuda"].setEnabled(False)
         a.devices["cuda"].setToolTip("No CUDA GPU available (torch.cuda.is_available() is False)")
@@ -181,16 +175,24 @@ def build_menus(window: QMainWindow, cuda_available: bool,
     return a, model_menu
 
 
-def _add_backends(window: QMainWindow, menu: QMenu, a: Actions, engines: dict[str, bool]) -> None:
-    """The engine choice, under the devices: an engine that is not installed is greyed out, saying so."""
-    menu.addSection("Engine")
+def _choices(window: QMainWindow, menu: QMenu, labels: dict[str, str]) -> dict[str, QAction]:
+    """One checkable, exclusive action per choice (its data: the choice), added to ``menu``."""
     group = QActionGroup(window)
-    for choice in BACKEND_CHOICES:
-        action = _action(window, BACKEND_LABELS[choice], checkable=True)
+    actions = {}
+    for choice, label in labels.items():
+        action = _action(window, label, checkable=True)
         action.setData(choice)
         group.addAction(action)
         menu.addAction(action)
-        a.backends[choice] = action
+        actions[choice] = action
+    return actions
+
+
+def _add_backends(window: QMainWindow, menu: QMenu, a: Actions, engines: dict[str, bool]) -> None:
+    """The engine choice, under the devices: an engine that is not installed is greyed out, saying so."""
+    menu.addSection("Engine")
+    a.backends = _choices(window, menu, {choice: BACKEND_LABELS[choice] for choice in BACKEND_CHOICES})
+    for choice, action in a.backends.items():
         if not engines.get(choice, True):
             action.setEnabled(False)
             action.setToolTip(f"{BACKEND_LABELS[choice]} is not installed in this runtime")
