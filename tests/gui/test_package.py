@@ -85,6 +85,16 @@ def test_bundle_runs_training_commands(build: subprocess.CompletedProcess[str], 
     assert "usage:" in proc.stdout and option in proc.stdout
 
 
+@pytest.mark.package
+@needs_bundle
+def test_bundle_exports_a_checkpoint_to_onnx(build: subprocess.CompletedProcess[str], tmp_path: Path) -> None:
+    """torch's exporter in a frozen app: onnxscript reads its own sources, torch.export needs networkx."""
+    out = tmp_path / "default.onnx"
+    proc = _run_app("export", "--model", str(ROOT / "models" / "default.pt"), "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    assert out.is_file() and "scores within" in proc.stdout
+
+
 # -- the lean runtime (no torch) -------------------------------------------------------------------------
 LEAN_DIR = ROOT / "dist" / "liveness-studio-lean"
 LEAN_APP = LEAN_DIR / ("liveness-studio-lean.exe" if sys.platform == "win32" else "liveness-studio-lean")
