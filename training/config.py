@@ -66,6 +66,7 @@ class TrainConfig:
     kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
+    bn_refresh: bool = True  # precise BN: recompute BatchNorm statistics on training crops before each dev evaluation
 
     def __post_init__(self) -> None:
         if self.loss not in ("focal", "bce"):
@@ -161,5 +162,7 @@ HELP: dict[str, str] = {
     "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
+    "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation "
+                  "(true/false)",
     "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own (true/false)",
 }

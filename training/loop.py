@@ -273,7 +273,8 @@ def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[
     statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC).
     Every rank recomputes the statistics on the same crops (identical results, nothing to exchange)."""
     judged = ema.module if ema is not None else model
-    refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
+    if cfg.bn_refresh:
+        refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
     dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
     frame = dev["frame"]
     return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))

@@ -180,3 +180,18 @@ def test_training_takes_back_the_threads_a_scoring_thread_gave_up(tmp_path: Path
     worker.start(); worker.join()
     assert seen["before"] == device.scoring_threads()  # what new threads inherit after scoring started
     assert seen["during"] == device.TORCH_DEFAULT_THREADS
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_bn_refresh_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refresh: bool) -> None:
+    """Precise BN runs once per epoch before the dev evaluation, and not at all with bn_refresh false
+    (the option the adaptation ablation compares)."""
+    from training import loop
+
+    calls: list[int] = []
+    real = loop.refresh_bn_stats
+    monkeypatch.setattr(loop, "refresh_bn_stats", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    list(fit(_cfg(tmp_path, _tiny_dataset(tmp_path / "data"), epochs=2, patience=5, install=False,
+                  bn_refresh=refresh)))
+    assert len(calls) == (2 if refresh else 0)
+    assert load_checkpoint(tmp_path / "run" / "best.pt")[1].training["recipe"]["bn_refresh"] is refresh
