@@ -119,17 +119,20 @@ def _open_onnx(path: Path, reason: str, cache_dir: Path | None) -> LoadedModel:
     if path.suffix.lower() == ".onnx":
         scorer, meta, _ = load_onnx(path)
         return LoadedModel(path, meta, scorer, reason)
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name}: no such file")
     sibling = path.with_suffix(".onnx")
+    digest = file_sha256(path)  # read once: it matches the sibling and names the cached copy
     loaded = None
     if sibling.is_file():
         try:
             scorer, meta, notes = load_onnx(sibling)
-            if notes.get("source_sha256") == file_sha256(path):
+            if notes.get("source_sha256") == digest:
                 loaded = (scorer, meta, sibling)
         except ModelLoadError:
             pass  # a damaged or foreign sibling: use a fresh export instead
     if loaded is None:
-        exported = _cached_export(path, cache_dir)
+        exported = _cached_export(path, cache_dir, digest)
         loaded = (*load_onnx(exported)[:2], exported)
     scorer, meta, source = loaded
     # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
@@ -140,7 +143,7 @@ class ExportUnavailable(Exception):
     """A checkpoint that cannot be converted to ONNX here (an LBP model, no exporter installed)."""
 
 
-def _cached_export(checkpoint: Path, cache_dir: Path | None) -> Path:
+def _cached_export(checkpoint: Path, cache_dir: Path | None, digest: str) -> Path:
     from .. import paths
 
     try:
@@ -148,6 +151,6 @@ def _cached_export(checkpoint: Path, cache_dir: Path | None) -> Path:
     except ImportError as exc:  # torch's exporter needs onnx and onnxscript
         raise ExportUnavailable(f"no ONNX exporter installed ({exc.name})") from None
     try:
-        return converted_copy(checkpoint, cache_dir or paths.onnx_cache_dir())
+        return converted_copy(checkpoint, cache_dir or paths.onnx_cache_dir(), digest)
     except ExportError as exc:
         raise ExportUnavailable(f"cannot run it in ONNX Runtime: {exc}") from None

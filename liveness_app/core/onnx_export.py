@@ -93,9 +93,10 @@ class ScoreAndCam(nn.Module):
         return torch.sigmoid(logits), head_cam(self.model, features, texture, logits, threshold)
 
 
-def export_onnx(checkpoint: Path, out: Path) -> dict:
+def export_onnx(checkpoint: Path, out: Path, source_sha256: str | None = None) -> dict:
     """Write ``checkpoint`` (a Liveness Studio ``.pt``) as ONNX at ``out``, atomically; returns the metadata
-    written. ModelLoadError for an unusable checkpoint, ExportError if the graph cannot be written."""
+    written. ModelLoadError for an unusable checkpoint, ExportError if the graph cannot be written.
+    ``source_sha256``: the checkpoint's hash when the caller has it already (else it is computed)."""
     checkpoint, out = Path(checkpoint), Path(out)
     model, meta = load_checkpoint(checkpoint, "cpu")
     if model.texture is not None:
@@ -105,7 +106,7 @@ def export_onnx(checkpoint: Path, out: Path) -> dict:
     example = (torch.zeros(2, 3, size, size), torch.tensor([meta.threshold], dtype=torch.float32))
     metadata = _plain({**meta.to_dict(), "onnx": {"inputs": list(INPUTS), "outputs": list(OUTPUTS),
                                                   "source": checkpoint.name,
-                                                  "source_sha256": file_sha256(checkpoint)}})
+                                                  "source_sha256": source_sha256 or file_sha256(checkpoint)}})
     batch = torch.export.Dim("batch", min=1, max=64)
     try:
         # the exporter prints its progress and warns about its own internals: neither is the user's business
@@ -131,13 +132,14 @@ def export_onnx(checkpoint: Path, out: Path) -> dict:
     return metadata
 
 
-def converted_copy(checkpoint: Path, cache_dir: Path) -> Path:
+def converted_copy(checkpoint: Path, cache_dir: Path, source_sha256: str | None = None) -> Path:
     """An ONNX copy of ``checkpoint`` in ``cache_dir``, exported once per checkpoint content (the file name
     holds the first 16 hex digits of its SHA-256): what the ONNX backend runs for a ``.pt`` model."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise ModelLoadError(f"{checkpoint.name}: no such file")
-    target = Path(cache_dir) / f"{checkpoint.stem}-{file_sha256(checkpoint)[:16]}.onnx"
+    digest = source_sha256 or file_sha256(checkpoint)
+    target = Path(cache_dir) / f"{checkpoint.stem}-{digest[:16]}.onnx"
     if not target.is_file():
-        export_onnx(checkpoint, target)
+        export_onnx(checkpoint, target, digest)
     return target

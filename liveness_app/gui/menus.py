@@ -22,9 +22,9 @@ def model_files(folder: Path) -> list[Path]:
     ``.onnx`` beside a ``.pt`` of the same name is that checkpoint's exported copy, not another model."""
     if not folder.is_dir():
         return []
-    checkpoints = {p.stem for p in folder.glob("*.pt")}
-    graphs = [p for p in folder.glob("*.onnx") if p.stem not in checkpoints]
-    return sorted([*folder.glob("*.pt"), *graphs])
+    checkpoints = list(folder.glob("*.pt"))
+    stems = {p.stem for p in checkpoints}
+    return sorted([*checkpoints, *(p for p in folder.glob("*.onnx") if p.stem not in stems)])
 
 
 def list_models() -> list[tuple[str, list[Path]]]:
