@@ -51,15 +51,40 @@ def sentence(before: dict[str, Any], after: dict[str, Any]) -> str:
     return f"{verdict} on your held-out sessions: it {part(after)}; the model you had {part(before)}."
 
 
+CHOICES = ("kept", "adapted", "calibrated")  # in this order when the dev sessions cannot tell them apart
+
+
 def pick(base: Path, adapted: Path, dev: Sequence[Sample], calibrated_threshold: float, *,
          cache_dir: Path | None = None, device: str = "auto") -> dict[str, Any]:
-    """Keep the fine-tuned model only if it beats the calibrated base on the user's dev sessions (a tie
-    keeps the base: a few minutes of one person should never make a good model worse)."""
-    b_scores, b_labels, _ = score_samples(base, dev, cache_dir=cache_dir, device=device)
+    """What the app recommends, judged on the user's dev sessions (the later ones of the recordings): the
+    lowest dev ACER of keeping the model as it is ("kept", at its own threshold), the fine-tuned model
+    ("adapted") and the base at the calibrated threshold ("calibrated").
+
+    Ties go in :data:`CHOICES` order. The model as it is comes first: nothing of it was fitted on these
+    sessions, so its dev figure is the only unbiased one, and a few minutes of one person should never
+    make a model that is already right worse. The fine-tuned model comes before the calibrated threshold:
+    the threshold of either was fitted on sessions that include dev (the calibration on all of them), and
+    the fine-tuned model's scores separate this camera's classes by a wider margin (measured on 19 users:
+    docs/results/adapt-v4; keeping the calibrated base on a tie cost 5 of them 6-18 points of ACER)."""
+    b_scores, b_labels, b_meta = score_samples(base, dev, cache_dir=cache_dir, device=device)
     a_scores, a_labels, a_meta = score_samples(adapted, dev, cache_dir=cache_dir, device=device)
-    dev_base, dev_adapted = judge(b_scores, b_labels, calibrated_threshold), judge(a_scores, a_labels, a_meta.threshold)
-    chosen = "adapted" if dev_adapted["acer"] < dev_base["acer"] else "calibrated"
-    return {"chosen": chosen, "dev_calibrated": dev_base, "dev_adapted": dev_adapted}
+    judged = {"kept": judge(b_scores, b_labels, b_meta.threshold),
+              "adapted": judge(a_scores, a_labels, a_meta.threshold),
+              "calibrated": judge(b_scores, b_labels, calibrated_threshold)}
+    return {"chosen": recommend(judged), **{f"dev_{c}": r for c, r in judged.items()},
+            "dev_scores": {"labels": b_labels, "base": b_scores, "adapted": a_scores}}
+
+
+def recommend(judged: dict[str, dict[str, Any]]) -> str:
+    """The choice of :func:`pick` from its dev judgements (each with an ``acer``), ties in CHOICES order."""
+    return min(CHOICES, key=lambda c: (judged[c]["acer"], CHOICES.index(c)))
+
+
+ADVICE = {"kept": " On your dev sessions neither the fine-tuned model nor a calibrated threshold did better "
+                  "than the model you have, so keeping it as it is is recommended.",
+          "calibrated": " On your dev sessions the fine-tuned model was no better than the calibrated "
+                        "threshold, so keeping your model with that threshold is recommended.",
+          "adapted": ""}
 
 
 def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
@@ -69,8 +94,8 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     both on ``held_out``.
 
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
-    (each :func:`judge`), ``chosen`` (:func:`pick`: "adapted" or "calibrated"), ``app`` (the judgement of
-    the chosen one), ``sentence``, ``model_path`` and ``seconds`` (from the recordings to the chosen model:
+    (each :func:`judge`), ``chosen`` (:func:`pick`: "kept", "adapted" or "calibrated"), ``app`` (the
+    judgement of the chosen one), ``sentence``, ``model_path`` and ``seconds`` (from the recordings to the chosen model:
     caching, calibration, fine-tuning and the choice; judging the held-out sessions is not counted).
     The app's guided flow and :mod:`training.adapt_bench` both run this."""
     t0 = time.perf_counter()
@@ -95,11 +120,10 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     result = {"calibrated_threshold": cal["threshold"], "before": before,
               "calibrated": judge(base_scores, base_labels, cal["threshold"]),
               "adapted": judge(new_scores, new_labels, new_meta.threshold), "model_path": Path(model_path),
-              "seconds": seconds}
+              "seconds": seconds,
+              "scores": {"labels": base_labels, "base": base_scores, "adapted": new_scores}}
     result["sentence"] = sentence(before, result["adapted"])
     result.update(choice)
-    result["app"] = result["adapted"] if choice["chosen"] == "adapted" else result["calibrated"]
-    if choice["chosen"] == "calibrated":
-        result["sentence"] += (" On your dev sessions the fine-tuned model was no better than the calibrated "
-                               "threshold, so keeping your model with that threshold is recommended.")
+    result["app"] = result[{"kept": "before"}.get(choice["chosen"], choice["chosen"])]
+    result["sentence"] += ADVICE[choice["chosen"]]
     return result

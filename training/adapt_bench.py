@@ -11,7 +11,9 @@ rest is their later use, on which three models are judged:
 - ``adapted``: the base fine-tuned on the recordings (``training.config.FINETUNE``), at its threshold.
 
 Per user: AUC, APCER (the worst attack type), BPCER, ACER, and ``seconds`` from the recordings (files on
-disk, faces not yet detected) to the adapted model. Writes ``DIR/adapt.json`` and ``DIR/adapt.md``.
+disk, faces not yet detected) to the adapted model. Writes ``DIR/adapt.json``, ``DIR/adapt.md`` and, per user,
+``DIR/users/GROUP/scores.npz`` (the held-out and dev scores of the base and the adapted model, the labels, the
+three thresholds) for looking into a result without training again.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 
-from .adapt import adapt_to_camera
+from .adapt import CHOICES, adapt_to_camera
 from .config import FINETUNE
 from .dataset import Sample
 from .events import returned
@@ -62,6 +64,10 @@ def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, arg
     flow = adapt_to_camera(base, recorded, later, user_dir, f"adapted-{group}", device=args.device,
                            cache_dir=fresh_cache, install=False, recipe=recipe)
     r = returned(flow, lambda ev: ev.kind == "epoch" and print(f"[{group}] {ev.message}", flush=True))
+    np.savez(user_dir / "scores.npz", **{f"later_{k}": np.asarray(v) for k, v in r["scores"].items()},
+             **{f"dev_{k}": np.asarray(v) for k, v in r["dev_scores"].items()},
+             thresholds=np.asarray([r["before"]["threshold"], r["calibrated"]["threshold"],
+                                    r["adapted"]["threshold"]]))
     return {"group": group, "before": r["before"], "calibrated": r["calibrated"], "adapted": r["adapted"],
             "chosen": r["chosen"], "app": r["app"], "seconds": r["seconds"], "recorded": len(recorded),
             "later": len(later)}
@@ -77,7 +83,7 @@ def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
         met = [u[cond]["acer"] <= min(0.5 * u["before"]["acer"], 0.05) for u in users]
         out[f"target_met_{cond}"] = int(sum(met))
         out[f"target_met_share_{cond}"] = float(np.mean(met)) if users else 0.0
-    out["kept_fine_tuned"] = sum(u["chosen"] == "adapted" for u in users)
+    out["choices"] = {c: sum(u["chosen"] == c for u in users) for c in CHOICES}
     out["seconds_median"] = float(np.median([u["seconds"] for u in users]))
     out["seconds_max"] = float(np.max([u["seconds"] for u in users]))
     return out
@@ -98,8 +104,9 @@ def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argpars
                      + f" | {choice} | {auc} | {u['seconds']} |")
     s = summary
     lines += ["", f"Medians: ACER before {pct(s['before']['acer'])}, calibrated {pct(s['calibrated']['acer'])}, "
-              f"adapted {pct(s['adapted']['acer'])}, the app's choice {pct(s['app']['acer'])} (the fine-tuned "
-              f"model kept for {s['kept_fine_tuned']} of {s['users']} users, else the calibrated base). Target "
+              f"adapted {pct(s['adapted']['acer'])}, the app's choice {pct(s['app']['acer'])} (of "
+              f"{s['users']} users: the fine-tuned model for {s['choices']['adapted']}, the calibrated threshold "
+              f"for {s['choices']['calibrated']}, the model as it was for {s['choices']['kept']}). Target "
               f"(ACER <= half of before and <= 5 %) met for {s['target_met_adapted']} of {s['users']} users "
               f"adapted ({pct(s['target_met_share_adapted'])}), {s['target_met_app']} with the app's choice "
               f"({pct(s['target_met_share_app'])}). Recordings to adapted model: median "

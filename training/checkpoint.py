@@ -98,14 +98,14 @@ def load_state(path: Path) -> dict[str, Any]:
     if state["epoch"] < 0 or state["stale"] < 0:
         raise ModelLoadError(f"{what}: negative epoch ({state['epoch']}) or stale count ({state['stale']})")
     best = state["best"]
-    if len(best) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in best):
-        raise ModelLoadError(f"{what}: 'best' is {best!r}, expected two numbers")
+    if len(best) not in (2, 3) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in best):
+        raise ModelLoadError(f"{what}: 'best' is {best!r}, expected two or three numbers")
     return state
 
 
 def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
                   ema: nn.Module | None = None, state: dict[str, Any] | None = None
-                  ) -> tuple[int, tuple[float, float], int]:
+                  ) -> tuple[int, tuple[float, ...], int]:
     """Load ``last_state.pt`` into the run's model, optimizer, scheduler (and EMA, when both have one);
     returns (first epoch to run, best dev key so far, epochs without improvement). Everything is checked
     before it is used, so a state from another model or run fails here with a message, never mid-epoch.
@@ -123,7 +123,9 @@ def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
         raise ModelLoadError(f"{what}: the saved optimizer or scheduler state does not fit: "
                              f"{type(exc).__name__}: {str(exc)[:160]}") from exc
-    return int(state["epoch"]) + 1, (float(state["best"][0]), float(state["best"][1])), int(state["stale"])
+    # a state saved before the dev loss joined the key (two numbers) resumes with that term unknown (+inf)
+    best = tuple(float(v) for v in state["best"]) + (float("inf"),) * (3 - len(state["best"]))
+    return int(state["epoch"]) + 1, best, int(state["stale"])
 
 
 def _load_module(module: nn.Module, given: dict[Any, Any], what: str) -> None:

@@ -207,7 +207,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     model, ema, opt, sched = build_run(cfg, device)
     penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
-    start, best, stale = 1, (float("inf"), float("inf")), 0
+    start, best, stale = 1, (float("inf"),) * 3, 0
     if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
         state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
         if state is not None:
@@ -268,20 +268,24 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
 
 def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
            cfg: TrainConfig, device: torch.device, data: PreparedData, dist: Dist
-           ) -> tuple[torch.nn.Module, dict[str, Any], np.ndarray, tuple[float, float]]:
+           ) -> tuple[torch.nn.Module, dict[str, Any], np.ndarray, tuple[float, float, float]]:
     """The model that is evaluated and exported (the weight average when there is one) with its BN
-    statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC).
+    statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC, dev
+    log-loss: on a dev set the model already separates, as a user's few sessions often are, the loss still
+    tells a model whose scores sit far from the threshold from one that barely separates them).
     Every rank recomputes the statistics on the same crops (identical results, nothing to exchange)."""
     judged = ema.module if ema is not None else model
     if cfg.bn_refresh:
         refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
     dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
     frame = dev["frame"]
-    return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0))
+    loss = M.log_loss_live(dev_scores, [e.label for e in dev_entries])
+    return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0),
+                                     loss)
 
 
 def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, ema: AveragedModel | None, epoch: int,
-           best: tuple[float, float], stale: int) -> dict[str, Any]:
+           best: tuple[float, ...], stale: int) -> dict[str, Any]:
     """What ``last_state.pt`` holds (see checkpoint.STATE_TYPES): the plain model's weights, never DDP's."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "epoch": epoch, "best": list(best), "stale": stale}

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support, roc_auc_score
 
 from liveness_app.core.sessions import LIVE
 
@@ -44,7 +44,7 @@ from .error_rates import (
 )
 
 __all__ = ["LIVE_LABEL", "acer", "apcer_bpcer", "calibrate", "centred_threshold", "compute_all", "det_points",
-           "eer", "hter", "live_mask", "roc_points", "threshold_for_bpcer", "video_level"]
+           "eer", "hter", "live_mask", "log_loss_live", "roc_points", "threshold_for_bpcer", "video_level"]
 
 LIVE_LABEL = LIVE  # the name training.report imports
 _EPS = 1e-9
@@ -58,16 +58,35 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
+def log_loss_live(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray) -> float:
+    """Binary cross-entropy of P(live) ``scores`` against the labels (live = 1), clipped away from 0 and 1;
+    +inf when there are no samples."""
+    if len(scores) == 0:
+        return float("inf")
+    s, lab = check_pair(scores, labels, "labels")
+    return float(log_loss(live_mask(lab).astype(int), np.clip(s, 1e-6, 1 - 1e-6), labels=[0, 1]))
+
+
 def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) -> float:
     """The same decisions as ``threshold``, from the middle of the gap it sits in: every t between the
     highest score below it and the lowest score at or above it accepts the same samples, and the middle
     transfers best to new data (an EER threshold on well separated scores sits on the lowest live score).
+    The middle is taken in logit space, where the model's scores are linear: P(live) scores crowd near 0
+    and 1, so the middle of a gap such as (0.5, 0.99) in probability (0.745) would sit far closer to the
+    saturated side's bulk than to the other (measured on users' later sessions: docs/results/adapt-v4).
     """
     s = check_scores(scores)
     below, above = s[s < threshold], s[s >= threshold]
     if below.size == 0 or above.size == 0:
         return float(threshold)
-    return float((below.max() + above.min()) / 2.0)
+    lo, hi = _logit(float(below.max())), _logit(float(above.min()))
+    mid = float(1.0 / (1.0 + math.exp(-(lo + hi) / 2.0)))
+    return mid if below.max() < mid <= above.min() else float(threshold)  # clipped ends: keep decisions
+
+
+def _logit(p: float, eps: float = 1e-6) -> float:
+    p = min(max(p, eps), 1.0 - eps)
+    return math.log(p / (1.0 - p))
 
 
 def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,

@@ -75,11 +75,12 @@ class AdaptDialog(QDialog):
         self.adapt_button, self.cancel_button = QPushButton("Adapt"), QPushButton("Cancel")
         self.use_model_button = QPushButton("Use the adapted model")
         self.use_threshold_button = QPushButton("Use the calibrated threshold only")
+        self.keep_button = QPushButton("Keep my model")
         self.progress, self.result_label = QProgressBar(), QLabel(wordWrap=True)
         for button, slot in ((self.record_button, self.record_step), (self.skip_button, self.skip_step),
                              (self.adapt_button, self.adapt), (self.cancel_button, self.cancel),
                              (self.use_model_button, self._use_model),
-                             (self.use_threshold_button, self._use_threshold)):
+                             (self.use_threshold_button, self._use_threshold), (self.keep_button, self.reject)):
             button.clicked.connect(slot)
         form = QFormLayout()
         form.addRow("Your name (subject):", self.subject_edit)
@@ -93,7 +94,7 @@ class AdaptDialog(QDialog):
         layout.addLayout(button_row(self.record_button, self.skip_button, self.adapt_button, self.cancel_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.result_label)
-        layout.addLayout(button_row(self.use_model_button, self.use_threshold_button))
+        layout.addLayout(button_row(self.use_model_button, self.use_threshold_button, self.keep_button))
         self.resize(560, 460)
 
     @property
@@ -116,7 +117,7 @@ class AdaptDialog(QDialog):
         self.adapt_button.setEnabled(not busy and self._can_adapt())
         self.cancel_button.setEnabled(busy)
         self.subject_edit.setEnabled(not busy and not self.recorded)
-        for button in (self.use_model_button, self.use_threshold_button):
+        for button in (self.use_model_button, self.use_threshold_button, self.keep_button):
             button.setVisible(self.result is not None)
 
     def _can_adapt(self) -> bool:
@@ -210,7 +211,8 @@ class AdaptDialog(QDialog):
         self.result_label.setText(f"On your held-out sessions:<br>{table}<br>{result['sentence']} "
                                   f"({result['seconds']:.0f} s)")
         self.progress.setValue(self.progress.maximum())
-        recommended = self.use_model_button if result.get("chosen") == "adapted" else self.use_threshold_button
+        recommended = {"adapted": self.use_model_button, "calibrated": self.use_threshold_button,
+                       "kept": self.keep_button}[result["chosen"]]
         recommended.setDefault(True)
         recommended.setText(recommended.text().removesuffix(" (recommended)") + " (recommended)")
 

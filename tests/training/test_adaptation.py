@@ -102,3 +102,19 @@ def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None
         assert user["recorded"] == 10 and user["later"] >= 10  # at most half of each label is "recorded"
     assert "| subj0 |" in (tmp_path / "bench" / "adapt.md").read_text()
     assert {"before", "calibrated", "adapted", "users"} <= set(result["summary"])
+
+
+@pytest.mark.parametrize("kept, adapted, calibrated, expected", [
+    (0.0, 0.0, 0.0, "kept"),  # already right on the dev sessions: the model stays as it is
+    (0.2, 0.0, 0.0, "adapted"),  # a tie between the two fitted ones: the fine-tuned model
+    (0.2, 0.1, 0.05, "calibrated"),
+    (0.2, 0.05, 0.1, "adapted"),
+    (0.05, 0.1, 0.1, "kept"),
+])
+def test_the_recommendation_is_the_lowest_dev_acer_and_ties_keep_what_was_fitted_least(
+        kept, adapted, calibrated, expected) -> None:
+    from training.adapt import ADVICE, recommend
+
+    judged = {"kept": {"acer": kept}, "adapted": {"acer": adapted}, "calibrated": {"acer": calibrated}}
+    assert recommend(judged) == expected
+    assert set(ADVICE) == set(judged)

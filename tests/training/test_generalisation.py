@@ -227,8 +227,12 @@ def test_a_threshold_is_centred_in_its_gap_without_changing_a_decision() -> None
     from training.metrics import centred_threshold
 
     scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
-    assert centred_threshold(scores, 0.8) == pytest.approx(0.55)  # between 0.3 (rejected) and 0.8 (accepted)
+    # between 0.3 (rejected) and 0.8 (accepted), in logit space: sigmoid((logit 0.3 + logit 0.8) / 2)
+    assert centred_threshold(scores, 0.8) == pytest.approx(1 / (1 + (0.7 / 0.3 * 0.2 / 0.8) ** 0.5))
+    assert centred_threshold(np.array([0.01, 0.99]), 0.99) == pytest.approx(0.5)  # symmetric gap: 0.5
     assert centred_threshold(scores, 0.05) == 0.05  # nothing below it: left alone
-    for t in (0.15, 0.25, 0.6, 0.85):
+    for t in (0.15, 0.25, 0.6, 0.85, 0.95):
         c = centred_threshold(scores, t)
         np.testing.assert_array_equal(scores >= c, scores >= t)
+    saturated = np.array([0.0, 0.0, 1.0, 1.0])  # gap ends clipped alike: the decisions still stand
+    np.testing.assert_array_equal(saturated >= centred_threshold(saturated, 1.0), saturated >= 1.0)

@@ -218,3 +218,12 @@ def test_collapsed_model_is_flagged() -> None:
     frame = compute_all(scores, labels, threshold=0.5333)["frame"]
     assert frame["auc"] == 1.0  # perfect ranking by noise ...
     assert any("collapsed" in n for n in frame["notes"])  # ... which the metrics must not hide
+
+
+def test_log_loss_live_by_hand_and_ranks_a_wider_margin_first() -> None:
+    labels = ["live", "print"]
+    assert m.log_loss_live([0.8, 0.4], labels) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+    # both separate these perfectly (EER 0, AUC 1); the loss still prefers scores far from the threshold
+    assert m.log_loss_live([0.99, 0.01], labels) < m.log_loss_live([0.6, 0.4], labels)
+    assert math.isfinite(m.log_loss_live([1.0, 0.0], ["print", "live"]))  # clipped, never inf
+    assert m.log_loss_live([], []) == float("inf")

@@ -146,7 +146,7 @@ RESUME_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "not-a-dict": (lambda s: [1, 2, 3], "not a training state (it holds a list"),
     "missing-keys": (lambda s: {"model": s["model"]}, "not a training state (no 'optimizer', 'scheduler', 'epoch'"),
     "epoch-is-text": (lambda s: _with(s, "epoch", "3"), "'epoch' is a str, expected int"),
-    "best-not-numbers": (lambda s: _with(s, "best", ["a", "b"]), "'best' is ['a', 'b'], expected two numbers"),
+    "best-not-numbers": (lambda s: _with(s, "best", ["a", "b"]), "'best' is ['a', 'b'], expected two or three numbers"),
     "model-from-other-settings": (lambda s: _with(s, "model", _lbp_model_state()),
                                   "does not match this model (4 unexpected keys (texture_proj.0.bias, "),
     "model-missing-keys": (lambda s: _with(s, "model/features.0.0.weight", "DELETE"),
@@ -189,7 +189,10 @@ def test_hostile_resume_state_is_refused_unopened(tmp_path: Path, capsys: pytest
 def test_valid_state_restores(tmp_path: Path, valid_state: dict[str, Any]) -> None:
     save_state(tmp_path / "last_state.pt", valid_state)
     model, ema, opt, sched = build_run(TrainConfig(input_size=32), torch.device("cpu"))
-    assert restore_state(tmp_path / "last_state.pt", model, opt, sched, ema) == (2, (0.25, 0.5), 0)
+    # a two-number key, saved before the dev loss joined it, resumes with that term unknown
+    assert restore_state(tmp_path / "last_state.pt", model, opt, sched, ema) == (2, (0.25, 0.5, float("inf")), 0)
+    save_state(tmp_path / "last_state.pt", {**valid_state, "best": [0.25, 0.5, 0.125]})
+    assert restore_state(tmp_path / "last_state.pt", model, opt, sched, ema)[1] == (0.25, 0.5, 0.125)
 
 
 def test_describe_state_mismatch_names_and_counts() -> None:
