@@ -47,8 +47,8 @@ def export_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prep
     split = data.summary.get("split", "by group")
     training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, **run,
                 "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
-                "calibration": {**cal, "chosen": "eer_threshold, centred in its gap (logit space)", "threshold": threshold,
-                                "on": f"dev split ({split})"}}
+                "calibration": {**cal, "chosen": "eer_threshold, centred in its gap (logit space)",
+                                "threshold": threshold, "on": f"dev split ({split})"}}
     if cfg.init:
         training["fine_tuned_from"] = Path(cfg.init).name
     export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,

@@ -38,6 +38,10 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert "the model you had" in text and "calibrated only" in text and "held-out sessions" in text
     assert {"before", "calibrated", "adapted", "sentence"} <= set(dialog.result)
     assert not dialog.use_model_button.isHidden()
+    choices = {"adapted": dialog.use_model_button, "calibrated": dialog.use_threshold_button,
+               "kept": dialog.keep_button}
+    assert [c for c, b in choices.items() if b.isDefault()] == [dialog.result["chosen"]]  # one is recommended
+    assert choices[dialog.result["chosen"]].text().endswith("(recommended)")
 
     with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS) as changed:
         click(qtbot, dialog.use_model_button)
