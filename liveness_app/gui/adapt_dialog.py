@@ -86,7 +86,7 @@ class AdaptDialog(QDialog):
         form.addRow("Your name (subject):", self.subject_edit)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("About 30 s of each: yourself live, then each attack you can show. Then the "
-                                "current model is calibrated and fine-tuned to this camera (about two minutes "
+                                "current model is calibrated and fine-tuned to this camera (about a minute "
                                 "on a CPU) and checked on the last part of each take.", wordWrap=True))
         layout.addLayout(form)
         layout.addWidget(self.steps)

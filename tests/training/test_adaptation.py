@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,6 +103,30 @@ def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None
         assert user["recorded"] == 10 and user["later"] >= 10  # at most half of each label is "recorded"
     assert "| subj0 |" in (tmp_path / "bench" / "adapt.md").read_text()
     assert {"before", "calibrated", "adapted", "users"} <= set(result["summary"])
+    assert sum(result["summary"]["choices"].values()) == 2
+    scores = np.load(tmp_path / "bench" / "users" / "subj0" / "scores.npz")
+    assert len(scores["later_labels"]) == len(scores["later_base"]) == len(scores["later_adapted"]) > 0
+    assert len(scores["dev_labels"]) == len(scores["dev_adapted"]) > 0 and scores["thresholds"].shape == (3,)
+
+
+def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -> None:
+    import importlib.util
+
+    from studio_fakes import tiny_dataset as _tiny_dataset
+
+    spec = importlib.util.spec_from_file_location("images_to_recordings",
+                                                  Path(__file__).parents[2] / "scripts" / "images_to_recordings.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
+    out = tmp_path / "rec"
+    assert script.main(["--data", f"cropped:{data}", "--group", "subj1", "--out", str(out), "--sessions", "2",
+                        "--session-seconds", "0.2"]) == 0
+    samples = load_recordings(out)
+    assert len(samples) == 4 and {s.group for s in samples} == {"subj1"}  # 2 labels x 2 sessions, one user
+    assert sorted(s.label for s in samples) == sorted(2 * list({s.label for s in samples}))
+    sessions = SessionStore(out).read().sessions
+    assert all(s["frames"] == 6 and s["fps"] == 30.0 and s["status"] == "complete" for s in sessions)
 
 
 @pytest.mark.parametrize("kept, adapted, calibrated, expected", [
