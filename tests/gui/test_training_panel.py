@@ -13,6 +13,7 @@ from PyQt6.QtGui import QDesktopServices  # noqa: E402
 
 from gui_helpers import TIMEOUT_MS, TRAIN_TIMEOUT_MS, click, wait_result  # noqa: E402
 from liveness_app import paths  # noqa: E402
+from training.config import FINETUNE  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -137,6 +138,7 @@ def test_training_from_the_panel_fine_tunes_the_active_model_by_default(qtbot, w
     panel = window.training_panel
     assert panel.form.init_check.isChecked() and not panel.form.size_combo.isEnabled()
     cfg = panel.build_config()
-    assert cfg.init == str(window.model.path) and cfg.l2sp > 0 and cfg.epochs == 3  # pulled toward the base
+    assert cfg.init == str(window.model.path) and cfg.l2sp > 0  # pulled toward the base
+    assert cfg.epochs == FINETUNE["epochs"]  # the short schedule
     panel.form.init_check.setChecked(False)
     assert panel.form.size_combo.isEnabled() and panel.build_config().init == ""
