@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, logit
 from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support, roc_auc_score
 
 from liveness_app.core.sessions import LIVE
@@ -48,6 +49,7 @@ __all__ = ["LIVE_LABEL", "acer", "apcer_bpcer", "calibrate", "centred_threshold"
 
 LIVE_LABEL = LIVE  # the name training.report imports
 _EPS = 1e-9
+_CLIP = 1e-6  # P(live) kept this far from 0 and 1 where a logit or a log is taken
 
 
 def _num(x: Any) -> float | None:
@@ -64,7 +66,7 @@ def log_loss_live(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | 
     if len(scores) == 0:
         return float("inf")
     s, lab = check_pair(scores, labels, "labels")
-    return float(log_loss(live_mask(lab).astype(int), np.clip(s, 1e-6, 1 - 1e-6), labels=[0, 1]))
+    return float(log_loss(live_mask(lab).astype(int), np.clip(s, _CLIP, 1.0 - _CLIP), labels=[0, 1]))
 
 
 def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) -> float:
@@ -79,14 +81,9 @@ def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) ->
     below, above = s[s < threshold], s[s >= threshold]
     if below.size == 0 or above.size == 0:
         return float(threshold)
-    lo, hi = _logit(float(below.max())), _logit(float(above.min()))
-    mid = float(1.0 / (1.0 + math.exp(-(lo + hi) / 2.0)))
+    lo, hi = logit(np.clip([below.max(), above.min()], _CLIP, 1.0 - _CLIP))
+    mid = float(expit((lo + hi) / 2.0))
     return mid if below.max() < mid <= above.min() else float(threshold)  # clipped ends: keep decisions
-
-
-def _logit(p: float, eps: float = 1e-6) -> float:
-    p = min(max(p, eps), 1.0 - eps)
-    return math.log(p / (1.0 - p))
 
 
 def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
