@@ -41,6 +41,13 @@ def frame_of(image: np.ndarray) -> np.ndarray:
     return frame
 
 
+def read_frame(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    if image is None:
+        raise SystemExit(f"cannot read image {path}")
+    return frame_of(image)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="a manifest.csv with groups, as liveness-train --data")
@@ -61,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         for part in np.array_split(np.arange(len(items)), args.sessions):
             if part.size == 0:
                 continue
+            frames = [read_frame(items[i].path) for i in part]  # each image once, held for its share
             rec = Recorder(store, label, args.group, camera="images", fps=FPS, size=SIZE,
                            notes=f"frames {part[0]}-{part[-1]} of {args.data}")
             for i in range(n_frames):
-                image = cv2.imread(str(items[part[i * part.size // n_frames]].path))
-                rec.write(frame_of(image), block=True)
+                rec.write(frames[i * len(frames) // n_frames], block=True)
             session = rec.stop()
             print(f"{label}: {session['file']} {session['frames']} frames from images {part[0]}-{part[-1]}")
     return 0

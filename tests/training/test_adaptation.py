@@ -127,6 +127,10 @@ def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -
     assert sorted(s.label for s in samples) == sorted(2 * list({s.label for s in samples}))
     sessions = SessionStore(out).read().sessions
     assert all(s["frames"] == 6 and s["fps"] == 30.0 and s["status"] == "complete" for s in sessions)
+    broken = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix in {".png", ".jpg"})[0]
+    broken.write_bytes(b"not an image")
+    with pytest.raises(SystemExit, match="cannot read image"):
+        script.main(["--data", f"cropped:{data}", "--group", "subj0", "--out", str(tmp_path / "rec2")])
 
 
 @pytest.mark.parametrize("kept, adapted, calibrated, expected", [
