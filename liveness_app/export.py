@@ -31,8 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
 def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> dict[str, float]:
     """Largest |difference| of scores and maps between PyTorch and ONNX Runtime on random inputs, at the
     model's threshold and at both ends (so both signs of the map are compared)."""
-    import torch
-
     from .core.model import load_checkpoint
     from .core.onnx_backend import load_onnx
     from .core.scorer import LivenessScorer

@@ -91,7 +91,7 @@ def load_state(path: Path) -> dict[str, Any]:
     missing = [k for k in STATE_TYPES if k not in state]
     if missing:
         raise ModelLoadError(f"{what}: not a training state (no {', '.join(repr(k) for k in missing)})")
-    for key, types in {**STATE_TYPES, "ema": (dict,)}.items():
+    for key, types in {**STATE_TYPES, "ema": (dict,), "lrs": (list, tuple)}.items():
         if key in state and (not isinstance(state[key], types) or isinstance(state[key], bool)):
             raise ModelLoadError(f"{what}: '{key}' is a {type(state[key]).__name__}, expected "
                                  f"{' or '.join(t.__name__ for t in types)}")
@@ -100,6 +100,9 @@ def load_state(path: Path) -> dict[str, Any]:
     best = state["best"]
     if len(best) not in (2, 3) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in best):
         raise ModelLoadError(f"{what}: 'best' is {best!r}, expected two or three numbers")
+    lrs = state.get("lrs", ())
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in lrs):
+        raise ModelLoadError(f"{what}: 'lrs' holds something other than positive numbers")
     return state
 
 

@@ -8,121 +8,30 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader
-from torchvision.ops import sigmoid_focal_loss
+from torch.optim.swa_utils import AveragedModel
 
 from liveness_app.core.device import select_device, use_training_threads
-from liveness_app.core.model import ModelMeta, build_model, load_checkpoint, read_checkpoint
+from liveness_app.core.model import ModelMeta, read_checkpoint
 
 from . import metrics as M
-from .augment import AugmentConfig
-from .checkpoint import load_pretrained, load_state, restore_state, save_state
+from .checkpoint import load_state, restore_state, save_state
 from .config import TrainConfig
-from .distributed import SINGLE, Dist, balanced_share
-from .distill import distill_backbone, kd_loss, load_liveness_teacher, load_teacher
+from .distributed import SINGLE, Dist
+from .distill import distill_backbone, load_liveness_teacher, load_teacher
 from .events import TrainEvent
-from .frames import CropDataset, Entry, balanced_weights, epoch_entries, eval_entries, limit_per_group
+from .frames import Entry, epoch_entries, eval_entries, limit_per_group
 from .outputs import export_best, install, spec_of, summary
 from .prepare import PreparedData, prepare_data
+from .refit import refit_all
 from .scoring import score_entries
-from .sync_bn import BN_TYPES
+from .steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
-
-
-def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    if cfg.label_smoothing:
-        targets = targets * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-    if cfg.loss == "focal":
-        return sigmoid_focal_loss(logits, targets, alpha=cfg.focal_alpha, gamma=cfg.focal_gamma, reduction="mean")
-    return F.binary_cross_entropy_with_logits(logits, targets)
-
-
-def _loader(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float,
-            dist: Dist = SINGLE) -> DataLoader:
-    """Training: this rank's part of the epoch's balanced sample (all of it for one process); else all
-    ``entries`` in order."""
-    ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch,
-                     augment_cfg=AugmentConfig.from_overrides(cfg.augment), synth_attacks=cfg.synth_attacks)
-    sampler = None
-    if train:
-        n = cfg.epoch_size or len(entries)
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # the same on every rank
-        sampler = balanced_share(balanced_weights(entries), n, gen, dist.rank, dist.world_size)
-    pin = cfg.device != "cpu" and torch.cuda.is_available()  # page-locked batches: async copies to the GPU
-    return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, num_workers=cfg.workers,
-                      persistent_workers=False, drop_last=False, pin_memory=pin)
-
-
-def ema_warmup_fn(decay: float):
-    """EMA update whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates n (timm's
-    ModelEmaV3 warmup), so that the average of a short run (a few hundred steps on a user's recordings)
-    is not dominated by the first, untrained weights."""
-    @torch.no_grad()
-    def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        n = float(num_averaged)
-        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(ema_params, params, weight)  # what torch's own EMA function uses
-
-    return update
-
-
-def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                    device: torch.device, epoch: int, ema: AveragedModel | None = None,
-                    penalty: Callable[[], torch.Tensor] | None = None,
-                    teacher: torch.nn.Module | None = None) -> Iterator[TrainEvent]:
-    """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
-    a regulariser added to each step's loss). With a ``teacher``, the loss mixes the labels' term with
-    the distillation of its soft scores (``kd_weight``, ``kd_temperature``)."""
-    model.train()
-    total, count = 0.0, 0
-    use_amp = cfg.amp and device.type == "cuda"
-    for step, (x, y, _) in enumerate(loader, 1):
-        x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
-        y = y.to(device, dtype=torch.float32, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = model(x).squeeze(1)
-        loss = loss_fn(logits.float(), y, cfg)
-        if teacher is not None:
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                t_logits = teacher(x).squeeze(1)
-            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd_loss(logits.float(), t_logits.float(),
-                                                                          cfg.kd_temperature)
-        opt.zero_grad(set_to_none=True)
-        (loss + penalty() if penalty is not None else loss).backward()
-        opt.step()
-        if ema is not None:
-            ema.update_parameters(model)
-        total += loss.item() * len(y)
-        count += len(y)
-        yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
-
-
-@torch.no_grad()
-def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
-                     extra: float, max_images: int = 1024) -> None:
-    """Precise BN (as in pycls): recompute BatchNorm running statistics as plain averages over a seeded
-    sample of un-augmented training crops, so that eval-mode outputs match what was trained even after
-    few steps (short runs on a user's own recordings)."""
-    bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    rng = np.random.default_rng(cfg.seed)
-    subset = [entries[i] for i in rng.permutation(len(entries))[:max_images]]
-    model.train()
-    for x, _, _ in _loader(subset, cfg, False, 0, extra):
-        model(x.to(device, memory_format=torch.channels_last))
-    for m, momentum in zip(bns, saved):
-        m.momentum = momentum
 
 
 def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
@@ -151,44 +60,6 @@ def adopt_base(cfg: TrainConfig) -> TrainConfig:
                    std=tuple(spec.std))
 
 
-def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Tensor]:
-    """L2-SP: ``weight`` x the squared distance of the trainable weights from where they started, so a
-    few minutes of one person's data move the model only as far as they must."""
-    pairs = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
-    return lambda: weight * sum(((p - p0) ** 2).sum() for p, p0 in pairs)
-
-
-def build_run(cfg: TrainConfig, device: torch.device
-              ) -> tuple[torch.nn.Module, AveragedModel | None, torch.optim.Optimizer, Any]:
-    """The model (``init`` or ``--pretrained`` weights loaded, the first ``freeze_blocks`` frozen), its
-    weight EMA, optimizer (over the trainable weights) and LR scheduler."""
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, lbp_grid=cfg.lbp_grid, spec=spec_of(cfg))
-    if cfg.init:
-        model.load_state_dict(load_checkpoint(Path(cfg.init))[0].state_dict())
-    for block in list(model.features)[:cfg.freeze_blocks]:
-        block.requires_grad_(False)
-    model = model.to(device, memory_format=torch.channels_last)
-    for m in model.modules():
-        # torchvision's MobileNetV3 uses BN momentum 0.01 (tuned for long ImageNet schedules): after a few
-        # hundred steps from scratch the running statistics are still near their init, and the model in
-        # eval mode outputs an almost constant score. 0.1 tracks the batch statistics within ~50 steps.
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = cfg.bn_momentum
-    if cfg.pretrained:
-        load_pretrained(model, Path(cfg.pretrained))
-    # Weight EMA (as in timm's ModelEmaV3): evaluated, calibrated and exported instead of the raw weights;
-    # its BatchNorm statistics come from the precise-BN pass below, not from the averaged buffers.
-    ema = None
-    if cfg.ema_decay:
-        avg = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
-        ema = AveragedModel(model, multi_avg_fn=avg)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                            weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
-    return model, ema, opt, sched
-
-
 def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`.
 
@@ -208,10 +79,12 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
     start, best, stale = 1, (float("inf"),) * 3, 0
+    lrs: list[float] = []  # each epoch's learning rate, for the refit
     if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
         state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
         if state is not None:
             start, best, stale = restore_state(state_path, model, opt, sched, ema, state=state)
+            lrs = list(state.get("lrs", [cfg.lr] * (start - 1)))  # a state from before the refit: the start lr
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
     scorer_teacher = load_liveness_teacher(Path(cfg.teacher), spec_of(cfg), device) if cfg.teacher else None
     if data is None:
@@ -227,8 +100,9 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     try:
         for epoch in range(start, cfg.epochs + 1):
             t0 = time.perf_counter()
+            lrs.append(opt.param_groups[0]["lr"])
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
-            loader = _loader(entries, cfg, True, epoch, data.cache_margin_extra, dist)
+            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist)
             ev = TrainEvent("batch")
             for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):
                 yield ev
@@ -250,7 +124,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
                 report.update(world_size=dist.world_size, replicas_in_sync=dist.in_sync(model))
             if dist.is_main:
                 log.write(json.dumps(report, default=float) + "\n"); log.flush()
-                save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale))
+                save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale, lrs))
             if not report.get("replicas_in_sync", True):
                 yield TrainEvent("warning", message=f"epoch {epoch}: the ranks' weights differ (a DDP fault)")
             yield TrainEvent("epoch", epoch, cfg.epochs, message=summary(report), metrics=report,
@@ -262,8 +136,11 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
         if log is not None:
             log.close()
     dist.barrier()  # rank 0's files are complete before any rank reports "done"
-    installed = install(best_path, cfg) if dist.is_main and best_path.is_file() else None
-    yield TrainEvent("done", message=f"best model: {installed or best_path}", model_path=installed or best_path)
+    final = best_path
+    if cfg.refit and best_path.is_file():
+        final = yield from refit_all(cfg, data, best_path, lrs, device, dist)
+    installed = install(final, cfg) if dist.is_main and final.is_file() else None
+    yield TrainEvent("done", message=f"best model: {installed or final}", model_path=installed or final)
 
 
 def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
@@ -285,10 +162,10 @@ def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[
 
 
 def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, ema: AveragedModel | None, epoch: int,
-           best: tuple[float, ...], stale: int) -> dict[str, Any]:
+           best: tuple[float, ...], stale: int, lrs: Sequence[float]) -> dict[str, Any]:
     """What ``last_state.pt`` holds (see checkpoint.STATE_TYPES): the plain model's weights, never DDP's."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-             "epoch": epoch, "best": list(best), "stale": stale}
+             "epoch": epoch, "best": list(best), "stale": stale, "lrs": list(lrs)}
     if ema is not None:
         state["ema"] = ema.state_dict()
     return state
@@ -298,7 +175,7 @@ def _distill(model: torch.nn.Module, teacher: torch.nn.Module, ema: AveragedMode
              cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """The distillation stage on the training crops; the weight average then restarts from its result."""
     seeds = [DISTILL_SEED_OFFSET + epoch for epoch in range(1, cfg.distill_epochs + 1)]  # apart from training's
-    loaders = [_loader(epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e), cfg, True, e,
+    loaders = [loader_for(epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e), cfg, True, e,
                        data.cache_margin_extra, dist) for e in seeds]
     yield from distill_backbone(model, teacher, loaders, cfg, device, dist)
     if ema is not None:

@@ -158,9 +158,9 @@ class TrainingPanel(QWidget):
         if ev.kind == "cache":
             self._show_progress(ev.step, ev.steps, f"Caching face crops {ev.step}/{ev.steps}")
         elif ev.kind == "batch":
-            loss = ev.metrics.get("loss")
+            loss, phase = ev.metrics.get("loss"), (ev.phase or "epoch").capitalize()  # Epoch, Distil, Refit
             self._show_progress((ev.epoch - 1) * ev.steps + ev.step, ev.epochs * ev.steps,
-                                f"Epoch {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
+                                f"{phase} {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
                                 + (f", loss {loss:.4f}" if loss is not None else ""))
         elif ev.kind == "epoch":
             self.log_view.appendPlainText(ev.message)

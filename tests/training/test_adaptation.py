@@ -78,9 +78,44 @@ def test_a_single_subject_fine_tunes_the_active_model(tmp_path: Path, sample_vid
     assert not torch.equal(model.state_dict()[trained], base_model.state_dict()[trained])
 
 
+def test_refit_trains_again_on_train_and_dev_for_the_early_stopped_epochs(
+        tmp_path: Path, sample_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``refit``, the installed model trains from the base on every session (dev too) for as many
+    epochs as the early-stopped one, at the same learning rates, and keeps its dev threshold; the
+    early-stopped twin stays beside it."""
+    from training import refit
+    rec = record_sessions(tmp_path / "rec", sample_video,
+                          [("live", "me"), ("print", "me"), ("live", "me"), ("print", "me")])
+    base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
+    seen: list[tuple[int, set[str]]] = []
+    real = refit.epoch_entries
+    monkeypatch.setattr(refit, "epoch_entries", lambda items, *a: (
+        seen.append((a[-1], {it.sample.path.name for it in items})), real(items, *a))[1])
+    cfg = TrainConfig(**{**FINETUNE, **TINY, "data": (str(rec),), "init": str(base), "out_dir": str(tmp_path / "run"),
+                         "cache_dir": str(tmp_path / "cache"), "install": False, "name": "mine", "refit": True,
+                         "epochs": 3, "patience": 1})
+    events = list(fit(cfg))
+    twin, final = tmp_path / "run" / "best.pt", tmp_path / "run" / refit.REFIT_NAME
+    assert events[-1].kind == "done" and events[-1].model_path == final
+    _, twin_meta = load_checkpoint(twin)
+    model, meta = load_checkpoint(final)
+    assert [epoch for epoch, _ in seen] == list(range(1, twin_meta.training["epoch"] + 1))
+    assert all(names == {p.name for p in rec.rglob("*.avi")} for _, names in seen)  # all four sessions
+    assert meta.threshold == twin_meta.threshold and meta.training["refit"]["epochs"] == twin_meta.training["epoch"]
+    assert meta.training["refit"]["on"] == "train + dev" and "this model trained on dev too" in meta.metrics["note"]
+    assert not torch.equal(model.state_dict()["classifier.3.weight"],
+                           load_checkpoint(twin)[0].state_dict()["classifier.3.weight"])
+
+
 def test_fine_tune_options_need_a_model_to_start_from() -> None:
     with pytest.raises(ValueError, match="need a model to start from"):
         TrainConfig(freeze_blocks=4)
+
+
+@pytest.mark.parametrize("stage", [{"distill_from": "mnv2.pth"}, {"teacher": "teacher.pt"}])
+def test_refit_refuses_the_stages_it_would_not_repeat(stage: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="refit repeats the training epochs only"):
+        TrainConfig(refit=True, **stage)
 
 
 def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
@@ -134,13 +169,14 @@ def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("kept, adapted, calibrated, expected", [
-    (0.0, 0.0, 0.0, "kept"),  # already right on the dev sessions: the model stays as it is
-    (0.2, 0.0, 0.0, "adapted"),  # a tie between the two fitted ones: the fine-tuned model
+    (0.0, 0.0, 0.0, "adapted"),  # the dev sessions cannot tell them apart: the fine-tuned model
+    (0.0, 0.1, 0.0, "kept"),  # a tie between the base at its own and at the calibrated threshold: its own
+    (0.2, 0.0, 0.0, "adapted"),
     (0.2, 0.1, 0.05, "calibrated"),
     (0.2, 0.05, 0.1, "adapted"),
     (0.05, 0.1, 0.1, "kept"),
 ])
-def test_the_recommendation_is_the_lowest_dev_acer_and_ties_keep_what_was_fitted_least(
+def test_the_recommendation_is_the_lowest_dev_acer_and_ties_go_to_the_fine_tuned_model(
         kept, adapted, calibrated, expected) -> None:
     from training.adapt import ADVICE, recommend
 

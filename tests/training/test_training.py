@@ -149,7 +149,7 @@ def test_evaluation_report(tmp_path: Path) -> None:
 
 
 def test_ema_warmup_follows_the_weights_early_and_averages_later() -> None:
-    from training.loop import ema_warmup_fn
+    from training.steps import ema_warmup_fn
 
     update = ema_warmup_fn(0.995)
     ema, weights = [torch.zeros(3)], [torch.ones(3)]

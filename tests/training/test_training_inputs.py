@@ -147,6 +147,8 @@ RESUME_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "missing-keys": (lambda s: {"model": s["model"]}, "not a training state (no 'optimizer', 'scheduler', 'epoch'"),
     "epoch-is-text": (lambda s: _with(s, "epoch", "3"), "'epoch' is a str, expected int"),
     "best-not-numbers": (lambda s: _with(s, "best", ["a", "b"]), "'best' is ['a', 'b'], expected two or three numbers"),
+    "lrs-not-a-list": (lambda s: _with(s, "lrs", "fast"), "'lrs' is a str, expected list or tuple"),
+    "lrs-not-positive": (lambda s: _with(s, "lrs", [1e-3, -1.0]), "'lrs' holds something other than positive numbers"),
     "model-from-other-settings": (lambda s: _with(s, "model", _lbp_model_state()),
                                   "does not match this model (4 unexpected keys (texture_proj.0.bias, "),
     "model-missing-keys": (lambda s: _with(s, "model/features.0.0.weight", "DELETE"),

@@ -1,0 +1,67 @@
+"""Refit: once early stopping on dev has chosen how long to train, train again from the start on train and
+dev together for that long, with the same learning rates, and keep the threshold calibrated on dev.
+
+A user's dev sessions are the latest of their recordings, the closest in time to how the model will be
+used; the early-stopped model (``best.pt``) never trains on them, the refit one (``refit.pt``) does. The
+early-stopped model stays in the run folder: it is the refit's held-out twin, the one whose dev figures say
+how the recipe does on sessions it did not see (:func:`training.adapt.pick` judges it).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from liveness_app.core.model import ModelMeta, read_checkpoint
+
+from .checkpoint import export_model
+from .config import TrainConfig
+from .distributed import SINGLE, Dist
+from .events import TrainEvent
+from .frames import epoch_entries
+from .outputs import spec_of
+from .prepare import PreparedData
+from .steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+
+REFIT_NAME = "refit.pt"
+
+
+def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[float], device: torch.device,
+              dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+    """Train ``cfg``'s model from its start on ``data.train`` + ``data.dev`` for as many epochs as ``best``
+    trained (``lrs``: the learning rate of each of those epochs, ``cfg.lr`` where unknown), export it beside
+    ``best`` with ``best``'s threshold and metadata (plus a ``refit`` entry); returns (StopIteration value)
+    its path. ``best`` is read back from disk (a resumed run's may come from an earlier process)."""
+    meta = ModelMeta.from_dict(read_checkpoint(best))
+    epochs = meta.training.get("epoch")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= cfg.epochs:
+        raise ValueError(f"cannot refit: {best} does not say at which epoch (1..{cfg.epochs}) it was saved")
+    model, ema, opt, _ = build_run(cfg, device)
+    penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
+    net = dist.wrap(model, device, cfg.sync_bn)
+    items = list(data.train) + list(data.dev)
+    for epoch in range(1, epochs + 1):
+        for group in opt.param_groups:
+            group["lr"] = lrs[epoch - 1] if epoch <= len(lrs) else cfg.lr
+        entries = epoch_entries(items, cfg.train_frames_per_video, cfg.seed, epoch)
+        loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist)
+        ev = TrainEvent("batch")
+        for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty):
+            yield replace(ev, epochs=epochs, phase="refit")
+        yield TrainEvent("epoch", epoch, epochs, message=f"refit on train + dev, epoch {epoch} of {epochs}: "
+                         f"loss {dist.mean(ev.metrics.get('loss')):.4f}", phase="refit")
+    final = ema.module if ema is not None else model
+    if cfg.bn_refresh:
+        refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra)
+    path = Path(best).with_name(REFIT_NAME)
+    if dist.is_main:
+        training: dict[str, Any] = {**meta.training, "refit": {
+            "epochs": epochs, "on": "train + dev", "items": len(items),
+            "threshold": f"calibrated on dev for {best.name}, the early-stopped twin (dev held out)"}}
+        export_model(path, final, spec_of(cfg), meta.threshold,
+                     name=cfg.name, training=training,
+                     metrics={**meta.metrics, "note": f"dev figures are {best.name}'s; this model trained on dev too"})
+    dist.barrier()
+    return path
