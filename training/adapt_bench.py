@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
+from liveness_app.core.model import ModelLoadError, load_checkpoint
 
 from .adapt import CHOICES, adapt_to_camera
 from .config import FINETUNE
@@ -130,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     for s in samples:
         by_group.setdefault(s.group, []).append(s)
     wanted = args.groups or sorted(g for g, ss in by_group.items() if len({x.is_live for x in ss}) == 2)
+    unknown = [g for g in wanted if g not in by_group]
+    if unknown:
+        p.error(f"no such group in the data: {', '.join(unknown)}")
+    try:
+        load_checkpoint(args.model)  # before any user: an unreadable base would skip every one of them
+    except ModelLoadError as exc:
+        p.error(f"--model: {exc}")
     args.out.mkdir(parents=True, exist_ok=True)
     users = []
     for group in wanted:
@@ -140,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(users) if users else {}
         (args.out / "adapt.json").write_text(json.dumps({"users": users, "summary": summary,
                                                          "recipe": {**FINETUNE, **args.recipe}}, indent=1))
+    if not users:
+        print(f"no user could be measured (see the messages above); nothing written to {args.out / 'adapt.md'}",
+              file=sys.stderr)
+        return 1
     (args.out / "adapt.md").write_text(markdown(users, summarize(users), args))
     print((args.out / "adapt.md").read_text())
     return 0

@@ -144,6 +144,26 @@ def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None
     assert len(scores["dev_labels"]) == len(scores["dev_adapted"]) > 0 and scores["thresholds"].shape == (3,)
 
 
+def test_the_adaptation_benchmark_refuses_a_bad_base_or_group_before_any_user(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio_fakes import tiny_dataset as _tiny_dataset
+    from training.adapt_bench import main as bench_main
+
+    data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
+    base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
+    (tmp_path / "foreign.pt").write_bytes(b"not a model")
+    runs = {"missing base": ["--model", str(tmp_path / "missing.pt")],
+            "foreign base": ["--model", str(tmp_path / "foreign.pt")],
+            "unknown group": ["--model", str(base), "--groups", "subj0", "nobody"]}
+    for why, args in runs.items():
+        with pytest.raises(SystemExit) as stopped:
+            bench_main(["--data", f"cropped:{data}", "--out", str(tmp_path / "bench"), *args])
+        assert stopped.value.code == 2, why
+        err = capsys.readouterr().err
+        assert ("nobody" in err) if why == "unknown group" else ("--model:" in err), why
+    assert not (tmp_path / "bench").exists()  # nothing started
+
+
 def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -> None:
     import importlib.util
 
