@@ -2,8 +2,9 @@
 calibrate and fine-tune the active model, and see before/after on sessions held out from both.
 
 Each step records about 30 s as three sessions through the Recording panel (so they are listed, relabelled
-and deleted like any other): the first two train (the second is the fine-tune's dev split), the third is
-held out for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
+and deleted like any other): the first two train (the second is the fine-tune's dev split, which
+chooses how long to train and the threshold; the final model then trains on both), the third is held out
+for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
 thread, with progress and cancel. The Record and Train panels stay for experts.
 """
 from __future__ import annotations
