@@ -11,6 +11,8 @@ from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 from .augment import AugmentConfig
 
+REFIT_THRESHOLDS = ("twin", "blend")  # how training.refit sets the refit model's threshold
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -67,6 +69,7 @@ class TrainConfig:
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
     refit: bool = False  # after early stopping: train again on train + dev for the chosen epochs (training.refit)
+    refit_threshold: str = "blend"  # the refit model's threshold: "twin" (best.pt's) or "blend" (see refit.py)
     bn_refresh: bool = True  # precise BN: recompute BatchNorm statistics on training crops before each dev evaluation
 
     def __post_init__(self) -> None:
@@ -87,6 +90,8 @@ class TrainConfig:
             raise ValueError("distill_epochs must be >= 1 and distill_lr > 0")
         if not 0.0 <= self.synth_attacks <= 0.9:
             raise ValueError("synth_attacks must be in [0, 0.9]")
+        if self.refit_threshold not in REFIT_THRESHOLDS:
+            raise ValueError(f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, got {self.refit_threshold!r}")
         if self.refit and (self.distill_from or self.teacher):
             raise ValueError("refit repeats the training epochs only: it cannot be combined with "
                              "distill_from or teacher")
@@ -176,8 +181,10 @@ HELP: dict[str, str] = {
     "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
-    "refit": "after early stopping, train again from the start on train + dev for as many epochs, keeping the "
-             "dev-calibrated threshold (the installed model is refit.pt; best.pt stays as its held-out twin)",
+    "refit": "after early stopping, train again from the start on train + dev for as many epochs (the "
+             "installed model is refit.pt; best.pt stays as its held-out twin)",
+    "refit_threshold": "the refit model's threshold: twin (the early-stopped model's, calibrated on dev) or "
+                       "blend (halfway, in logit space, between that and the refit model's own on train + dev)",
     "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation "
                   "(true/false)",
     "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own (true/false)",

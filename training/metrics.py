@@ -86,6 +86,12 @@ def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) ->
     return mid if below.max() < mid <= above.min() else float(threshold)  # clipped ends: keep decisions
 
 
+def logit_mean(a: float, b: float) -> float:
+    """The threshold halfway between ``a`` and ``b`` in logit space (see :func:`centred_threshold`)."""
+    lo, hi = logit(np.clip([a, b], _CLIP, 1.0 - _CLIP))
+    return float(expit((lo + hi) / 2.0))
+
+
 def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
                         target: float = 0.05) -> float:
     """The threshold that keeps BPCER <= ``target`` while minimising APCER.

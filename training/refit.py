@@ -5,6 +5,12 @@ A user's dev sessions are the latest of their recordings, the closest in time to
 used; the early-stopped model (``best.pt``) never trains on them, the refit one (``refit.pt``) does. The
 early-stopped model stays in the run folder: it is the refit's held-out twin, the one whose dev figures say
 how the recipe does on sessions it did not see (:func:`training.adapt.pick` judges it).
+
+The refit model's threshold (``refit_threshold``): "twin" takes the twin's, calibrated on dev it never saw
+but for another model's scores; "blend" goes halfway, in logit space, between that and the refit model's
+own EER threshold (centred) on train + dev, fitted to its scores but on sessions it trained on. Offline on
+the 19 users of docs/results/adapt-v4 (l-shipped, scripts/refit_threshold_study.py: the same models, four
+rules) the blend met the target for 15 users, the twin's for 13, either own threshold for 12-13.
 """
 from __future__ import annotations
 
@@ -16,13 +22,15 @@ import torch
 
 from liveness_app.core.model import ModelMeta, read_checkpoint
 
+from . import metrics as M
 from .checkpoint import export_model
 from .config import TrainConfig
 from .distributed import SINGLE, Dist
 from .events import TrainEvent
-from .frames import epoch_entries
+from .frames import epoch_entries, eval_entries
 from .outputs import spec_of
 from .prepare import PreparedData
+from .scoring import score_entries
 from .steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 REFIT_NAME = "refit.pt"
@@ -55,13 +63,27 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
     final = ema.module if ema is not None else model
     if cfg.bn_refresh:
         refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra)
+    threshold = refit_threshold(final, items, meta.threshold, cfg, device, data.cache_margin_extra, dist)
+    threshold["twin_from"] = f"{best.name}, calibrated on dev (held out from it)"
     path = Path(best).with_name(REFIT_NAME)
     if dist.is_main:
         training: dict[str, Any] = {**meta.training, "refit": {
-            "epochs": epochs, "on": "train + dev", "items": len(items),
-            "threshold": f"calibrated on dev for {best.name}, the early-stopped twin (dev held out)"}}
-        export_model(path, final, spec_of(cfg), meta.threshold,
+            "epochs": epochs, "on": "train + dev", "items": len(items), "threshold": threshold}}
+        export_model(path, final, spec_of(cfg), threshold["chosen"],
                      name=cfg.name, training=training,
                      metrics={**meta.metrics, "note": f"dev figures are {best.name}'s; this model trained on dev too"})
     dist.barrier()
     return path
+
+
+def refit_threshold(model: torch.nn.Module, items: Sequence, twin: float, cfg: TrainConfig, device: torch.device,
+                    extra: float, dist: Dist = SINGLE) -> dict[str, Any]:
+    """The refit model's threshold by ``cfg.refit_threshold`` (module docstring), with the ones it came
+    from: ``twin``, ``own`` (on ``items``, the sessions it trained on) and ``chosen``."""
+    entries = eval_entries(items, cfg.eval_frames_per_video)
+    scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
+                                                           workers=cfg.workers)[0], entries)
+    eer_threshold = M.calibrate(scores, [e.label for e in entries])["eer_threshold"]
+    own = M.centred_threshold(scores, eer_threshold) if eer_threshold is not None else twin
+    chosen = M.logit_mean(twin, own) if cfg.refit_threshold == "blend" else twin
+    return {"rule": cfg.refit_threshold, "twin": float(twin), "own": float(own), "chosen": float(chosen)}

@@ -12,6 +12,7 @@ from studio_fakes import make_checkpoint
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.recorder import Recorder, SessionStore
+from training import metrics as M
 from training.config import FINETUNE, TrainConfig
 from training.dataset import Sample, load_recordings
 from training.loop import fit
@@ -101,7 +102,11 @@ def test_refit_trains_again_on_train_and_dev_for_the_early_stopped_epochs(
     model, meta = load_checkpoint(final)
     assert [epoch for epoch, _ in seen] == list(range(1, twin_meta.training["epoch"] + 1))
     assert all(names == {p.name for p in rec.rglob("*.avi")} for _, names in seen)  # all four sessions
-    assert meta.threshold == twin_meta.threshold and meta.training["refit"]["epochs"] == twin_meta.training["epoch"]
+    chosen = meta.training["refit"]["threshold"]
+    assert chosen["twin"] == twin_meta.threshold and chosen["rule"] == "blend" and 0 < chosen["own"] < 1
+    assert meta.threshold == pytest.approx(M.logit_mean(twin_meta.threshold, chosen["own"]))  # halfway in logits
+    assert min(chosen["twin"], chosen["own"]) <= meta.threshold <= max(chosen["twin"], chosen["own"])
+    assert meta.training["refit"]["epochs"] == twin_meta.training["epoch"]
     assert meta.training["refit"]["on"] == "train + dev" and "this model trained on dev too" in meta.metrics["note"]
     assert not torch.equal(model.state_dict()["classifier.3.weight"],
                            load_checkpoint(twin)[0].state_dict()["classifier.3.weight"])
@@ -116,6 +121,14 @@ def test_fine_tune_options_need_a_model_to_start_from() -> None:
 def test_refit_refuses_the_stages_it_would_not_repeat(stage: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="refit repeats the training epochs only"):
         TrainConfig(refit=True, **stage)
+
+
+def test_the_refit_threshold_rule_is_checked_and_the_blend_is_halfway_in_logits() -> None:
+    with pytest.raises(ValueError, match="refit_threshold must be one of twin, blend"):
+        TrainConfig(refit_threshold="mean")
+    from scipy.special import expit
+    assert M.logit_mean(expit(-2.0), expit(4.0)) == pytest.approx(expit(1.0))
+    assert M.logit_mean(0.3, 0.3) == pytest.approx(0.3) and M.logit_mean(0.0, 1.0) == pytest.approx(0.5)
 
 
 def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
