@@ -86,6 +86,16 @@ ADVICE = {"kept": " On your dev sessions neither the fine-tuned model nor a cali
           "calibrated": " On your dev sessions the fine-tuned model was no better than the calibrated "
                         "threshold, so keeping your model with that threshold is recommended.",
           "adapted": ""}
+# the held-out sessions say "not better" while the dev sessions recommend the fine-tuned model: say why
+ADAPTED_NOT_BETTER = (" It is recommended all the same: on your dev sessions (the middle session of each take) it "
+                      "did at least as well as the others. Check it on the live view; the Model menu switches "
+                      "back to your model.")
+
+
+def advice(chosen: str, better_on_held_out: bool) -> str:
+    """What follows :func:`sentence`: why the recommendation is what it is, where the sentence alone would
+    seem to contradict it."""
+    return ADAPTED_NOT_BETTER if chosen == "adapted" and not better_on_held_out else ADVICE[chosen]
 
 
 def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
@@ -127,5 +137,5 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     result["sentence"] = sentence(before, result["adapted"])
     result.update(choice)
     result["app"] = result[{"kept": "before"}.get(choice["chosen"], choice["chosen"])]
-    result["sentence"] += ADVICE[choice["chosen"]]
+    result["sentence"] += advice(choice["chosen"], result["adapted"]["acer"] < before["acer"])
     return result

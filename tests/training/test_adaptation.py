@@ -216,3 +216,15 @@ def test_the_recommendation_is_the_lowest_dev_acer_and_ties_go_to_the_fine_tuned
     judged = {"kept": {"acer": kept}, "adapted": {"acer": adapted}, "calibrated": {"acer": calibrated}}
     assert recommend(judged) == expected
     assert set(ADVICE) == set(judged)
+
+
+def test_the_advice_explains_a_recommendation_the_held_out_sessions_do_not_bear_out() -> None:
+    from training.adapt import ADAPTED_NOT_BETTER, ADVICE, advice, sentence
+
+    same = {"acer": 0.5, "bpcer": 1.0, "apcer": 0.0, "n_live": 16, "n_attack": 16}
+    text = sentence(same, same) + advice("adapted", better_on_held_out=False)
+    assert text.startswith("The adapted model is not better") and text.endswith(ADAPTED_NOT_BETTER)
+    assert "dev sessions" in ADAPTED_NOT_BETTER and "switches back" in ADAPTED_NOT_BETTER
+    assert advice("adapted", better_on_held_out=True) == ""
+    assert advice("kept", better_on_held_out=True) == ADVICE["kept"]
+    assert advice("calibrated", better_on_held_out=False) == ADVICE["calibrated"]
