@@ -91,7 +91,8 @@ class TrainConfig:
         if not 0.0 <= self.synth_attacks <= 0.9:
             raise ValueError("synth_attacks must be in [0, 0.9]")
         if self.refit_threshold not in REFIT_THRESHOLDS:
-            raise ValueError(f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, got {self.refit_threshold!r}")
+            raise ValueError(f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, "
+                             f"got {self.refit_threshold!r}")
         if self.refit and (self.distill_from or self.teacher):
             raise ValueError("refit repeats the training epochs only: it cannot be combined with "
                              "distill_from or teacher")
