@@ -21,7 +21,6 @@ from training.prepare import load_samples
 from training.splits import split_by_session
 from training.config import FINETUNE
 from liveness_app.core.model import load_checkpoint
-import torch
 
 LIVE_K = (0.5, 1.0, 1.5, 2.0)
 FRAC_F = (0.5, 0.6, 0.7, 0.75, 0.8)
@@ -40,12 +39,12 @@ for u in res["users"]:
     def own(s, l):
         cal = M.calibrate(s, l)
         return M.centred_threshold(s, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
-    twin = load_checkpoint(d / "run" / "best.pt", torch.device("cpu"))[1].threshold  # refit.pt holds the chosen one
-    t = {"twin": twin, "dev": own(s_dev, l_dev),
-         "all": own(np.concatenate([s_tr, s_dev]), list(l_tr) + list(l_dev))}
+    s_all, l_all = np.concatenate([s_tr, s_dev]), list(l_tr) + list(l_dev)
+    twin = load_checkpoint(d / "run" / "best.pt")[1].threshold  # refit.pt holds the chosen one
+    t = {"twin": twin, "dev": own(s_dev, l_dev), "all": own(s_all, l_all)}
     t["mid"] = M.logit_mean(t["twin"], t["all"])
-    z = logit(np.clip(np.concatenate([s_tr, s_dev]), 1e-6, 1 - 1e-6))
-    is_live = M.live_mask(list(l_tr) + list(l_dev))
+    z = logit(np.clip(s_all, 1e-6, 1 - 1e-6))
+    is_live = M.live_mask(l_all)
     z_live, z_attack = np.median(z[is_live]), np.median(z[~is_live])
     for k in LIVE_K:
         t[f"live-{k}"] = float(expit(z_live - k))
@@ -58,15 +57,13 @@ for u in res["users"]:
         row[k] = (round(100 * a, 1), round(v, 4), a <= min(0.5 * before, 0.05))
     rows.append(row)
     print(row, flush=True)
-for k in rows[0]:
-    if k in ("group", "before"):
-        continue
+rules = [k for k in rows[0] if k not in ("group", "before")]
+for k in rules:
     met = sum(r[k][2] for r in rows)
     missed = " ".join(f"{r['group'].removeprefix('webcam-')} {r[k][0]}" for r in rows if not r[k][2])
     print(f"{k:10s} target met {met} / {len(rows)}, median ACER {np.median([r[k][0] for r in rows])}; missed: {missed}")
 # Choosing a rule on these same users flatters it: leave one user out, pick the rule that meets the target
 # most often on the others (ties: lower median ACER, then the order above), judge it on the one left out.
-rules = [k for k in rows[0] if k not in ("group", "before")]
 loo = 0
 for i, r in enumerate(rows):
     others = rows[:i] + rows[i + 1:]

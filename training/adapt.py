@@ -41,12 +41,18 @@ def judge(scores: Sequence[float], labels: Sequence[str], threshold: float) -> d
             "n_live": frame["n_live"], "n_attack": frame["n_attack"]}
 
 
+def fewer_errors(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether ``after`` (a :func:`judge`) has a lower ACER than ``before``: what :func:`sentence` and
+    :func:`advice` both go by."""
+    return after["acer"] < before["acer"]
+
+
 def sentence(before: dict[str, Any], after: dict[str, Any]) -> str:
     """The outcome in one plain sentence."""
     def part(r: dict[str, Any]) -> str:
         return (f"rejects {round(r['bpcer'] * r['n_live'])} of {r['n_live']} live frames and accepts "
                 f"{round(r['apcer'] * r['n_attack'])} of {r['n_attack']} attack frames")
-    better = after["acer"] < before["acer"]
+    better = fewer_errors(before, after)
     verdict = "The adapted model makes fewer errors" if better else "The adapted model is not better"
     return f"{verdict} on your held-out sessions: it {part(after)}; the model you had {part(before)}."
 
@@ -137,5 +143,5 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     result["sentence"] = sentence(before, result["adapted"])
     result.update(choice)
     result["app"] = result[{"kept": "before"}.get(choice["chosen"], choice["chosen"])]
-    result["sentence"] += advice(choice["chosen"], result["adapted"]["acer"] < before["acer"])
+    result["sentence"] += advice(choice["chosen"], fewer_errors(before, result["adapted"]))
     return result
