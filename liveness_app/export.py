@@ -6,7 +6,8 @@ runtime) scores with, Grad-CAM map included.
 The graph's inputs are ``input`` (N x 3 x S x S, the model's own preprocessing) and ``threshold``; its
 outputs ``score`` (P(live)) and ``cam``. The model's metadata travels in the ONNX metadata. Then the file
 is loaded back with ONNX Runtime and scored against PyTorch on random inputs; the largest differences are
-printed. A bad checkpoint or a model that cannot be exported ends with one ``liveness-export: error:``
+printed. When the output folder keeps a record of its exports (``models/onnx-copies.json``, which the app
+reads to trust the bundled ``.onnx`` beside each ``.pt``), the new pair is added to it. A bad checkpoint or a model that cannot be exported ends with one ``liveness-export: error:``
 line and exit status 2.
 """
 from __future__ import annotations
@@ -65,7 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB): model {meta['name'] or args.model.stem}, "
           f"{meta['preprocessing']['input_size']} px, threshold {meta['threshold']:.3f}; ONNX Runtime vs "
           f"PyTorch on random inputs: scores within {worst['score']:.1e}, maps within {worst['cam']:.1e}")
+    _record(args.model, args.out)
     return 0
+
+
+def _record(checkpoint: Path, exported: Path) -> None:
+    """Add the pair to the output folder's record of exports, where it keeps one."""
+    from .core.files import file_sha256
+    from .core.onnx_copies import SHIPPED_RECORD, VerifiedCopies
+
+    if (exported.parent / SHIPPED_RECORD).is_file():
+        record = VerifiedCopies(exported.parent, name=SHIPPED_RECORD)
+        record.add(file_sha256(checkpoint), file_sha256(exported))
+        print(f"recorded the pair in {record.path}")
 
 
 if __name__ == "__main__":

@@ -58,19 +58,17 @@ def soak_gui(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="liveness-soak-") as tmp:
         os.environ["LIVENESS_STUDIO_HOME"] = str(Path(tmp) / "home")  # never the user's data or settings
-        from PyQt6.QtCore import QSettings, QTimer
+        from PyQt6.QtCore import QTimer
         from PyQt6.QtWidgets import QApplication
 
         from liveness_app.gui.main_window import MainWindow
+        from liveness_app.gui.settings_store import SettingsFile
 
-        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(Path(tmp) / "qsettings"))
         app = QApplication.instance() or QApplication(["liveness-soak"])
         counts = _GuiCounts()
         _silence_message_boxes(counts)
         sampler.sample()
-        window = MainWindow(_gui_config(args), settings=QSettings(str(Path(tmp) / "settings.ini"),
-                                                                  QSettings.Format.IniFormat))
+        window = MainWindow(_gui_config(args), settings=SettingsFile(Path(tmp) / "settings.json"))
         _connect_counts(window, counts)
         window.show()
         timer = QTimer(interval=int(args.interval * 1000), timeout=sampler.sample)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from liveness_app.core.files import atomic_write
+
 from . import metrics as M
 from .calibrate import calibrate_samples, score_samples
 from .config import FINETUNE, TrainConfig
@@ -24,7 +26,7 @@ from .splits import split_by_session
 def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
     """Samples as a manifest ``liveness-train --data`` reads (absolute paths, their groups kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "label", "attack_type", "group", "precropped"])
         for s in samples:

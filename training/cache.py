@@ -8,7 +8,9 @@ and shrunk to at most ``cache_size`` by ``resize_square``, so that training can 
 
 Layout: ``cache_dir/<settings hash>/index.json`` and ``.../<k[:2]>/<k>_<i>.png``, where the settings hash
 covers the detector file and every setting that changes a crop (so changed settings never reuse stale
-crops) and ``k`` covers the sample's resolved path, size, mtime and pre-cropped flag.
+crops) and ``k`` covers the sample's resolved path (its bytes: a file name need not be UTF-8), size,
+mtime and pre-cropped flag. Images and videos whose frames would be larger than
+``files.MAX_IMAGE_PIXELS`` are refused from their headers, before anything is decoded.
 
 Under torchrun each rank makes its share of the crops (:meth:`CropCache.make_share`), the ranks exchange
 the index entries (:meth:`CropCache.remember`) and rank 0 alone writes the index.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +30,8 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from liveness_app.core.face import DetectorError, FaceBox, FaceDetector
-from liveness_app.core.files import atomic_write_text, read_image
+from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox, FaceDetector
+from liveness_app.core.files import atomic_write_text, check_frame_size, display_path, read_image
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 
 from .dataset import Sample
@@ -76,20 +79,42 @@ def _save_png(path: Path, image: np.ndarray) -> None:
 def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]:
     """Frames at ``wanted`` indices, read sequentially (seeking is inexact for many codecs).
     Returns the frames, the frames seen, and whether the last wanted index was reached."""
-    cap = cv2.VideoCapture(str(path))
+    cap = _open_video(path)
     try:
-        if not cap.isOpened():
-            raise OSError(f"cannot open video {path.name}")
         frames, index, last = [], 0, max(wanted)
         while index <= last and cap.grab():
             if index in wanted:
                 ok, frame = cap.retrieve()
                 if ok and frame is not None:
+                    # Frame sizes may change mid-stream (each MJPEG frame has its own header).
+                    check_frame_size(frame.shape[1], frame.shape[0], f"a frame of {display_path(path.name)}")
                     frames.append(frame)
             index += 1
         return frames, index, index > last
     finally:
         cap.release()  # also on errors: an open capture holds a file handle (and locks it on Windows)
+
+
+def _open_video(path: Path) -> cv2.VideoCapture:
+    """An open capture of ``path`` whose declared frame size is within the limit; OSError otherwise
+    (the capture released). OpenCV's binding crashes the process on a str with surrogate escapes (a file
+    name that is not UTF-8, on Linux), so such a name is passed as its bytes."""
+    target: str | bytes = str(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        target = os.fsencode(path)  # the binding takes bytes as well
+    cap = cv2.VideoCapture(target)
+    try:
+        if not cap.isOpened():
+            raise OSError(f"cannot open video {display_path(path.name)}")
+        # The size the container declares, read before any frame is decoded.
+        check_frame_size(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                         display_path(path.name))
+    except BaseException:
+        cap.release()
+        raise
+    return cap
 
 
 def _spaced(total: int, count: int) -> set[int]:
@@ -99,15 +124,15 @@ def _spaced(total: int, count: int) -> set[int]:
 def video_frames(path: Path, count: int) -> list[np.ndarray]:
     """Up to ``count`` frames evenly spaced over a video. The container's frame count may be wrong:
     missing, it is counted; too high, a second pass spaces the frames over the frames really there."""
-    cap = cv2.VideoCapture(str(path))
-    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    cap = _open_video(path)
+    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
     total = reported if reported > 0 else _read_at(path, {1 << 30})[1]
     frames, seen, complete = _read_at(path, _spaced(total, count))
     if not complete and seen > 0:
         frames, _, _ = _read_at(path, _spaced(seen, count))
     if not frames:
-        raise OSError(f"no decodable frames in {path.name}")
+        raise OSError(f"no decodable frames in {display_path(path.name)}")
     return frames
 
 
@@ -125,7 +150,7 @@ class _Detectors:
     def largest_face(self, frame: np.ndarray) -> FaceBox | None:
         state = getattr(self._local, "state", None)
         if state is None:
-            detector = FaceDetector(self._path)
+            detector = FaceDetector(self._path, min_face_px=MIN_FACE_PX)  # the value in the settings hash
             with self._lock:
                 self._all.append(detector)
             state = self._local.state = [detector, 0]
@@ -158,7 +183,8 @@ class CropCache:
             detector_hash = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
         except OSError as exc:
             raise DetectorError(f"Face detector model not readable: {self.detector_path}") from exc
-        settings = {"format": CACHE_FORMAT, "detector": detector_hash, "crop_margin": self.crop_margin,
+        settings = {"format": CACHE_FORMAT, "detector": detector_hash, "min_face_px": MIN_FACE_PX,
+                    "crop_margin": self.crop_margin,
                     "cache_margin_extra": self.cache_margin_extra, "cache_size": self.cache_size,
                     "frames_per_video": self.frames_per_video}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -260,7 +286,7 @@ class CropCache:
             if entry.crops:
                 items.append(CachedItem(sample, [self.folder / c for c in entry.crops]))
             else:
-                skipped.append((str(sample.path), entry.reason))
+                skipped.append((display_path(sample.path), entry.reason))  # written to csv and logs
         return CachedSet(items, skipped, no_face, counts)
 
     def _load_index(self) -> dict[str, _Entry]:
@@ -286,8 +312,9 @@ def _sample_key(sample: Sample) -> str | None:
         st = path.stat()
     except OSError:
         return None
-    raw = f"{path}|{st.st_size}|{st.st_mtime_ns}|{sample.precropped}"
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+    # The path's own bytes: a name that is not UTF-8 has no UTF-8 form (for UTF-8 names, the same bytes).
+    raw = os.fsencode(path) + f"|{st.st_size}|{st.st_mtime_ns}|{sample.precropped}".encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
 
 
 def crop_for_training(cached_crop_bgr: np.ndarray, crop_margin: float, cache_margin_extra: float,

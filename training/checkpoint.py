@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from liveness_app.core.device import cpu_model
-from liveness_app.core.files import atomic_write
-from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint
+from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint, save_torch
 from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from liveness_app.core.preprocess import PreprocessSpec
 
@@ -38,8 +37,7 @@ def export_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically write the resumable state (model, optimizer, scheduler, epoch, best so far)."""
-    with atomic_write(Path(path)) as handle:
-        torch.save(state, handle)
+    save_torch(Path(path), state)
 
 
 def _weights_of(data: Any, what: str) -> dict[str, torch.Tensor]:

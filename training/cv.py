@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from liveness_app.core.files import atomic_write, atomic_write_text
 from liveness_app.core.device import select_device
 from liveness_app.core.model import load_checkpoint
 
@@ -111,13 +112,13 @@ def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Pat
               "thresholds": rules, "test": at_rules, "best_epoch": meta.training.get("epoch"),
               "dev_at_pooled_eer": meta.metrics.get("dev", {}).get("frame", {}),
               "seconds": round(time.perf_counter() - t0, 1)}
-    (Path(fold_cfg.out_dir) / "result.json").write_text(json.dumps(result, indent=1, default=float))
+    atomic_write_text(Path(fold_cfg.out_dir) / "result.json", json.dumps(result, indent=1, default=float))
     return result
 
 
 def _write_scores(path: Path, test_entries: list, test_scores: np.ndarray, dev_entries: list,
                   dev_scores: np.ndarray) -> None:
-    with path.open("w", newline="") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["split", "group", "label", "video_id", "score"])
         for split, entries, scores in (("test", test_entries, test_scores), ("dev", dev_entries, dev_scores)):
@@ -174,7 +175,7 @@ def write_markdown(path: Path, cfg: TrainConfig, folds: list[dict[str, Any]], su
                   + ", ".join(f"{a} {pct(v)}" for a, v in p["apcer"].items())
                   + f", BPCER {pct(p['bpcer'])}, ACER {pct(p['acer'])}; mean fold ACER {pct(s['acer_mean'])}, "
                   f"worst {pct(s['acer_worst'])}; worst fold AUC {s['auc_worst']:.4f}.", ""]
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     samples, _ = load_samples(cfg.data)
     folds = assign_folds(samples, args.folds)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
-    (args.out / "folds.json").write_text(json.dumps(folds, indent=1))
+    atomic_write_text(args.out / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
+    atomic_write_text(args.out / "folds.json", json.dumps(folds, indent=1))
     results = []
     for k, test in enumerate(folds):
         done = args.out / f"fold-{k}" / "result.json"
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         elif done.is_file():  # a fold finished earlier (a CV is resumed fold by fold)
             results.append(json.loads(done.read_text()))
     summary = summarize(args.out, results)
-    (args.out / "cv.json").write_text(json.dumps({"folds": results, "summary": summary}, indent=1, default=float))
+    atomic_write_text(args.out / "cv.json", json.dumps({"folds": results, "summary": summary}, indent=1, default=float))
     write_markdown(args.out / "cv.md", cfg, results, summary)
     print((args.out / "cv.md").read_text())
     return 0

@@ -1,7 +1,10 @@
 """Label folders: samples from the plain layout ``root/<label>/<files>``, symlinks followed once per folder.
 
 Dangling links, symlink loops and unreadable folders never stop a scan: they are logged and listed, with
-the reason, in the result's ``skipped``. The sample type and the other readers are in :mod:`training.dataset`.
+the reason, in the result's ``skipped``. File names need not be UTF-8 (on Linux they are bytes): a sample
+keeps its real path to open, while its label, group and any skipped entry get the name's display form
+(``face-\\xff.png``), which the CSV files, logs and the model's data summary they reach can all hold.
+The sample type and the other readers are in :mod:`training.dataset`.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from liveness_app.core.files import display_path
+
 from .dataset import DatasetLayoutError, Sample, kind_of
 
 log = logging.getLogger(__name__)
@@ -23,7 +28,7 @@ def _default_group(rel: Path, kind: str) -> str:
     # so that live and attack files of one subject land in the same group.
     core = rel.stem if kind == "video" else rel.stem.split("_", 1)[0]
     prefix = "/".join(rel.parent.parts)
-    return f"{prefix}/{core}" if prefix else core
+    return display_path(f"{prefix}/{core}" if prefix else core)
 
 
 def _regex_group(pattern: re.Pattern[str], rel: Path) -> str:
@@ -31,8 +36,10 @@ def _regex_group(pattern: re.Pattern[str], rel: Path) -> str:
     if match is None:
         raise DatasetLayoutError(f"group pattern {pattern.pattern!r} does not match {rel.as_posix()!r}")
     if "subject" in pattern.groupindex:
-        return match.group("subject")
-    return match.group(1) if pattern.groups else match.group(0)
+        found = match.group("subject")
+    else:
+        found = match.group(1) if pattern.groups else match.group(0)
+    return display_path(found) if found else ""  # an optional group that did not match: no group
 
 
 class SampleList(list[Sample]):
@@ -46,7 +53,7 @@ class SampleList(list[Sample]):
 
 def _broken_link(path: Path, exc: OSError) -> str:
     try:
-        target = os.readlink(path)
+        target = display_path(os.readlink(path))
     except OSError:
         target = "?"
     if exc.errno == errno.ELOOP:
@@ -61,7 +68,7 @@ def _stat(path: Path, skipped: list[tuple[str, str]]) -> os.stat_result | None:
     try:
         return path.stat()
     except OSError as exc:
-        skipped.append((str(path), _broken_link(path, exc) if path.is_symlink() else
+        skipped.append((display_path(path), _broken_link(path, exc) if path.is_symlink() else
                         f"unreadable: {exc.strerror or exc}"))
         return None
 
@@ -74,8 +81,9 @@ def _new_folder(path: Path, info: os.stat_result, seen: set[tuple[int, int]],
     if key not in seen:
         seen.add(key)
         return True
-    how = f"links to {os.readlink(path)}, " if path.is_symlink() else "reached through a symlink, "
-    skipped.append((str(path), f"symlink loop or duplicate: {how}a folder already scanned"))
+    how = (f"links to {display_path(os.readlink(path))}, " if path.is_symlink()
+           else "reached through a symlink, ")
+    skipped.append((display_path(path), f"symlink loop or duplicate: {how}a folder already scanned"))
     return False
 
 
@@ -85,7 +93,7 @@ def _walk(folder: Path, seen: set[tuple[int, int]], skipped: list[tuple[str, str
     try:
         names = sorted(os.listdir(folder))
     except OSError as exc:
-        skipped.append((str(folder), f"unreadable folder: {exc.strerror or exc}"))
+        skipped.append((display_path(folder), f"unreadable folder: {exc.strerror or exc}"))
         return
     for name in names:
         path = folder / name
@@ -140,7 +148,7 @@ def scan_label_folders(
                 continue
             rel = path.relative_to(label_dir)
             group = _regex_group(pattern, rel) if pattern else _default_group(rel, kind)
-            samples.append(Sample(path, label_dir.name, group, kind, precropped=precropped))
+            samples.append(Sample(path, display_path(label_dir.name), group, kind, precropped=precropped))
     shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:3])
     if skipped:
         log.warning("%s: skipped %d entr%s: %s%s", root, len(skipped), "y" if len(skipped) == 1 else "ies",

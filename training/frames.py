@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from liveness_app.core.files import read_image
+from liveness_app.core.files import display_path, read_image
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
 from liveness_app.core.sessions import LIVE
 
@@ -40,8 +40,10 @@ def _entries(items: Sequence, pick) -> list[Entry]:
     out: list[Entry] = []
     for item in items:
         s = item.sample
+        # video_id is the file's path for most samples; it reaches score CSVs and reports as text.
+        video_id = display_path(s.video_id)
         for p in pick(list(item.crop_paths)):
-            out.append(Entry(Path(p), s.label, s.group, s.video_id))
+            out.append(Entry(Path(p), s.label, s.group, video_id))
     return out
 
 

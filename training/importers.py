@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from liveness_app.core.files import display_path
 from liveness_app.core.sessions import LIVE, MANIFEST_NAME
 
 from .dataset import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
@@ -62,7 +63,8 @@ def _scan_videos(root: Path, layout: _VideoLayout) -> list[Sample]:
             label = layout.label_of(match) if match else None
             if label is None or not path.is_file():
                 continue
-            samples.append(Sample(path, label, layout.group_of(match, folder.name), "video"))
+            # Groups are text in summaries and CSV files; a folder name need not be UTF-8.
+            samples.append(Sample(path, label, display_path(layout.group_of(match, folder.name)), "video"))
     if not samples:
         raise DatasetLayoutError(f"{root}: no files named as expected; expected {layout.expected}")
     return samples
@@ -174,7 +176,7 @@ def celeba_spoof(root: Path) -> list[Sample]:
                 label = CELEBA_SPOOF_TYPES.get(types.get(path.relative_to(root).as_posix(), -1), "spoof")
                 # A label file that calls an image in spoof/ live is wrong about it: trust the folder.
                 label = "spoof" if label == LIVE else label
-            samples.append(Sample(path, label, f"celeba-{path.parent.parent.name}", "image"))
+            samples.append(Sample(path, label, display_path(f"celeba-{path.parent.parent.name}"), "image"))
     if not samples:
         raise DatasetLayoutError(f"{root}: no images in Data/{{train,test}}/<subject_id>/{{live,spoof}}/")
     return samples

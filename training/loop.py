@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import select_device, use_training_threads
 from liveness_app.core.model import ModelMeta, read_checkpoint
 
@@ -71,7 +72,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     run_dir = Path(cfg.out_dir)
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+        atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
     device, reason = select_device(cfg.device)
     device = dist.local_device(device)
     use_training_threads()

@@ -3,7 +3,6 @@ its copy in the app's model folder, and the one-line summary of each epoch. Unde
 calls these (``loop.fit``)."""
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from liveness_app import paths
+from liveness_app.core.files import atomic_copy
 from liveness_app.core.preprocess import PreprocessSpec
 
 from . import metrics as M
@@ -56,9 +56,10 @@ def export_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prep
 
 
 def install(best: Path, cfg: TrainConfig) -> Path | None:
-    """Copy the best model into the app's model folder (unless ``--no-install``); the copy's path."""
+    """Copy the best model into the app's model folder (unless ``--no-install``); the copy's path. Atomic: a
+    run killed while installing leaves the previous model of that name whole, never a 0-byte file."""
     if not cfg.install:
         return None
     target = paths.user_models_dir() / f"{cfg.name}.pt"
-    shutil.copy2(best, target)
+    atomic_copy(best, target)
     return target

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from liveness_app.core.files import atomic_write
 from liveness_app import paths
 
 from .cache import CachedSet, CropCache
@@ -96,7 +97,7 @@ def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "reason"])
         writer.writerows(skipped)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import html
+import io
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
+from liveness_app.core.files import atomic_copy, atomic_write, atomic_write_bytes, atomic_write_text
 from training.metrics import LIVE_LABEL, det_points, live_mask, roc_points
 
 _LEVELS = ("frame", "video")
@@ -49,11 +50,18 @@ def _fmt(value: Any, kind: str = "num") -> str:
     return str(value)
 
 
+def save_figure(fig: Any, path: Path) -> None:
+    """A matplotlib figure written whole or not at all (rendered in memory, then the atomic writer)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     fields: list[str] = []
     for row in rows:
         fields.extend(k for k in row if k not in fields)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
@@ -88,7 +96,7 @@ def _plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
     ax.set(xlabel="APCER / FAR (attacks accepted)", ylabel="1 - BPCER (live accepted)",
            title="ROC (live = positive)", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right")
-    fig.savefig(path)
+    save_figure(fig, path)
 
 
 def _plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
@@ -117,7 +125,7 @@ def _plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
            title="DET (normal-deviate axes)")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
-    fig.savefig(path)
+    save_figure(fig, path)
 
 
 def _plot_hist(path: Path, scores: np.ndarray, labels: list[str], threshold: float | None) -> None:
@@ -133,7 +141,7 @@ def _plot_hist(path: Path, scores: np.ndarray, labels: list[str], threshold: flo
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {_fmt(threshold)}")
     ax.set(xlabel="score = P(live)", ylabel="frames", title="Frame score distribution")
     ax.legend()
-    fig.savefig(path)
+    save_figure(fig, path)
 
 
 def _plot_confusion(path: Path, metrics: dict[str, Any]) -> None:
@@ -153,7 +161,7 @@ def _plot_confusion(path: Path, metrics: dict[str, Any]) -> None:
         ax.set_yticks([0, 1], ["spoof", "live"])
         ax.set(xlabel="predicted", ylabel="true", title=f"{level} level")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
 
 
 def _json_default(obj: Any) -> Any:
@@ -199,7 +207,7 @@ def _extra_blocks(out: Path, extra_images: dict[str, Path] | None) -> list[Block
             rel = src.resolve().relative_to(out.resolve())
         except ValueError:
             rel = Path(f"extra_{i}_{src.name}")
-            shutil.copyfile(src, out / rel)
+            atomic_copy(src, out / rel)
         blocks.append(("img", caption, rel.as_posix()))
     return ([("h2", "Additional figures")] + blocks) if blocks else []
 
@@ -262,7 +270,7 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(metrics, indent=2, allow_nan=False, default=_json_default)
-    (out / "metrics.json").write_text(text + "\n", encoding="utf-8")
+    atomic_write_text(out / "metrics.json", text + "\n")
     _write_csv(out / "predictions_frames.csv", frame_table)
     curves = {"frame": _scores_labels(frame_table)} if frame_table else {}
     if video_table:
@@ -297,6 +305,6 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
     blocks += [("h2", f"Skipped files ({len(skipped)})")]
     blocks += ([("table", ["Path", "Reason"], [list(item) for item in skipped])] if skipped
                else [("p", "None.")])
-    (out / "report.md").write_text(_to_markdown(title, blocks), encoding="utf-8")
-    (out / "report.html").write_text(_to_html(title, blocks), encoding="utf-8")
+    atomic_write_text(out / "report.md", _to_markdown(title, blocks))
+    atomic_write_text(out / "report.html", _to_html(title, blocks))
     return out

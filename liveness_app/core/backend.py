@@ -2,9 +2,8 @@
 
 ``auto`` takes PyTorch on a GPU and ONNX Runtime on the CPU, where it is faster (README: benchmark,
 measured side by side); ``torch`` and ``onnx`` force one. A ``.onnx`` file always runs in ONNX Runtime.
-A ``.pt`` checkpoint runs in ONNX Runtime through its exported copy: the ``.onnx`` beside it when that was
-exported from this very file (its metadata holds the checkpoint's SHA-256), else a copy exported once into
-the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
+A ``.pt`` checkpoint runs in ONNX Runtime through an ONNX copy that computes what it does
+(:mod:`.onnx_copies`): the ``.onnx`` beside it, else a copy exported once into the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
 is refused with a message that says how to export it.
 """
 from __future__ import annotations
@@ -14,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import BACKEND_CHOICES
-from .files import file_sha256
 from .meta import ModelLoadError, ModelMeta
+from .onnx_copies import ExportUnavailable
 from .scores import Scorer
 
 
@@ -111,46 +110,16 @@ def cuda_available() -> bool:
 
 
 def _open_onnx(path: Path, reason: str, cache_dir: Path | None) -> LoadedModel:
-    """``path`` in ONNX Runtime: an ``.onnx`` file itself; for a checkpoint, its exported copy (the
-    ``.onnx`` beside it if its recorded source hash matches, as the bundled models ship, else the copy in
-    the cache, exported now if there is none)."""
-    from .onnx_backend import load_onnx
-
+    """``path`` in ONNX Runtime: an ``.onnx`` file itself; for a checkpoint, an ONNX copy of it that computes
+    what it does (:mod:`.onnx_copies`: the ``.onnx`` beside it, else one exported into the cache)."""
     if path.suffix.lower() == ".onnx":
+        from .onnx_backend import load_onnx
+
         scorer, meta, _ = load_onnx(path)
         return LoadedModel(path, meta, scorer, reason)
-    if not path.is_file():
-        raise ModelLoadError(f"{path.name}: no such file")
-    sibling = path.with_suffix(".onnx")
-    digest = file_sha256(path)  # read once: it matches the sibling and names the cached copy
-    loaded = None
-    if sibling.is_file():
-        try:
-            scorer, meta, notes = load_onnx(sibling)
-            if notes.get("source_sha256") == digest:
-                loaded = (scorer, meta, sibling)
-        except ModelLoadError:
-            pass  # a damaged or foreign sibling: use a fresh export instead
-    if loaded is None:
-        exported = _cached_export(path, cache_dir, digest)
-        loaded = (*load_onnx(exported)[:2], exported)
-    scorer, meta, source = loaded
+    from .. import paths
+    from .onnx_copies import open_copy
+
+    scorer, meta, source = open_copy(path, cache_dir or paths.onnx_cache_dir())
     # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
     return LoadedModel(path, meta, scorer, f"{reason}, {source.name}")
-
-
-class ExportUnavailable(Exception):
-    """A checkpoint that cannot be converted to ONNX here (an LBP model, no exporter installed)."""
-
-
-def _cached_export(checkpoint: Path, cache_dir: Path | None, digest: str) -> Path:
-    from .. import paths
-
-    try:
-        from .onnx_export import ExportError, converted_copy
-    except ImportError as exc:  # torch's exporter needs onnx and onnxscript
-        raise ExportUnavailable(f"no ONNX exporter installed ({exc.name})") from None
-    try:
-        return converted_copy(checkpoint, cache_dir or paths.onnx_cache_dir(), digest)
-    except ExportError as exc:
-        raise ExportUnavailable(f"cannot run it in ONNX Runtime: {exc}") from None

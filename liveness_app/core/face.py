@@ -7,6 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# Boxes whose longer side is below this many pixels (of the frame searched) are not faces, to the app or
+# to training. BlazeFace "finds" faces in about a quarter of 8x8 noise images, and in noise up to 64 px
+# (boxes up to 24 px), which would enter training as faces. A real face that small has no print dots or
+# screen moire left once its crop is scaled up to the model's input (128 px), and one 2 m from a 640x480
+# webcam is still about 40 px wide. Training and the app share the limit, so the app never scores a face
+# smaller than any the model was trained on.
+MIN_FACE_PX = 32
+
 
 @dataclass(frozen=True)
 class FaceBox:
@@ -38,11 +46,13 @@ class DetectorError(RuntimeError):
 class FaceDetector:
     """BlazeFace through the MediaPipe Tasks API, in VIDEO mode (timestamps must increase).
 
-    ``detect`` takes a BGR frame as OpenCV gives it. Use as a context manager or call :meth:`close`:
+    ``detect`` takes a BGR frame as OpenCV gives it and leaves out boxes whose longer side is below
+    ``min_face_px`` (see :data:`MIN_FACE_PX`). Use as a context manager or call :meth:`close`:
     MediaPipe's own finaliser fails at interpreter exit otherwise.
     """
 
-    def __init__(self, model_path: Path, min_confidence: float = 0.5, max_faces: int = 8) -> None:
+    def __init__(self, model_path: Path, min_confidence: float = 0.5, max_faces: int = 8,
+                 min_face_px: float = MIN_FACE_PX) -> None:
         model_path = Path(model_path)
         if not model_path.is_file():
             raise DetectorError(f"Face detector model not found: {model_path}")
@@ -59,10 +69,12 @@ class FaceDetector:
         except (RuntimeError, ValueError) as exc:
             raise DetectorError(f"Cannot load face detector {model_path.name}: {exc}") from exc
         self._max_faces = max_faces
+        self._min_face_px = float(min_face_px)
         self._last_ts = -1
 
     def detect(self, frame_bgr: np.ndarray, t_ms: int) -> list[FaceBox]:
-        """Faces in ``frame_bgr``, largest first. ``t_ms`` is forced to increase, as MediaPipe requires."""
+        """Faces in ``frame_bgr`` no smaller than ``min_face_px``, largest first. ``t_ms`` is forced to
+        increase, as MediaPipe requires."""
         import mediapipe as mp
 
         ts = max(int(t_ms), self._last_ts + 1)
@@ -71,6 +83,8 @@ class FaceDetector:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         result = self._detector.detect_for_video(image, ts)
         boxes = [_to_facebox(d, frame_bgr.shape) for d in result.detections]
+        # The longer side: a face cut by the frame's edge keeps its full height or width.
+        boxes = [b for b in boxes if max(b.w, b.h) >= self._min_face_px]
         boxes.sort(key=lambda b: b.w * b.h, reverse=True)
         return boxes[: self._max_faces]
 

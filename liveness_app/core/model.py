@@ -10,6 +10,8 @@ needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's 
 """
 from __future__ import annotations
 
+import io
+
 import json
 from pathlib import Path
 from typing import Any
@@ -107,8 +109,17 @@ def save_checkpoint(path: Path, model: nn.Module, meta: ModelMeta) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = _plain(meta.to_dict())
     payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_write(path, permissions=0o644) as handle:  # a model is meant to be shared
-        torch.save(payload, handle)
+    save_torch(path, payload, permissions=0o644)  # a model is meant to be shared
+
+
+def save_torch(path: Path, payload: Any, permissions: int | None = None) -> None:
+    """``torch.save`` through the atomic writer. Serialised in memory first: written straight to a full
+    disk, torch fails with its own "enforce fail at inline_container.cc" error, where the writer says
+    that the disk is full, and where (:class:`.files.DiskFullError`)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_write(Path(path), permissions=permissions) as handle:
+        handle.write(buffer.getbuffer())
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

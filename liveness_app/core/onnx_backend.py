@@ -1,9 +1,10 @@
 """The ONNX Runtime backend: a graph written by :mod:`.onnx_export` scores and draws Grad-CAM with no torch.
 
-The file is untrusted like any model: it is read into memory (so a graph cannot pull "external data"
-from paths outside its folder), parsed by ONNX Runtime, and checked before use: the metadata as
-:class:`.meta.ModelMeta` checks a checkpoint's, the inputs and outputs by name and shape, then one
-trial run on a blank input. Any failure is a :class:`.meta.ModelLoadError` that names the file.
+The file is untrusted like any model: it is read into memory and checked before ONNX Runtime opens it in
+this process (:mod:`.onnx_guard`: no external data, only the operators a liveness network needs, a trial
+run in a child process under time and memory limits), its metadata as :class:`.meta.ModelMeta` checks a
+checkpoint's, its inputs and outputs by name and shape. Every score it gives later is checked to be a
+probability. Any failure is a :class:`.meta.ModelLoadError` that names the file.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from .cpu import scoring_threads
 from .meta import ModelLoadError, ModelMeta
+from .onnx_guard import inspect_graph, trial_run
 from .scores import ScoreOutput
 
 META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
@@ -61,9 +63,11 @@ def session_options(threads: int | None = None) -> Any:
     return options
 
 
-def load_onnx(path: Path, threads: int | None = None) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
+def load_onnx(path: Path, threads: int | None = None, reference: Path | None = None
+              ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
     """Scorer, metadata and the graph's own export notes (``source_sha256``, ...) for a Liveness Studio
-    ONNX file; :class:`ModelLoadError` for anything else."""
+    ONNX file; :class:`ModelLoadError` for anything else. ``reference``: the checkpoint this file must be an
+    export of (its outputs are compared with the checkpoint's in the trial run)."""
     path = Path(path)
     try:
         import onnxruntime as ort
@@ -73,25 +77,37 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[OnnxScorer, Model
         raise ModelLoadError(f"{path.name}: no such file")
     if path.stat().st_size > MAX_BYTES:
         raise ModelLoadError(f"{path.name}: {path.stat().st_size / 2**20:.0f} MiB is too big for a liveness model")
+    data = path.read_bytes()
+    meta, notes = _metadata(path, inspect_graph(data, path.name).metadata)
+    size, threads = meta.preprocessing.input_size, threads or scoring_threads()
+    own = trial_run(data, path.name, size, threads, reference)  # a child process: a hostile graph is abandoned there
+    if reference is not None and own is not None and _plain_meta(ModelMeta.from_dict(own)) != _plain_meta(meta):
+        raise ModelLoadError(f"{path.name}: its metadata (threshold {meta.threshold:.3f}, model {meta.name!r}) is "
+                             f"not {reference.name}'s: it is not an export of that checkpoint")
     try:
-        session = ort.InferenceSession(path.read_bytes(), session_options(threads),
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
+        check_io(session, size)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path.name}: {exc}") from None
     except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...): all mean unusable
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path.name}: not a readable ONNX model ({first})") from None
-    meta, notes = _metadata(path, session)
-    _check_graph(path, session, meta.preprocessing.input_size)
     return OnnxScorer(session), meta, notes
 
 
-def _metadata(path: Path, session: Any) -> tuple[ModelMeta, dict[str, Any]]:
-    props = session.get_modelmeta().custom_metadata_map
+def _plain_meta(meta: ModelMeta) -> dict[str, Any]:
+    """Metadata as JSON would carry it (tuples as lists), for comparing a checkpoint's with its export's; the
+    display name aside (an unnamed model is named after its file)."""
+    return {k: v for k, v in json.loads(json.dumps(meta.to_dict(), default=str)).items() if k != "name"}
+
+
+def _metadata(path: Path, props: dict[str, str]) -> tuple[ModelMeta, dict[str, Any]]:
     if META_KEY not in props:
         raise ModelLoadError(f"{path.name}: an ONNX model, but not a Liveness Studio one (no '{META_KEY}' "
                              "metadata); export checkpoints with liveness-export")
     try:
         data = json.loads(props[META_KEY])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ModelLoadError(f"{path.name}: its metadata is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path.name}: its metadata is a {type(data).__name__}, not a mapping")
@@ -107,25 +123,24 @@ def _metadata(path: Path, session: Any) -> tuple[ModelMeta, dict[str, Any]]:
     return meta, notes
 
 
-def _check_graph(path: Path, session: Any, size: int) -> None:
-    """Inputs and outputs as :mod:`.onnx_export` writes them, and a trial run that gives a probability and a
-    map in [0, 1]: a foreign graph with the right names fails here, not in the middle of the stream."""
+def check_io(session: Any, size: int) -> None:
+    """Inputs and outputs as :mod:`.onnx_export` writes them: a foreign graph with the right names fails here
+    (and in the trial run of :mod:`.onnx_guard`), not in the middle of the stream."""
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = [o.name for o in session.get_outputs()]
     if set(inputs) != set(INPUTS) or set(outputs) != set(OUTPUTS):
-        raise ModelLoadError(f"{path.name}: inputs {sorted(inputs)} and outputs {outputs} are not "
+        raise ModelLoadError(f"inputs {sorted(inputs)} and outputs {outputs} are not "
                              f"{list(INPUTS)} and {list(OUTPUTS)}")
     if list(inputs["input"][1:]) != [3, size, size]:
-        raise ModelLoadError(f"{path.name}: input shape {inputs['input']} does not match its "
+        raise ModelLoadError(f"input shape {inputs['input']} does not match its "
                              f"preprocessing (N x 3 x {size} x {size})")
-    try:
-        score, cam = session.run(list(OUTPUTS), {"input": np.zeros((1, 3, size, size), np.float32),
-                                                 "threshold": np.asarray([0.5], np.float32)})
-    except Exception as exc:  # a graph that loads but cannot run
-        raise ModelLoadError(f"{path.name}: the graph fails on a blank input ({type(exc).__name__})") from None
-    ok = (np.shape(score) == (1,) and np.ndim(cam) == 3 and np.shape(cam)[0] == 1
-          and np.all(np.isfinite(score)) and 0.0 <= float(score[0]) <= 1.0
+
+
+def check_outputs(score: Any, cam: Any, n: int) -> None:
+    """``n`` probabilities and ``n`` maps in [0, 1]; :class:`ModelLoadError` for anything else."""
+    ok = (np.shape(score) == (n,) and np.ndim(cam) == 3 and np.shape(cam)[0] == n
+          and np.all(np.isfinite(score)) and float(np.min(score)) >= 0.0 and float(np.max(score)) <= 1.0
           and np.all(np.isfinite(cam)) and float(np.min(cam)) >= 0.0 and float(np.max(cam)) <= 1.0 + 1e-5)
     if not ok:
-        raise ModelLoadError(f"{path.name}: on a blank input the graph gives score shape {np.shape(score)} "
-                             f"and map shape {np.shape(cam)}, not one probability and one map in [0, 1]")
+        raise ModelLoadError(f"on a trial input the graph gives score shape {np.shape(score)} and map shape "
+                             f"{np.shape(cam)}, not {n} probabilities and maps in [0, 1]")

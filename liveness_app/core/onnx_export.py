@@ -130,16 +130,3 @@ def export_onnx(checkpoint: Path, out: Path, source_sha256: str | None = None) -
     with atomic_write(out, permissions=0o644) as handle:
         handle.write(proto.SerializeToString())
     return metadata
-
-
-def converted_copy(checkpoint: Path, cache_dir: Path, source_sha256: str | None = None) -> Path:
-    """An ONNX copy of ``checkpoint`` in ``cache_dir``, exported once per checkpoint content (the file name
-    holds the first 16 hex digits of its SHA-256): what the ONNX backend runs for a ``.pt`` model."""
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise ModelLoadError(f"{checkpoint.name}: no such file")
-    digest = source_sha256 or file_sha256(checkpoint)
-    target = Path(cache_dir) / f"{checkpoint.stem}-{digest[:16]}.onnx"
-    if not target.is_file():
-        export_onnx(checkpoint, target, digest)
-    return target

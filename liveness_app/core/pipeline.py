@@ -17,6 +17,7 @@ from .. import paths
 from .backend import LoadedModel
 from .face import FaceBox, FaceDetector
 from .preprocess import crop_box, preprocess_face, to_batch
+from .scores import check_scores
 from .smoothing import FaceTracker, SmoothingConfig, Verdict
 
 __all__ = ["FaceResult", "FrameResult", "LoadedModel", "Pipeline", "open_pipeline"]  # LoadedModel: from .backend
@@ -102,6 +103,7 @@ class Pipeline:
             batch = to_batch([preprocess_face(frame, b, spec) for b in boxes])
             timings["crop"] = (time.perf_counter() - t1) * 1e3
             out = model.scorer(batch, with_cam=heatmap, threshold=threshold)
+            check_scores(out.scores, len(boxes))  # ScoreRangeError: the scoring worker stops and says why
             timings.update(out.timings)
             with self._lock:
                 ids = self._tracker.assign(boxes)

@@ -3,7 +3,7 @@ the ``liveness_app.__main__`` entry point (import-linter contracts in pyproject.
 
 Layout: ``main_window`` composes; ``workers`` (capture/scoring QThreads, ``StreamController``);
 ``session`` (active model, device, pipeline: state without widgets); ``video_view`` (newest frame +
-overlay, throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (QSettings).
+overlay, throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (a JSON file, never a pickle).
 
 Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,
 ``TrainingPanel(model_provider)``; they emit signals (``message``, ``model_trained``, ``use_model``,

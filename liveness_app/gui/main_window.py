@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QIcon
 from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
@@ -31,6 +31,7 @@ from .panels import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
 from .recording_panel import RecordingPanel
 from .session import ModelSession
 from .settings import AppSettings
+from .settings_store import SettingsFile
 from .status import StatusBar, StreamStats
 from .video_view import VideoView
 from .workers import StreamController
@@ -52,7 +53,7 @@ class MainWindow(ModelControl, QMainWindow):
     model_changed = pyqtSignal(object)  # the LoadedModel now scoring
     model_refused = pyqtSignal(str, str)  # path, why
 
-    def __init__(self, config: AppConfig, settings: QSettings | None = None,
+    def __init__(self, config: AppConfig, settings: SettingsFile | None = None,
                  detector_factory: DetectorFactory | None = None,
                  source_opener: SourceOpener | None = None) -> None:
         super().__init__()
@@ -95,6 +96,9 @@ class MainWindow(ModelControl, QMainWindow):
         self._connect()
         self._status_timer = QTimer(self, interval=250, timeout=self._refresh_status)
         self._status_timer.start()
+        # settings reach the disk every few seconds (a crash loses little) and at close
+        self._settings_timer = QTimer(self, interval=3000, timeout=self.settings.sync)
+        self._settings_timer.start()
 
         for problem in config.problems:
             self._warn("Settings ignored", problem)
@@ -320,6 +324,7 @@ class MainWindow(ModelControl, QMainWindow):
             self.closing.emit()
             self._loader.shutdown()
             self._status_timer.stop()
+            self._settings_timer.stop()
             self.controller.stop()
             self.settings.save_window(self.saveGeometry(), self.saveState())
             self.settings.sync()

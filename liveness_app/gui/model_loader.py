@@ -81,7 +81,11 @@ class ModelLoader(QObject):
             job[0].deleteLater()
 
     def shutdown(self) -> None:
-        """Wait for loads in flight (a file read cannot be interrupted) and drop their results."""
+        """Abandon the trial runs of ONNX graphs in flight (:mod:`..core.onnx_guard`: a hostile graph
+        could run for minutes), wait for the loads (a file read cannot be interrupted), drop their results."""
+        from ..core.onnx_guard import abort_trials
+
+        abort_trials()
         self._generation += 1
         for worker, thread, _ in list(self._jobs.values()):
             thread.quit()

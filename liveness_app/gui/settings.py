@@ -1,27 +1,28 @@
-"""What the app remembers between sessions, typed, over a QSettings store.
+"""What the app remembers between sessions, typed, over a plain JSON store (:mod:`.settings_store`).
 
-Tests inject a QSettings on a temporary INI file; the app uses the platform's place
-(``QSettings("LivenessStudio", "LivenessStudio")``: ``~/.config/LivenessStudio/`` on Linux, the registry on
-Windows), or ``settings.ini`` in the user data folder when ``LIVENESS_STUDIO_HOME`` sets one. Values the
-user passed on the command line or in the config file win over these.
+The store is ``settings.json`` in the user data folder (:mod:`.settings_store`: plain JSON, never a
+pickle); tests inject one on a temporary file. Values the user passed on the command line or in the config
+file win over these.
 
 A settings file is untrusted like any file: every value is read with its type checked, and a value of the
 wrong type or out of range is ignored (logged) in favour of the default, so the app always starts.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QByteArray, QSettings
+from PyQt6.QtCore import QByteArray
 
 from .. import paths
+from ..core import BACKEND_CHOICES, DEVICE_CHOICES
+from .settings_store import SettingsFile, default_store
 
-ORGANIZATION = APPLICATION = "LivenessStudio"
 log = logging.getLogger(__name__)
 BUNDLED = "bundled:"  # prefix of a model shipped with the app: resolved against this install's models/
 
@@ -46,13 +47,6 @@ def model_from_key(key: str) -> Path | None:
             return None
         return path
     return Path(key)
-
-
-def default_qsettings() -> QSettings:
-    """The platform's settings store, or ``$LIVENESS_STUDIO_HOME/settings.ini`` when that is set."""
-    if os.environ.get("LIVENESS_STUDIO_HOME"):
-        return QSettings(str(paths.user_data_dir() / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings(ORGANIZATION, APPLICATION)
 
 
 def _json_map(text: Any, key: str) -> dict[str, Any]:
@@ -82,8 +76,8 @@ def _threshold_map(data: dict[str, Any]) -> dict[str, float]:
 class AppSettings:
     """Last model, device, per-model threshold overrides, overlay toggles, geometry, last source."""
 
-    def __init__(self, store: QSettings | None = None) -> None:
-        self.store = store if store is not None else default_qsettings()
+    def __init__(self, store: SettingsFile | None = None) -> None:
+        self.store = store if store is not None else default_store()
 
     def _str(self, key: str) -> str | None:
         """A text value; anything else (a list, a number) is ignored with a log line."""
@@ -102,9 +96,16 @@ class AppSettings:
     def last_model(self, path: Path) -> None:
         self.store.setValue("model/last", model_key(path))
 
+    def _choice(self, key: str, choices: tuple[str, ...]) -> str | None:
+        value = self._str(key)
+        if value is not None and value not in choices:
+            log.warning("settings: %s %r is not one of %s; ignored", key, value, ", ".join(choices))
+            return None
+        return value
+
     @property
     def device(self) -> str | None:
-        return self._str("model/device")
+        return self._choice("model/device", DEVICE_CHOICES)
 
     @device.setter
     def device(self, value: str) -> None:
@@ -112,7 +113,7 @@ class AppSettings:
 
     @property
     def backend(self) -> str | None:
-        return self._str("model/backend")
+        return self._choice("model/backend", BACKEND_CHOICES)
 
     @backend.setter
     def backend(self, value: str) -> None:
@@ -147,7 +148,7 @@ class AppSettings:
     def set_overlay(self, name: str, on: bool) -> None:
         self.store.setValue(f"overlay/{name}", bool(on))
 
-    # Thresholds are keyed by model path; paths contain '/' (a QSettings group separator), so the map is
+    # Thresholds are keyed by model path; paths contain '/' (a group separator in the old INI store), so the map is
     # kept as one JSON value.
     def _thresholds(self) -> dict[str, float]:
         return _threshold_map(_json_map(self.store.value("model/thresholds", "{}"), "model/thresholds"))
@@ -186,17 +187,26 @@ class AppSettings:
                          "date": str(info.get("date", ""))}
         self.store.setValue("model/camera_thresholds", json.dumps(data))
 
+    # The window layout is Qt's own bytes, kept as base64 text (the store holds plain values only).
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self.store.value(key)
+        if not isinstance(value, str) or not value.startswith("base64:"):
+            return None
+        try:
+            return QByteArray(base64.b64decode(value[len("base64:"):], validate=True))
+        except (binascii.Error, ValueError):
+            log.warning("settings: %s is not base64; ignored", key)
+            return None
+
     def geometry(self) -> QByteArray | None:
-        value = self.store.value("window/geometry")
-        return value if isinstance(value, QByteArray) else None
+        return self._bytes("window/geometry")
 
     def window_state(self) -> QByteArray | None:
-        value = self.store.value("window/state")
-        return value if isinstance(value, QByteArray) else None
+        return self._bytes("window/state")
 
     def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
-        self.store.setValue("window/geometry", geometry)
-        self.store.setValue("window/state", state)
+        for key, value in (("window/geometry", geometry), ("window/state", state)):
+            self.store.setValue(key, "base64:" + base64.b64encode(bytes(value)).decode("ascii"))
 
     def sync(self) -> None:
         self.store.sync()

@@ -1,4 +1,4 @@
-"""Fixtures of the GUI tests: QSettings kept in the test's folder, a settings file, message boxes that
+"""Fixtures of the GUI tests: settings kept in the test's folder, a settings file, message boxes that
 record instead of blocking, the main window (two ways: ``make_window`` for the window tests, ``window``
 set up for tiny training runs), and recordings made by the app's own recorder. Qt runs offscreen."""
 from __future__ import annotations
@@ -16,11 +16,12 @@ from liveness_app.config import AppConfig
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, SessionStore
 from liveness_app.gui.main_window import MainWindow
+from liveness_app.gui.settings_store import SettingsFile
 
 
 @pytest.fixture(autouse=True)
 def _no_real_settings(tmp_path: Path) -> None:
-    """A QSettings built without injection (as main() does) lands in the test's folder, not the user's."""
+    """The platform's QSettings (where an old version's settings are imported from) is the test's folder's."""
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
 
@@ -35,8 +36,8 @@ def _no_blocking_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings_store(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+def settings_store(tmp_path: Path) -> SettingsFile:
+    return SettingsFile(tmp_path / "settings.json")
 
 
 def app_config(detector: Path, **values: object) -> AppConfig:
@@ -47,7 +48,7 @@ def app_config(detector: Path, **values: object) -> AppConfig:
 
 @pytest.fixture
 def make_window(qtbot, settings_store, detector_path, sample_video, tiny_model) -> Callable[..., MainWindow]:
-    def make(opener: Callable | None = None, settings: QSettings | None = None,
+    def make(opener: Callable | None = None, settings: SettingsFile | None = None,
              on_window: Callable | None = None, **values: object) -> MainWindow:
         values.setdefault("source", str(sample_video))
         values.setdefault("model", tiny_model)
@@ -76,7 +77,7 @@ def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWind
     """The app on the sample video with the tiny model, on the CPU; the training panel set to tiny runs."""
     config = AppConfig(detector=detector_path, source=str(sample_video), model=tiny_model, device="cpu",
                        explicit=frozenset({"source", "model", "device"}))
-    win = MainWindow(config, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(config, settings=SettingsFile(tmp_path / "settings.json"))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: not win.model_loading, timeout=TIMEOUT_MS)  # the start-up model, off the GUI thread

@@ -12,11 +12,11 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-from PyQt6.QtCore import QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
+from liveness_app.gui.settings_store import SettingsFile  # noqa: E402
 from liveness_app.gui.panels import NotePanel  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def main(root: Path, home: Path) -> int:
     QMessageBox.warning = lambda *args, **kw: warnings.append(str(args[2]))  # record, never block
     config = AppConfig(source=str(root / "assets" / "sample.mp4"), model=root / "models" / "default.onnx",
                        heatmap=True, explicit=frozenset({"source", "model", "heatmap"}))
-    window = MainWindow(config, settings=QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(config, settings=SettingsFile(home / "settings.json"))
     window.show()
     results = []
     window.controller.result_ready.connect(results.append)

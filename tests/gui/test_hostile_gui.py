@@ -20,7 +20,8 @@ from liveness_app import __main__ as entry, paths  # noqa: E402
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui import main_window  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
-from liveness_app.gui.settings import AppSettings, default_qsettings  # noqa: E402
+from liveness_app.gui.settings import AppSettings  # noqa: E402
+from liveness_app.gui.settings_store import SettingsFile, default_store  # noqa: E402
 
 pytestmark = pytest.mark.gui
 TIMEOUT_MS = 20_000
@@ -43,7 +44,7 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def settings_file(tmp_path: Path) -> Path:
-    return tmp_path / "settings.ini"
+    return tmp_path / "settings.json"
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def start(qtbot, settings_file, detector_path, sample_video):
         values.setdefault("source", str(sample_video))
         values.setdefault("device", "cpu")
         config = AppConfig(detector=detector_path, explicit=frozenset(values), **values)
-        window = MainWindow(config, settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+        window = MainWindow(config, settings=SettingsFile(settings_file))
         qtbot.addWidget(window)
         window.show()
         qtbot.waitUntil(lambda: not window.model_loading, timeout=TIMEOUT_MS)
@@ -137,16 +138,15 @@ def test_entries_outside_the_folder_are_listed_as_invalid_and_never_deleted(qtbo
 
 def test_settings_of_the_wrong_type_are_ignored(start, shown, settings_file, tmp_path) -> None:
     model = make_checkpoint(tmp_path / "calibrated.pt", threshold=0.37, name="calibrated")
-    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
     key = str(model.resolve())
-    settings.setValue("model/thresholds", json.dumps({key: "abc"}))
-    settings.setValue("overlay/box", "maybe")
-    settings.setValue("model/last", ["a", "b"])
-    settings.setValue("model/device", "gpu")
-    settings.sync()
+    settings_file.write_text(json.dumps({"model/thresholds": json.dumps({key: "abc"}), "overlay/box": "maybe",
+                                         "model/last": ["a", "b"], "model/device": "gpu",
+                                         "model/backend": {"x": 1}, "window/geometry": "base64:%%%"}))
     window = start(model=model, device="cpu")
     assert window.threshold.value == pytest.approx(0.37) and window.pipeline.threshold == pytest.approx(0.37)
     assert window.menu_actions.box.isChecked()  # the default, not a crash
+    settings = SettingsFile(settings_file)
+    assert AppSettings(settings).device is None and AppSettings(settings).backend is None
 
     for bad in ("abc", json.dumps({key: float("nan")}), json.dumps({key: 1.7}), json.dumps([0.2])):
         settings.setValue("model/thresholds", bad)
@@ -160,15 +160,17 @@ def test_a_damaged_last_model_falls_back_to_the_default_with_a_message(start, sh
     data = torch.load(damaged, weights_only=True)
     data["state_dict"]["classifier.3.weight"].fill_(float("nan"))
     torch.save(data, damaged)
-    AppSettings(QSettings(str(settings_file), QSettings.Format.IniFormat)).last_model = damaged
+    store = SettingsFile(settings_file)
+    AppSettings(store).last_model = damaged
+    store.sync()
     window = start()  # no --model: the last one used, then the bundled default
     assert window.model is not None and window.model.path == paths.default_model_path()
     assert not shown  # quiet at start-up: a status-bar note, not a box
 
 
 def test_liveness_studio_home_moves_the_settings(_user_home: Path) -> None:
-    store = default_qsettings()
-    assert Path(store.fileName()) == paths.user_data_dir() / "settings.ini"
+    store = default_store()
+    assert Path(store.fileName()) == paths.user_data_dir() / "settings.json"
     assert Path(store.fileName()).is_relative_to(_user_home)
 
 
