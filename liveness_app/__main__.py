@@ -139,6 +139,9 @@ def _exit_status(exc: SystemExit) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app, or the ``train``/``eval`` subcommand named first; returns the process exit code."""
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen build starts the ONNX trial-run child through this entry point
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:  # before the GUI's own options are parsed
         return run_subcommand(args[0], args[1:])
@@ -186,6 +189,9 @@ def _run_gui(config: AppConfig) -> int:
     app.setOrganizationName("LivenessStudio")
     install_excepthook()
     log.info("starting with %s", config)
+    from .core.housekeeping import clean_leftovers
+
+    clean_leftovers(paths.user_data_dir(), paths.user_models_dir())  # what a killed run left behind
     window = MainWindow(config)
     window.show()
     return app.exec()

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox, FaceDetector
-from liveness_app.core.files import atomic_write_text, check_frame_size, display_path, read_image
+from liveness_app.core.files import atomic_write_text, check_frame_size, display_path, opencv_path, read_image
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 
 from .dataset import Sample
@@ -97,14 +97,8 @@ def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]
 
 def _open_video(path: Path) -> cv2.VideoCapture:
     """An open capture of ``path`` whose declared frame size is within the limit; OSError otherwise
-    (the capture released). OpenCV's binding crashes the process on a str with surrogate escapes (a file
-    name that is not UTF-8, on Linux), so such a name is passed as its bytes."""
-    target: str | bytes = str(path)
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        target = os.fsencode(path)  # the binding takes bytes as well
-    cap = cv2.VideoCapture(target)
+    (the capture released). A name that is not UTF-8 is passed as its bytes (:func:`opencv_path`)."""
+    cap = cv2.VideoCapture(opencv_path(path))
     try:
         if not cap.isOpened():
             raise OSError(f"cannot open video {display_path(path.name)}")

@@ -83,9 +83,11 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     lrs: list[float] = []  # each epoch's learning rate, for the refit
     if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
         state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
-        if state is not None:
-            start, best, stale = restore_state(state_path, model, opt, sched, ema, state=state)
-            lrs = list(state.get("lrs", [cfg.lr] * (start - 1)))  # a state from before the refit: the start lr
+        if state is None:  # every rank sees the same None: all stop, none waits for the others
+            raise ValueError(f"--resume: there is no {state_path.name} in {run_dir} to continue from; "
+                             "run without --resume to start this run again from epoch 1")
+        start, best, stale = restore_state(state_path, model, opt, sched, ema, state=state)
+        lrs = list(state.get("lrs", [cfg.lr] * (start - 1)))  # a state from before the refit: the start lr
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
     scorer_teacher = load_liveness_teacher(Path(cfg.teacher), spec_of(cfg), device) if cfg.teacher else None
     if data is None:

@@ -8,6 +8,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from .files import opencv_path
+
 
 class CameraUnavailableError(RuntimeError):
     """No camera at that index, a camera that stopped delivering frames, or an unreadable video."""
@@ -61,7 +63,7 @@ class VideoFileSource:
         self.name = self.path.name
         if not self.path.is_file():
             raise CameraUnavailableError(f"Video file not found: {self.path}")
-        self._cap = cv2.VideoCapture(str(self.path))
+        self._cap = cv2.VideoCapture(opencv_path(self.path))  # a non-UTF-8 name would crash OpenCV
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok:
             self._cap.release()

@@ -93,29 +93,26 @@ def atomic_copy(source: Path, target: Path, permissions: int | None = 0o644) -> 
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
-TEMP_PATTERN = "*.*.tmp"  # what _temp_beside names: "<name>.<8 hex digits>.tmp"
-
-
 def remove_stale_temporaries(folder: Path, older_than_s: float = 3600.0, recursive: bool = False) -> list[Path]:
     """Delete the temporary files :func:`atomic_write` left in ``folder`` when its process was killed
-    (older than ``older_than_s``, so a write in progress in another process is left alone); returns them."""
+    (older than ``older_than_s``, so a write in progress in another process is left alone); returns them.
+    ``recursive`` walks sub-folders too, never through a symbolic link."""
     import re
     import time
 
     removed: list[Path] = []
     name = re.compile(r".+\.[0-9a-f]{8}\.tmp$")
-    try:
-        candidates = Path(folder).rglob(TEMP_PATTERN) if recursive else Path(folder).glob(TEMP_PATTERN)
-        for path in candidates:
+    for root, _, files in os.walk(folder, followlinks=False) if recursive else [(str(folder), None, None)]:
+        names = files if files is not None else (os.listdir(root) if os.path.isdir(root) else [])
+        for entry in names:
+            path = Path(root) / entry
             try:
-                if name.match(path.name) and path.is_file() and not path.is_symlink() \
+                if name.match(entry) and path.is_file() and not path.is_symlink() \
                         and time.time() - path.stat().st_mtime > older_than_s:
                     path.unlink()
                     removed.append(path)
             except OSError:
                 continue  # another process took it, or no permission: not ours to force
-    except OSError:
-        pass
     return removed
 
 
@@ -200,3 +197,13 @@ def display_path(path: str | os.PathLike[str]) -> str:
     (surrogate escapes on Linux, where names are bytes) are written as ``\\xff``. For messages, CSV files
     and summaries only; the file itself is opened with ``path``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def opencv_path(path: Path) -> str | bytes:
+    """``path`` as OpenCV's video functions take it: its text, or its bytes when the name is not UTF-8
+    (a str with surrogate escapes crashes OpenCV's binding, the whole process with it)."""
+    try:
+        str(path).encode("utf-8")
+        return str(path)
+    except UnicodeEncodeError:
+        return os.fsencode(path)

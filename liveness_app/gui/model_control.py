@@ -88,8 +88,8 @@ class ModelControl:
             self.menu_actions.devices[self.session.device_preference].setChecked(True)
         if req.backend is not None:
             self.menu_actions.backends[self.session.backend_preference].setChecked(True)
-        self._refuse_model(req.path, message, req.quiet)
         fallback = req.next_fallback()
+        self._refuse_model(req.path, message, req.quiet, fallback.path if fallback is not None else None)
         if fallback is not None:  # start-up: the last model used, then the bundled default
             self._request_model(fallback)
         else:
@@ -97,7 +97,8 @@ class ModelControl:
         self.model_refused.emit(str(req.path), message)
 
     def _load_startup_model(self) -> None:
-        """The model asked for (a failure gets a message box), else the last one used, else the default."""
+        """The model asked for (a failure gets a message box, then the default), else the last one used,
+        else the default."""
         candidates = self.session.startup_models(self.config.model)
         if not candidates:
             self._show_model()  # "no model" in the panel and the status bar; the video plays without verdicts
@@ -105,12 +106,13 @@ class ModelControl:
         self._request_model(LoadRequest(candidates[0], threshold=self.config.threshold,
                                         quiet=self.config.model is None, fallbacks=tuple(candidates[1:])))
 
-    def _refuse_model(self, path: Path, message: str, quiet: bool) -> None:
+    def _refuse_model(self, path: Path, message: str, quiet: bool, instead: Path | None = None) -> None:
         log.warning("model %s refused: %s", path, message)
         if quiet:
             self.status.showMessage(f"Model {path.name} not loaded: {message}", 15000)
             return
         after = ("The current model stays active." if self.model else
+                 f"{instead.name} is loaded instead." if instead is not None else
                  "The video plays without verdicts until you choose a model in the Model menu.")
         self._warn("Model not loaded", f"{path.name} cannot be used:\n\n{message}\n\n{after}")
 

@@ -35,10 +35,12 @@ class ModelSession:
         self.camera: str | None = None  # the source's name: thresholds can be calibrated per camera
 
     def startup_models(self, asked: Path | None) -> list[Path]:
-        """Models to try at start-up: the one asked for; else the last one used, then the default."""
+        """Models to try at start-up: the one asked for, then the bundled default (a refused ``--model``
+        must not leave the app without one); else the last one used, then the default."""
+        default = paths.default_model_path()
         if asked is not None:
-            return [asked]
-        candidates = [self.settings.last_model, paths.default_model_path()]
+            return [asked] + ([default] if default.is_file() and Path(asked).resolve() != default.resolve() else [])
+        candidates = [self.settings.last_model, default]
         return [p for p in candidates if p is not None and p.is_file()]
 
     def load(self, path: Path, device: str | None = None, backend: str | None = None) -> LoadedModel:

@@ -193,3 +193,45 @@ def test_the_shipped_record_names_the_shipped_exports() -> None:
         assert file_sha256(exported) in record.get(file_sha256(checkpoint), []), \
             f"liveness-export --model {checkpoint} --out {exported}"
         onnx_guard.trial_run(exported.read_bytes(), exported.name, 128, 1, reference=checkpoint)
+
+
+def test_closing_the_app_abandons_a_trial_in_flight(pair) -> None:
+    """A window that closes while a hostile graph is on trial must not wait for the trial's time limit."""
+    import threading
+
+    _, good, _ = pair
+    failure: list[BaseException] = []
+
+    def trial() -> None:
+        try:
+            onnx_guard.trial_run(good.read_bytes(), "long.onnx", SIZE, 1, timeout_s=600)
+        except ModelLoadError as exc:
+            failure.append(exc)
+
+    import multiprocessing
+    import time
+
+    thread = threading.Thread(target=trial)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the trial's child exists
+    onnx_guard.abort_trials()  # what the window's model loader calls on close
+    thread.join(60)  # a bound on a hang: the trial's own limit is ten minutes
+    assert not thread.is_alive() and "cancelled" in str(failure[0])
+    onnx_guard.trial_run(good.read_bytes(), "later.onnx", SIZE, 1)  # trials started later run as usual
+
+
+def test_a_video_named_in_bytes_that_are_not_utf8_opens_without_crashing(tmp_path, sample_video) -> None:
+    import os
+
+    from liveness_app.core.camera import VideoFileSource
+
+    try:
+        odd = Path(os.fsdecode(bytes(tmp_path) + b"/clip-\xff.mp4"))
+        odd.write_bytes(sample_video.read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    source = VideoFileSource(odd)
+    assert source.read() is not None
+    source.close()

@@ -45,8 +45,17 @@ def test_unusable_model_is_refused_and_current_stays(qtbot, make_window, warning
     wait_result(qtbot, window, lambda r: r.model_name == "tiny")
 
 
+def test_a_refused_model_at_start_up_falls_back_to_the_bundled_default(qtbot, make_window, warnings_shown,
+                                                                      tmp_path) -> None:
+    window = make_window(model=garbage_model(tmp_path / "corrupt.pt"))
+    qtbot.waitUntil(lambda: window.model is not None, timeout=TIMEOUT_MS)
+    assert window.model.path == paths.default_model_path()
+    assert "corrupt.pt" in warnings_shown[0] and "default.pt is loaded instead" in warnings_shown[0]
+
+
 def test_unusable_model_at_start_up_leaves_a_running_window(qtbot, make_window, warnings_shown,
-                                                            tmp_path) -> None:
+                                                            tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(paths, "default_model_path", lambda: tmp_path / "no-default.pt")  # nothing to fall back to
     window = make_window(model=garbage_model(tmp_path / "corrupt.pt"))
     qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)  # shown once the window is up
     assert "corrupt.pt" in warnings_shown[0] and "without verdicts" in warnings_shown[0]
