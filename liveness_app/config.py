@@ -127,8 +127,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path}: not valid TOML: {str(exc)[:200]}") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     unknown = sorted(set(data) - set(FILE_KEYS))

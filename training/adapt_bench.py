@@ -26,8 +26,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 from liveness_app.core.model import ModelLoadError, load_checkpoint
+from liveness_app.core.sessions import file_kind
 
 from .adapt import CHOICES, adapt_to_camera
 from .config import FINETUNE
@@ -52,6 +54,34 @@ def split_user(samples: Sequence[Sample], minutes: float) -> tuple[list[Sample],
         recorded += items[:n]
         later += items[n:]
     return recorded, later
+
+
+def readable_samples(samples: Sequence[Sample], skipped: list[tuple[str, str]]) -> list[Sample]:
+    """The samples whose file is a regular file (or missing: the cache lists those); any other (a FIFO
+    would block the reader for good, whatever dataset listed it) is added to ``skipped`` with the reason."""
+    kept: list[Sample] = []
+    for s in samples:
+        kind = file_kind(s.path)
+        if kind in ("file", "missing"):
+            kept.append(s)
+        else:
+            skipped.append((str(s.path), f"{kind}, not an image or video file"))
+    return kept
+
+
+def _load(p: argparse.ArgumentParser, specs: list[str]) -> list[Sample]:
+    """The samples of every ``--data`` spec, opened files only; what was left out is said on stderr."""
+    try:
+        samples, skipped = load_samples(specs)
+    except ValueError as exc:  # DatasetLayoutError, no data at all
+        p.error(f"--data: {exc}")
+    skipped = list(skipped)
+    samples = readable_samples(samples, skipped)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not samples:
+        p.error("--data: no usable image or video (see the skipped files above)")
+    return samples
 
 
 def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace,
@@ -126,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to train and score")
     args = p.parse_args(argv)
     use_training_threads()
-    samples, _ = load_samples(args.data)
+    samples = _load(p, args.data)
     by_group: dict[str, list[Sample]] = {}
     for s in samples:
         by_group.setdefault(s.group, []).append(s)
@@ -146,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:  # e.g. a recording with no usable dev split: reported, not fatal
             print(f"[{group}] skipped: {exc}", file=sys.stderr)
         summary = summarize(users) if users else {}
-        (args.out / "adapt.json").write_text(json.dumps({"users": users, "summary": summary,
+        atomic_write_text(args.out / "adapt.json", json.dumps({"users": users, "summary": summary,
                                                          "recipe": {**FINETUNE, **args.recipe}}, indent=1))
     if not users:
         print(f"no user could be measured (see the messages above); nothing written to {args.out / 'adapt.md'}",
               file=sys.stderr)
         return 1
-    (args.out / "adapt.md").write_text(markdown(users, summarize(users), args))
+    atomic_write_text(args.out / "adapt.md", markdown(users, summarize(users), args))
     print((args.out / "adapt.md").read_text())
     return 0
 

@@ -246,6 +246,8 @@ class CropCache:
         return entries, todo
 
     def _make(self, sample: Sample, key: str, detectors: _Detectors) -> _Entry:
+        if not sample.path.is_file():  # a FIFO or a device would block the reader for good
+            return _Entry(reason="unreadable: not a regular file")
         try:
             frames = ([read_image(sample.path)] if sample.kind == "image"
                       else video_frames(sample.path, self.frames_per_video))
@@ -288,7 +290,7 @@ class CropCache:
             try:
                 data = json.loads((self.folder / INDEX_NAME).read_text(encoding="utf-8"))
                 self._index = {k: _Entry(**v) for k, v in data["entries"].items()}
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
                 self._index = {}  # no index yet, or an unreadable one: rebuild rather than fail
         return self._index
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from liveness_app.core.sessions import COMPLETE, LIVE, MANIFEST_NAME, ManifestError, read_manifest, session_path
+from liveness_app.core.sessions import (COMPLETE, LIVE, MANIFEST_NAME, VIDEO_EXTS, ManifestError, file_kind,
+                                        read_manifest, session_path)
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 # Sessions recorded without a subject all share one group: unknown people might be the same person, and
 # one big group can never leak across splits, whereas one group per session could.
 UNKNOWN_SUBJECT = "subject-unknown"
@@ -118,7 +118,11 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     the group is the subject. Sessions not marked "complete" ("incomplete", or a "recording" the recorder
     has not finished or recovered) are skipped unless ``include_incomplete``. Entries the schema refuses
     (a file outside the folder, missing fields, ...) are never followed: they are logged and left out.
+    A session whose file is there but is not a regular file (a FIFO would block the reader for good, a
+    folder or a device is no video) is logged and listed in the result's ``skipped`` with the reason; a
+    missing file is left to the crop cache, which lists it as unreadable.
     """
+    from .folders import SampleList  # here, not at the top: training.folders imports this module
     if not (Path(root) / MANIFEST_NAME).is_file():
         raise DatasetLayoutError(f"cannot read recordings manifest: no file {Path(root) / MANIFEST_NAME}")
     try:
@@ -128,14 +132,21 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     for bad in manifest.invalid:
         log.warning("recordings %s: entry %d (%s) left out: %s", root, bad.index, bad.session_id or "no id",
                     bad.reason)
-    samples = []
+    samples: list[Sample] = []
+    skipped: list[tuple[str, str]] = []
     for session in manifest.sessions:
         if session["status"] != COMPLETE and not include_incomplete:
             continue
         path = session_path(Path(root), session["file"])
+        kind = file_kind(path)
+        if kind not in ("file", "missing"):
+            skipped.append((str(path), f"{kind}, not a video file"))
+            log.warning("recordings %s: session %s left out: %s is %s, not a video file", root, session["id"],
+                        path.name, kind)
+            continue
         samples.append(Sample(path=path, label=session["label"], group=session["subject"] or UNKNOWN_SUBJECT,
                               kind=kind_of(path) or "video", attack_type=session["attack_type"]))
-    return samples
+    return SampleList(samples, skipped)
 
 
 def _by_group(samples: Iterable[Sample]) -> dict[str, list[Sample]]:

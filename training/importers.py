@@ -146,8 +146,15 @@ def _celeba_types(root: Path) -> dict[str, int]:
     for name in ("train_label.json", "test_label.json"):
         path = root / "metas" / "intra_test" / name
         if path.is_file():
-            for key, values in json.loads(path.read_text(encoding="utf-8")).items():
-                if len(values) > _CELEBA_TYPE_INDEX:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise DatasetLayoutError(f"{path}: not readable JSON ({str(exc)[:160]})") from None
+            if not isinstance(data, dict):
+                raise DatasetLayoutError(f"{path}: expected a JSON object of image -> labels")
+            for key, values in data.items():
+                if isinstance(values, list) and len(values) > _CELEBA_TYPE_INDEX \
+                        and isinstance(values[_CELEBA_TYPE_INDEX], int):
                     types[key.replace("\\", "/")] = int(values[_CELEBA_TYPE_INDEX])
     return types
 

@@ -7,7 +7,8 @@ would not).
 
 A session is entered as ``"recording"`` before its first frame and set ``"complete"`` when it stops;
 :meth:`SessionStore.recover` turns a ``"recording"`` left by a crash into ``"complete"`` (its readable
-frames counted, marked ``recovered``) or ``"incomplete"`` when nothing can be read.
+frames counted, marked ``recovered``) or ``"incomplete"`` when nothing can be read. Only regular files are
+ever opened or deleted: a FIFO, a folder or a device in the folder is never read (a FIFO would block).
 """
 from __future__ import annotations
 
@@ -27,9 +28,18 @@ import numpy as np
 
 from .files import atomic_write
 from .sessions import (LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest, ManifestError, attack_type_of,
-                       manifest_payload, new_session, read_manifest, session_path, settle)
+                       file_kind, manifest_text, new_session, read_manifest, session_path, settle)
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # stop recording before the disk is completely full
+# Recovery saves what it settled at least this often. A crash loses no session (one not saved yet is still
+# "recording" and is counted again at the next start), only the counting; one save per session made
+# recovery quadratic (every save rewrites the whole list: 400 sessions took a minute).
+RECOVER_SAVE_EVERY_S = 10.0
+_ABORT_CHECK_FRAMES = 64  # frames counted between two looks at the abort flag
+
+
+class _Aborted(Exception):
+    """Frame counting was told to stop (the window is closing)."""
 
 
 class RecorderError(RuntimeError):
@@ -37,8 +47,12 @@ class RecorderError(RuntimeError):
 
 
 def load_labels(path: Path) -> list[dict[str, Any]]:
-    """Session labels from ``assets/labels.json`` (data, not code: users may add their own)."""
-    labels = json.loads(Path(path).read_text(encoding="utf-8"))["labels"]
+    """Session labels from ``assets/labels.json`` (data, not code: users may add their own); ValueError
+    (or OSError, KeyError, TypeError) when the file cannot be used."""
+    try:
+        labels = json.loads(Path(path).read_text(encoding="utf-8"))["labels"]
+    except (RecursionError, MemoryError) as exc:  # deep nesting, a huge value: not JSONDecodeError
+        raise ValueError(f"{path}: cannot be decoded ({type(exc).__name__})") from exc
     if not isinstance(labels, list) or not all(isinstance(lab, dict) and isinstance(lab.get("name"), str)
                                                and lab["name"] for lab in labels):
         raise ValueError(f"{path}: 'labels' must be a list of objects with a 'name'")
@@ -84,8 +98,13 @@ class SessionStore:
 
     def _write(self, sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> None:
         try:
+            text = manifest_text(sessions, invalid)
+        except (ValueError, RecursionError) as exc:  # a refused entry the encoder cannot write back as it was
+            raise RecorderError(f"cannot save the session list: an entry cannot be written back ({exc}); "
+                                "the previous one is kept") from exc
+        try:
             with atomic_write(self.path, "w", encoding="utf-8") as f:
-                json.dump(manifest_payload(sessions, invalid), f, indent=1)
+                f.write(text)
         except OSError as exc:
             raise RecorderError(f"cannot save the session list ({exc.strerror or exc}); the previous one is kept") from exc
 
@@ -106,18 +125,25 @@ class SessionStore:
             self._write(current.sessions, current.invalid)
 
     def delete(self, session_id: str) -> Path | None:
-        """Remove a valid session and its video file (only ever a file inside the folder); returns the
-        file removed. Refused entries cannot be deleted from here."""
+        """Remove a valid session and its video file (only ever a regular file inside the folder); returns
+        the file removed, or None when it was already gone (the entry is removed all the same).
+
+        A file that is not a regular file (a FIFO, a folder, a device) is never removed: RecorderError
+        says what it is, and the session stays listed. Refused entries cannot be deleted from here."""
         with self._lock:
             current = self._writable()
             session = next((s for s in current.sessions if s["id"] == session_id), None)
             if session is None:
                 raise RecorderError(f"no valid session {session_id!r} to delete")
             path = self.file_of(session)
-            if path.is_file() or path.is_symlink():
+            kind = file_kind(path)
+            if kind not in ("file", "missing"):
+                raise RecorderError(f"nothing was deleted: {path} is {kind}, not a video file; remove it "
+                                    "yourself if it should go")
+            if kind == "file":
                 path.unlink()
             self._write([s for s in current.sessions if s["id"] != session_id], current.invalid)
-            return path
+            return path if kind == "file" else None
 
     def set_aside(self) -> Path:
         """Rename an unreadable manifest to ``manifest.json.unreadable-<time>`` (kept, never deleted)."""
@@ -129,30 +155,62 @@ class SessionStore:
                 raise RecorderError(f"cannot rename {self.path}: {exc.strerror or exc}") from exc
             return target
 
-    def recover(self) -> list[str]:
-        """Settle sessions a crash left in ``"recording"``; returns their ids.
+    def recover(self, abort: threading.Event | None = None,
+                save_every_s: float = RECOVER_SAVE_EVERY_S) -> list[str]:
+        """Settle sessions a crash left in ``"recording"``; returns the ids settled and saved.
 
-        Only regular files inside the folder are opened (a FIFO or a device would block the reader); slow
-        on long videos, so the app calls it off the GUI thread.
+        Only regular files inside the folder are opened (a FIFO or a device would block the reader). The
+        list is written once at the end, and every ``save_every_s`` seconds on the way. ``abort`` (set
+        from another thread: the window closing) is looked at between sessions and while counting: what
+        was settled is saved, the rest stays "recording" for the next start. Slow on long videos, so the
+        app calls it off the GUI thread.
         """
-        settled = []
+        counted: dict[str, int] = {}  # settled but not saved yet: id -> readable frames
+        saved: list[str] = []
+        last_save = time.monotonic()
         for s in self._writable().sessions:
+            if abort is not None and abort.is_set():
+                break
             if s.get("status") != RECORDING:
                 continue
             path = self.file_of(s)
-            settle(s, count_frames(path) if path.is_file() else 0)["recovered"] = True
-            self.upsert(s)
-            settled.append(s["id"])
-        return settled
+            try:
+                counted[s["id"]] = count_frames(path, abort) if file_kind(path) == "file" else 0
+            except _Aborted:
+                break
+            if time.monotonic() - last_save >= save_every_s:
+                saved += self._settle(counted)
+                counted, last_save = {}, time.monotonic()
+        return saved + self._settle(counted)
+
+    def _settle(self, counted: dict[str, int]) -> list[str]:
+        """Write the frame counts of recovered sessions into the current list (one read, one write); a
+        session deleted or finished meanwhile is left as it now is. Returns the ids settled."""
+        if not counted:
+            return []
+        with self._lock:
+            current = self._writable()
+            settled: list[str] = []
+            for s in current.sessions:
+                if s["id"] in counted and s["status"] == RECORDING:
+                    settle(s, counted[s["id"]])["recovered"] = True
+                    settled.append(s["id"])
+            self._write(current.sessions, current.invalid)
+            return settled
 
 
-def count_frames(path: Path) -> int:
-    """Frames that can actually be decoded (the header's count is unreliable after a crash)."""
+def count_frames(path: Path, abort: threading.Event | None = None) -> int:
+    """Frames that can actually be decoded (the header's count is unreliable after a crash); raises
+    :class:`_Aborted` when ``abort`` is set meanwhile (a long video takes seconds to count)."""
     cap = cv2.VideoCapture(str(path))
     n = 0
-    while cap.isOpened() and cap.grab():
-        n += 1
-    cap.release()
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+            if abort is not None and n % _ABORT_CHECK_FRAMES == 0 and abort.is_set():
+                raise _Aborted(str(path))
+    finally:
+        cap.release()
     return n
 
 

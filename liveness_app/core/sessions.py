@@ -1,9 +1,13 @@
 """The recordings manifest's schema: the one reader used by the recorder, the app and the training loader.
 
 A recordings folder may come from anywhere (shared, downloaded, hand-edited), so ``manifest.json`` is
-untrusted. :func:`parse_manifest` checks every entry where it is read: a bad entry is kept aside as
-:class:`InvalidEntry` (listed, never followed, never deleted, written back unchanged), and a session's
-``file`` must resolve, symlinks included, to a path inside the recordings folder.
+untrusted. :func:`read_manifest` refuses a file that is not a regular file, is over
+:data:`MAX_MANIFEST_BYTES` or does not decode (as one :class:`ManifestError`, whatever the decoder raised).
+:func:`parse_manifest` checks every entry where it is read: a bad entry is kept aside as
+:class:`InvalidEntry` (listed, never followed, never deleted, written back unchanged). A session's ``file``
+must resolve, symlinks included, to a video (by extension) inside the recordings folder that no earlier
+entry claims, and never to the store's own files (the manifest, its set-aside copies, the atomic writer's
+``*.tmp`` files): deleting a session deletes its file, so a file may belong to one entry only.
 
 Layout::
 
@@ -15,6 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import reprlib
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +29,11 @@ from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
+# 100,000 sessions take about 30 MB; a bigger file is not one the app wrote, and decoding it could take
+# minutes and gigabytes before the window opens.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})  # also what training reads as video
+TEMP_SUFFIX = ".tmp"  # core.files.atomic_write's temporary files: <name>.<hex>.tmp beside the target
 RECORDING, COMPLETE, INCOMPLETE = "recording", "complete", "incomplete"
 STATUSES = (RECORDING, COMPLETE, INCOMPLETE)
 LIVE = "live"  # the bona fide label everywhere: recordings, datasets, metrics, the model's classes
@@ -33,7 +45,7 @@ _REAL_FIELDS = ("fps", "duration_s")
 
 
 class ManifestError(ValueError):
-    """The manifest as a whole cannot be used (not JSON, wrong shape, unknown version)."""
+    """The manifest as a whole cannot be used (not JSON, too big, wrong shape, unknown version)."""
 
 
 @dataclass(frozen=True)
@@ -54,80 +66,171 @@ class Manifest:
     invalid: list[InvalidEntry] = field(default_factory=list)
 
 
-def session_path(root: Path, file: Any) -> Path:
-    """The session's video, resolved; ValueError when it is not a plain relative path inside ``root``."""
+_SEPARATORS = tuple(sep for sep in ("/", os.sep, os.altsep) if sep)
+# A cut-down repr for reasons and table cells: a hostile value may be nested hundreds deep or megabytes long.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 2, 40, 40, 4, 4
+
+
+def shown(value: Any) -> str:
+    """``value`` as short text for a table cell (text as is, cut; anything else as a short repr)."""
+    return value[:60] if isinstance(value, str) else _SHORT.repr(value)
+
+
+def _q(value: Any) -> str:
+    """``value`` quoted and cut for a reason: a refused entry's value may be megabytes long."""
+    return _SHORT.repr(value)
+
+
+def _real_file(base: str, file: Any) -> str:
+    """The real path (symlinks followed) of a session's ``file`` under ``base``, itself a real path;
+    ValueError when ``file`` is not a relative path to a video inside ``base`` (see :func:`session_path`)."""
     if not isinstance(file, str) or not file.strip():
         raise ValueError("'file' must be a non-empty file name")
-    rel = Path(file)
-    if rel.is_absolute() or rel.drive or ".." in rel.parts:
-        raise ValueError(f"file {file!r} points outside the recordings folder")
-    base = Path(root).resolve()
-    path = (base / rel).resolve()  # follows symlinks: a link inside that points outside is refused too
-    if not path.is_relative_to(base) or path == base:
-        raise ValueError(f"file {file!r} points outside the recordings folder")
-    return path
+    if "\0" in file:  # no OS takes it; os.stat would raise ValueError wherever the file is looked at
+        raise ValueError(f"file {_q(file)} holds a NUL character")
+    if file in (".", "..") or any(sep in file for sep in _SEPARATORS) or os.path.splitdrive(file)[0]:
+        rel = Path(file)
+        if rel.is_absolute() or rel.drive or ".." in rel.parts:
+            raise ValueError(f"file {_q(file)} points outside the recordings folder")
+        real = _follow(os.path.join(base, file), file)
+    else:
+        # The usual entry, a plain name: one lstat instead of realpath's lstat of every folder on the path,
+        # which made validation the biggest cost of a long list at start. Not a link: base/name is real.
+        real = os.path.join(base, file)
+        if os.path.islink(real):
+            real = _follow(real, file)
+    if not real.startswith(os.path.join(base, "")):
+        raise ValueError(f"file {_q(file)} points outside the recordings folder")
+    _check_video_name(file, os.path.basename(real))
+    return real
+
+
+def _follow(path: str, file: str) -> str:
+    """``path`` with every symlink followed; ValueError for a loop (realpath stops on it without an error,
+    where ``Path.resolve`` raises RuntimeError)."""
+    real = os.path.realpath(path)
+    if os.path.islink(real):
+        raise ValueError(f"file {_q(file)} is a symlink loop")
+    return real
+
+
+def _check_video_name(file: str, name: str) -> None:
+    """ValueError unless ``name`` (the real file's name) is a video's and not one of the store's own files."""
+    via = "" if os.path.basename(file) == name else f" (it leads to {_q(name)})"
+    if name.startswith(MANIFEST_NAME):  # manifest.json and the copies set_aside() keeps
+        raise ValueError(f"file {_q(file)} is the session list or a copy of it{via}, not a video")
+    if name.lower().endswith(TEMP_SUFFIX):
+        raise ValueError(f"file {_q(file)} is a temporary file of the session list{via}, not a video")
+    if os.path.splitext(name)[1].lower() not in VIDEO_EXTS:
+        raise ValueError(f"file {_q(file)} is not a video{via}: expected {', '.join(sorted(VIDEO_EXTS))}")
+
+
+def session_path(root: Path, file: Any) -> Path:
+    """The session's video, resolved; ValueError when it is not a plain relative path to a video inside
+    ``root`` (an absolute path, ``..``, or a symlink leading outside are refused; so are names that are not
+    a video's, such as ``manifest.json`` or a ``*.tmp`` file)."""
+    return Path(_real_file(os.path.realpath(root), file))
+
+
+def file_kind(path: Path) -> str:
+    """What ``path`` is, found without opening it (opening a FIFO blocks until someone writes to it):
+    "file" (a regular file, links followed), "missing", or a phrase such as "a FIFO" or "a folder"."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "missing" if not os.path.islink(path) else "a symlink to nothing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"  # a symlink loop, no permission, ...
+    if stat.S_ISREG(mode):
+        return "file"
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name!r} must be a number >= 0, got {value!r}")
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+    except OverflowError:  # an int of hundreds of digits has no float: it is no frame rate or duration
+        ok = False
+    if not ok:
+        raise ValueError(f"{name!r} must be a number >= 0, got {_q(value)}")
     return float(value)
 
 
 def _count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name!r} must be a whole number >= 0, got {value!r}")
+        raise ValueError(f"{name!r} must be a whole number >= 0, got {_q(value)}")
     return value
 
 
 def validate_session(entry: Any, root: Path) -> dict[str, Any]:
     """A normalised copy of one manifest entry; ValueError (the reason) for an entry that cannot be used."""
+    return _validate(entry, os.path.realpath(root))[0]
+
+
+def _validate(entry: Any, base: str) -> tuple[dict[str, Any], str]:
+    """:func:`validate_session` with the recordings folder as a real path; also returns the file's real path."""
     if not isinstance(entry, dict):
         raise ValueError(f"an entry must be an object, got {type(entry).__name__}")
     out = dict(entry)
     for name in ("id", "label"):
         if not isinstance(entry.get(name), str) or not entry[name].strip():
             raise ValueError(f"{name!r} is missing or not a non-empty text")
-    session_path(root, entry.get("file"))
+    real = _real_file(base, entry.get("file"))
     for name, default in _TEXT_FIELDS.items():
         value = entry.get(name, default)
         if value is None:
             value = default
         if not isinstance(value, str):
-            raise ValueError(f"{name!r} must be text, got {value!r}")
+            raise ValueError(f"{name!r} must be text, got {_q(value)}")
         out[name] = value
     for name in _COUNT_FIELDS:
         out[name] = _count(entry.get(name, 0), name)
     for name in _REAL_FIELDS:
         out[name] = _real(entry.get(name, 0.0), name)
-    if entry.get("status") not in STATUSES:
-        raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {entry.get('status')!r}")
+    status = entry.get("status")
+    if status not in STATUSES:
+        raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {_q(status)}")
     out["recovered"] = bool(entry.get("recovered", False))
     if out["label"] == LIVE:
         out["attack_type"] = ""
     elif not out["attack_type"]:
         out["attack_type"] = out["label"]
-    return out
+    return out, real
 
 
 def parse_manifest(data: Any, root: Path) -> Manifest:
-    """Validate a decoded manifest: ManifestError for the wrong overall shape, else valid + invalid entries."""
+    """Validate a decoded manifest: ManifestError for the wrong overall shape, else valid + invalid entries.
+
+    An entry whose id, or whose file (its real path), an earlier valid entry already has is refused:
+    deleting one of them would delete the other's video."""
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
         raise ManifestError(f"expected {{\"version\": {MANIFEST_VERSION}, \"sessions\": [...]}}")
     entries = data.get("sessions", [])
     if not isinstance(entries, list):
         raise ManifestError("'sessions' must be a list")
-    manifest, seen = Manifest(), set()
+    base = os.path.realpath(root)
+    manifest, ids = Manifest(), set[str]()
+    owners: dict[str, str] = {}  # a claimed file's real path (case as the OS compares it) -> the session's id
     for index, entry in enumerate(entries):
-        sid = entry.get("id") if isinstance(entry, dict) and isinstance(entry.get("id"), str) else ""
+        sid: str = entry["id"] if isinstance(entry, dict) and isinstance(entry.get("id"), str) else ""
         try:
-            session = validate_session(entry, root)
-            if session["id"] in seen:
-                raise ValueError(f"id {session['id']!r} is listed twice")
+            session, real = _validate(entry, base)
+            key = os.path.normcase(real)
+            if session["id"] in ids:
+                raise ValueError(f"id {_q(session['id'])} is listed twice")
+            if key in owners:
+                raise ValueError(f"file {_q(session['file'])} is already the video of session "
+                                 f"{_q(owners[key])}: a file belongs to one session only")
         except ValueError as exc:
             manifest.invalid.append(InvalidEntry(index, sid, str(exc), entry))
             continue
-        seen.add(session["id"])
+        ids.add(session["id"])
+        owners[key] = session["id"]
         manifest.sessions.append(session)
     return manifest
 
@@ -135,18 +238,52 @@ def parse_manifest(data: Any, root: Path) -> Manifest:
 def read_manifest(root: Path) -> Manifest:
     """The manifest in ``root`` (an empty one when there is none); ManifestError when it is unusable."""
     path = Path(root) / MANIFEST_NAME
-    if not path.exists():
+    if not os.path.lexists(path):
         return Manifest()
-    if not path.is_file():
-        raise ManifestError(f"{path} is not a regular file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path} cannot be read: {exc}") from exc
+    data = _decode(path, _read_bytes(path))
     try:
         return parse_manifest(data, root)
     except ManifestError as exc:
         raise ManifestError(f"{path}: {exc}") from exc
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The manifest's bytes; ManifestError when it is not a regular file or is over MAX_MANIFEST_BYTES.
+    Opened without blocking and checked on the open file: a FIFO put there after a check would block."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise ManifestError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError(f"{path} is not a regular file")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{path} is {info.st_size / 2**20:.0f} MiB, over the "
+                                f"{MAX_MANIFEST_BYTES // 2**20} MiB a session list may have")
+        try:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)  # bounded: the file may grow after the check
+        except OSError as exc:
+            raise ManifestError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path} is over the {MAX_MANIFEST_BYTES // 2**20} MiB a session list may have")
+    return data
+
+
+def _decode(path: Path, data: bytes) -> Any:
+    """The JSON in ``data``; ManifestError for anything the decoder refuses. Not only JSONDecodeError: a
+    number of over 4,300 digits raises a plain ValueError, deep nesting RecursionError, and a huge value
+    MemoryError, and each of them must not stop the app at every start."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ManifestError(f"{path} cannot be read: it is nested too deeply") from exc
+    except MemoryError as exc:
+        raise ManifestError(f"{path} cannot be read: it does not fit in memory") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path} cannot be read: {exc}") from exc
+    except ValueError as exc:  # e.g. int's max_str_digits; its advice to call sys.set_int_max_str_digits is cut
+        raise ManifestError(f"{path} cannot be read: {str(exc).split(';')[0]}") from exc
 
 
 def attack_type_of(label: str) -> str:
@@ -173,6 +310,11 @@ def settle(session: dict[str, Any], frames: int) -> dict[str, Any]:
     return session
 
 
-def manifest_payload(sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> dict[str, Any]:
-    """What is written back: valid sessions, and refused entries as they were (nothing is lost)."""
-    return {"version": MANIFEST_VERSION, "sessions": list(sessions) + [bad.raw for bad in invalid]}
+def manifest_text(sessions: list[dict[str, Any]], invalid: list[InvalidEntry]) -> str:
+    """What is written back: valid sessions, then refused entries as they were (nothing is lost), one entry
+    per line. Each line is encoded by json's C encoder; ``json.dump(..., indent=1)`` takes the pure-Python
+    one, seconds for 100,000 sessions on every recording started or stopped. ValueError or RecursionError
+    for a refused entry that cannot be encoded again."""
+    entries = [json.dumps(entry) for entry in list(sessions) + [bad.raw for bad in invalid]]
+    body = "\n" + ",\n".join(entries) + "\n" if entries else ""
+    return f'{{"version": {MANIFEST_VERSION}, "sessions": [{body}]}}\n'

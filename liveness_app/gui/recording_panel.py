@@ -11,6 +11,7 @@ goes out by ``message``; the composition root wires it.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageB
 from .. import paths
 from ..core.camera import FrameSource
 from ..core.recorder import Recorder, RecorderError, SessionStore, load_labels
+from ..core.sessions import RECORDING
 from .panels import button_row
 from .session_list import REC_COLOUR, SessionList, fill_label_combo
 from .tasks import TaskWorker
@@ -55,6 +57,7 @@ class RecordingPanel(QWidget):
         fill_label_combo(self.label_combo, self.labels)
         self._timer = QTimer(self, interval=200, timeout=self._tick)
         self._recovery: tuple[TaskWorker, QThread] | None = None
+        self._recovery_abort = threading.Event()  # set when the window closes: recovery stops between videos
         controller.state_changed.connect(self._on_stream_changed)
         controller.source_failed.connect(self._on_source_failed)
         self.session_list.message.connect(lambda text: self.message.emit(text, 15000))
@@ -99,10 +102,14 @@ class RecordingPanel(QWidget):
             return None
 
     def _start_recovery(self) -> None:
-        """Settle sessions a crash left unfinished, on a worker thread (counting frames reads whole videos)."""
+        """Settle sessions a crash left unfinished, on a worker thread (counting frames reads whole videos).
+        Only when the list just read has such a session: reading a long list again costs seconds."""
         if self.store is None or self.session_list.manifest_error:
             return
-        worker = TaskWorker(self.store.recover)
+        if not any(s["status"] == RECORDING for s in self.session_list.sessions()):
+            return
+        store, abort = self.store, self._recovery_abort
+        worker = TaskWorker(lambda: store.recover(abort))
         worker.returned.connect(self._on_recovered)
         worker.errored.connect(lambda msg: self.message.emit(
             f"Recordings: cannot check for interrupted sessions: {msg}", 15000))
@@ -197,9 +204,11 @@ class RecordingPanel(QWidget):
         self._update_controls()
 
     def shutdown(self) -> None:
-        """The window is closing: finish the recording, wait for a recovery still counting frames."""
+        """The window is closing: finish the recording; a recovery still counting frames saves what it
+        settled and stops (the rest is recovered at the next start)."""
         self.stop_recording("the window closed")
-        if self._recovery is not None:  # a recovery still counting frames ends with its video
+        self._recovery_abort.set()
+        if self._recovery is not None:
             self._recovery[1].quit()
             self._recovery[1].wait()
 

@@ -4,6 +4,8 @@ The manifest is read through :class:`~liveness_app.core.recorder.SessionStore`, 
 entries that cannot be trusted (a file outside the recordings folder, missing fields, ...): they are shown
 greyed with the reason and cannot be selected for an action. A manifest that cannot be read at all is
 reported above the table, with an offer to set it aside (renamed, not deleted) and start a new list.
+A list of many thousand sessions shows the newest :data:`MAX_ROWS` (all stay in :meth:`SessionList.sessions`):
+a table item per cell of 100,000 sessions took seconds and gigabytes before the window could open.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButto
                              QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..core.recorder import RecorderError, SessionStore
-from ..core.sessions import RECORDING, InvalidEntry, ManifestError
+from ..core.sessions import RECORDING, InvalidEntry, ManifestError, shown
 from .panels import button_row
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 COLUMNS = ("Date", "Label", "Subject", "Length", "Frames", "Status")
 REC_COLOUR = QColor(208, 32, 32)
 INVALID_COLOUR = QColor(128, 128, 128)
+MAX_ROWS = 1000  # newest valid sessions shown
+MAX_INVALID_ROWS = 200  # refused entries shown (all are counted above the table)
 
 
 def fill_label_combo(combo: QComboBox, labels: list[dict[str, Any]], current: str = "") -> None:
@@ -62,8 +66,8 @@ def ask_relabel(parent: QWidget, labels: list[dict[str, Any]], label: str, subje
 def local_time(iso: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     try:
         return datetime.fromisoformat(iso).astimezone().strftime(fmt)
-    except (TypeError, ValueError):
-        return str(iso)
+    except (TypeError, ValueError, OverflowError):
+        return shown(iso)  # short: a refused entry's "date" may be anything
 
 
 def session_row(s: dict[str, Any]) -> tuple[str, ...]:
@@ -76,7 +80,7 @@ def session_row(s: dict[str, Any]) -> tuple[str, ...]:
 def invalid_row(bad: InvalidEntry) -> tuple[str, ...]:
     """Cells for a refused entry: what can be shown of it as text, and why it was refused."""
     raw = bad.raw if isinstance(bad.raw, dict) else {}
-    text = lambda key: str(raw.get(key, ""))[:40]  # noqa: E731
+    text = lambda key: shown(raw.get(key, ""))[:40]  # noqa: E731
     return (local_time(raw.get("date", ""), "%m-%d %H:%M"), text("label"), text("subject"), "", "",
             f"invalid: {bad.reason}")
 
@@ -108,6 +112,8 @@ class SessionList(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.problem_label = QLabel(wordWrap=True)
         self.problem_label.hide()
+        self.note_label = QLabel(wordWrap=True)
+        self.note_label.hide()
         self.set_aside_button = QPushButton("Set the unreadable list aside...")
         self.set_aside_button.clicked.connect(self.set_aside)
         self.set_aside_button.hide()
@@ -121,6 +127,7 @@ class SessionList(QWidget):
         layout.addWidget(self.problem_label)
         layout.addLayout(button_row(self.set_aside_button))
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.note_label)
         layout.addLayout(button_row(self.relabel_button, self.delete_button))
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -129,7 +136,7 @@ class SessionList(QWidget):
         return list(self._sessions)
 
     def refresh(self) -> None:
-        """Re-read the manifest and fill the table (valid sessions first, then refused entries)."""
+        """Re-read the manifest and fill the table (the newest valid sessions first, then refused entries)."""
         selected = self.selected_session_id()
         invalid: list[InvalidEntry] = []
         self._sessions, self.manifest_error = [], ""
@@ -142,17 +149,37 @@ class SessionList(QWidget):
                 self.manifest_error = str(exc)
                 log.error("recordings: %s", exc)
         self._show_problem(invalid)
-        self.table.setRowCount(len(self._sessions) + len(invalid))
-        for row, s in enumerate(self._sessions):
-            self._fill_row(row, session_row(s), s["id"], REC_COLOUR if s["status"] == RECORDING else None,
-                           "\n".join(filter(None, [local_time(s["date"]), s["notes"]])))
-            if s["id"] == selected:
-                self.table.selectRow(row)
-        for i, bad in enumerate(invalid, start=len(self._sessions)):
-            self._fill_row(i, invalid_row(bad), None, INVALID_COLOUR,
-                           f"Entry {bad.index + 1} of manifest.json was refused and is never opened or "
-                           f"deleted from here: {bad.reason}")
+        self._fill_table(self._sessions[:MAX_ROWS], invalid[:MAX_INVALID_ROWS], selected)
+        self._show_note(len(self._sessions), len(invalid))
         self._update_buttons()
+
+    def _fill_table(self, sessions: list[dict[str, Any]], invalid: list[InvalidEntry], selected: str | None) -> None:
+        """Rows in one go: no repaint or resize per row while they are set."""
+        self.table.setUpdatesEnabled(False)
+        try:
+            self.table.setRowCount(0)  # drops the old items at once instead of reusing them cell by cell
+            self.table.setRowCount(len(sessions) + len(invalid))
+            for row, s in enumerate(sessions):
+                self._fill_row(row, session_row(s), s["id"], REC_COLOUR if s["status"] == RECORDING else None,
+                               "\n".join(filter(None, [local_time(s["date"]), s["notes"]])))
+                if s["id"] == selected:
+                    self.table.selectRow(row)
+            for i, bad in enumerate(invalid, start=len(sessions)):
+                self._fill_row(i, invalid_row(bad), None, INVALID_COLOUR,
+                               f"Entry {bad.index + 1} of manifest.json was refused and is never opened or "
+                               f"deleted from here: {bad.reason}")
+        finally:
+            self.table.setUpdatesEnabled(True)
+
+    def _show_note(self, sessions: int, invalid: int) -> None:
+        """Says what the table leaves out of a very long list."""
+        parts = []
+        if sessions > MAX_ROWS:
+            parts.append(f"the newest {MAX_ROWS:,} of {sessions:,} sessions")
+        if invalid > MAX_INVALID_ROWS:
+            parts.append(f"the first {MAX_INVALID_ROWS:,} of {invalid:,} refused entries")
+        self.note_label.setText(f"Showing {' and '.join(parts)}." if parts else "")
+        self.note_label.setVisible(bool(parts))
 
     def _fill_row(self, row: int, cells: tuple[str, ...], session_id: str | None, colour: QColor | None,
                   tooltip: str) -> None:
@@ -232,8 +259,9 @@ class SessionList(QWidget):
             return
         try:
             removed = self.store.delete(session["id"])
-            self.message.emit(f"Deleted {removed}")
-        except (RecorderError, OSError) as exc:
+            self.message.emit(f"Deleted {removed}" if removed else
+                              f"Removed the session from the list; its video {path} was already gone")
+        except (RecorderError, OSError) as exc:  # e.g. the file is a FIFO or a folder: nothing was removed
             self._warn(str(exc))
         self.refresh()
         self.changed.emit()

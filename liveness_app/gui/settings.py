@@ -53,7 +53,7 @@ def _json_map(text: Any, key: str) -> dict[str, Any]:
     """A setting stored as a JSON object; {} (logged) for anything else."""
     try:
         data = json.loads(text) if isinstance(text, str) and text else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, a 5,000-digit number, nesting thousands deep
         data = None
     if not isinstance(data, dict):
         log.warning("settings: %s is not a JSON mapping; ignored", key)

@@ -4,6 +4,7 @@ conditions, never on sleeps."""
 from __future__ import annotations
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -152,7 +153,9 @@ def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warni
 
 def test_recover_reports_interrupted_sessions_in_the_status_bar(qtbot, window, recordings) -> None:
     store = SessionStore(recordings)
-    crashed = {**store.sessions()[0], "id": "crashed", "status": "recording"}
+    first = store.sessions()[0]
+    shutil.copyfile(recordings / first["file"], recordings / "crashed.avi")  # a file belongs to one session only
+    crashed = {**first, "id": "crashed", "file": "crashed.avi", "status": "recording"}
     store.upsert(crashed)
     panel = RecordingPanel(window.controller)
     panel.message.connect(window.status.showMessage)
