@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The shipped model (issue 11): trained on all groups but a source-balanced dev split (early stopping and
-# calibration), never two runs at once on a 2-core CPU. Waits for a running CV chain, then trains the
-# ImageNet MobileNetV2 teacher and the MobileNetV3-Large student that learns its soft scores.
+# The shipped models (issue 11): trained on all groups but a source-balanced dev split (early stopping and
+# calibration), never two runs at once on a 2-core CPU. Waits for a running CV chain, then trains each
+# named config of training/configs:  scripts/train_final.sh final-scratch final-mnv2  (models/default.md).
+# (final-kd, a knowledge-distilled student that was not shipped, is in experiments/configs.)
 # Logs: runs/final-*/train.log
 cd "$(dirname "$0")/.."  # the repository root
 . .venv/bin/activate

@@ -117,34 +117,28 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> "TrainConfig":
-        data = json.loads(Path(path).read_text())
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a huge number, nesting too deep
+            raise ValueError(f"{path}: not a readable JSON config ({str(exc)[:160]})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config must be a JSON object, got {type(data).__name__}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
 
 
 # The short schedule of "adapt to my camera": a few hundred crops of one person's recordings on top of a
-# trained model, under a minute on a 2-core CPU (measured by training.adapt_bench; see the README). No block
-# is frozen: on the six users where freezing the first 8 missed most (docs/results/adapt-ablation), training
-# them all halved the median adapted ACER (17.3 % -> 9.7 %); the L2-SP pull keeps it near the base.
+# trained model. Why each value is what it is: docs/adr/0010-adapt-to-my-camera-recipe.md (measurements in
+# experiments/README.md).
 FINETUNE: dict[str, Any] = {
     "epochs": 5, "epoch_size": 384, "batch_size": 32, "lr": 3e-4, "patience": 5, "freeze_blocks": 0,
     "l2sp": 0.01, "ema_decay": 0.0, "dev_fraction": 0.34, "frames_per_video": 16, "train_frames_per_video": 8,
     "eval_frames_per_video": 8, "label_smoothing": 0.05,
-    # measured (docs/results/adapt-ablation, f-no-bn-refresh): on six users' 2 minutes, recomputing the BN
-    # statistics from those few crops hurt (median adapted ACER 9.7 % with it, 1.5 % without) and cost time
+    # the base's BatchNorm statistics are kept: recomputed from one room's few crops, they fit that room only
     "bn_refresh": False,
-    # 5 epochs, early stopping on (dev EER, 1 - AUC, dev log-loss): on 19 users (docs/results/adapt-v4) the
-    # target is met for 13 as with 3 epochs; shravanshriram2007 24 % -> 7 %, piiyushJoshi 32 % -> 36 %;
-    # median flow 40 s -> 56 s on the 2-core CPU
-    # refit on train + dev for the early-stopped epochs (training.refit): the dev sessions are the latest
-    # recorded, the closest to later use. On the 19 users (docs/results/adapt-v4, j-refit) the target is met
-    # for 14 instead of 13 (median adapted ACER 2.0 % -> 0.0 %); the flow takes about 30 % longer. With its
-    # threshold blended (TrainConfig.refit_threshold, the default): 15 of 19 (m-blend), 14 with seed 5
+    # refit on train + dev (training.refit): the dev sessions are the latest recorded, the closest to later use
     "refit": True,
-    # a live training crop becomes a simulated screen replay or print (training.attacks) with p = 0.15: the
-    # users' later sessions show attack instruments they never recorded. On the 19 users: 16 of 19 with
-    # seed 4 and with seed 5 (o-synth15, p-synth15-seed5) against 15 and 14 without; Foxriver-2005 13.6 %
-    # -> 1.0 %, but shravanshriram2007 4.7 % -> 20.8 % (59.6 % with seed 5): docs/results/adapt-v4
+    # simulated replays/prints (training.attacks): later use shows attack instruments the user never recorded
     "synth_attacks": 0.15,
 }
 

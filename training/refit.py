@@ -8,11 +8,8 @@ how the recipe does on sessions it did not see (:func:`training.adapt.pick` judg
 
 The refit model's threshold (``refit_threshold``): "twin" takes the twin's, calibrated on dev it never saw
 but for another model's scores; "blend" goes halfway, in logit space, between that and the refit model's
-own EER threshold (centred) on train + dev, fitted to its scores but on sessions it trained on. Offline on
-the 19 users of docs/results/adapt-v4 (l-shipped, scripts/refit_threshold_study.py: the same models, four
-rules) the blend met the target for 15 users, the twin's for 13, either own threshold for 12-13; run as
-shipped (m-blend) 15, with another seed 14. Rules nearer the live class did one user better on both seeds
-but were picked on the same users (leave one user out: 14 and 13), so the blend stays.
+own EER threshold (centred) on train + dev, fitted to its scores but on sessions it trained on. Why
+"blend" is the default: docs/adr/0010-adapt-to-my-camera-recipe.md (the study: experiments/README.md).
 """
 from __future__ import annotations
 

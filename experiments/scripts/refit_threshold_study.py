@@ -5,7 +5,7 @@ all (what ships as ``refit_threshold: blend``); and two families swept on the re
 ``live-K`` = K below the live median, ``frac-F`` = a fraction F of the way from the attack median to the
 live median (F = 0.5: midway; higher: nearer the live class, stricter on attacks).
 
-Usage: python scripts/refit_threshold_study.py RUN  (RUN: an adapt_bench --out folder, its users' run folders kept)
+Usage: python experiments/scripts/refit_threshold_study.py RUN  (RUN: an adapt_bench --out folder, its users' run folders kept)
 Scores refit.pt on each user's recordings (their cache), so it takes a few seconds per user; nothing is trained.
 Rules compared on the same users: a post-hoc comparison, so the last line also chooses a rule by leaving
 one user out at a time."""
@@ -13,7 +13,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from scipy.special import logit, expit
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 from training import metrics as M
 from training.adapt import judge
 from training.calibrate import score_samples

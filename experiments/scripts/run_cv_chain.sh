@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The issue-11 cross-validation runs, one after the other (a 2-core CPU: never two at once).
-#   scripts/run_cv_chain.sh RECIPE:FOLDS [RECIPE:FOLDS ...]     e.g.  gen-mnv2:0 gen-kd:0 gen-mnv2:1,2
+#   experiments/scripts/run_cv_chain.sh RECIPE:FOLDS [RECIPE:FOLDS ...]     e.g.  gen-mnv2:0 gen-kd:0 gen-mnv2:1,2
 # A fold with a result.json is not run again, so the chain resumes across sessions. Logs: runs/cv-RECIPE.log
-cd "$(dirname "$0")/.."  # the repository root
+# RECIPE names experiments/configs/RECIPE.json, or training/configs/RECIPE.json (the shipped recipes).
+cd "$(dirname "$0")/../.."  # the repository root
 . .venv/bin/activate
 mkdir -p runs
 run() {  # recipe, fold numbers...
@@ -11,7 +12,9 @@ run() {  # recipe, fold numbers...
     for k in "$@"; do [ -f "runs/cv-$name/fold-$k/result.json" ] || todo+=("$k"); done
     [ ${#todo[@]} -gt 0 ] || return 0
     echo "=== $name folds ${todo[*]} $(date -u +%FT%TZ)"
-    python -m training.cv --config "training/configs/$name.json" --folds 3 --only "${todo[@]}" \
+    local config=experiments/configs/$name.json
+    [ -f "$config" ] || config=training/configs/$name.json
+    python -m training.cv --config "$config" --folds 3 --only "${todo[@]}" \
         --out "runs/cv-$name" >> "runs/cv-$name.log" 2>&1
     echo "=== $name done rc=$? $(date -u +%FT%TZ)"
 }

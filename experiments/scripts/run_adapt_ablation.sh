@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Issue 12: which fine-tuning options make "adapt to my camera" work? The adaptation benchmark on the
-# users where the default recipe missed the target, one recipe change at a time (one run at a time on a
-# 2-core CPU). Base: the previous default.pt (8 groups), which never trained on these users.
-#   scripts/run_adapt_ablation.sh BASE.pt OUT_DIR
-cd "$(dirname "$0")/.."  # the repository root
+# Issue 12 (2026-12-02): which fine-tuning options make "adapt to my camera" work? The adaptation benchmark
+# on the users where the default recipe missed the target, one recipe change at a time (one run at a time on
+# a 2-core CPU). Base: the previous default.pt (8 groups), which never trained on these users. Each recipe is
+# a change to training.config.FINETUNE as it was that day (3 epochs, first 8 blocks frozen, precise BN).
+#   experiments/scripts/run_adapt_ablation.sh BASE.pt OUT_DIR
+# Results: experiments/results/adapt-ablation (its run f-no-bn-refresh, b + "bn_refresh": false, came after
+# this script and is not in it).
+cd "$(dirname "$0")/../.."  # the repository root
 . .venv/bin/activate
 base=$1; out=$2
 users="ShubhamLala webcam-DangThanhLiem webcam-Foxriver-2005 webcam-Ramkumarkh webcam-shravanshriram2007 webcam-Pagolu-Raghavendra"
