@@ -104,7 +104,7 @@ def console_streams(command: str) -> Iterator[None]:
 
 
 def run_subcommand(command: str, argv: Sequence[str]) -> int:
-    """``train`` runs ``training.__main__.main(argv)``, ``eval`` runs ``training.evaluate.main(argv)``,
+    """``train`` runs ``training.__main__.main(argv)``, ``eval`` runs ``training.eval.evaluate.main(argv)``,
     ``export`` runs ``liveness_app.export.main(argv)``; in the lean runtime (no torch) each says it needs
     the full install and returns 2."""
     if command not in SUBCOMMANDS:
@@ -113,7 +113,7 @@ def run_subcommand(command: str, argv: Sequence[str]) -> int:
         if command == "train":
             from training.__main__ import main as run
         elif command == "eval":
-            from training.evaluate import main as run
+            from training.eval.evaluate import main as run
         else:
             from .export import main as run
     except ModuleNotFoundError as exc:

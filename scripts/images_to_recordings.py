@@ -7,9 +7,9 @@ Per label, the group's images in path order (capture order) are cut into ``--ses
 each part becomes one session written by the app's own :class:`~liveness_app.core.recorder.Recorder`
 (Motion-JPEG, 640x480, 30 fps, ``--session-seconds`` long, each image held for its share of the frames),
 with the group as subject. With the defaults and two labels the first half of the sessions is 2 minutes
-of 30 fps video, which is what ``python -m training.adapt_bench --minutes 2`` gives the user to record:
+of 30 fps video, which is what ``python -m training.studies.adapt_bench --minutes 2`` gives the user to record:
 
-    python -m training.adapt_bench --data runs/video-Spp77/recordings --model models/default.pt \
+    python -m training.studies.adapt_bench --data runs/video-Spp77/recordings --model models/default.pt \
         --out runs/video-Spp77/bench --device cpu
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveness_app.core.recorder import Recorder, SessionStore  # noqa: E402
-from training.prepare import load_samples  # noqa: E402
+from training.fit.prepare import load_samples  # noqa: E402
 
 SIZE = (640, 480)
 FPS = 30.0

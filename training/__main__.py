@@ -9,7 +9,7 @@ reason); the best model is copied into the app's model folder. A bad option, dat
 ``--resume`` file ends the run with one ``liveness-train: error: ...`` line and exit status 2.
 
 Several GPUs or machines: ``torchrun --nproc-per-node 8 -m training --data ... --device cuda`` (see
-:mod:`training.distributed`); rank 0 alone prints progress and writes the files above.
+:mod:`training.fit.distributed`); rank 0 alone prints progress and writes the files above.
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from tqdm import tqdm
 from liveness_app.core.device import CHOICES as DEVICES
 from liveness_app.core.face import DetectorError
 
-from .config import FINETUNE, HELP, TrainConfig
-from .distributed import SINGLE, Dist, session
-from .events import TrainEvent
-from .loop import fit
+from training.config import FINETUNE, HELP, TrainConfig
+from training.fit.distributed import SINGLE, Dist, session
+from training.fit.events import TrainEvent
+from training.fit.loop import fit
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,7 @@
 
 :func:`adapt_to_camera` is what the app's guided flow runs on a worker thread (a generator of
 :class:`TrainEvent`, so it has progress and cancel): it takes the user's sessions for training (split by
-:func:`training.splits.split_by_session` into train and dev inside :func:`training.loop.fit`) and the
+:func:`training.data.splits.split_by_session` into train and dev inside :func:`training.fit.loop.fit`) and the
 held-out sessions, and returns the before/after figures on the held-out ones with one plain sentence.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any, Iterator, Sequence
 
 from liveness_app.core.files import atomic_write
 
-from . import metrics as M
-from .calibrate import calibrate_samples, score_samples
-from .config import FINETUNE, TrainConfig
-from .dataset import Sample
-from .events import TrainEvent
-from .loop import fit
-from .splits import split_by_session
+from training.eval import metrics as M
+from training.calibrate import calibrate_samples, score_samples
+from training.config import FINETUNE, TrainConfig
+from training.data.samples import Sample
+from training.fit.events import TrainEvent
+from training.fit.loop import fit
+from training.data.splits import split_by_session
 
 
 def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
@@ -116,7 +116,7 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     (each :func:`judge`), ``chosen`` (:func:`pick`: "kept", "adapted" or "calibrated"), ``app`` (the
     judgement of the chosen one), ``sentence``, ``model_path`` and ``seconds`` (from the recordings to the chosen model:
     caching, calibration, fine-tuning and the choice; judging the held-out sessions is not counted).
-    The app's guided flow and :mod:`training.adapt_bench` both run this."""
+    The app's guided flow and :mod:`training.studies.adapt_bench` both run this."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     yield TrainEvent("warning", message="calibrating the current model on your sessions")

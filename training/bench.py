@@ -19,8 +19,8 @@ from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, SessionStore
 from liveness_app.core.sessions import LIVE
 
-from .config import TrainConfig
-from .loop import fit
+from training.config import TrainConfig
+from training.fit.loop import fit
 
 
 def record_sessions(root: Path, source: Path, minutes: float, session_s: float = 30.0) -> int:

@@ -22,13 +22,15 @@ from liveness_app import paths
 from liveness_app.core.device import CHOICES as DEVICES, select_device
 from liveness_app.core.model import ModelMeta, load_checkpoint
 
-from . import metrics as M
-from .cache import CropCache
-from .dataset import Sample
-from .events import returned
-from .frames import eval_entries
-from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
-from .scoring import score_entries
+from training.eval import metrics as M
+
+from training.eval import thresholds as T
+from training.data.cache import CropCache
+from training.data.samples import Sample
+from training.fit.events import returned
+from training.data.frames import eval_entries
+from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+from training.eval.scoring import score_entries
 
 RULES = ("eer", "bpcer")
 
@@ -42,8 +44,8 @@ def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer
     if live.all() or not live.any():
         raise ValueError("calibration needs live and attack sessions of this camera: record both")
     if rule == "eer":
-        return M.centred_threshold(scores, M.eer(scores, live)[1])
-    return M.threshold_for_bpcer(scores, live, bpcer_target)
+        return T.centred_threshold(scores, M.eer(scores, live)[1])
+    return T.threshold_for_bpcer(scores, live, bpcer_target)
 
 
 def score_samples(model_path: Path, samples: Sequence[Sample], *, cache_dir: Path | None = None,

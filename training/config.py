@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from liveness_app.core.model import ARCHITECTURES
-from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 
-from .augment import AugmentConfig
+from training.data.augment import AugmentConfig
 
-REFIT_THRESHOLDS = ("twin", "blend")  # how training.refit sets the refit model's threshold
+
+REFIT_THRESHOLDS = ("twin", "blend")  # how training.fit.refit sets the refit model's threshold
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; written to ``<run>/config.json``."""
 
-    data: tuple[str, ...] = ()  # specs for training.importers.load_any (folder, manifest.csv, NAME:PATH)
+    data: tuple[str, ...] = ()  # specs for training.data.importers.load_any (folder, manifest.csv, NAME:PATH)
     out_dir: str = "runs/latest"
     name: str = "liveness-model"
     arch: str = "mobilenet_v3_large"  # or "mobilenet_v2" (its ImageNet weights can be had offline)
@@ -68,7 +69,7 @@ class TrainConfig:
     kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
-    refit: bool = False  # after early stopping: train again on train + dev for the chosen epochs (training.refit)
+    refit: bool = False  # after early stopping: train again on train + dev for the chosen epochs (training.fit.refit)
     refit_threshold: str = "blend"  # the refit model's threshold: "twin" (best.pt's) or "blend" (see refit.py)
     bn_refresh: bool = True  # precise BN: recompute BatchNorm statistics on training crops before each dev evaluation
 
@@ -136,9 +137,9 @@ FINETUNE: dict[str, Any] = {
     "eval_frames_per_video": 8, "label_smoothing": 0.05,
     # the base's BatchNorm statistics are kept: recomputed from one room's few crops, they fit that room only
     "bn_refresh": False,
-    # refit on train + dev (training.refit): the dev sessions are the latest recorded, the closest to later use
+    # refit on train + dev (training.fit.refit): the dev sessions are the latest recorded, the closest to later use
     "refit": True,
-    # simulated replays/prints (training.attacks): later use shows attack instruments the user never recorded
+    # simulated replays/prints (training.data.attacks): later use shows attack instruments the user never recorded
     "synth_attacks": 0.15,
 }
 
@@ -190,3 +191,8 @@ HELP: dict[str, str] = {
                   "(true/false)",
     "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own (true/false)",
 }
+
+
+def spec_of(cfg: TrainConfig) -> PreprocessSpec:
+    """The preprocessing a run trains with, and its model carries."""
+    return PreprocessSpec(cfg.input_size, cfg.crop_margin, tuple(cfg.mean), tuple(cfg.std))

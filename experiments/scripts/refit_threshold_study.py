@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from scipy.special import logit, expit
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
-from training import metrics as M
+from training.eval import metrics as M
+from training.eval import thresholds as T
 from training.adapt import judge
 from training.calibrate import score_samples
-from training.prepare import load_samples
-from training.splits import split_by_session
+from training.fit.prepare import load_samples
+from training.data.splits import split_by_session
 from training.config import FINETUNE
 from liveness_app.core.model import load_checkpoint
 
@@ -37,12 +38,12 @@ for u in res["users"]:
     s_dev, l_dev, _ = score_samples(refit, dev, cache_dir=d / "cache", device="cpu")
     s_tr, l_tr, _ = score_samples(refit, train, cache_dir=d / "cache", device="cpu")
     def own(s, l):
-        cal = M.calibrate(s, l)
-        return M.centred_threshold(s, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
+        cal = T.calibrate(s, l)
+        return T.centred_threshold(s, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
     s_all, l_all = np.concatenate([s_tr, s_dev]), list(l_tr) + list(l_dev)
     twin = load_checkpoint(d / "run" / "best.pt")[1].threshold  # refit.pt holds the chosen one
     t = {"twin": twin, "dev": own(s_dev, l_dev), "all": own(s_all, l_all)}
-    t["mid"] = M.logit_mean(t["twin"], t["all"])
+    t["mid"] = T.logit_mean(t["twin"], t["all"])
     z = logit(np.clip(s_all, 1e-6, 1 - 1e-6))
     is_live = M.live_mask(l_all)
     z_live, z_attack = np.median(z[is_live]), np.median(z[~is_live])

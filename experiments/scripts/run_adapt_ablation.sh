@@ -20,7 +20,7 @@ declare -A recipes=(
 for name in a-default b-no-freeze c-no-l2sp d-lr1e-4 e-6-epochs; do
     [ -f "$out/$name/adapt.md" ] && continue
     echo "=== $name $(date -u +%FT%TZ)"
-    python -m training.adapt_bench --data ../shared/data/manifest.csv --data ../shared/data/webcam/manifest.csv \
+    python -m training.studies.adapt_bench --data ../shared/data/manifest.csv --data ../shared/data/webcam/manifest.csv \
         --model "$base" --out "$out/$name" --minutes 2 --device cpu --groups $users \
         --recipe "${recipes[$name]}" > "$out/$name.log" 2>&1
     echo "=== $name done rc=$? $(date -u +%FT%TZ)"

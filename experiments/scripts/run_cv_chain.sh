@@ -14,7 +14,7 @@ run() {  # recipe, fold numbers...
     echo "=== $name folds ${todo[*]} $(date -u +%FT%TZ)"
     local config=experiments/configs/$name.json
     [ -f "$config" ] || config=training/configs/$name.json
-    python -m training.cv --config "$config" --folds 3 --only "${todo[@]}" \
+    python -m training.studies.cv --config "$config" --folds 3 --only "${todo[@]}" \
         --out "runs/cv-$name" >> "runs/cv-$name.log" 2>&1
     echo "=== $name done rc=$? $(date -u +%FT%TZ)"
 }

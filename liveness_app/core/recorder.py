@@ -1,7 +1,7 @@
 """Recorded, labelled sessions for training: video files plus one atomically written manifest.
 
 The manifest's layout and its validation live in :mod:`.sessions` (also read by
-:func:`training.dataset.load_recordings`). Videos are Motion-JPEG ``.avi``: every frame stands alone, so a
+:func:`training.data.samples.load_recordings`). Videos are Motion-JPEG ``.avi``: every frame stands alone, so a
 file cut short by a crash or a full disk stays readable up to its last frame (an MP4 without its index
 would not).
 

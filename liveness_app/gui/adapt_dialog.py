@@ -167,7 +167,7 @@ class AdaptDialog(QDialog):
     # -- adapting ----------------------------------------------------------------------------------------
     def samples(self) -> tuple[list, list]:
         """(train, held out): the recorded sessions as training samples, the last part of each held out."""
-        from training.dataset import Sample
+        from training.data.samples import Sample
 
         store = self._recorder.store
         train, held = [], []

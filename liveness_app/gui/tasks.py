@@ -1,6 +1,6 @@
 """A long task (training, evaluation) on a QThread, its progress as Qt signals, cancellable.
 
-The task may return a generator (``training.loop.fit()``): every item it yields becomes a ``yielded``
+The task may return a generator (``training.fit.loop.fit()``): every item it yields becomes a ``yielded``
 signal, and ``stop()`` closes it at the next item so its ``finally`` blocks run (superqt's
 ``thread_worker`` does the same).
 """

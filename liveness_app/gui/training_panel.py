@@ -1,8 +1,8 @@
 """Training panel: retrain from recordings (or any folder/dataset), follow progress, cancel, evaluate.
 
-``training.loop.fit()`` is a generator of :class:`TrainEvent`; :class:`~.tasks.TaskRunner` runs it on a
+``training.fit.loop.fit()`` is a generator of :class:`TrainEvent`; :class:`~.tasks.TaskRunner` runs it on a
 QThread and turns each ``yield`` into a signal (superqt's ``thread_worker``). Cancel closes the generator at
-the next event, which keeps the best checkpoint written so far. Evaluation (``training.evaluate.evaluate_model``)
+the next event, which keeps the best checkpoint written so far. Evaluation (``training.eval.evaluate.evaluate_model``)
 runs the same way. The panel never blocks the GUI thread except in :meth:`shutdown` (window closing), where
 it waits for the running step to end so that no thread outlives the window.
 
@@ -21,8 +21,8 @@ from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from training.config import TrainConfig
-from training.evaluate import evaluate_model
-from training.loop import TrainEvent, fit
+from training.eval.evaluate import evaluate_model
+from training.fit.loop import TrainEvent, fit
 
 from .. import paths
 from ..core.pipeline import LoadedModel

@@ -9,7 +9,7 @@ import pytest
 import liveness_app.bench as bench
 import liveness_app.config as app_config
 import training.__main__ as train_cli
-import training.evaluate as evaluate
+import training.eval.evaluate as evaluate
 
 PARSERS = {"liveness-app": app_config.build_parser, "liveness-train": train_cli.build_parser,
            "liveness-eval": evaluate.build_parser, "liveness-bench": bench.build_parser}

@@ -18,7 +18,7 @@ from studio_fakes import make_checkpoint
 from liveness_app.core import recorder as recorder_module, sessions as sessions_module
 from liveness_app.core.recorder import RecorderError, SessionStore
 from liveness_app.core.sessions import ManifestError, read_manifest
-from training.dataset import DatasetLayoutError, load_recordings
+from training.data.samples import DatasetLayoutError, load_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -268,7 +268,7 @@ def test_liveness_train_never_blocks_on_a_fifo_session(tmp_path: Path, fifos: li
 def test_the_adaptation_benchmark_never_blocks_on_a_fifo_session(tmp_path: Path, fifos: list[Path]) -> None:
     root = _fifo_sessions(tmp_path / "rec", fifos)
     base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
-    done = _run_guarded("training.adapt_bench", "--data", f"recordings:{root}", "--model", str(base),
+    done = _run_guarded("training.studies.adapt_bench", "--data", f"recordings:{root}", "--model", str(base),
                         "--out", str(tmp_path / "bench"), "--device", "cpu")
     assert done.returncode == 2 and "error: --data: no data" in done.stderr and "Traceback" not in done.stderr
     assert "s0.avi is a FIFO (named pipe)" in done.stderr
@@ -277,8 +277,8 @@ def test_the_adaptation_benchmark_never_blocks_on_a_fifo_session(tmp_path: Path,
 
 @needs_fifo
 def test_the_adaptation_benchmark_leaves_out_a_fifo_any_dataset_lists(tmp_path: Path, fifos: list[Path]) -> None:
-    from training.adapt_bench import readable_samples
-    from training.dataset import Sample
+    from training.studies.adapt_bench import readable_samples
+    from training.data.samples import Sample
 
     os.mkfifo(tmp_path / "pipe.mp4")
     fifos.append(tmp_path / "pipe.mp4")

@@ -12,7 +12,7 @@ import pytest
 
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, count_frames, load_labels
-from training.dataset import load_recordings
+from training.data.samples import load_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
 

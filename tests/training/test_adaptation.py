@@ -12,11 +12,12 @@ from studio_fakes import make_checkpoint
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.recorder import Recorder, SessionStore
-from training import metrics as M
+from training.eval import metrics as M
+from training.eval import thresholds as T
 from training.config import FINETUNE, TrainConfig
-from training.dataset import Sample, load_recordings
-from training.loop import fit
-from training.splits import ONE_PERSON_NOTE, SplitError, split_by_session
+from training.data.samples import Sample, load_recordings
+from training.fit.loop import fit
+from training.data.splits import ONE_PERSON_NOTE, SplitError, split_by_session
 
 TINY = {"batch_size": 8, "workers": 0, "frames_per_video": 4, "train_frames_per_video": 4,
         "eval_frames_per_video": 4, "epoch_size": 16, "epochs": 2}
@@ -84,7 +85,7 @@ def test_refit_trains_again_on_train_and_dev_for_the_early_stopped_epochs(
     """With ``refit``, the installed model trains from the base on every session (dev too) for as many
     epochs as the early-stopped one, at the same learning rates, and keeps its dev threshold; the
     early-stopped twin stays beside it."""
-    from training import refit
+    from training.fit import refit
     rec = record_sessions(tmp_path / "rec", sample_video,
                           [("live", "me"), ("print", "me"), ("live", "me"), ("print", "me")])
     base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
@@ -104,7 +105,7 @@ def test_refit_trains_again_on_train_and_dev_for_the_early_stopped_epochs(
     assert all(names == {p.name for p in rec.rglob("*.avi")} for _, names in seen)  # all four sessions
     chosen = meta.training["refit"]["threshold"]
     assert chosen["twin"] == twin_meta.threshold and chosen["rule"] == "blend" and 0 < chosen["own"] < 1
-    assert meta.threshold == pytest.approx(M.logit_mean(twin_meta.threshold, chosen["own"]))  # halfway in logits
+    assert meta.threshold == pytest.approx(T.logit_mean(twin_meta.threshold, chosen["own"]))  # halfway in logits
     assert min(chosen["twin"], chosen["own"]) <= meta.threshold <= max(chosen["twin"], chosen["own"])
     assert meta.training["refit"]["epochs"] == twin_meta.training["epoch"]
     assert meta.training["refit"]["on"] == "train + dev" and "this model trained on dev too" in meta.metrics["note"]
@@ -127,15 +128,15 @@ def test_the_refit_threshold_rule_is_checked_and_the_blend_is_halfway_in_logits(
     with pytest.raises(ValueError, match="refit_threshold must be one of twin, blend"):
         TrainConfig(refit_threshold="mean")
     from scipy.special import expit
-    assert M.logit_mean(expit(-2.0), expit(4.0)) == pytest.approx(expit(1.0))
-    assert M.logit_mean(0.3, 0.3) == pytest.approx(0.3) and M.logit_mean(0.0, 1.0) == pytest.approx(0.5)
+    assert T.logit_mean(expit(-2.0), expit(4.0)) == pytest.approx(expit(1.0))
+    assert T.logit_mean(0.3, 0.3) == pytest.approx(0.3) and T.logit_mean(0.0, 1.0) == pytest.approx(0.5)
 
 
 def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
     import json
 
     from studio_fakes import tiny_dataset as _tiny_dataset
-    from training.adapt_bench import main as bench_main
+    from training.studies.adapt_bench import main as bench_main
 
     data = _tiny_dataset(tmp_path / "data", per_class=10, groups=2)
     base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
@@ -160,7 +161,7 @@ def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None
 def test_the_adaptation_benchmark_refuses_a_bad_base_or_group_before_any_user(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from studio_fakes import tiny_dataset as _tiny_dataset
-    from training.adapt_bench import main as bench_main
+    from training.studies.adapt_bench import main as bench_main
 
     data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
     base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.augment import AugmentConfig, augment
+from training.data.augment import AugmentConfig, augment
 from training.config import TrainConfig
 
 

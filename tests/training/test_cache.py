@@ -1,4 +1,4 @@
-"""training.cache: crops made once (detector, skips, index reuse) and the training crop geometry.
+"""training.data.cache: crops made once (detector, skips, index reuse) and the training crop geometry.
 
 Faces come from frames of the bundled sample video, in which BlazeFace finds one face in every frame.
 """
@@ -15,9 +15,9 @@ from liveness_app import paths
 from liveness_app.core.face import FaceBox
 from liveness_app.core.files import read_image
 from liveness_app.core.preprocess import crop_face
-from training import cache as cache_module
-from training.cache import CropCache, crop_for_training, video_frames
-from training.dataset import Sample
+from training.data import cache as cache_module
+from training.data.cache import CropCache, crop_for_training, video_frames
+from training.data.samples import Sample
 
 MARGIN, EXTRA = 0.2, 0.25
 

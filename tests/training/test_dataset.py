@@ -1,4 +1,4 @@
-"""training.dataset and training.folders: manifests, label folders, recordings, group splits and summaries."""
+"""training.data.samples and training.data.folders: manifests, label folders, recordings, group splits and summaries."""
 from __future__ import annotations
 
 import json
@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from training.dataset import (
+from training.data.splits import split_by_group
+from training.data.samples import (
     UNKNOWN_SUBJECT,
     DatasetLayoutError,
     Sample,
     load_manifest_csv,
     load_recordings,
-    split_by_group,
     summarize,
 )
-from training.folders import scan_label_folders
+from training.data.folders import scan_label_folders
 
 
 def _touch(path: Path) -> Path:

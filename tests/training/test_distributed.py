@@ -22,11 +22,11 @@ from torch.utils.data import WeightedRandomSampler
 from liveness_app import paths
 from liveness_app.core.model import load_checkpoint
 from studio_fakes import tiny_dataset
-from training import cache as cache_module
-from training.cache import CropCache
-from training.dataset import Sample
-from training.distributed import SINGLE, balanced_share, session
-from training.frames import Entry, balanced_weights
+from training.data import cache as cache_module
+from training.data.cache import CropCache
+from training.data.samples import Sample
+from training.fit.distributed import SINGLE, balanced_share, session
+from training.data.frames import Entry, balanced_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 180  # a hung collective fails the test instead of the CI job
@@ -172,7 +172,7 @@ class _NoDetector:
 _SYNC_BN_CHECK = textwrap.dedent('''
     import torch, torch.distributed as dist
     from torch import nn
-    from training.sync_bn import convert_sync_bn, GlobalBatchNorm2d
+    from training.fit.sync_bn import convert_sync_bn, GlobalBatchNorm2d
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     torch.manual_seed(0)

@@ -12,15 +12,15 @@ import torch
 
 from liveness_app.core.model import build_model, load_checkpoint
 from liveness_app.core.pipeline import LoadedModel
-from training.attacks import simulate_attack, simulate_print, simulate_replay
-from training.calibration import balanced_eer_threshold, group_median_eer_threshold, thresholds
-from training.checkpoint import load_pretrained
+from training.data.attacks import simulate_attack, simulate_print, simulate_replay
+from training.eval.thresholds import balanced_eer_threshold, group_median_eer_threshold, thresholds
+from training.fit.checkpoint import load_pretrained
 from training.config import TrainConfig
-from training.cv import assign_folds, dev_groups_for, main as cv_main
-from training.dataset import Sample
-from training.distill import distillation_loss, kd_loss
+from training.studies.cv import assign_folds, dev_groups_for, main as cv_main
+from training.data.samples import Sample
+from training.fit.distill import distillation_loss, kd_loss
 from liveness_app.core.weights import ModelLoadError
-from training.loop import fit
+from training.fit.loop import fit
 from studio_fakes import tiny_dataset as _tiny_dataset, tiny_train_config as _cfg
 
 
@@ -52,7 +52,7 @@ def test_simulated_attacks_keep_the_shape_add_their_traces_and_are_reproducible(
 
 
 def test_screen_pixels_add_high_frequency_energy() -> None:
-    from training.attacks import screen_pixels
+    from training.data.attacks import screen_pixels
     face = cv2.GaussianBlur(_face(), (0, 0), 2.0)
     assert _high_frequency(screen_pixels(face, np.random.default_rng(1), 0.7)) > 2 * _high_frequency(face)
 
@@ -191,7 +191,7 @@ def test_cross_validation_command_writes_per_fold_and_overall_results(tmp_path: 
 
 def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> None:
     from studio_fakes import make_checkpoint
-    from training.evaluate import evaluate_model
+    from training.eval.evaluate import evaluate_model
 
     data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
     rows = ["path,label,attack_type,group,precropped"]
@@ -211,7 +211,7 @@ def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> N
 
 
 def test_dev_early_stopping_can_be_limited_per_group_and_label() -> None:
-    from training.frames import Entry, limit_per_group
+    from training.data.frames import Entry, limit_per_group
 
     entries = [Entry(Path(f"{g}{i}.png"), lab, g, f"{g}-{i // 5}") for g, n in (("big", 100), ("small", 6))
                for i in range(n) for lab in ("live", "print")]
@@ -224,7 +224,7 @@ def test_dev_early_stopping_can_be_limited_per_group_and_label() -> None:
 
 
 def test_a_threshold_is_centred_in_its_gap_without_changing_a_decision() -> None:
-    from training.metrics import centred_threshold
+    from training.eval.thresholds import centred_threshold
 
     scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
     # between 0.3 (rejected) and 0.8 (accepted), in logit space: sigmoid((logit 0.3 + logit 0.8) / 2)

@@ -20,11 +20,11 @@ from liveness_app import paths
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import (MAX_IMAGE_PIXELS, ImageTooLargeError, check_frame_size, display_path,
                                      read_image)
-from training.cache import CropCache, video_frames
-from training.dataset import Sample
-from training.folders import scan_label_folders
-from training.frames import eval_entries
-from training.prepare import skipped_message, summarize_used, write_skipped
+from training.data.cache import CropCache, video_frames
+from training.data.samples import Sample
+from training.data.folders import scan_label_folders
+from training.data.frames import eval_entries
+from training.fit.prepare import skipped_message, summarize_used, write_skipped
 
 
 @pytest.fixture(scope="module")

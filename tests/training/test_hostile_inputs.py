@@ -15,7 +15,7 @@ from liveness_app.config import load_config
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, read_checkpoint
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore
 from liveness_app.core.sessions import ManifestError, read_manifest
-from training.dataset import DatasetLayoutError, load_recordings
+from training.data.samples import DatasetLayoutError, load_recordings
 
 
 def _entry(sid: str, file: str, **extra: object) -> dict:

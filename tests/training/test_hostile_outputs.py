@@ -18,7 +18,7 @@ from liveness_app.core.model import build_model, load_checkpoint, save_checkpoin
 from studio_fakes import make_checkpoint, tiny_dataset
 from training.__main__ import main
 from training.config import TrainConfig
-from training.outputs import install
+from training.fit.checkpoint import install
 
 
 def _fsync_on_a_full_disk(fd: int) -> None:

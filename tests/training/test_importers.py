@@ -1,4 +1,4 @@
-"""training.importers: each public dataset layout on a tiny fake tree (empty files: only names matter)."""
+"""training.data.importers: each public dataset layout on a tiny fake tree (empty files: only names matter)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from typing import Callable
 
 import pytest
 
-from training.dataset import Sample
-from training.importers import (
+from training.data.samples import Sample
+from training.data.importers import (
     IMPORTERS,
     DatasetLayoutError,
     casia_fasd,

@@ -1,4 +1,4 @@
-"""Tests for training.metrics on small, hand-computed examples."""
+"""Tests for training.eval.metrics on small, hand-computed examples."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from training import metrics as m
+from training.eval import metrics as m
+
+from training.eval import thresholds as T
 
 # A hand-checked set at threshold 0.5 (accepted as live when score >= 0.5):
 #   live   .9 .8 .4 .7     -> .4 rejected              BPCER = 1/4
@@ -79,7 +81,7 @@ def test_threshold_for_bpcer_on_grid():
     attacks = np.array([0.05, 0.08, 0.12, 0.5])
     scores = np.concatenate([live, attacks])
     is_live = np.r_[np.ones(20, bool), np.zeros(4, bool)]
-    thr = m.threshold_for_bpcer(scores, is_live, 0.05)
+    thr = T.threshold_for_bpcer(scores, is_live, 0.05)
     assert thr == pytest.approx(0.10)
     labels = ["live"] * 20 + ["print"] * 4
     _, bpcer = m.apcer_bpcer(scores, labels, thr)
@@ -94,7 +96,7 @@ def test_threshold_for_bpcer_is_highest_valid(n_live, target):
     attacks = rng.beta(2, 5, 50)
     scores = np.concatenate([live, attacks])
     is_live = np.r_[np.ones(n_live, bool), np.zeros(50, bool)]
-    thr = m.threshold_for_bpcer(scores, is_live, target)
+    thr = T.threshold_for_bpcer(scores, is_live, target)
     assert np.mean(live < thr) <= target + 1e-12
     # any higher threshold breaks the BPCER target, so APCER cannot be lowered further
     assert np.mean(live < np.nextafter(thr, np.inf)) > target
@@ -102,9 +104,9 @@ def test_threshold_for_bpcer_is_highest_valid(n_live, target):
 
 def test_threshold_for_bpcer_rejects_bad_input():
     with pytest.raises(ValueError, match="no live"):
-        m.threshold_for_bpcer([0.1, 0.2], [False, False])
+        T.threshold_for_bpcer([0.1, 0.2], [False, False])
     with pytest.raises(ValueError, match="target"):
-        m.threshold_for_bpcer([0.1, 0.2], [True, False], target=1.5)
+        T.threshold_for_bpcer([0.1, 0.2], [True, False], target=1.5)
 
 
 def test_roc_and_det_points_agree():
@@ -189,7 +191,7 @@ def test_calibrate():
     rng = np.random.default_rng(0)
     scores = np.concatenate([rng.beta(5, 2, 200), rng.beta(2, 5, 150)])
     labels = ["live"] * 200 + ["print"] * 100 + ["replay"] * 50
-    cal = m.calibrate(scores, labels)
+    cal = T.calibrate(scores, labels)
     assert set(cal) >= {"eer_threshold", "bpcer5_threshold"}
     _, bpcer = m.apcer_bpcer(scores, labels, cal["bpcer5_threshold"])
     assert bpcer <= 0.05
@@ -199,7 +201,7 @@ def test_calibrate():
 
 
 def test_per_attack_breakdown_separates_each_attack_from_bona_fide() -> None:
-    from training.metrics import compute_all
+    from training.eval.metrics import compute_all
 
     scores = [0.9, 0.8, 0.7, 0.1, 0.2, 0.75, 0.95]
     labels = ["live", "live", "live", "print", "print", "replay", "replay"]
@@ -211,7 +213,7 @@ def test_per_attack_breakdown_separates_each_attack_from_bona_fide() -> None:
 
 
 def test_collapsed_model_is_flagged() -> None:
-    from training.metrics import compute_all
+    from training.eval.metrics import compute_all
 
     scores = [0.5333 + 1e-6 * i for i in range(10)]
     labels = ["print"] * 5 + ["live"] * 5

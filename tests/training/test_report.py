@@ -1,4 +1,4 @@
-"""Tests for training.report: every file is written and the report mentions what it should."""
+"""Tests for training.eval.report: every file is written and the report mentions what it should."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from training.metrics import compute_all, video_level
-from training.report import write_report
+from training.eval.metrics import compute_all, video_level
+from training.eval.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("roc.png", "det.png", "score_hist.png", "confusion_matrix.png")

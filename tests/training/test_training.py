@@ -17,13 +17,13 @@ from liveness_app.core.files import read_image
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop, preprocess_face
 from liveness_app.core.sessions import LIVE
-from training.cache import CropCache, crop_for_training
+from training.data.cache import CropCache, crop_for_training
 from training.config import TrainConfig
-from training.dataset import Sample
-from training.evaluate import evaluate_model
-from training.frames import CropDataset, eval_entries
-from training.loop import fit, spec_of
-from training.prepare import CACHE_MARGIN_EXTRA, make_cache
+from training.data.samples import Sample
+from training.eval.evaluate import evaluate_model
+from training.data.frames import CropDataset, eval_entries
+from training.fit.loop import fit, spec_of
+from training.fit.prepare import CACHE_MARGIN_EXTRA, make_cache
 
 SPEC = PreprocessSpec(64, 0.25, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 RECIPE = Path(__file__).resolve().parents[2] / "training" / "configs" / "gen-distil.json"  # like every gen-*
@@ -149,7 +149,7 @@ def test_evaluation_report(tmp_path: Path) -> None:
 
 
 def test_ema_warmup_follows_the_weights_early_and_averages_later() -> None:
-    from training.steps import ema_warmup_fn
+    from training.fit.steps import ema_warmup_fn
 
     update = ema_warmup_fn(0.995)
     ema, weights = [torch.zeros(3)], [torch.ones(3)]
@@ -186,7 +186,7 @@ def test_training_takes_back_the_threads_a_scoring_thread_gave_up(tmp_path: Path
 def test_bn_refresh_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refresh: bool) -> None:
     """Precise BN runs once per epoch before the dev evaluation, and not at all with bn_refresh false
     (the option the adaptation ablation compares)."""
-    from training import loop
+    from training.fit import loop
 
     calls: list[int] = []
     real = loop.refresh_bn_stats

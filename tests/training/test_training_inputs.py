@@ -16,12 +16,12 @@ import torch
 
 from liveness_app.core.model import build_model, load_checkpoint
 from training.__main__ import main
-from training.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
+from training.fit.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
 from training.config import TrainConfig
-from training.dataset import DatasetLayoutError
-from training.folders import scan_label_folders
-from training.importers import load_any
-from training.loop import build_run
+from training.data.samples import DatasetLayoutError
+from training.data.folders import scan_label_folders
+from training.data.importers import load_any
+from training.fit.loop import build_run
 
 
 class Payload:
@@ -229,7 +229,7 @@ def test_symlink_loops_and_dangling_links_are_listed(tmp_path: Path, caplog: pyt
     _symlink(root / "print" / "first", "../../elsewhere")  # a link to a folder outside is followed, once
     _symlink(root / "print" / "second", "../../elsewhere")
     _symlink(root / "dead-label", "no-such-folder")  # a dangling label folder
-    with caplog.at_level(logging.WARNING, logger="training.folders"):
+    with caplog.at_level(logging.WARNING, logger="training.data.folders"):
         samples = scan_label_folders(root)
     found = sorted(s.path.relative_to(root).as_posix() for s in samples)
     assert found == ["live/alice_1.jpg", "live/sub/bob_1.jpg", "print/alice_2.png", "print/first/carol_1.jpg"]

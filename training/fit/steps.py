@@ -1,5 +1,5 @@
-"""The pieces one training step and one run are made of, shared by :func:`training.loop.fit` and
-:mod:`training.refit`: the loss, the epoch's data loader, one epoch of steps, precise BN, the L2-SP pull
+"""The pieces one training step and one run are made of, shared by :func:`training.fit.loop.fit` and
+:mod:`training.fit.refit`: the loss, the epoch's data loader, one epoch of steps, precise BN, the L2-SP pull
 and the set-up of model, weight average, optimizer and schedule."""
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from torchvision.ops import sigmoid_focal_loss
 
 from liveness_app.core.model import build_model, load_checkpoint
 
-from .augment import AugmentConfig
-from .checkpoint import load_pretrained
-from .config import TrainConfig
-from .distributed import SINGLE, Dist, balanced_share
-from .distill import kd_loss
-from .events import TrainEvent
-from .frames import CropDataset, Entry, balanced_weights
-from .outputs import spec_of
-from .sync_bn import BN_TYPES
+from training.data.augment import AugmentConfig
+from training.fit.checkpoint import load_pretrained
+from training.config import TrainConfig
+from training.fit.distributed import SINGLE, Dist, balanced_share
+from training.fit.distill import kd_loss
+from training.fit.events import TrainEvent
+from training.data.frames import CropDataset, Entry, balanced_weights
+from training.config import spec_of
+from training.fit.sync_bn import BN_TYPES
 
 
 def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:

@@ -17,9 +17,9 @@ from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
 from liveness_app.core.sessions import LIVE
 
-from .cache import crop_for_training
-from .frames import CropDataset, Entry
-from .prepare import CACHE_MARGIN_EXTRA
+from training.data.cache import crop_for_training
+from training.data.frames import CropDataset, Entry
+from training.fit.prepare import CACHE_MARGIN_EXTRA
 
 
 def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points: int = 2000,

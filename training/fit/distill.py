@@ -23,10 +23,10 @@ from torch import nn
 from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
 from liveness_app.core.weights import ModelLoadError
 
-from .checkpoint import load_pretrained
-from .config import TrainConfig
-from .distributed import SINGLE, Dist
-from .events import TrainEvent
+from training.fit.checkpoint import load_pretrained
+from training.config import TrainConfig
+from training.fit.distributed import SINGLE, Dist
+from training.fit.events import TrainEvent
 
 TEACHER_ARCH = "mobilenet_v2"
 

@@ -18,24 +18,36 @@ from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import select_device, use_training_threads
 from liveness_app.core.model import ModelMeta, read_checkpoint
 
-from . import metrics as M
-from .checkpoint import load_state, restore_state, save_state
-from .config import TrainConfig
-from .distributed import SINGLE, Dist
-from .distill import distill_backbone, load_liveness_teacher, load_teacher
-from .events import TrainEvent
-from .frames import Entry, epoch_entries, eval_entries, limit_per_group
-from .outputs import export_best, install, spec_of, summary
-from .prepare import PreparedData, prepare_data
-from .refit import refit_all
-from .scoring import score_entries
-from .steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+from training.eval import metrics as M
+
+from training.eval import thresholds as T
+from training.fit.checkpoint import load_state, restore_state, save_state
+from training.config import TrainConfig
+from training.fit.distributed import SINGLE, Dist
+from training.fit.distill import distill_backbone, load_liveness_teacher, load_teacher
+from training.fit.events import TrainEvent
+from training.data.frames import Entry, epoch_entries, eval_entries, limit_per_group
+from training.config import spec_of
+from training.fit.checkpoint import export_best, install
+from training.fit.prepare import PreparedData, prepare_data
+from training.fit.refit import refit_all
+from training.eval.scoring import score_entries
+from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
 
 
-def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
+
+def summary(r: dict[str, Any]) -> str:
+    """The line the CLI prints after an epoch."""
+    f, v = r["dev"]["frame"], r["dev"].get("video", {})
+    num = lambda x: float("nan") if x is None else x  # noqa: E731 (0.0 is a value, not a missing one)
+    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {num(f['auc']):.4f} "
+            f"EER {num(f['eer']):.4f} ACER {num(f['acer']):.4f} (video ACER {num(v.get('acer')):.4f}), "
+            f"{r['images']} img in {r['seconds_train']} s")
+
+def dev_metrics(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
              extra: float, threshold: float | None = None, dist: Dist = SINGLE) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
     the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers. Under
@@ -44,7 +56,7 @@ def evaluate(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig,
                                                            workers=cfg.workers)[0], entries)
     labels = [e.label for e in entries]
     if threshold is None:
-        threshold = M.calibrate(scores, labels)["eer_threshold"] or 0.5
+        threshold = T.calibrate(scores, labels)["eer_threshold"] or 0.5
     result = M.compute_all(scores, labels, threshold, video_ids=[e.video_id for e in entries])
     return result, scores
 
@@ -157,7 +169,7 @@ def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[
     judged = ema.module if ema is not None else model
     if cfg.bn_refresh:
         refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
-    dev, dev_scores = evaluate(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
+    dev, dev_scores = dev_metrics(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
     frame = dev["frame"]
     loss = M.log_loss_live(dev_scores, [e.label for e in dev_entries])
     return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0),

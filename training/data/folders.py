@@ -4,7 +4,7 @@ Dangling links, symlink loops and unreadable folders never stop a scan: they are
 the reason, in the result's ``skipped``. File names need not be UTF-8 (on Linux they are bytes): a sample
 keeps its real path to open, while its label, group and any skipped entry get the name's display form
 (``face-\\xff.png``), which the CSV files, logs and the model's data summary they reach can all hold.
-The sample type and the other readers are in :mod:`training.dataset`.
+The sample type and the other readers are in :mod:`training.data.samples`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from liveness_app.core.files import display_path
 
-from .dataset import DatasetLayoutError, Sample, kind_of
+from training.data.samples import DatasetLayoutError, Sample, kind_of
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ class TrainEvent:
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     model_path: Path | None = None
-    phase: str = ""  # "distil": the feature distillation before the liveness training; "refit": training.refit
+    phase: str = ""  # "distil": the feature distillation before the liveness training; "refit": training.fit.refit
 
 
 def returned(gen: Generator[Any, Any, Any], on_item: Callable[[Any], None] | None = None) -> Any:

@@ -34,7 +34,7 @@ from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox, FaceDete
 from liveness_app.core.files import atomic_write_text, check_frame_size, display_path, opencv_path, read_image
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 
-from .dataset import Sample
+from training.data.samples import Sample
 
 CACHE_FORMAT = 2  # bump when the crop recipe changes: it is part of the settings hash
 INDEX_NAME = "index.json"

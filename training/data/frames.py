@@ -19,9 +19,9 @@ from liveness_app.core.files import display_path, read_image
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
 from liveness_app.core.sessions import LIVE
 
-from .attacks import simulate_attack
-from .augment import AugmentConfig, augment
-from .cache import crop_for_training
+from training.data.attacks import simulate_attack
+from training.data.augment import AugmentConfig, augment
+from training.data.cache import crop_for_training
 
 
 @dataclass(frozen=True)

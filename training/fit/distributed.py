@@ -25,7 +25,7 @@ from torch import nn
 
 from liveness_app.core.device import select_device
 
-from .sync_bn import convert_sync_bn
+from training.fit.sync_bn import convert_sync_bn
 
 T = TypeVar("T")
 

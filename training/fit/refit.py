@@ -21,16 +21,18 @@ import torch
 
 from liveness_app.core.model import ModelMeta, read_checkpoint
 
-from . import metrics as M
-from .checkpoint import export_model
-from .config import TrainConfig
-from .distributed import SINGLE, Dist
-from .events import TrainEvent
-from .frames import epoch_entries, eval_entries
-from .outputs import spec_of
-from .prepare import PreparedData
-from .scoring import score_entries
-from .steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+from training.eval import metrics as M
+
+from training.eval import thresholds as T
+from training.fit.checkpoint import export_model
+from training.config import TrainConfig
+from training.fit.distributed import SINGLE, Dist
+from training.fit.events import TrainEvent
+from training.data.frames import epoch_entries, eval_entries
+from training.config import spec_of
+from training.fit.prepare import PreparedData
+from training.eval.scoring import score_entries
+from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 REFIT_NAME = "refit.pt"
 
@@ -82,7 +84,7 @@ def refit_threshold(model: torch.nn.Module, items: Sequence, twin: float, cfg: T
     entries = eval_entries(items, cfg.eval_frames_per_video)
     scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
                                                            workers=cfg.workers)[0], entries)
-    eer_threshold = M.calibrate(scores, [e.label for e in entries])["eer_threshold"]
-    own = M.centred_threshold(scores, eer_threshold) if eer_threshold is not None else twin
-    chosen = M.logit_mean(twin, own) if cfg.refit_threshold == "blend" else twin
+    eer_threshold = T.calibrate(scores, [e.label for e in entries])["eer_threshold"]
+    own = T.centred_threshold(scores, eer_threshold) if eer_threshold is not None else twin
+    chosen = T.logit_mean(twin, own) if cfg.refit_threshold == "blend" else twin
     return {"rule": cfg.refit_threshold, "twin": float(twin), "own": float(own), "chosen": float(chosen)}

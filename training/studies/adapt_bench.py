@@ -1,6 +1,6 @@
 """Adaptation benchmark: does "adapt to my camera" make fewer errors for a person the model never saw?
 
-    python -m training.adapt_bench --data SPEC [--data SPEC ...] --model CKPT --out DIR [--minutes 2]
+    python -m training.studies.adapt_bench --data SPEC [--data SPEC ...] --model CKPT --out DIR [--minutes 2]
 
 Each group is a user. Within each group and label, samples in path order are capture order: the first part
 (up to ``--minutes`` of 30 fps video shared among the labels, at most half) is what the user records; the
@@ -31,11 +31,11 @@ from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 from liveness_app.core.model import ModelLoadError, load_checkpoint
 from liveness_app.core.sessions import file_kind
 
-from .adapt import CHOICES, adapt_to_camera
-from .config import FINETUNE
-from .dataset import Sample
-from .events import returned
-from .prepare import load_samples
+from training.adapt import CHOICES, adapt_to_camera
+from training.config import FINETUNE
+from training.data.samples import Sample
+from training.fit.events import returned
+from training.fit.prepare import load_samples
 
 FPS = 30.0
 METRICS = ("auc", "apcer", "bpcer", "acer")
@@ -146,7 +146,7 @@ def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argpars
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.adapt_bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.studies.adapt_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", action="append", required=True, help="dataset spec, as liveness-train --data")
     p.add_argument("--model", type=Path, required=True, help="the base model (never trained on these groups)")
     p.add_argument("--out", type=Path, required=True, help="output folder")

@@ -15,13 +15,14 @@ from typing import Any, Callable, Iterator, Sequence
 from liveness_app.core.files import atomic_write
 from liveness_app import paths
 
-from .cache import CachedSet, CropCache
-from .config import TrainConfig
-from .dataset import Sample, split_by_group, summarize
-from .distributed import SINGLE, Dist
-from .events import TrainEvent
-from .importers import load_any
-from .splits import ONE_PERSON_NOTE, split_by_session
+from training.data.cache import CachedSet, CropCache
+from training.config import TrainConfig
+from training.data.samples import Sample, summarize
+from training.data.splits import split_by_group
+from training.fit.distributed import SINGLE, Dist
+from training.fit.events import TrainEvent
+from training.data.importers import load_any
+from training.data.splits import ONE_PERSON_NOTE, split_by_session
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
 CHUNK = 64  # samples cached between two progress events

@@ -1,4 +1,5 @@
-"""Checkpoints of a training run: the app-loadable model file and the resumable training state.
+"""Checkpoints of a training run: the app-loadable model file (the best one calibrated on dev, and its copy
+in the app's model folder) and the resumable training state.
 
 The model file is :mod:`liveness_app.core.model`'s format (weights + metadata, loadable weights-only);
 the training state adds optimizer, scheduler and progress, and is also made of plain types and tensors,
@@ -9,16 +10,28 @@ file with ``weights_only=False``).
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from liveness_app import paths
 from liveness_app.core.device import cpu_model
+from liveness_app.core.files import atomic_copy
 from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint, save_torch
 from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from liveness_app.core.preprocess import PreprocessSpec
+
+from training.config import TrainConfig, spec_of
+from training.eval import metrics as M
+from training.eval import thresholds as T
+
+if TYPE_CHECKING:
+    from training.data.frames import Entry
+    from training.fit.prepare import PreparedData
 
 # What fit() saves in last_state.pt, and the type each entry must have ("ema" is optional).
 STATE_TYPES: dict[str, tuple[type, ...]] = {"model": (dict,), "optimizer": (dict,), "scheduler": (dict,),
@@ -57,7 +70,7 @@ def _weights_of(data: Any, what: str) -> dict[str, torch.Tensor]:
 
 def load_pretrained(model: nn.Module, path: Path) -> list[str]:
     """Load backbone weights (torchvision's ImageNet file for the model's architecture, or a backbone
-    distilled by :mod:`training.distill`) from a local file, weights-only.
+    distilled by :mod:`training.fit.distill`) from a local file, weights-only.
 
     Every ``features.*`` tensor of the model must be in the file with its shape: a backbone is never half
     loaded. Classifier tensors load where they match (ImageNet's 1000-class layer does not, and stays as
@@ -216,3 +229,33 @@ def hardware() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def export_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
+                dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, run: dict[str, Any],
+                t_start: float) -> None:
+    """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one.
+    ``run``: where it trained (``device``) and how many processes trained it (``world_size``,
+    ``distributed``: backend, sync_bn, batches), copied into the ``training`` metadata."""
+    cal = T.calibrate(dev_scores, [e.label for e in dev_entries])
+    # the middle of the gap the EER threshold sits in: the same dev decisions, better on new faces
+    threshold = T.centred_threshold(dev_scores, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
+    split = data.summary.get("split", "by group")
+    training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, **run,
+                "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
+                "calibration": {**cal, "chosen": "eer_threshold, centred in its gap (logit space)",
+                                "threshold": threshold, "on": f"dev split ({split})"}}
+    if cfg.init:
+        training["fine_tuned_from"] = Path(cfg.init).name
+    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
+                 metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"})
+
+
+def install(best: Path, cfg: TrainConfig) -> Path | None:
+    """Copy the best model into the app's model folder (unless ``--no-install``); the copy's path. Atomic: a
+    run killed while installing leaves the previous model of that name whole, never a 0-byte file."""
+    if not cfg.install:
+        return None
+    target = paths.user_models_dir() / f"{cfg.name}.pt"
+    atomic_copy(best, target)
+    return target

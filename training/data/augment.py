@@ -2,7 +2,7 @@
 
 Moderate colour jitter and rare, light blur only: strong blur or noise erases the moiré, print dots and
 sharpness differences that separate a replay or a print from a face. Horizontal flips are free; the crop
-scale is jittered in :func:`training.cache.crop_for_training`. Optional gamma, JPEG re-encoding and
+scale is jittered in :func:`training.data.cache.crop_for_training`. Optional gamma, JPEG re-encoding and
 downscaling (off by default) imitate other cameras' tone curves, compression and resolution; the run
 config turns them on (``"augment": {"gamma": 0.2, "jpeg_p": 0.3, "downscale_p": 0.25}``). Downscaling
 matters when source resolution goes with the label in the training data (one source's replays are tiny

@@ -14,8 +14,9 @@ fraction of live samples rejected.  FAR/FRR are the same two errors with all att
 Undefined quantities (e.g. BPCER without live samples) are reported as ``None`` so that results stay
 JSON-serialisable.
 
-The rates and curves themselves are computed in :mod:`training.error_rates` and re-exported here; this
-module adds the thresholds, per-video scores, the full report (:func:`compute_all`) and calibration.
+Here: the rates at one threshold (APCER per attack type, BPCER, ACER, HTER), the curves (ROC, DET) and the
+EER, per-video scores and the full report (:func:`compute_all`). How a threshold is chosen is
+:mod:`training.eval.thresholds`.
 """
 
 from __future__ import annotations
@@ -25,31 +26,153 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, logit
-from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (confusion_matrix, det_curve, log_loss, precision_recall_fscore_support,
+                             roc_auc_score, roc_curve)
 
 from liveness_app.core.sessions import LIVE
 
-# Rates and curves live in training.error_rates; training.metrics is where callers find them.
-from .error_rates import (
-    acer,
-    apcer_bpcer,
-    check_pair,
-    check_scores,
-    det_points,
-    eer,
-    far_frr,
-    hter,
-    live_mask,
-    roc_points,
-)
 
-__all__ = ["LIVE_LABEL", "acer", "apcer_bpcer", "calibrate", "centred_threshold", "compute_all", "det_points",
-           "eer", "hter", "live_mask", "log_loss_live", "roc_points", "threshold_for_bpcer", "video_level"]
 
-LIVE_LABEL = LIVE  # the name training.report imports
-_EPS = 1e-9
-_CLIP = 1e-6  # P(live) kept this far from 0 and 1 where a logit or a log is taken
+LIVE_LABEL = LIVE  # the name training.eval.report imports
+EPS = 1e-9
+PROB_CLIP = 1e-6  # P(live) kept this far from 0 and 1 where a logit or a log is taken
+
+
+def check_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``scores`` as a flat float64 array; ValueError when empty or not all finite."""
+    arr = np.asarray(scores, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("no scores given: the input is empty")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{bad} score(s) are NaN or infinite; scores must be finite numbers")
+    return arr
+
+
+def check_pair(scores: Sequence[float] | np.ndarray, other: Sequence[Any] | np.ndarray,
+               name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Checked scores and ``other`` (labels or flags, ``name`` in errors) as flat arrays of one length."""
+    s = check_scores(scores)
+    o = np.asarray(other).ravel()
+    if o.shape[0] != s.shape[0]:
+        raise ValueError(f"{s.shape[0]} scores but {o.shape[0]} {name}")
+    return s, o
+
+
+def _rate(errors: np.ndarray) -> float | None:
+    """Mean of a boolean error array, or None when it is empty (rate undefined)."""
+    return float(np.mean(errors)) if errors.size else None
+
+
+def live_mask(labels: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Boolean array, True where the label is :data:`~liveness_app.core.sessions.LIVE`."""
+    return np.array([str(lab) == LIVE for lab in np.asarray(labels).ravel()], dtype=bool)
+
+
+def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+                threshold: float) -> tuple[dict[str, float], float | None]:
+    """APCER per attack type and BPCER at ``threshold``.
+
+    Returns ``(apcer, bpcer)`` where ``apcer[attack_type]`` is the fraction of that attack type's
+    samples with ``score >= threshold`` (wrongly accepted as live) and ``bpcer`` the fraction of live
+    samples with ``score < threshold`` (wrongly rejected); ``bpcer`` is None without live samples.
+    """
+    s, lab = check_pair(scores, labels, "labels")
+    lab = np.array([str(x) for x in lab], dtype=object)
+    accepted = s >= threshold
+    live = lab == LIVE
+    apcer = {str(t): float(np.mean(accepted[lab == t]))
+             for t in sorted(set(lab[~live].tolist()))}
+    return apcer, _rate(~accepted[live])
+
+
+def acer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+         threshold: float) -> float | None:
+    """Average classification error rate: ``(max_t APCER_t + BPCER) / 2``.
+
+    Following ISO/IEC 30107-3 the APCER term is that of the *worst* (highest-APCER) attack type,
+    not an average over attack types.  None when there are no live or no attack samples.
+    """
+    apcer, bpcer = apcer_bpcer(scores, labels, threshold)
+    if not apcer or bpcer is None:
+        return None
+    return (max(apcer.values()) + bpcer) / 2.0
+
+
+def far_frr(is_live: np.ndarray, accepted: np.ndarray) -> tuple[float | None, float | None]:
+    """Pooled (FAR, FRR) of accept decisions; each None when there is no attack / no live sample."""
+    cm = confusion_matrix(is_live.astype(int), accepted.astype(int), labels=[0, 1])
+    n_attack, n_live = cm[0].sum(), cm[1].sum()
+    far = float(cm[0, 1] / n_attack) if n_attack else None
+    frr = float(cm[1, 0] / n_live) if n_live else None
+    return far, frr
+
+
+def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
+         threshold: float) -> float | None:
+    """Half total error rate ``(FAR + FRR) / 2`` with all attack types pooled into FAR.
+
+    None when there are no live or no attack samples.
+    """
+    s, lab = check_pair(scores, labels, "labels")
+    far, frr = far_frr(live_mask(lab), s >= threshold)
+    return None if far is None or frr is None else (far + frr) / 2.0
+
+
+def _check_binary(scores: Sequence[float] | np.ndarray,
+                  is_live: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s, y = check_pair(scores, is_live, "is_live flags")
+    y = y.astype(bool)
+    if y.all() or not y.any():
+        raise ValueError("both live and attack samples are needed (only one class present)")
+    return s, y
+
+
+def roc_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve ``(fpr, tpr, thresholds)`` with live as the positive class.
+
+    ``fpr`` is the pooled APCER (FAR) and ``tpr`` is ``1 - BPCER``; thresholds are decreasing and the
+    first one is ``inf`` (nothing accepted).  Every distinct score is kept as an operating point.
+    """
+    s, y = _check_binary(scores, is_live)
+    return roc_curve(y.astype(int), s, drop_intermediate=False)
+
+
+def det_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET curve ``(apcer, bpcer, thresholds)`` with all attack types pooled.
+
+    Meant for plotting on normal-deviate axes, i.e. ``scipy.stats.norm.ppf`` of both rates
+    (clip them away from 0 and 1 first).  Uses :func:`sklearn.metrics.det_curve`, which keeps only
+    the part of the curve where both rates change.
+    """
+    s, y = _check_binary(scores, is_live)
+    apcer, bpcer, thr = det_curve(y.astype(int), s)
+    return apcer, bpcer, thr
+
+
+def eer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
+        ) -> tuple[float, float]:
+    """Equal error rate and its threshold, from the ROC curve.
+
+    Finds the first ROC operating point where FRR (= 1 - tpr) drops to or below FAR (= fpr) and
+    linearly interpolates between it and the previous point to the exact crossing FAR == FRR.  The
+    threshold is interpolated the same way (falling back to the operating point's own threshold when
+    the previous one is the artificial ``inf``).  Raises ValueError with only one class present.
+    """
+    fpr, tpr, thr = roc_points(scores, is_live)
+    diff = (1.0 - tpr) - fpr  # starts at +1 (nothing accepted), ends at -1 (everything accepted)
+    i = int(np.argmax(diff <= 0))
+    if diff[i] == 0 or i == 0:
+        return float(fpr[i]), float(thr[i])
+    t = diff[i - 1] / (diff[i - 1] - diff[i])
+    rate = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    if np.isfinite(thr[i - 1]):
+        threshold = thr[i - 1] + t * (thr[i] - thr[i - 1])
+    else:
+        threshold = thr[i]
+    return float(rate), float(threshold)
 
 
 def _num(x: Any) -> float | None:
@@ -66,49 +189,7 @@ def log_loss_live(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | 
     if len(scores) == 0:
         return float("inf")
     s, lab = check_pair(scores, labels, "labels")
-    return float(log_loss(live_mask(lab).astype(int), np.clip(s, _CLIP, 1.0 - _CLIP), labels=[0, 1]))
-
-
-def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) -> float:
-    """The same decisions as ``threshold``, from the middle of the gap it sits in: every t between the
-    highest score below it and the lowest score at or above it accepts the same samples, and the middle
-    transfers best to new data (an EER threshold on well separated scores sits on the lowest live score).
-    The middle is taken in logit space, where the model's scores are linear: P(live) scores crowd near 0
-    and 1, so the middle of a gap such as (0.5, 0.99) in probability (0.745) would sit far closer to the
-    saturated side's bulk than to the other (measured on users' later sessions: docs/results/adapt-v4).
-    """
-    s = check_scores(scores)
-    below, above = s[s < threshold], s[s >= threshold]
-    if below.size == 0 or above.size == 0:
-        return float(threshold)
-    lo, hi = logit(np.clip([below.max(), above.min()], _CLIP, 1.0 - _CLIP))
-    mid = float(expit((lo + hi) / 2.0))
-    return mid if below.max() < mid <= above.min() else float(threshold)  # clipped ends: keep decisions
-
-
-def logit_mean(a: float, b: float) -> float:
-    """The threshold halfway between ``a`` and ``b`` in logit space (see :func:`centred_threshold`)."""
-    lo, hi = logit(np.clip([a, b], _CLIP, 1.0 - _CLIP))
-    return float(expit((lo + hi) / 2.0))
-
-
-def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-                        target: float = 0.05) -> float:
-    """The threshold that keeps BPCER <= ``target`` while minimising APCER.
-
-    BPCER grows and APCER shrinks as the threshold rises, so this is the *highest* threshold whose
-    BPCER is still within ``target``: with ``n`` live samples at most ``k = floor(target * n)`` of
-    them may be rejected, so the answer is the ``(k+1)``-th lowest live score (accepted, since
-    ``score >= threshold``).  Only live scores matter; attack samples may be absent.
-    """
-    if not 0.0 <= target < 1.0:
-        raise ValueError(f"target BPCER must be in [0, 1), got {target}")
-    s, y = check_pair(scores, is_live, "is_live flags")
-    live = np.sort(s[y.astype(bool)])
-    if live.size == 0:
-        raise ValueError("no live samples: cannot choose a threshold for a BPCER target")
-    k = int(math.floor(target * live.size + _EPS))
-    return float(live[k])
+    return float(log_loss(live_mask(lab).astype(int), np.clip(s, PROB_CLIP, 1.0 - PROB_CLIP), labels=[0, 1]))
 
 
 def video_level(scores: Sequence[float] | np.ndarray, video_ids: Sequence[Any],
@@ -214,20 +295,3 @@ def compute_all(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np
     return result
 
 
-def calibrate(scores_dev: Sequence[float] | np.ndarray, labels_dev: Sequence[str] | np.ndarray,
-              ) -> dict[str, float | int]:
-    """Decision thresholds chosen on a development set, for storing in a checkpoint.
-
-    Returns ``eer_threshold`` (with the dev ``eer``) and ``bpcer5_threshold`` (BPCER <= 5 %, lowest
-    APCER; with the dev ``apcer_at_bpcer5``, pooled over attack types), plus the sample counts.
-    Needs both live and attack samples.
-    """
-    s, lab = check_pair(scores_dev, labels_dev, "labels")
-    live = live_mask(lab)
-    rate, eer_thr = eer(s, live)
-    thr5 = threshold_for_bpcer(s, live, 0.05)
-    return {
-        "eer_threshold": eer_thr, "eer": rate,
-        "bpcer5_threshold": thr5, "apcer_at_bpcer5": float(np.mean(s[~live] >= thr5)),
-        "n_live": int(live.sum()), "n_attack": int((~live).sum()),
-    }

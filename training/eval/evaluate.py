@@ -20,13 +20,13 @@ import torch
 from liveness_app.core.device import CHOICES as DEVICES, select_device
 from liveness_app.core.model import ModelLoadError, ModelMeta, load_checkpoint
 
-from . import metrics as M
-from .cache import CropCache
-from .frames import eval_entries
-from .prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
-from .report import write_report
-from .scoring import score_entries
-from .visuals import gradcam_grid, tsne_plot
+from training.eval import metrics as M
+from training.data.cache import CropCache
+from training.data.frames import eval_entries
+from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+from training.eval.report import write_report
+from training.eval.scoring import score_entries
+from training.eval.visuals import gradcam_grid, tsne_plot
 
 
 def _drain(gen: Iterator[Any], progress: bool) -> Any:

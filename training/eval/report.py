@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from liveness_app.core.files import atomic_copy, atomic_write, atomic_write_bytes, atomic_write_text
-from training.metrics import LIVE_LABEL, det_points, live_mask, roc_points
+from training.eval.metrics import LIVE_LABEL, det_points, live_mask, roc_points
 
 _LEVELS = ("frame", "video")
 _PROBIT_EPS = 5e-4
@@ -259,7 +259,7 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
                  skipped: list[tuple[str, str]], title: str, model_info: dict[str, Any]) -> Path:
     """Write an evaluation report into ``out_dir`` (created if needed) and return that folder.
 
-    ``metrics`` is :func:`training.metrics.compute_all` output (``{"frame": ..., "video": ...}``);
+    ``metrics`` is :func:`training.eval.metrics.compute_all` output (``{"frame": ..., "video": ...}``);
     an optional top-level ``"threshold_source"`` (or ``model_info["threshold_source"]``) says where
     the threshold came from.  ``frame_table`` rows need ``path``, ``label`` and ``score``;
     ``video_table`` rows need ``label`` and ``score``.  ``extra_images`` maps captions to image

@@ -1,20 +1,19 @@
-"""The data layer: labelled samples from manifests and the app's recordings, and splits.
+"""Labelled samples from manifests and the app's recordings (splitting them is :mod:`.splits`).
 
 A :class:`Sample` is one image or one video with a label ("live" is bona fide, any other label names an
 attack type) and a *group*: the subject or source it comes from. Splits are made by group, never by
 frame or image, because frames of one person in both train and dev make dev scores meaningless.
-Samples from label folders are :mod:`training.folders`' job; turning samples into face crops is
-:mod:`training.cache`'s.
+Samples from label folders are :mod:`training.data.folders`' job; turning samples into face crops is
+:mod:`training.data.cache`'s.
 """
 from __future__ import annotations
 
 import csv
 import logging
-import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from liveness_app.core.sessions import (COMPLETE, LIVE, MANIFEST_NAME, VIDEO_EXTS, ManifestError, file_kind,
                                         read_manifest, session_path)
@@ -122,7 +121,7 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     folder or a device is no video) is logged and listed in the result's ``skipped`` with the reason; a
     missing file is left to the crop cache, which lists it as unreadable.
     """
-    from .folders import SampleList  # here, not at the top: training.folders imports this module
+    from training.data.folders import SampleList  # here, not at the top: training.data.folders imports this module
     if not (Path(root) / MANIFEST_NAME).is_file():
         raise DatasetLayoutError(f"cannot read recordings manifest: no file {Path(root) / MANIFEST_NAME}")
     try:
@@ -147,91 +146,6 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
         samples.append(Sample(path=path, label=session["label"], group=session["subject"] or UNKNOWN_SUBJECT,
                               kind=kind_of(path) or "video", attack_type=session["attack_type"]))
     return SampleList(samples, skipped)
-
-
-def _by_group(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
-    groups: dict[str, list[Sample]] = {}
-    for s in samples:
-        groups.setdefault(s.group, []).append(s)
-    return groups
-
-
-def _pick_groups(
-    order: list[str], groups: dict[str, list[Sample]], target: float, keep: int
-) -> list[str]:
-    """Groups from ``order`` for one held-out split of about ``target`` samples, leaving ``keep``.
-
-    First one group with live and one with attack samples (a group with both if there is one), so the
-    split can measure both error rates; then any group that brings the size closer to the target.
-    """
-    if target <= 0 or len(order) <= keep:
-        return []
-    chosen: list[str] = []
-    for need in ({True, False}, {True}, {False}):
-        for g in order:
-            if len(order) - len(chosen) <= keep:
-                break
-            has = {s.is_live for s in groups[g]}
-            covered = {s.is_live for c in chosen for s in groups[c]}
-            if g not in chosen and need <= has and not need <= covered:
-                chosen.append(g)
-    size = sum(len(groups[g]) for g in chosen)
-    for g in order:
-        if g in chosen or len(order) - len(chosen) <= keep:
-            continue
-        if abs(size + len(groups[g]) - target) < abs(size - target):
-            chosen.append(g)
-            size += len(groups[g])
-    return chosen
-
-
-def split_by_group(
-    samples: Sequence[Sample],
-    dev_fraction: float = 0.2,
-    test_fraction: float = 0.0,
-    seed: int = 4,
-    dev_groups: Iterable[str] | None = None,
-    test_groups: Iterable[str] | None = None,
-) -> tuple[list[Sample], list[Sample], list[Sample]]:
-    """(train, dev, test), split by group so that no subject is in two splits.
-
-    With explicit ``dev_groups``/``test_groups`` those groups go there (a list left None is empty) and
-    every other group goes to train. Otherwise groups are drawn at random (``seed``, deterministic) until
-    each held-out split holds about its fraction of the samples, with live and attack samples in it
-    where the data allows. Raises ValueError for unknown or overlapping groups.
-    """
-    if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise ValueError(f"bad fractions: dev {dev_fraction}, test {test_fraction}")
-    groups = _by_group(samples)
-    if dev_groups is not None or test_groups is not None:
-        dev_names, test_names = list(dev_groups or []), list(test_groups or [])
-        unknown = set(dev_names + test_names) - set(groups)
-        if unknown:
-            raise ValueError(f"unknown group(s): {sorted(unknown)}")
-    else:
-        # Sorted before shuffling: set and dict order of strings may vary, the seed must not.
-        order = sorted(groups)
-        random.Random(seed).shuffle(order)
-        test_names = _pick_groups(order, groups, test_fraction * len(samples),
-                                  keep=1 + (dev_fraction > 0))
-        rest = [g for g in order if g not in test_names]
-        dev_names = _pick_groups(rest, groups, dev_fraction * len(samples), keep=1)
-    if set(dev_names) & set(test_names):
-        raise ValueError(f"group(s) in both dev and test: {sorted(set(dev_names) & set(test_names))}")
-    dev = [s for g in dev_names for s in groups[g]]
-    test = [s for g in test_names for s in groups[g]]
-    held_out = set(dev_names) | set(test_names)
-    train = [s for s in samples if s.group not in held_out]
-    _check_disjoint(train, dev, test)
-    return train, dev, test
-
-
-def _check_disjoint(*splits: Sequence[Sample]) -> None:
-    seen: dict[str, int] = {}
-    for i, split in enumerate(splits):
-        for s in split:
-            if seen.setdefault(s.group, i) != i:
-                raise ValueError(f"group {s.group!r} is in two splits")
 
 
 def summarize(samples: Sequence[Sample]) -> dict:

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader
 from liveness_app.core.preprocess import PreprocessSpec
 from liveness_app.core.scorer import score_tensor
 
-from .frames import CropDataset, Entry
-from .prepare import CACHE_MARGIN_EXTRA
+from training.data.frames import CropDataset, Entry
+from training.fit.prepare import CACHE_MARGIN_EXTRA
 
 
 def score_entries(model: torch.nn.Module, spec: PreprocessSpec, entries: Sequence[Entry], device: torch.device,

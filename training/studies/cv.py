@@ -1,10 +1,10 @@
 """Cross-validation over whole groups: every group (person, recording, source) is in a test fold once.
 
-    python -m training.cv --config training/configs/gen-scratch.json --folds 3 --out runs/cv-scratch
+    python -m training.studies.cv --config training/configs/gen-scratch.json --folds 3 --out runs/cv-scratch
 
 For each fold the remaining groups give a source-balanced dev split (a share of each family of groups,
 e.g. NUAA subjects, webcam recordings, replay-crop repositories) and the training split; ``fit()`` trains
-and early-stops on dev; every threshold rule of :mod:`training.calibration` is computed on dev and frozen;
+and early-stops on dev; every threshold rule of :mod:`training.eval.thresholds` is computed on dev and frozen;
 the test fold is then scored once. A ``teacher`` may name each fold's own model with ``{fold}``
 (``runs/cv-gen-mnv2/fold-{fold}/best.pt``): a teacher that saw a fold's test groups would leak them.
 Writes ``fold-K/result.json`` and ``scores.csv`` per fold, and ``cv.json`` / ``cv.md``: per fold and
@@ -29,15 +29,15 @@ from liveness_app.core.files import atomic_write, atomic_write_text
 from liveness_app.core.device import select_device
 from liveness_app.core.model import load_checkpoint
 
-from . import metrics as M
-from .calibration import RULES, thresholds
-from .config import TrainConfig
-from .dataset import Sample
-from .events import returned
-from .frames import eval_entries
-from .loop import fit, spec_of
-from .prepare import load_samples, prepare_data
-from .scoring import score_entries
+from training.eval import metrics as M
+from training.eval.thresholds import RULES, thresholds
+from training.config import TrainConfig
+from training.data.samples import Sample
+from training.fit.events import returned
+from training.data.frames import eval_entries
+from training.fit.loop import fit, spec_of
+from training.fit.prepare import load_samples, prepare_data
+from training.eval.scoring import score_entries
 
 
 def family(group: str, all_groups: Sequence[str]) -> str:
@@ -179,7 +179,7 @@ def write_markdown(path: Path, cfg: TrainConfig, folds: list[dict[str, Any]], su
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.cv", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.studies.cv", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, required=True, help="training config (JSON) every fold uses")
     p.add_argument("--data", action="append", help="dataset specs (default: the config's)")
     p.add_argument("--folds", type=int, default=3, help="number of folds (default 3)")

@@ -3,7 +3,7 @@
 Labels follow the app's convention: "live" is bona fide, anything else names the attack type ("print",
 "print-cut", "paper-cut", "replay", "mask"). Groups are subject ids prefixed with the dataset name, so
 that a subject never lands in two splits and two datasets' "client001" stay apart. Every importer
-uses the app's own face detector later (:mod:`training.cache`), never the dataset's face boxes, so
+uses the app's own face detector later (:mod:`training.data.cache`), never the dataset's face boxes, so
 that training crops look like the crops the app makes at run time.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Callable
 from liveness_app.core.files import display_path
 from liveness_app.core.sessions import LIVE, MANIFEST_NAME
 
-from .dataset import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
-from .folders import scan_label_folders
+from training.data.samples import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
+from training.data.folders import scan_label_folders
 
 __all__ = ["DatasetLayoutError", "IMPORTERS", "load_any", "celeba_spoof", "oulu_npu",
            "replay_attack", "casia_fasd", "msu_mfsd", "CELEBA_SPOOF_TYPES"]

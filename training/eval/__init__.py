@@ -1,0 +1,1 @@
+"""Evaluation: the field's metrics, every threshold rule, scoring cached crops, the report and its figures."""

@@ -1,0 +1,1 @@
+"""Studies that judge recipes (cross-validation, the adaptation benchmark); their results live in experiments/."""
