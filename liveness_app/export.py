@@ -33,8 +33,8 @@ def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> 
     """Largest |difference| of scores and maps between PyTorch and ONNX Runtime on random inputs, at the
     model's threshold and at both ends (so both signs of the map are compared)."""
     from .core.model import load_checkpoint
-    from .core.onnx_backend import load_onnx
-    from .core.scorer import LivenessScorer
+    from .core.backends.onnx_scorer import load_onnx
+    from .core.backends.torch_scorer import LivenessScorer
 
     model, meta = load_checkpoint(checkpoint)
     scorer, _, _ = load_onnx(exported)
@@ -52,7 +52,8 @@ def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .core.meta import ModelLoadError
-    from .core.onnx_export import ExportError, export_onnx
+    from .core.backends.onnx_export import ExportError
+    from .core.backends.onnx_export import export_onnx
 
     if args.out.suffix.lower() != ".onnx":
         print(f"{PROG}: error: --out must name a .onnx file, got {args.out.name}", file=sys.stderr)
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _record(checkpoint: Path, exported: Path) -> None:
     """Add the pair to the output folder's record of exports, where it keeps one."""
     from .core.files import file_sha256
-    from .core.onnx_copies import SHIPPED_RECORD, VerifiedCopies
+    from .core.backends.onnx_copies import SHIPPED_RECORD
+    from .core.backends.onnx_copies import VerifiedCopies
 
     if (exported.parent / SHIPPED_RECORD).is_file():
         record = VerifiedCopies(exported.parent, name=SHIPPED_RECORD)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from .backend import LoadedModel
+from .backends.factory import LoadedModel
 from .face import FaceBox, FaceDetector
 from .preprocess import crop_box, preprocess_face, to_batch
 from .scores import check_scores

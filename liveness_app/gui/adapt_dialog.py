@@ -18,8 +18,8 @@ from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidge
                              QPushButton, QVBoxLayout, QWidget)
 
 from .. import paths
-from .panels import button_row
-from .recording_panel import RecordingPanel
+from .panels.info import button_row
+from .panels.recording import RecordingPanel
 from .tasks import TaskRunner
 
 # label, what to show, optional

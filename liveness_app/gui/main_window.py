@@ -19,7 +19,8 @@ from .. import paths
 from ..config import AppConfig
 from ..core.camera import CameraUnavailableError, FrameSource, open_source
 from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
-from ..core.backend import cuda_available, installed
+from ..core.backends.factory import cuda_available
+from ..core.backends.factory import installed
 from ..core.face import DetectorError, FaceDetector
 from ..core.overlay import OverlayOptions
 from ..core.pipeline import LoadedModel, Pipeline
@@ -27,9 +28,12 @@ from . import dialogs
 from .menus import build_menus, build_toolbar
 from .model_control import ModelControl
 from .model_loader import ModelLoader
-from .panels import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
-from .recording_panel import RecordingPanel
-from .session import ModelSession
+from .panels.info import FacesPanel
+from .panels.info import ModelInfoPanel
+from .panels.info import NotePanel
+from .panels.info import ThresholdControl
+from .panels.recording import RecordingPanel
+from .active_model import ActiveModel
 from .settings import AppSettings
 from .settings_store import SettingsFile
 from .status import StatusBar, StreamStats
@@ -88,7 +92,7 @@ class MainWindow(ModelControl, QMainWindow):
         self.add_panel(self.training_panel, "Training", "training-panel", tabify=True)
         device, backend = self._restore_settings()
         detector = self._create_detector(detector_factory or FaceDetector)
-        self.session = ModelSession(detector, self.settings, device, self.menu_actions.heatmap.isChecked(), backend)
+        self.session = ActiveModel(detector, self.settings, device, self.menu_actions.heatmap.isChecked(), backend)
         self._loader = ModelLoader(self.session.load, self)
         self._loader.loaded.connect(self._on_model_loaded)
         self._loader.failed.connect(self._on_model_failed)
@@ -250,7 +254,7 @@ class MainWindow(ModelControl, QMainWindow):
         """The Training panel; in the lean runtime a note that says where training is."""
         if not self.can_train:
             return NotePanel(LEAN_TRAINING_NOTE)
-        from .training_panel import TrainingPanel
+        from .panels.training import TrainingPanel
 
         return TrainingPanel(lambda: self.model)
 

@@ -1,7 +1,7 @@
 """The main window's model and device handling: load off the GUI thread (newest request wins), switch
 without restarting the stream, refuse a bad file with a message and keep the current model, remember a
 threshold per model and camera. A mixin of :class:`~.main_window.MainWindow`, which owns the widgets it
-updates (menus, panels, threshold control, status bar) and the :class:`~.session.ModelSession`.
+updates (menus, panels, threshold control, status bar) and the :class:`~.session.ActiveModel`.
 """
 from __future__ import annotations
 

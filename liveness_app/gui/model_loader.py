@@ -83,7 +83,7 @@ class ModelLoader(QObject):
     def shutdown(self) -> None:
         """Abandon the trial runs of ONNX graphs in flight (:mod:`..core.onnx_guard`: a hostile graph
         could run for minutes), wait for the loads (a file read cannot be interrupted), drop their results."""
-        from ..core.onnx_guard import abort_trials
+        from ..core.backends.onnx_guard import abort_trials
 
         abort_trials()
         self._generation += 1

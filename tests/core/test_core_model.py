@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from liveness_app.core.scorer import LivenessScorer
+from liveness_app.core.backends.torch_scorer import LivenessScorer
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, read_checkpoint
 from tests.conftest import make_checkpoint
 

@@ -12,13 +12,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from liveness_app.core import onnx_guard
-from liveness_app.core.backend import LoadedModel
+from liveness_app.core.backends import onnx_guard
+from liveness_app.core.backends.factory import LoadedModel
 from liveness_app.core.files import file_sha256
 from liveness_app.core.meta import ModelLoadError
-from liveness_app.core.onnx_backend import META_KEY
-from liveness_app.core.onnx_copies import RECORD_NAME, SHIPPED_RECORD
-from liveness_app.core.onnx_export import export_onnx
+from liveness_app.core.backends.onnx_scorer import META_KEY
+from liveness_app.core.backends.onnx_copies import RECORD_NAME
+from liveness_app.core.backends.onnx_copies import SHIPPED_RECORD
+from liveness_app.core.backends.onnx_export import export_onnx
 from liveness_app.core.pipeline import Pipeline
 from liveness_app.core.scores import ScoreOutput, ScoreRangeError, check_scores
 from studio_fakes import make_checkpoint

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
 from liveness_app.gui.settings_store import SettingsFile  # noqa: E402
-from liveness_app.gui.panels import NotePanel  # noqa: E402
+from liveness_app.gui.panels.info import NotePanel  # noqa: E402
 
 
 def wait(app: QApplication, check, seconds: float = 120.0) -> None:

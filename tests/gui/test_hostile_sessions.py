@@ -20,9 +20,10 @@ from gui_helpers import TIMEOUT_MS, click  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.recorder import SessionStore  # noqa: E402
-from liveness_app.gui import recording_panel, session_list  # noqa: E402
-from liveness_app.gui.recording_panel import RecordingPanel  # noqa: E402
-from liveness_app.gui.session_list import SessionList  # noqa: E402
+from liveness_app.gui.panels import recording as recording_panel  # noqa: E402
+from liveness_app.gui.panels import session_list  # noqa: E402
+from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
+from liveness_app.gui.panels.session_list import SessionList  # noqa: E402
 from liveness_app.gui.workers import StreamController  # noqa: E402
 
 pytestmark = pytest.mark.gui

@@ -1,7 +1,9 @@
 """The Model panel states training data and metrics in words, not as raw metadata dicts."""
 from __future__ import annotations
 
-from liveness_app.gui.panels import metrics_line, trained_on
+from liveness_app.gui.panels.info import metrics_line
+
+from liveness_app.gui.panels.info import trained_on
 
 
 def test_training_summary_and_metrics_read_as_sentences() -> None:

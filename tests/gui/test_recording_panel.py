@@ -17,8 +17,9 @@ from gui_helpers import TAKES, TIMEOUT_MS, click, wait_result  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402
-from liveness_app.gui import recording_panel, session_list  # noqa: E402
-from liveness_app.gui.recording_panel import RecordingPanel  # noqa: E402
+from liveness_app.gui.panels import recording as recording_panel  # noqa: E402
+from liveness_app.gui.panels import session_list  # noqa: E402
+from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

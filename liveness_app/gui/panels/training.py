@@ -24,12 +24,13 @@ from training.config import TrainConfig
 from training.eval.evaluate import evaluate_model
 from training.fit.loop import TrainEvent, fit
 
-from .. import paths
-from ..core.pipeline import LoadedModel
+from ... import paths
+from ...core.pipeline import LoadedModel
 from .data_sources import DataSourceList
-from .panels import button_row
-from .tasks import TaskRunner
-from .training_form import TrainingForm, stamp
+from .info import button_row
+from ..tasks import TaskRunner
+from .training_form import TrainingForm
+from .training_form import stamp
 
 
 @dataclass

@@ -12,10 +12,10 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import BACKEND_CHOICES
-from .meta import ModelLoadError, ModelMeta
+from .. import BACKEND_CHOICES
+from ..meta import ModelLoadError, ModelMeta
 from .onnx_copies import ExportUnavailable
-from .scores import Scorer
+from ..scores import Scorer
 
 
 def installed(module: str) -> bool:
@@ -46,8 +46,8 @@ class LoadedModel:
     @classmethod
     def load(cls, path: Path, device: object = "cpu") -> "LoadedModel":
         """A checkpoint in PyTorch on ``device``; :class:`ModelLoadError` for an unusable file."""
-        from .model import load_checkpoint
-        from .scorer import LivenessScorer
+        from ..model import load_checkpoint
+        from .torch_scorer import LivenessScorer
 
         model, meta = load_checkpoint(path, device)
         return cls(Path(path), meta, LivenessScorer(model, device))
@@ -66,7 +66,7 @@ class LoadedModel:
                 if backend != "auto":
                     raise ModelLoadError(str(exc)) from None
                 reason = f"PyTorch (auto: {exc})"  # the checkpoint itself is fine: score it in PyTorch
-        from .device import select_device
+        from ..device import select_device
 
         device, why = select_device(device_preference)
         try:
@@ -113,11 +113,11 @@ def _open_onnx(path: Path, reason: str, cache_dir: Path | None) -> LoadedModel:
     """``path`` in ONNX Runtime: an ``.onnx`` file itself; for a checkpoint, an ONNX copy of it that computes
     what it does (:mod:`.onnx_copies`: the ``.onnx`` beside it, else one exported into the cache)."""
     if path.suffix.lower() == ".onnx":
-        from .onnx_backend import load_onnx
+        from .onnx_scorer import load_onnx
 
         scorer, meta, _ = load_onnx(path)
         return LoadedModel(path, meta, scorer, reason)
-    from .. import paths
+    from ... import paths
     from .onnx_copies import open_copy
 
     scorer, meta, source = open_copy(path, cache_dir or paths.onnx_cache_dir())

@@ -11,9 +11,9 @@ from PyQt6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinB
 
 from training.config import FINETUNE, TrainConfig
 
-from .. import paths
-from ..core.device import CHOICES as DEVICES
-from ..core.pipeline import LoadedModel
+from ... import paths
+from ...core.device import CHOICES as DEVICES
+from ...core.pipeline import LoadedModel
 
 INPUT_SIZES = (128, 160, 224)
 ARCH_CHOICES = (("mobilenet_v3_large", "MobileNetV3-Large"), ("mobilenet_v2", "MobileNetV2 (ImageNet start)"))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .meta import ModelLoadError
+from ..meta import ModelLoadError
 
 # Every operator in the graphs liveness-export writes (MobileNetV3-Large and V2, score and Grad-CAM), and
 # the plain layers a compatible network may add. Nothing with a subgraph, a sequence or a loop.
@@ -230,7 +230,11 @@ def _run_graph(data: bytes, size: int, threads: int) -> tuple[np.ndarray, np.nda
     """Scores and maps of the fixed inputs, each checked to be probabilities and maps in [0, 1]."""
     import onnxruntime as ort
 
-    from .onnx_backend import check_io, check_outputs, session_options
+    from .onnx_scorer import check_io
+
+    from .onnx_scorer import check_outputs
+
+    from .onnx_scorer import session_options
 
     session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
     check_io(session, size)
@@ -247,7 +251,7 @@ def _compare(outputs: tuple[np.ndarray, np.ndarray], reference: Path, size: int)
     """The checkpoint's metadata, when the graph's outputs are the checkpoint's (else ModelLoadError)."""
     import torch
 
-    from .model import load_checkpoint
+    from ..model import load_checkpoint
     from .onnx_export import ScoreAndCam
 
     model, meta = load_checkpoint(reference, "cpu")

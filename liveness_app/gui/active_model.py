@@ -1,6 +1,6 @@
 """The active model on the chosen device and the pipeline that scores with it: state, no widgets.
 
-The window asks for changes and shows the outcome; this class loads (:meth:`ModelSession.load` runs on
+The window asks for changes and shows the outcome; this class loads (:meth:`ActiveModel.load` runs on
 the model loader's thread), swaps and remembers. A model swap goes through ``Pipeline.set_model``
 (between two frames), so the stream never restarts.
 """
@@ -10,13 +10,13 @@ from pathlib import Path
 
 from .. import paths
 from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
-from ..core.backend import installed
+from ..core.backends.factory import installed
 from ..core.face import FaceDetector
 from ..core.pipeline import LoadedModel, Pipeline
 from .settings import AppSettings
 
 
-class ModelSession:
+class ActiveModel:
     """Owns the pipeline once a model is loaded (and a face detector exists)."""
 
     def __init__(self, detector: FaceDetector | None, settings: AppSettings, device: str = "auto",

@@ -19,9 +19,9 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButto
                              QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableWidget,
                              QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..core.recorder import RecorderError, SessionStore
-from ..core.sessions import RECORDING, InvalidEntry, ManifestError, shown
-from .panels import button_row
+from ...core.recorder import RecorderError, SessionStore
+from ...core.sessions import RECORDING, InvalidEntry, ManifestError, shown
+from .info import button_row
 
 log = logging.getLogger(__name__)
 

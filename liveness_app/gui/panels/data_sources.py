@@ -6,10 +6,10 @@ from pathlib import Path
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from .. import paths
-from ..core.sessions import MANIFEST_NAME
-from . import dialogs
-from .panels import button_row
+from ... import paths
+from ...core.sessions import MANIFEST_NAME
+from .. import dialogs
+from .info import button_row
 
 
 class DataSourceList(QWidget):

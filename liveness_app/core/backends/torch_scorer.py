@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import describe
-from .scores import ScoreOutput
+from ..device import describe
+from ..scores import ScoreOutput
 
 
 @torch.no_grad()

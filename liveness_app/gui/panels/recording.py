@@ -18,14 +18,16 @@ from typing import Any
 from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from .. import paths
-from ..core.camera import FrameSource
-from ..core.recorder import Recorder, RecorderError, SessionStore, load_labels
-from ..core.sessions import RECORDING
-from .panels import button_row
-from .session_list import REC_COLOUR, SessionList, fill_label_combo
-from .tasks import TaskWorker
-from .workers import StreamController, start_in_thread
+from ... import paths
+from ...core.camera import FrameSource
+from ...core.recorder import Recorder, RecorderError, SessionStore, load_labels
+from ...core.sessions import RECORDING
+from .info import button_row
+from .session_list import REC_COLOUR
+from .session_list import SessionList
+from .session_list import fill_label_combo
+from ..tasks import TaskWorker
+from ..workers import StreamController, start_in_thread
 
 log = logging.getLogger(__name__)
 

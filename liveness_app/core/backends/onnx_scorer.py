@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .cpu import scoring_threads
-from .meta import ModelLoadError, ModelMeta
-from .onnx_guard import inspect_graph, trial_run
-from .scores import ScoreOutput
+from ..cpu import scoring_threads
+from ..meta import ModelLoadError, ModelMeta
+from .onnx_guard import inspect_graph
+from .onnx_guard import trial_run
+from ..scores import ScoreOutput
 
 META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
 INPUTS = ("input", "threshold")

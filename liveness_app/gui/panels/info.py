@@ -8,8 +8,8 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
                              QLabel, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
-from ..core.overlay import VERDICT_RGB
-from ..core.pipeline import FrameResult, LoadedModel
+from ...core.overlay import VERDICT_RGB
+from ...core.pipeline import FrameResult, LoadedModel
 
 VERDICT_COLOURS = {verdict: QColor(*rgb) for verdict, rgb in VERDICT_RGB.items()}
 

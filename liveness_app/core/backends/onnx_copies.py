@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text, file_sha256
-from .meta import ModelLoadError, ModelMeta
-from .onnx_backend import OnnxScorer, load_onnx
+from ..files import atomic_write_text, file_sha256
+from ..meta import ModelLoadError, ModelMeta
+from .onnx_scorer import OnnxScorer
+from .onnx_scorer import load_onnx
 
 log = logging.getLogger(__name__)
 RECORD_NAME = "verified.json"
@@ -71,7 +72,7 @@ def open_copy(checkpoint: Path, cache_dir: Path) -> tuple[OnnxScorer, ModelMeta,
     if not checkpoint.is_file():
         raise ModelLoadError(f"{checkpoint.name}: no such file")
     digest = file_sha256(checkpoint)  # read once: it keys the record and names the cached copy
-    from .. import paths
+    from ... import paths
 
     record = VerifiedCopies(cache_dir, paths.bundled_models_dir() / SHIPPED_RECORD)
     cached = cache_dir / f"{checkpoint.stem}-{digest[:16]}.onnx"
@@ -100,7 +101,8 @@ def _load_checked(copy: Path, checkpoint: Path, digest: str, record: VerifiedCop
 
 def _export(checkpoint: Path, target: Path, digest: str) -> Any:
     try:
-        from .onnx_export import ExportError, export_onnx
+        from .onnx_export import ExportError
+        from .onnx_export import export_onnx
     except ImportError as exc:  # torch's exporter needs onnx and onnxscript
         raise ExportUnavailable(f"no ONNX exporter installed ({exc.name})") from None
     try:
