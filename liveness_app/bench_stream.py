@@ -158,7 +158,9 @@ def run_stream(pipeline: Pipeline, source: FrameSource | str | int, seconds: flo
     threads.start()
     threads.failed.wait(seconds)
     elapsed = time.perf_counter() - start
-    capture.stop(); scoring.stop(); display.stop.set()
+    capture.stop()
+    scoring.stop()
+    display.stop.set()
     threads.join(timeout=5)
     error = threads.error
     if isinstance(error, CameraUnavailableError):

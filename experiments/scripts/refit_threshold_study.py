@@ -9,7 +9,8 @@ Usage: python experiments/scripts/refit_threshold_study.py RUN  (RUN: an adapt_b
 Scores refit.pt on each user's recordings (their cache), so it takes a few seconds per user; nothing is trained.
 Rules compared on the same users: a post-hoc comparison, so the last line also chooses a rule by leaving
 one user out at a time."""
-import json, sys
+import json
+import sys
 from pathlib import Path
 import numpy as np
 from scipy.special import logit, expit
@@ -37,8 +38,8 @@ for u in res["users"]:
     later_s, later_l = sc["later_adapted"], sc["later_labels"]
     s_dev, l_dev, _ = score_samples(refit, dev, cache_dir=d / "cache", device="cpu")
     s_tr, l_tr, _ = score_samples(refit, train, cache_dir=d / "cache", device="cpu")
-    def own(s, l):
-        cal = T.calibrate(s, l)
+    def own(s, labels):
+        cal = T.calibrate(s, labels)
         return T.centred_threshold(s, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
     s_all, l_all = np.concatenate([s_tr, s_dev]), list(l_tr) + list(l_dev)
     twin = load_checkpoint(d / "run" / "best.pt")[1].threshold  # refit.pt holds the chosen one

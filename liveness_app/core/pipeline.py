@@ -108,11 +108,10 @@ class Pipeline:
             with self._lock:
                 ids = self._tracker.assign(boxes)
                 smoothed = [self._tracker.update(i, s, threshold) for i, s in zip(ids, out.scores)]
-            h, w = frame.shape[:2]
             for k, box in enumerate(boxes):
                 faces.append(FaceResult(
                     box=box, track_id=ids[k], score=float(out.scores[k]), smoothed=smoothed[k][0],
-                    verdict=smoothed[k][1], crop=crop_box(box, spec.crop_margin, w, h),
+                    verdict=smoothed[k][1], crop=crop_box(box, spec.crop_margin),
                     heatmap=None if out.cams is None else out.cams[k]))
         else:
             with self._lock:

@@ -62,7 +62,7 @@ class PreprocessSpec:
         )
 
 
-def crop_box(box: FaceBox, margin: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+def crop_box(box: FaceBox, margin: float) -> tuple[int, int, int, int]:
     """Square box around the face: side = longest face side * (1 + 2 * margin), same centre.
 
     The result may reach outside the frame; :func:`crop_face` pads there. Square, because stretching a
@@ -90,7 +90,7 @@ def crop_face(frame_bgr: np.ndarray, box: FaceBox, margin: float) -> np.ndarray:
     """The square face crop (BGR uint8). Outside the frame is padded black, not smeared: smeared
     borders would look like the edges of a printed photo."""
     h, w = frame_bgr.shape[:2]
-    x0, y0, x1, y1 = crop_box(box, margin, w, h)
+    x0, y0, x1, y1 = crop_box(box, margin)
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     crop = frame_bgr[cy0:cy1, cx0:cx1]
     pad = (cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1)

@@ -59,9 +59,6 @@ class ModelMenu(QMenu):
         self._model_actions: list[QAction] = []
         self.populate([], None)
 
-    def model_actions(self) -> list[QAction]:
-        return list(self._model_actions)
-
     def action_for(self, path: Path) -> QAction | None:
         return next((a for a in self._model_actions if _same(a.data(), path)), None)
 

@@ -21,7 +21,7 @@ SPEC = PreprocessSpec(32, 0.25, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 def test_crop_is_square_centred_and_padded_black_outside_the_frame() -> None:
     frame = np.full((100, 200, 3), 200, np.uint8)
     box = FaceBox(0, 10, 40, 20)  # touches the left edge; wider than tall
-    x0, y0, x1, y1 = crop_box(box, 0.25, 200, 100)
+    x0, y0, x1, y1 = crop_box(box, 0.25)
     assert x1 - x0 == y1 - y0 == 60 and (x0 + x1) / 2 == 20 and (y0 + y1) / 2 == 20
     crop = crop_face(frame, box, 0.25)
     assert crop.shape == (60, 60, 3)

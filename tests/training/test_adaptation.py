@@ -12,7 +12,6 @@ from studio_fakes import make_checkpoint
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.recorder import Recorder, SessionStore
-from training.eval import metrics as M
 from training.eval import thresholds as T
 from training.config import FINETUNE, TrainConfig
 from training.data.samples import Sample, load_recordings

@@ -167,7 +167,8 @@ def test_training_takes_back_the_threads_a_scoring_thread_gave_up(tmp_path: Path
 
     seen: dict = {}
     scorer = threading.Thread(target=device.use_scoring_threads)
-    scorer.start(); scorer.join()
+    scorer.start()
+    scorer.join()
 
     def train() -> None:
         seen["before"] = torch.get_num_threads()
@@ -177,7 +178,8 @@ def test_training_takes_back_the_threads_a_scoring_thread_gave_up(tmp_path: Path
         run.close()
 
     worker = threading.Thread(target=train)
-    worker.start(); worker.join()
+    worker.start()
+    worker.join()
     assert seen["before"] == device.scoring_threads()  # what new threads inherit after scoring started
     assert seen["during"] == device.TORCH_DEFAULT_THREADS
 

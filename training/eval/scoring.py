@@ -3,7 +3,7 @@
 Every place in training that needs P(live) of crops (dev evaluation each epoch, threshold calibration,
 cross-validation, ``liveness-eval``, adaptation) calls :func:`score_entries`, which prepares each crop
 as the app does (:class:`~.frames.CropDataset`, the model's preprocessing) and scores through
-:func:`liveness_app.core.scorer.score_tensor`, the function behind the app's scorer: fp32, eval mode.
+:func:`liveness_app.core.backends.torch_scorer.score_tensor`, the function behind the app's scorer: fp32, eval mode.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from liveness_app.core.preprocess import PreprocessSpec
-from liveness_app.core.scorer import score_tensor
+from liveness_app.core.backends.torch_scorer import score_tensor
 
 from training.data.frames import CropDataset, Entry
 from training.fit.prepare import CACHE_MARGIN_EXTRA

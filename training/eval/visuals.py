@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from liveness_app.core.scorer import LivenessScorer
+from liveness_app.core.backends.torch_scorer import LivenessScorer
 from liveness_app.core.model import ModelMeta
 from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
@@ -39,7 +39,8 @@ def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points:
         ax.scatter(xy[m, 0], xy[m, 1], s=6, alpha=0.7, label=f"{name} ({m.sum()})")
     ax.set_title("t-SNE of embeddings")
     ax.legend(markerscale=3, fontsize=8)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
     FigureCanvasAgg(fig).print_png(str(path))
     return path
 
@@ -76,7 +77,8 @@ def gradcam_grid(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entr
         ax = fig.add_subplot(len(rows), per_cell, r * per_cell + c + 1)
         ax.imshow(cv2.cvtColor(heatmap_on_image(crop, out.cams[k]), cv2.COLOR_BGR2RGB))
         ax.set_title(f"{entries[i].label} {scores[i]:.2f}", fontsize=8)
-        ax.set_xticks([]); ax.set_yticks([])
+        ax.set_xticks([])
+        ax.set_yticks([])
         if c == 0:
             ax.set_ylabel(key, fontsize=8)
     fig.tight_layout()

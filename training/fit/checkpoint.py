@@ -26,7 +26,6 @@ from liveness_app.core.weights import _count, _names, describe_state_mismatch, r
 from liveness_app.core.preprocess import PreprocessSpec
 
 from training.config import TrainConfig, spec_of
-from training.eval import metrics as M
 from training.eval import thresholds as T
 
 if TYPE_CHECKING:

@@ -138,7 +138,8 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
             if dist.active:
                 report.update(world_size=dist.world_size, replicas_in_sync=dist.in_sync(model))
             if dist.is_main:
-                log.write(json.dumps(report, default=float) + "\n"); log.flush()
+                log.write(json.dumps(report, default=float) + "\n")
+                log.flush()
                 save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale, lrs))
             if not report.get("replicas_in_sync", True):
                 yield TrainEvent("warning", message=f"epoch {epoch}: the ranks' weights differ (a DDP fault)")

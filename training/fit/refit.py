@@ -21,7 +21,6 @@ import torch
 
 from liveness_app.core.model import ModelMeta, read_checkpoint
 
-from training.eval import metrics as M
 
 from training.eval import thresholds as T
 from training.fit.checkpoint import export_model

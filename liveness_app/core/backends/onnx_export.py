@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..files import atomic_write, file_sha256
-from ..meta import ModelLoadError
 from ..model import LivenessNet, _plain, load_checkpoint
 from .onnx_scorer import INPUTS
 from .onnx_scorer import META_KEY
