@@ -37,7 +37,7 @@ STATE_TYPES: dict[str, tuple[type, ...]] = {"model": (dict,), "optimizer": (dict
                                             "epoch": (int,), "best": (list, tuple), "stale": (int,)}
 
 
-def export_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold: float, *, name: str,
+def save_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold: float, *, name: str,
                  training: dict[str, Any], metrics: dict[str, Any]) -> Path:
     """Write the model the app loads: weights, its construction arguments, preprocessing, calibrated
     threshold, data and metrics."""
@@ -230,7 +230,7 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def export_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
+def save_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
                 dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, run: dict[str, Any],
                 t_start: float) -> None:
     """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one.
@@ -246,7 +246,7 @@ def export_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: Prep
                                 "threshold": threshold, "on": f"dev split ({split})"}}
     if cfg.init:
         training["fine_tuned_from"] = Path(cfg.init).name
-    export_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
+    save_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
                  metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"})
 
 

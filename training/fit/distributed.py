@@ -133,7 +133,7 @@ class Dist:
     def wrap(self, model: nn.Module, device: torch.device, sync_bn: bool) -> nn.Module:
         """The module to train: ``model`` itself for one process, else ``model`` (BatchNorm made global
         first when ``sync_bn``) inside ``DistributedDataParallel``. ``model`` stays the same object, so
-        the weight average, the export and the L2-SP pull go on using it."""
+        the weight average, the saved model and the L2-SP pull go on using it."""
         if not self.active:
             return model
         if sync_bn:

@@ -28,7 +28,7 @@ from training.fit.distill import distill_backbone, load_liveness_teacher, load_t
 from training.fit.events import TrainEvent
 from training.data.frames import Entry, epoch_entries, eval_entries, limit_per_group
 from training.config import spec_of
-from training.fit.checkpoint import export_best, install
+from training.fit.checkpoint import save_best, install
 from training.fit.prepare import PreparedData, prepare_data
 from training.fit.refit import refit_all
 from training.eval.scoring import score_entries
@@ -50,7 +50,7 @@ def summary(r: dict[str, Any]) -> str:
 def dev_metrics(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
              extra: float, threshold: float | None = None, dist: Dist = SINGLE) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
-    the app scores (:mod:`.scoring`: fp32), so the exported threshold fits the app's numbers. Under
+    the app scores (:mod:`.scoring`: fp32), so the saved threshold fits the app's numbers. Under
     torchrun each rank scores a part and every rank gets all the scores (and so the same metrics)."""
     scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
                                                            workers=cfg.workers)[0], entries)
@@ -74,7 +74,7 @@ def adopt_base(cfg: TrainConfig) -> TrainConfig:
 
 
 def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
-    """Train, calibrate and export a model; yields progress. See :class:`TrainEvent`.
+    """Train, calibrate and save a model; yields progress. See :class:`TrainEvent`.
 
     The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
     before the data is cached, so that such a mistake fails in seconds, not after the caching. Under
@@ -128,7 +128,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
             if improved:
                 best, stale = key, 0
                 if dist.is_main:
-                    export_best(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, run_info, t_start)
+                    save_best(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, run_info, t_start)
             else:
                 stale += 1
             report = {"epoch": epoch, "train_loss": dist.mean(ev.metrics.get("loss")), "dev": dev,
@@ -162,7 +162,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
 def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
            cfg: TrainConfig, device: torch.device, data: PreparedData, dist: Dist
            ) -> tuple[torch.nn.Module, dict[str, Any], np.ndarray, tuple[float, float, float]]:
-    """The model that is evaluated and exported (the weight average when there is one) with its BN
+    """The model that is evaluated and saved (the weight average when there is one) with its BN
     statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC, dev
     log-loss: on a dev set the model already separates, as a user's few sessions often are, the loss still
     tells a model whose scores sit far from the threshold from one that barely separates them).

@@ -23,7 +23,7 @@ from liveness_app.core.model import ModelMeta, read_checkpoint
 
 
 from training.eval import thresholds as T
-from training.fit.checkpoint import export_model
+from training.fit.checkpoint import save_model
 from training.config import TrainConfig
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
@@ -39,7 +39,7 @@ REFIT_NAME = "refit.pt"
 def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[float], device: torch.device,
               dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """Train ``cfg``'s model from its start on ``data.train`` + ``data.dev`` for as many epochs as ``best``
-    trained (``lrs``: the learning rate of each of those epochs, ``cfg.lr`` where unknown), export it beside
+    trained (``lrs``: the learning rate of each of those epochs, ``cfg.lr`` where unknown), save it beside
     ``best`` with ``best``'s threshold and metadata (plus a ``refit`` entry); returns (StopIteration value)
     its path. ``best`` is read back from disk (a resumed run's may come from an earlier process)."""
     meta = ModelMeta.from_dict(read_checkpoint(best))
@@ -69,7 +69,7 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
     if dist.is_main:
         training: dict[str, Any] = {**meta.training, "refit": {
             "epochs": epochs, "on": "train + dev", "items": len(items), "threshold": threshold}}
-        export_model(path, final, spec_of(cfg), threshold["chosen"],
+        save_model(path, final, spec_of(cfg), threshold["chosen"],
                      name=cfg.name, training=training,
                      metrics={**meta.metrics, "note": f"dev figures are {best.name}'s; this model trained on dev too"})
     dist.barrier()
