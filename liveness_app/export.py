@@ -52,8 +52,7 @@ def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .core.meta import ModelLoadError
-    from .core.backends.onnx_export import ExportError
-    from .core.backends.onnx_export import export_onnx
+    from .core.backends.onnx_export import ExportError, export_onnx
 
     if args.out.suffix.lower() != ".onnx":
         print(f"{PROG}: error: --out must name a .onnx file, got {args.out.name}", file=sys.stderr)
@@ -74,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _record(checkpoint: Path, exported: Path) -> None:
     """Add the pair to the output folder's record of exports, where it keeps one."""
     from .core.files import file_sha256
-    from .core.backends.onnx_copies import SHIPPED_RECORD
-    from .core.backends.onnx_copies import VerifiedCopies
+    from .core.backends.onnx_copies import SHIPPED_RECORD, VerifiedCopies
 
     if (exported.parent / SHIPPED_RECORD).is_file():
         record = VerifiedCopies(exported.parent, name=SHIPPED_RECORD)

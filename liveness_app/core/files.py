@@ -9,8 +9,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import secrets
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -97,23 +99,28 @@ def remove_stale_temporaries(folder: Path, older_than_s: float = 3600.0, recursi
     """Delete the temporary files :func:`atomic_write` left in ``folder`` when its process was killed
     (older than ``older_than_s``, so a write in progress in another process is left alone); returns them.
     ``recursive`` walks sub-folders too, never through a symbolic link."""
-    import re
-    import time
-
     removed: list[Path] = []
-    name = re.compile(r".+\.[0-9a-f]{8}\.tmp$")
-    for root, _, files in os.walk(folder, followlinks=False) if recursive else [(str(folder), None, None)]:
-        names = files if files is not None else (os.listdir(root) if os.path.isdir(root) else [])
-        for entry in names:
-            path = Path(root) / entry
-            try:
-                if name.match(entry) and path.is_file() and not path.is_symlink() \
-                        and time.time() - path.stat().st_mtime > older_than_s:
-                    path.unlink()
-                    removed.append(path)
-            except OSError:
-                continue  # another process took it, or no permission: not ours to force
+    for path in _files_in(Path(folder), recursive):
+        try:
+            if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink() \
+                    and time.time() - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # another process took it, or no permission: not ours to force
     return removed
+
+
+_TEMP_NAME = re.compile(r".+\.[0-9a-f]{8}\.tmp$")  # what _temp_beside names: "<name>.<8 hex digits>.tmp"
+
+
+def _files_in(folder: Path, recursive: bool) -> Iterator[Path]:
+    """The files in ``folder`` (and below, with ``recursive``; links to folders are not followed)."""
+    if recursive:
+        for root, _, names in os.walk(folder, followlinks=False):
+            yield from (Path(root) / name for name in names)
+    elif folder.is_dir():
+        yield from folder.iterdir()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, opencv_path
 from .sessions import (LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest, ManifestError, attack_type_of,
                        file_kind, manifest_text, new_session, read_manifest, session_path, settle)
 
@@ -202,7 +202,7 @@ class SessionStore:
 def count_frames(path: Path, abort: threading.Event | None = None) -> int:
     """Frames that can actually be decoded (the header's count is unreliable after a crash); raises
     :class:`_Aborted` when ``abort`` is set meanwhile (a long video takes seconds to count)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_path(path))  # a name that is not UTF-8 would crash OpenCV's binding
     n = 0
     try:
         while cap.isOpened() and cap.grab():

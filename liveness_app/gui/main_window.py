@@ -19,8 +19,7 @@ from .. import paths
 from ..config import AppConfig
 from ..core.camera import CameraUnavailableError, FrameSource, open_source
 from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
-from ..core.backends.factory import cuda_available
-from ..core.backends.factory import installed
+from ..core.backends.factory import cuda_available, installed
 from ..core.face import DetectorError, FaceDetector
 from ..core.overlay import OverlayOptions
 from ..core.pipeline import LoadedModel, Pipeline
@@ -28,10 +27,7 @@ from . import dialogs
 from .menus import build_menus, build_toolbar
 from .model_control import ModelControl
 from .model_loader import ModelLoader
-from .panels.info import FacesPanel
-from .panels.info import ModelInfoPanel
-from .panels.info import NotePanel
-from .panels.info import ThresholdControl
+from .panels.info import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
 from .panels.recording import RecordingPanel
 from .active_model import ActiveModel
 from .settings import AppSettings

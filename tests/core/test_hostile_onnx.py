@@ -17,8 +17,7 @@ from liveness_app.core.backends.factory import LoadedModel
 from liveness_app.core.files import file_sha256
 from liveness_app.core.meta import ModelLoadError
 from liveness_app.core.backends.onnx_scorer import META_KEY
-from liveness_app.core.backends.onnx_copies import RECORD_NAME
-from liveness_app.core.backends.onnx_copies import SHIPPED_RECORD
+from liveness_app.core.backends.onnx_copies import RECORD_NAME, SHIPPED_RECORD
 from liveness_app.core.backends.onnx_export import export_onnx
 from liveness_app.core.pipeline import Pipeline
 from liveness_app.core.scores import ScoreOutput, ScoreRangeError, check_scores

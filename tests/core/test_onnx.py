@@ -13,17 +13,13 @@ import torch
 from onnx import TensorProto, helper
 
 from liveness_app.core.backends import factory as backend_module
-from liveness_app.core.backends.factory import LoadedModel
-from liveness_app.core.backends.factory import choose_backend
+from liveness_app.core.backends.factory import LoadedModel, choose_backend
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import file_sha256
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, save_checkpoint
-from liveness_app.core.backends.onnx_scorer import META_KEY
-from liveness_app.core.backends.onnx_scorer import load_onnx
-from liveness_app.core.backends.onnx_export import ExportError
-from liveness_app.core.backends.onnx_export import ScoreAndCam
-from liveness_app.core.backends.onnx_export import export_onnx
+from liveness_app.core.backends.onnx_scorer import META_KEY, load_onnx
+from liveness_app.core.backends.onnx_export import ExportError, ScoreAndCam, export_onnx
 from liveness_app.core.pipeline import Pipeline
 from liveness_app.core.preprocess import PreprocessSpec, preprocess_face, to_batch
 from liveness_app.core.backends.torch_scorer import LivenessScorer

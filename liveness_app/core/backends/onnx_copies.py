@@ -10,6 +10,7 @@ passed over and, in the cache, exported again.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -18,8 +19,7 @@ from typing import Any
 
 from ..files import atomic_write_text, file_sha256
 from ..meta import ModelLoadError, ModelMeta
-from .onnx_scorer import OnnxScorer
-from .onnx_scorer import load_onnx
+from .onnx_scorer import OnnxScorer, load_onnx_bytes, read_model_bytes
 
 log = logging.getLogger(__name__)
 RECORD_NAME = "verified.json"
@@ -83,15 +83,19 @@ def open_copy(checkpoint: Path, cache_dir: Path) -> tuple[OnnxScorer, ModelMeta,
             except ModelLoadError as exc:
                 log.warning("ONNX copy %s not used for %s: %s", candidate, checkpoint.name, exc)
     _export(checkpoint, cached, digest)
-    record.add(digest, file_sha256(cached))  # this project wrote it: no comparison needed
-    scorer, meta, _ = load_onnx(cached)
-    return scorer, meta, cached
+    return (*_load_checked(cached, checkpoint, digest, record, ours=True), cached)
 
 
-def _load_checked(copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies) -> tuple[OnnxScorer, ModelMeta]:
-    copy_digest = file_sha256(copy)
+def _load_checked(copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies,
+                  ours: bool = False) -> tuple[OnnxScorer, ModelMeta]:
+    """``copy`` loaded from one read of its bytes (the bytes hashed are the bytes run), compared with the
+    checkpoint unless its hash is recorded; ``ours``: this project just exported it (recorded first)."""
+    data = read_model_bytes(copy)
+    copy_digest = hashlib.sha256(data).hexdigest()
+    if ours:
+        record.add(digest, copy_digest)
     known = record.knows(digest, copy_digest)
-    scorer, meta, notes = load_onnx(copy, reference=None if known else checkpoint)
+    scorer, meta, notes = load_onnx_bytes(data, copy.name, reference=None if known else checkpoint)
     if notes.get("source_sha256") != digest:
         raise ModelLoadError("it was exported from another version of the checkpoint")
     if not known:
@@ -101,8 +105,7 @@ def _load_checked(copy: Path, checkpoint: Path, digest: str, record: VerifiedCop
 
 def _export(checkpoint: Path, target: Path, digest: str) -> Any:
     try:
-        from .onnx_export import ExportError
-        from .onnx_export import export_onnx
+        from .onnx_export import ExportError, export_onnx
     except ImportError as exc:  # torch's exporter needs onnx and onnxscript
         raise ExportUnavailable(f"no ONNX exporter installed ({exc.name})") from None
     try:

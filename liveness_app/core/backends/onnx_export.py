@@ -26,9 +26,7 @@ from torch import nn
 
 from ..files import atomic_write, file_sha256
 from ..model import LivenessNet, _plain, load_checkpoint
-from .onnx_scorer import INPUTS
-from .onnx_scorer import META_KEY
-from .onnx_scorer import OUTPUTS
+from .onnx_scorer import INPUTS, META_KEY, OUTPUTS
 
 OPSET = 18
 

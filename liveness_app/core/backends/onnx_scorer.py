@@ -17,8 +17,7 @@ import numpy as np
 
 from ..cpu import scoring_threads
 from ..meta import ModelLoadError, ModelMeta
-from .onnx_guard import inspect_graph
-from .onnx_guard import trial_run
+from .onnx_guard import inspect_graph, trial_run
 from ..scores import ScoreOutput
 
 META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
@@ -70,29 +69,41 @@ def load_onnx(path: Path, threads: int | None = None, reference: Path | None = N
     ONNX file; :class:`ModelLoadError` for anything else. ``reference``: the checkpoint this file must be an
     export of (its outputs are compared with the checkpoint's in the trial run)."""
     path = Path(path)
+    return load_onnx_bytes(read_model_bytes(path), path.name, threads, reference)
+
+
+def read_model_bytes(path: Path) -> bytes:
+    """The bytes of an ONNX file (read once: what is checked, hashed and run is the same);
+    :class:`ModelLoadError` for a missing file or one over :data:`MAX_BYTES`."""
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name}: no such file")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ModelLoadError(f"{path.name}: {size / 2**20:.0f} MiB is too big for a liveness model")
+    return path.read_bytes()
+
+
+def load_onnx_bytes(data: bytes, name: str, threads: int | None = None, reference: Path | None = None
+                    ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
+    """:func:`load_onnx` for a graph already read into memory; ``name`` is the file's, for messages."""
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ModelLoadError(f"{path.name}: ONNX Runtime is not installed (pip install onnxruntime)") from None
-    if not path.is_file():
-        raise ModelLoadError(f"{path.name}: no such file")
-    if path.stat().st_size > MAX_BYTES:
-        raise ModelLoadError(f"{path.name}: {path.stat().st_size / 2**20:.0f} MiB is too big for a liveness model")
-    data = path.read_bytes()
-    meta, notes = _metadata(path, inspect_graph(data, path.name).metadata)
+        raise ModelLoadError(f"{name}: ONNX Runtime is not installed (pip install onnxruntime)") from None
+    meta, notes = _metadata(Path(name), inspect_graph(data, name).metadata)
     size, threads = meta.preprocessing.input_size, threads or scoring_threads()
-    own = trial_run(data, path.name, size, threads, reference)  # a child process: a hostile graph is abandoned there
+    own = trial_run(data, name, size, threads, reference)  # a child process: a hostile graph is abandoned there
     if reference is not None and own is not None and _plain_meta(ModelMeta.from_dict(own)) != _plain_meta(meta):
-        raise ModelLoadError(f"{path.name}: its metadata (threshold {meta.threshold:.3f}, model {meta.name!r}) is "
+        raise ModelLoadError(f"{name}: its metadata (threshold {meta.threshold:.3f}, model {meta.name!r}) is "
                              f"not {reference.name}'s: it is not an export of that checkpoint")
     try:
         session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
         check_io(session, size)
     except ModelLoadError as exc:
-        raise ModelLoadError(f"{path.name}: {exc}") from None
+        raise ModelLoadError(f"{name}: {exc}") from None
     except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...): all mean unusable
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"{path.name}: not a readable ONNX model ({first})") from None
+        raise ModelLoadError(f"{name}: not a readable ONNX model ({first})") from None
     return OnnxScorer(session), meta, notes
 
 

@@ -23,9 +23,7 @@ from ...core.camera import FrameSource
 from ...core.recorder import Recorder, RecorderError, SessionStore, load_labels
 from ...core.sessions import RECORDING
 from .info import button_row
-from .session_list import REC_COLOUR
-from .session_list import SessionList
-from .session_list import fill_label_combo
+from .session_list import REC_COLOUR, SessionList, fill_label_combo
 from ..tasks import TaskWorker
 from ..workers import StreamController, start_in_thread
 

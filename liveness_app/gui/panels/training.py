@@ -29,8 +29,7 @@ from ...core.pipeline import LoadedModel
 from .data_sources import DataSourceList
 from .info import button_row
 from ..tasks import TaskRunner
-from .training_form import TrainingForm
-from .training_form import stamp
+from .training_form import TrainingForm, stamp
 
 
 @dataclass
