@@ -1,9 +1,9 @@
 """Recorded, labelled sessions for training: video files plus one atomically written manifest.
 
-The manifest's layout and its validation live in :mod:`.sessions` (also read by
-:func:`training.data.samples.load_recordings`). Videos are Motion-JPEG ``.avi``: every frame stands alone, so a
-file cut short by a crash or a full disk stays readable up to its last frame (an MP4 without its index
-would not).
+The manifest's layout and its validation live in :mod:`.sessions`, reading and writing the file in
+:mod:`.manifest_file` (both also used by :func:`training.data.samples.load_recordings`). Videos are
+Motion-JPEG ``.avi``: every frame stands alone, so a file cut short by a crash or a full disk stays readable
+up to its last frame (an MP4 without its index would not).
 
 A session is entered as ``"recording"`` before its first frame and set ``"complete"`` when it stops;
 :meth:`SessionStore.recover` turns a ``"recording"`` left by a crash into ``"complete"`` (its readable
@@ -27,8 +27,9 @@ import cv2
 import numpy as np
 
 from .files import atomic_write, opencv_path
+from .manifest_file import manifest_text, read_manifest
 from .sessions import (LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest, ManifestError, attack_type_of,
-                       file_kind, manifest_text, new_session, read_manifest, session_path, settle)
+                       file_kind, new_session, session_path, settle)
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # stop recording before the disk is completely full
 # Recovery saves what it settled at least this often. A crash loses no session (one not saved yet is still
@@ -64,7 +65,7 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
 class SessionStore:
     """The manifest of recorded sessions; every change is written atomically (:func:`.files.atomic_write`).
 
-    Reads go through :func:`.sessions.read_manifest`: :meth:`sessions` are the valid entries,
+    Reads go through :func:`.manifest_file.read_manifest`: :meth:`sessions` are the valid entries,
     :meth:`invalid` the refused ones. A manifest that cannot be read at all raises
     :class:`~.sessions.ManifestError` from reads and :class:`RecorderError` from writes, and is never
     overwritten; :meth:`set_aside` renames it so that recording can start a new list.

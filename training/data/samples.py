@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from liveness_app.core.manifest_file import read_manifest
 from liveness_app.core.sessions import (COMPLETE, LIVE, MANIFEST_NAME, VIDEO_EXTS, ManifestError, file_kind,
-                                        read_manifest, session_path)
+                                        session_path)
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
