@@ -1,26 +1,19 @@
-"""Untrusted training inputs: hostile or broken --pretrained and --resume files, symlink loops and dangling
-links in a dataset folder, and unusable files in a training set. Each gives a clear message (the CLI: one
-``liveness-train: error:`` line, exit status 2, no traceback), and skipped files are listed, not hidden."""
+"""Untrusted training inputs: hostile or broken --pretrained and --resume files. Each gives a clear message
+(the CLI: one ``liveness-train: error:`` line, exit status 2, no traceback), and a hostile file's payload never
+runs. (Dataset folders with broken links and unusable files: test_skipped_files.py.)"""
 from __future__ import annotations
 
-import csv
-import logging
 import os
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
-from liveness_app.core.model import build_model, load_checkpoint
-from training.__main__ import main
+from train_cli import assert_one_clear_error, run_train_cli
+from liveness_app.core.model import build_model
 from training.fit.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
 from training.config import TrainConfig
-from training.data.samples import DatasetLayoutError
-from training.data.folders import scan_label_folders
-from training.data.importers import load_any
 from training.fit.loop import build_run
 
 
@@ -36,28 +29,6 @@ class Payload:
 
 class Plain:
     """Any class at all: a weights-only load refuses to build it."""
-
-
-def _cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str) -> tuple[int, str]:
-    """Run ``liveness-train`` on a tiny CPU config; (exit status, stderr)."""
-    data = [] if "--data" in args else ["--data", f"cropped:{tmp_path / 'no-data'}"]
-    base = ["--out-dir", str(tmp_path / "run"), "--device", "cpu", "--input-size", "32", "--epochs", "1",
-            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--no-install"]
-    rc = main(data + base + list(args))
-    return rc, capsys.readouterr().err
-
-
-def _assert_one_clear_error(rc: int, err: str, starts: str, *needles: str, only: bool = True) -> None:
-    """Exit status 2 and one error line, last (with ``only``, the only line on stderr)."""
-    assert rc == 2
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 or not only, err
-    errors = [line for line in lines if line.startswith("liveness-train: error: ")]
-    assert errors == lines[-1:], err
-    assert errors[0].startswith(f"liveness-train: error: {starts}"), errors[0]
-    assert "Traceback" not in err and "weights_only" not in err and "safe_globals" not in err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
 
 
 # --- --pretrained ----------------------------------------------------------------------------------------
@@ -93,14 +64,14 @@ def test_bad_pretrained_file_is_one_clear_error(case: str, tmp_path: Path,
     make, expected = PRETRAINED_CASES[case]
     evil = tmp_path / "EVIL.pt"
     make(evil)
-    rc, err = _cli(capsys, tmp_path, "--pretrained", str(evil))
-    _assert_one_clear_error(rc, err, f"cannot use --pretrained {evil}: ", expected)
+    rc, err = run_train_cli(capsys, tmp_path, "--pretrained", str(evil))
+    assert_one_clear_error(rc, err, f"cannot use --pretrained {evil}: ", expected)
     assert not (tmp_path / "pwned").exists()  # the payload never ran
 
 
 def test_missing_pretrained_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, err = _cli(capsys, tmp_path, "--pretrained", str(tmp_path / "nowhere.pt"))
-    _assert_one_clear_error(rc, err, "cannot use --pretrained", "no such file")
+    rc, err = run_train_cli(capsys, tmp_path, "--pretrained", str(tmp_path / "nowhere.pt"))
+    assert_one_clear_error(rc, err, "cannot use --pretrained", "no such file")
 
 
 def test_matching_pretrained_file_still_loads(tmp_path: Path) -> None:
@@ -175,16 +146,16 @@ def test_bad_resume_state_is_one_clear_error(case: str, tmp_path: Path, capsys: 
     run = tmp_path / "run"
     run.mkdir()
     save_state(run / "last_state.pt", make(valid_state))
-    rc, err = _cli(capsys, tmp_path, "--resume")
-    _assert_one_clear_error(rc, err, f"cannot resume from {run / 'last_state.pt'}: ", expected)
+    rc, err = run_train_cli(capsys, tmp_path, "--resume")
+    assert_one_clear_error(rc, err, f"cannot resume from {run / 'last_state.pt'}: ", expected)
 
 
 def test_hostile_resume_state_is_refused_unopened(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
     run.mkdir()
     torch.save({"model": Payload(tmp_path / "pwned")}, run / "last_state.pt")
-    rc, err = _cli(capsys, tmp_path, "--resume")
-    _assert_one_clear_error(rc, err, "cannot resume from", "refused unopened")
+    rc, err = run_train_cli(capsys, tmp_path, "--resume")
+    assert_one_clear_error(rc, err, "cannot resume from", "refused unopened")
     assert not (tmp_path / "pwned").exists()
 
 
@@ -205,98 +176,3 @@ def test_describe_state_mismatch_names_and_counts() -> None:
         "1 missing key (w0); 1 unexpected key (x); 1 shape mismatch (w5: expected [2], got [3])")
     text = describe_state_mismatch(own, {})
     assert text == "6 missing keys (w0, w1, w2, ... 3 more)"
-
-
-# --- dataset folders with links --------------------------------------------------------------------------
-
-def _symlink(link: Path, target: str) -> None:
-    try:
-        link.symlink_to(target)
-    except (OSError, NotImplementedError):
-        pytest.skip("symlinks are not available here")
-
-
-def test_symlink_loops_and_dangling_links_are_listed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    root = tmp_path / "data"
-    for rel in ("data/live/alice_1.jpg", "data/live/sub/bob_1.jpg", "data/print/alice_2.png",
-                "elsewhere/carol_1.jpg"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"x")
-    _symlink(root / "live" / "sub" / "loop", "..")  # back to the label folder: would never end
-    _symlink(root / "live" / "root", "..")  # back to the data root
-    _symlink(root / "live" / "gone.jpg", "missing.jpg")  # dangling
-    _symlink(root / "live" / "self", "self")  # never resolves
-    _symlink(root / "print" / "first", "../../elsewhere")  # a link to a folder outside is followed, once
-    _symlink(root / "print" / "second", "../../elsewhere")
-    _symlink(root / "dead-label", "no-such-folder")  # a dangling label folder
-    with caplog.at_level(logging.WARNING, logger="training.data.folders"):
-        samples = scan_label_folders(root)
-    found = sorted(s.path.relative_to(root).as_posix() for s in samples)
-    assert found == ["live/alice_1.jpg", "live/sub/bob_1.jpg", "print/alice_2.png", "print/first/carol_1.jpg"]
-    reasons = {Path(path).relative_to(root).as_posix(): reason for path, reason in samples.skipped}
-    assert reasons == {
-        "dead-label": "dangling symlink: its target no-such-folder does not exist",
-        "live/gone.jpg": "dangling symlink: its target missing.jpg does not exist",
-        "live/root": "symlink loop or duplicate: links to .., a folder already scanned",
-        "live/self": "symlink loop: self never resolves to a file or folder",
-        "live/sub/loop": "symlink loop or duplicate: links to .., a folder already scanned",
-        "print/second": "symlink loop or duplicate: links to ../../elsewhere, a folder already scanned",
-    }
-    assert "skipped 6 entries" in caplog.text and "gone.jpg" in caplog.text
-    assert load_any(str(root)).skipped == samples.skipped  # what training lists in skipped.csv
-
-
-def test_only_broken_links_is_an_error_that_names_them(tmp_path: Path) -> None:
-    (tmp_path / "live").mkdir()
-    _symlink(tmp_path / "live" / "a.jpg", "nowhere.jpg")
-    with pytest.raises(DatasetLayoutError, match=r"no images or videos found .*skipped 1: .*a\.jpg \(dangling"):
-        scan_label_folders(tmp_path)
-
-
-# --- files a training run skips --------------------------------------------------------------------------
-
-def _tiny_set(root: Path) -> Path:
-    """Two subjects of pre-cropped stand-in faces, plus a broken video, a broken image and a dangling link."""
-    rng = np.random.default_rng(0)
-    for g in range(2):
-        for label in ("live", "print"):
-            (root / label).mkdir(parents=True, exist_ok=True)
-            for i in range(4):
-                img = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
-                cv2.imwrite(str(root / label / f"subj{g}_{i}.png"), img)
-    (root / "print" / "subj0_clip.mp4").write_bytes(rng.integers(0, 256, 2048, dtype=np.uint8).tobytes())
-    (root / "live" / "subj0_broken.jpg").write_bytes(b"not a jpeg")
-    _symlink(root / "live" / "subj0_gone.png", "deleted.png")
-    return root
-
-
-def test_skipped_files_are_listed_and_left_out_of_the_summary(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    data = _tiny_set(tmp_path / "data")
-    rc = main(["--data", f"cropped:{data}", "--out-dir", str(tmp_path / "run"), "--device", "cpu",
-               "--input-size", "32", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--ema-decay", "0",
-               "--dev-groups", "subj1", "--cache-dir", str(tmp_path / "cache"), "--no-install"])
-    err = capsys.readouterr().err
-    assert rc == 0, err
-    with (tmp_path / "run" / "skipped.csv").open(newline="", encoding="utf-8") as fh:
-        rows = {Path(r["path"]).name: r["reason"] for r in csv.DictReader(fh)}
-    assert set(rows) == {"subj0_clip.mp4", "subj0_broken.jpg", "subj0_gone.png"}
-    assert rows["subj0_clip.mp4"].startswith("unreadable") and rows["subj0_gone.png"].startswith("dangling")
-    warning = next(line for line in err.splitlines() if line.startswith("liveness-train: warning: "))
-    assert "skipped 3 of 19 file(s)" in warning and "subj0_clip.mp4" in warning
-    assert f"full list in {tmp_path / 'run' / 'skipped.csv'}" in warning
-    _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
-    summary = meta.training["data"]
-    assert summary["train"]["samples"] == 8 and summary["train"]["per_kind"] == {"image": 8}  # no broken video
-    assert summary["dev"]["samples"] == 8 and summary["skipped"] == 3
-    assert {Path(f["path"]).name for f in summary["skipped_files"]} == set(rows)
-
-
-def test_a_dev_split_left_empty_by_skipped_files_is_an_error(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    data = _tiny_set(tmp_path / "data")
-    (data / "live" / "subj2_x.jpg").write_bytes(b"broken")
-    rc, err = _cli(capsys, tmp_path, "--data", f"cropped:{data}", "--dev-groups", "subj2")
-    _assert_one_clear_error(rc, err, "no usable dev data: all 1 dev file(s) were skipped", "skipped.csv",
-                            only=False)
-    assert (tmp_path / "run" / "skipped.csv").is_file()
