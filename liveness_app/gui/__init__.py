@@ -9,6 +9,10 @@ Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(
 ``TrainingPanel(model_provider)``; they emit signals (``message``, ``model_trained``, ``use_model``,
 ``recording_started``/``stopped``) and expose ``shutdown()``, and ``main_window`` alone wires them.
 
+- ``recorder_service.RecorderService``: (label, subject, notes) -> a recorded session, with ``started``,
+  ``finished``, ``refused`` and ``failed`` signals. The Recording panel owns it (``recorder_service``) and
+  shows what it reports; the "Adapt to my camera" dialog records through the same service, never through
+  the panel's widgets.
 - ``MainWindow.add_panel(widget, title, object_name, area, tabify)`` docks a panel and lists it under
   View > Panels (its dock position is saved with the window layout).
 - ``StreamController``: ``frame_ready`` (every ``core.realtime.Frame``, GUI thread, for display),

@@ -1,8 +1,9 @@
 """The guided flow "Adapt to my camera": record yourself live and with the attacks you can show, then
 calibrate and fine-tune the active model, and see before/after on sessions held out from both.
 
-Each step records about 30 s as three sessions through the Recording panel (so they are listed, relabelled
-and deleted like any other): the first two train (the second is the fine-tune's dev split, which
+Each step records about 30 s as three sessions through the :class:`~.recorder_service.RecorderService` the
+Recording panel owns (so they are listed, relabelled and deleted like any other, and the panel shows why a
+take could not start): the first two train (the second is the fine-tune's dev split, which
 chooses how long to train and the threshold; the final model then trains on both), the third is held out
 for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
 thread, with progress and cancel. The Record and Train panels stay for experts.
@@ -19,7 +20,7 @@ from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidge
 
 from .. import paths
 from .panels.info import button_row
-from .panels.recording import RecordingPanel
+from .recorder_service import RecorderService
 from .tasks import TaskRunner
 
 # label, what to show, optional
@@ -43,7 +44,7 @@ class AdaptDialog(QDialog):
     model_ready = pyqtSignal(Path)
     threshold_ready = pyqtSignal(float, str)
 
-    def __init__(self, recorder: RecordingPanel, base_model: Callable[[], Path | None], device: str = "auto",
+    def __init__(self, recorder: RecorderService, base_model: Callable[[], Path | None], device: str = "auto",
                  part_seconds: tuple[float, ...] = PART_SECONDS, recipe: dict[str, Any] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,7 +62,7 @@ class AdaptDialog(QDialog):
         self._runner.finished.connect(lambda _outcome: self._show_step())
         self.result: dict[str, Any] | None = None
         self._build()
-        recorder.recording_stopped.connect(self._on_stopped)
+        recorder.finished.connect(self._on_stopped)
         self._show_step()
 
     # -- widgets -----------------------------------------------------------------------------------------
@@ -133,11 +134,9 @@ class AdaptDialog(QDialog):
         self._start_part()
 
     def _start_part(self) -> None:
-        panel = self._recorder
-        panel.label_combo.setCurrentText(STEPS[self._step][0])
-        panel.subject_edit.setText(self.subject_edit.text().strip() or "me")
-        panel.notes_edit.setText(f"adapt to my camera, part {self._part + 1} of {len(self._parts)}")
-        if not panel.start_recording():  # the panel said why (no source, unreadable session list, ...)
+        notes = f"adapt to my camera, part {self._part + 1} of {len(self._parts)}"
+        if not self._recorder.start(STEPS[self._step][0], self.subject_edit.text().strip() or "me", notes):
+            # the service said why (no source, unreadable session list, ...); the Recording panel shows it
             self.recorded.pop(STEPS[self._step][0], None)
             self._show_step()
             return
@@ -145,7 +144,7 @@ class AdaptDialog(QDialog):
         self._token += 1
         token = self._token  # a stop timer of a cancelled take must not end a later one
         QTimer.singleShot(int(self._parts[self._part] * 1000),
-                          lambda: token == self._token and self._recorder.stop_recording())
+                          lambda: token == self._token and self._recorder.stop())
         self._show_step()
 
     def _on_stopped(self, session: dict[str, Any]) -> None:
@@ -224,7 +223,7 @@ class AdaptDialog(QDialog):
         elif self._recorder.is_recording:
             self.recorded.pop(STEPS[self._step][0], None)
             self._token += 1
-            self._recorder.stop_recording("cancelled")
+            self._recorder.stop("cancelled")
 
     def _use_model(self) -> None:
         if self.result is not None:
@@ -240,7 +239,7 @@ class AdaptDialog(QDialog):
         self.cancel()
         self._runner.shutdown()
         try:
-            self._recorder.recording_stopped.disconnect(self._on_stopped)
+            self._recorder.finished.disconnect(self._on_stopped)
         except TypeError:
             pass
         super().done(code)

@@ -17,7 +17,7 @@ from gui_helpers import TAKES, TIMEOUT_MS, click, wait_result  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402
-from liveness_app.gui.panels import recording as recording_panel  # noqa: E402
+from liveness_app.gui import recorder_service  # noqa: E402
 from liveness_app.gui.panels import session_list  # noqa: E402
 from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
 
@@ -38,7 +38,7 @@ def record(qtbot, panel: RecordingPanel, label: str, subject: str, frames: int =
         press_record(qtbot, panel)
     assert not panel.rec_label.isHidden() and panel.rec_label.text().startswith("● REC 00:0")
     assert panel.record_button.text() == "■ Stop" and not panel.subject_edit.isEnabled()
-    qtbot.waitUntil(lambda: panel.recorder.session["frames"] >= frames, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: panel.recorder_service.recorder.session["frames"] >= frames, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: "frames written" in panel.counts_label.text(), timeout=TIMEOUT_MS)
     with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
         press_record(qtbot, panel)
@@ -133,7 +133,7 @@ def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warni
     def unwritable(*args, **kwargs):
         raise RecorderError("cannot open a video file for writing in /recordings")
 
-    monkeypatch.setattr(recording_panel, "Recorder", unwritable)
+    monkeypatch.setattr(recorder_service, "Recorder", unwritable)
     press_record(qtbot, panel)
     qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)
     assert "Recording could not start" in warnings_shown[0] and "cannot open a video file" in warnings_shown[0]
@@ -141,7 +141,7 @@ def test_recorder_failures_are_shown_and_the_stream_goes_on(qtbot, window, warni
     wait_result(qtbot, window)  # still streaming and scoring
 
     # The disk fills up during a recording: the recorder stops itself, the panel stops it and says so.
-    monkeypatch.setattr(recording_panel, "Recorder", Recorder)
+    monkeypatch.setattr(recorder_service, "Recorder", Recorder)
     with qtbot.waitSignal(panel.recording_started, timeout=TIMEOUT_MS):
         press_record(qtbot, panel)
     monkeypatch.setattr(recorder_module, "shutil", SimpleNamespace(disk_usage=lambda p: SimpleNamespace(free=0)))

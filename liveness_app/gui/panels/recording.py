@@ -1,12 +1,11 @@
-"""Recording panel: record labelled sessions from the running source; below, the session list.
+"""Recording panel: label, subject, notes, Record/Stop with a REC indicator; below, the session list.
 
-The panel gets the stream controller, not the window. Frames go from the capture thread straight to
-:class:`core.recorder.Recorder` through the controller's frame sink (they never cross to the GUI thread
-for recording); ``write`` only queues: a slow disk drops frames (counted), it never stalls the video.
-Record is enabled once the source has given a frame (its size is the video's). Labels are data
-(``assets/labels.json``), not code. A recording stops when the user says so, when the source changes or
-fails, when the disk fills up, and when :meth:`shutdown` is called (the window closing). Status-bar text
-goes out by ``message``; the composition root wires it.
+The panel gets the stream controller, not the window. It owns the
+:class:`~liveness_app.gui.recorder_service.RecorderService` that records (``recorder_service``: the "Adapt to
+my camera" dialog records through it too) and shows what the service reports, whoever started the
+recording: progress, why a recording was refused or failed. Record is enabled once the source has given a
+frame (its size is the video's). Labels are data (``assets/labels.json``), not code. Status-bar text goes
+out by ``message``; the composition root wires it.
 """
 from __future__ import annotations
 
@@ -15,15 +14,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QThread, QTimer, pyqtSignal
+from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ... import paths
-from ...core.camera import FrameSource
-from ...core.recorder import Recorder, RecorderError, SessionStore, load_labels
+from ...core.recorder import SessionStore, load_labels
 from ...core.sessions import RECORDING
 from .info import button_row
 from .session_list import REC_COLOUR, SessionList, fill_label_combo
+from ..recorder_service import RecorderService
 from ..tasks import TaskWorker
 from ..workers import StreamController, start_in_thread
 
@@ -43,27 +42,33 @@ class RecordingPanel(QWidget):
     def __init__(self, controller: StreamController, store: SessionStore | None = None,
                  labels_path: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._controller = controller
-        self.recorder: Recorder | None = None
-        self._source: FrameSource | None = None  # the source being recorded
-        self._announced = False  # recording_started was emitted for the current session
         self.counts_label = QLabel()
         self.labels = self._load_labels(labels_path or paths.asset_path("labels.json"))
         self.store = store or self._open_store()
         self.session_list = SessionList(self.store, self.labels)
         self.table, self.relabel_button, self.delete_button = (
             self.session_list.table, self.session_list.relabel_button, self.session_list.delete_button)
+        self.recorder_service = RecorderService(controller, self.store, [lab["name"] for lab in self.labels],
+                                                self._list_problem, parent=self)
         self._build()
         fill_label_combo(self.label_combo, self.labels)
-        self._timer = QTimer(self, interval=200, timeout=self._tick)
         self._recovery: tuple[TaskWorker, QThread] | None = None
         self._recovery_abort = threading.Event()  # set when the window closes: recovery stops between videos
-        controller.state_changed.connect(self._on_stream_changed)
-        controller.source_failed.connect(self._on_source_failed)
+        self._connect_service(self.recorder_service)
+        controller.state_changed.connect(self._update_controls)  # Record is enabled once a frame has come
         self.session_list.message.connect(lambda text: self.message.emit(text, 15000))
         self.session_list.changed.connect(self._update_controls)
         self.refresh_sessions()
         self._start_recovery()
+
+    def _connect_service(self, service: RecorderService) -> None:
+        service.started.connect(self.recording_started)
+        service.changed.connect(self.refresh_sessions)
+        service.progress.connect(self._show_progress)
+        service.refused.connect(self._refuse)
+        service.failed.connect(self._warn)
+        service.message.connect(self.message)
+        service.finished.connect(self.recording_stopped)
 
     # -- widgets -----------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -122,10 +127,10 @@ class RecordingPanel(QWidget):
             self.refresh_sessions()
         self.recovered.emit(list(ids))
 
-    # -- recording ---------------------------------------------------------------------------------------
+    # -- recording: the service records, the panel shows it ---------------------------------------------
     @property
     def is_recording(self) -> bool:
-        return self.recorder is not None
+        return self.recorder_service.is_recording
 
     def toggle_recording(self) -> None:
         if self.is_recording:
@@ -134,101 +139,36 @@ class RecordingPanel(QWidget):
             self.start_recording()
 
     def start_recording(self) -> bool:
-        """Start a session on the running source; from now on its frames go to the recorder."""
-        problem = self._cannot_record()
-        if problem:
-            QMessageBox.warning(self, "Cannot record", f"Cannot record: {problem}.")
-            return False
-        source, size = self._controller.source, self._controller.frame_size
-        try:
-            recorder = Recorder(self.store, self.label_combo.currentText(), self.subject_edit.text().strip(),
-                                camera=source.name, fps=source.fps, size=size,
-                                notes=self.notes_edit.text().strip())
-        except (RecorderError, OSError, ValueError) as exc:
-            self._warn(f"Recording could not start: {exc}")
-            self.refresh_sessions()
-            return False
-        self.recorder, self._source, self._announced = recorder, source, False
-        self._controller.set_frame_sink(recorder.write)
-        self._timer.start()
-        self._tick()
-        self.refresh_sessions()  # the new session is listed as "recording"
-        return True
-
-    def _cannot_record(self) -> str:
-        """Why recording cannot start now ("" when it can)."""
-        if self._controller.frame_size is None:
-            return "no video source is running"
-        if self.store is None:
-            return "the recordings folder is not available"
-        if not self.labels:
-            return "no labels (assets/labels.json could not be read)"
-        if self.session_list.manifest_error:
-            return "the session list cannot be read (see the Recording panel: fix it or set it aside)"
-        if not self.subject_edit.text().strip():
-            return "enter a subject id (training keeps each subject in one split)"
-        return ""
+        """Record a session of the label, subject and notes entered here (:meth:`RecorderService.start`)."""
+        return self.recorder_service.start(self.label_combo.currentText(), self.subject_edit.text(),
+                                           self.notes_edit.text())
 
     def stop_recording(self, reason: str = "") -> dict[str, Any] | None:
         """Finish the session (safe to call when idle); returns its manifest entry."""
-        recorder, self.recorder = self.recorder, None
-        if recorder is None:
-            return None
-        if self._controller.source is self._source:
-            self._controller.set_frame_sink(None)
-        self._source = None
-        self._timer.stop()
-        self._update_controls()
-        try:
-            session = recorder.stop()
-        except (RecorderError, OSError) as exc:
-            self._warn(f"The recording could not be finished: {exc}")
-            session = recorder.session
-        error = recorder.error
-        self.refresh_sessions()
-        why = f" ({reason})" if reason else ""
-        self.message.emit(
-            f"Recorded {session['frames']} frames of '{session['label']}' for {session['subject']}{why}", 10000)
-        if error:
-            self._warn(f"{error.capitalize()}. {session['frames']} frames were saved.")
-        self.recording_stopped.emit(session)
-        return session
+        return self.recorder_service.stop(reason)
 
-    def _on_source_failed(self, _message: str) -> None:
-        self.stop_recording("the source stopped")
-
-    def _on_stream_changed(self) -> None:
-        """A source started, gave its first frame or stopped: a recording ends with its source."""
-        if self.recorder is not None and self._controller.source is not self._source:
-            self.stop_recording("the source changed" if self._controller.source else "the source stopped")
-        self._update_controls()
+    def _list_problem(self) -> str:
+        """Why this panel cannot take a recording now: its session list cannot be read."""
+        if self.session_list.manifest_error:
+            return "the session list cannot be read (see the Recording panel: fix it or set it aside)"
+        return ""
 
     def shutdown(self) -> None:
         """The window is closing: finish the recording; a recovery still counting frames saves what it
         settled and stops (the rest is recovered at the next start)."""
-        self.stop_recording("the window closed")
+        self.recorder_service.shutdown()
         self._recovery_abort.set()
         if self._recovery is not None:
             self._recovery[1].quit()
             self._recovery[1].wait()
 
-    def _tick(self) -> None:
-        recorder = self.recorder
-        if recorder is None:
-            return
-        if recorder.error:  # the writer thread stopped itself (disk almost full)
-            self.stop_recording(recorder.error)
-            return
-        if self._controller.source is not self._source:  # replaced by a source that sends nothing
-            self.stop_recording("the source changed")
-            return
-        seconds = int(recorder.elapsed)
-        self.rec_label.setText(f"● REC {seconds // 60:02d}:{seconds % 60:02d}")
-        s = recorder.session
-        self.counts_label.setText(f"{s['frames']} frames written, {s['dropped_frames']} dropped")
-        if s["frames"] > 0 and not self._announced:
-            self._announced = True
-            self.recording_started.emit(s["id"])
+    def _show_progress(self, seconds: float, frames: int, dropped: int) -> None:
+        whole = int(seconds)
+        self.rec_label.setText(f"● REC {whole // 60:02d}:{whole % 60:02d}")
+        self.counts_label.setText(f"{frames} frames written, {dropped} dropped")
+
+    def _refuse(self, problem: str) -> None:
+        QMessageBox.warning(self, "Cannot record", f"Cannot record: {problem}.")
 
     def _warn(self, text: str) -> None:
         log.warning("recording: %s", text)
@@ -236,14 +176,13 @@ class RecordingPanel(QWidget):
         QMessageBox.warning(self, "Recording", text)
 
     def _update_controls(self) -> None:
-        recording = self.is_recording
+        recording, service = self.is_recording, self.recorder_service
         self.record_button.setText("■ Stop" if recording else "● Record")
-        can_start = self._controller.frame_size is not None and self.store is not None and bool(self.labels)
-        self.record_button.setEnabled(recording or can_start)
-        self.rec_label.setVisible(self.recorder is not None)
+        self.record_button.setEnabled(recording or service.ready)
+        self.rec_label.setVisible(recording)
         for w in (self.label_combo, self.subject_edit, self.notes_edit):
             w.setEnabled(not recording)
-        self.session_list.set_active(self.recorder.session["id"] if self.recorder else None)
+        self.session_list.set_active(service.recorder.session["id"] if service.recorder else None)
 
     # -- session list ------------------------------------------------------------------------------------
     def sessions(self) -> list[dict[str, Any]]:
