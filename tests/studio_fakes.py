@@ -56,3 +56,31 @@ def tiny_train_config(tmp_path: Path, data: Path, **kw) -> "TrainConfig":
                 epochs=3, batch_size=16, lr=3e-3, workers=0, dev_groups=("subj3",), patience=5,
                 cache_dir=str(tmp_path / "cache"), loss="bce")
     return TrainConfig(**{**base, **kw})
+
+
+TINY_TEACHER_SPEC = {
+    "name": "tiny", "file": "tiny.onnx", "crop": {"rule": "reflect_square", "scale": 1.5}, "size": 32, "colour": "rgb",
+    "scaling": {"offset": 0.0, "divisor": 255.0}, "output": {"kind": "logit_pair", "live_index": 0}, "threshold": 0.5}
+
+
+def tiny_teacher(folder: Path) -> Path:
+    """An external-model stand-in: ``folder/tiny.onnx``, (N, 3, 32, 32) -> (N, 2) logits [live, attack] =
+    [mean red - 0.5, 0] (a face with more red is more live), and its spec ``folder/tiny.json`` (returned)."""
+    import json
+
+    from onnx import TensorProto, helper
+
+    weights = helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [1, 0, 0, 0, 0, 0])
+    bias = helper.make_tensor("b", TensorProto.FLOAT, [2], [-0.5, 0])
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "w", "b"], ["output"])],
+        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, 32, 32])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["n", 2])], [weights, bias])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.onnx").write_bytes(model.SerializeToString())
+    (folder / "tiny.json").write_text(json.dumps(TINY_TEACHER_SPEC))
+    return folder / "tiny.json"

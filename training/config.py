@@ -10,6 +10,7 @@ from liveness_app.core.model import ARCHITECTURES
 from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 
 from training.data.augment import AugmentConfig
+from training.teachers.combine import RULES as TEACHER_RULES
 
 
 REFIT_THRESHOLDS = ("twin", "blend")  # how training.fit.refit sets the refit model's threshold
@@ -68,6 +69,10 @@ class TrainConfig:
     teacher: str = ""  # a trained liveness model whose soft scores the student also learns ("" = off)
     kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
+    teachers: tuple[str, ...] = ()  # external liveness models (spec names or files) whose combined soft scores are learnt
+    teachers_dir: str = ""  # folder with their ONNX files ("" = $LIVENESS_TEACHERS_DIR, or beside a spec file)
+    teacher_rule: str = "stack"  # how their scores combine (training.teachers.combine.RULES), fitted on dev
+    holdout_locked: bool = True  # leave out the locked test split's groups (training/locked_split.json)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
     refit: bool = False  # after early stopping: train again on train + dev for the chosen epochs (training.fit.refit)
     refit_threshold: str = "blend"  # the refit model's threshold: "twin" (best.pt's) or "blend" (see refit.py)
@@ -94,9 +99,13 @@ class TrainConfig:
         if self.refit_threshold not in REFIT_THRESHOLDS:
             raise ValueError(f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, "
                              f"got {self.refit_threshold!r}")
-        if self.refit and (self.distill_from or self.teacher):
+        if self.teachers and self.teacher:
+            raise ValueError("teacher (a trained model of ours) and teachers (external ONNX models) exclude each other")
+        if self.teacher_rule not in TEACHER_RULES:
+            raise ValueError(f"teacher_rule must be one of {', '.join(TEACHER_RULES)}, got {self.teacher_rule!r}")
+        if self.refit and (self.distill_from or self.teacher or self.teachers):
             raise ValueError("refit repeats the training epochs only: it cannot be combined with "
-                             "distill_from or teacher")
+                             "distill_from or teacher(s)")
         if self.freeze_blocks < 0 or self.l2sp < 0:
             raise ValueError("freeze_blocks and l2sp must be >= 0")
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
@@ -183,6 +192,11 @@ HELP: dict[str, str] = {
     "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
+    "teachers": "external liveness models (built-in spec names such as silentface-v2, or spec files) whose "
+                "combined soft scores the student learns (kd_weight, kd_temperature)",
+    "teachers_dir": "folder holding the ONNX files the teachers' specs name",
+    "teacher_rule": "how the teachers' scores combine, fitted on dev: mean, logit_mean, calibrated_mean, stack, best",
+    "holdout_locked": "leave out the groups of the locked test split (training/locked_split.json) (true/false)",
     "refit": "after early stopping, train again from the start on train + dev for as many epochs (the "
              "installed model is refit.pt; best.pt stays as its held-out twin)",
     "refit_threshold": "the refit model's threshold: twin (the early-stopped model's, calibrated on dev) or "

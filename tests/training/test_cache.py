@@ -15,8 +15,9 @@ from liveness_app import paths
 from liveness_app.core.face import FaceBox
 from liveness_app.core.files import read_image
 from liveness_app.core.preprocess import crop_face
-from training.data import cache as cache_module
-from training.data.cache import CropCache, crop_for_training, video_frames
+from training.data import faces as faces_module
+from training.data.cache import CropCache, crop_for_training
+from training.data.faces import video_frames
 from training.data.samples import Sample
 
 MARGIN, EXTRA = 0.2, 0.25
@@ -99,7 +100,7 @@ def test_build_crops_and_skips(tmp_path: Path, samples: list[Sample]) -> None:
 def test_second_build_reuses_the_index(tmp_path: Path, samples: list[Sample],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     first = _cache(tmp_path).build(samples, workers=2)
-    monkeypatch.setattr(cache_module, "FaceDetector", _NoDetector)
+    monkeypatch.setattr(faces_module, "FaceDetector", _NoDetector)
     second = _cache(tmp_path).build(samples)
     assert [i.crop_paths for i in second] == [i.crop_paths for i in first]
     assert second.skipped == first.skipped and second.frames_without_face == 1
@@ -112,7 +113,7 @@ def test_changed_settings_or_file_are_rebuilt(tmp_path: Path, samples: list[Samp
     wider = CropCache(tmp_path / "cache", paths.default_detector_path(), crop_margin=0.3)
     assert wider.folder != _cache(tmp_path).folder
     (tmp_path / "data" / "face.png").write_bytes(cv2.imencode(".png", np.zeros((60, 60, 3), np.uint8))[1])
-    monkeypatch.setattr(cache_module, "FaceDetector", _NoDetector)
+    monkeypatch.setattr(faces_module, "FaceDetector", _NoDetector)
     with pytest.raises(AssertionError, match="must not run"):
         _cache(tmp_path).build(image)  # a changed file needs the detector again
     assert first[0].crop_paths[0].is_file()

@@ -20,7 +20,8 @@ from liveness_app import paths
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import (MAX_IMAGE_PIXELS, ImageTooLargeError, check_frame_size, display_path,
                                      read_image)
-from training.data.cache import CropCache, video_frames
+from training.data.cache import CropCache
+from training.data.faces import video_frames
 from training.data.samples import Sample
 from training.data.folders import scan_label_folders
 from training.data.frames import eval_entries

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -30,10 +29,11 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox, FaceDetector
-from liveness_app.core.files import atomic_write_text, check_frame_size, display_path, opencv_path, read_image
+from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox
+from liveness_app.core.files import atomic_write_text, display_path
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 
+from training.data.faces import Detectors, sample_faces
 from training.data.samples import Sample
 
 CACHE_FORMAT = 2  # bump when the crop recipe changes: it is part of the settings hash
@@ -76,92 +76,6 @@ def _save_png(path: Path, image: np.ndarray) -> None:
     buf.tofile(str(path))  # other ranks read it only after the exchange that follows its writing
 
 
-def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]:
-    """Frames at ``wanted`` indices, read sequentially (seeking is inexact for many codecs).
-    Returns the frames, the frames seen, and whether the last wanted index was reached."""
-    cap = _open_video(path)
-    try:
-        frames, index, last = [], 0, max(wanted)
-        while index <= last and cap.grab():
-            if index in wanted:
-                ok, frame = cap.retrieve()
-                if ok and frame is not None:
-                    # Frame sizes may change mid-stream (each MJPEG frame has its own header).
-                    check_frame_size(frame.shape[1], frame.shape[0], f"a frame of {display_path(path.name)}")
-                    frames.append(frame)
-            index += 1
-        return frames, index, index > last
-    finally:
-        cap.release()  # also on errors: an open capture holds a file handle (and locks it on Windows)
-
-
-def _open_video(path: Path) -> cv2.VideoCapture:
-    """An open capture of ``path`` whose declared frame size is within the limit; OSError otherwise
-    (the capture released). A name that is not UTF-8 is passed as its bytes (:func:`opencv_path`)."""
-    cap = cv2.VideoCapture(opencv_path(path))
-    try:
-        if not cap.isOpened():
-            raise OSError(f"cannot open video {display_path(path.name)}")
-        # The size the container declares, read before any frame is decoded.
-        check_frame_size(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         display_path(path.name))
-    except BaseException:
-        cap.release()
-        raise
-    return cap
-
-
-def _spaced(total: int, count: int) -> set[int]:
-    return {int(i) for i in np.linspace(0, max(total - 1, 0), num=max(1, min(count, total))).round()}
-
-
-def video_frames(path: Path, count: int) -> list[np.ndarray]:
-    """Up to ``count`` frames evenly spaced over a video. The container's frame count may be wrong:
-    missing, it is counted; too high, a second pass spaces the frames over the frames really there."""
-    cap = _open_video(path)
-    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
-    total = reported if reported > 0 else _read_at(path, {1 << 30})[1]
-    frames, seen, complete = _read_at(path, _spaced(total, count))
-    if not complete and seen > 0:
-        frames, _, _ = _read_at(path, _spaced(seen, count))
-    if not frames:
-        raise OSError(f"no decodable frames in {display_path(path.name)}")
-    return frames
-
-
-class _Detectors:
-    """One FaceDetector per worker thread, made on first use (a build served from the index loads none)
-    and all closed on exit. Timestamps step 1 s per frame: VIDEO mode needs them to increase, and the
-    frames of different samples are unrelated anyway."""
-
-    def __init__(self, model_path: Path) -> None:
-        self._path = model_path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[FaceDetector] = []
-
-    def largest_face(self, frame: np.ndarray) -> FaceBox | None:
-        state = getattr(self._local, "state", None)
-        if state is None:
-            detector = FaceDetector(self._path, min_face_px=MIN_FACE_PX)  # the value in the settings hash
-            with self._lock:
-                self._all.append(detector)
-            state = self._local.state = [detector, 0]
-        state[1] += 1000
-        faces = state[0].detect(frame, state[1])  # largest first
-        return faces[0] if faces else None
-
-    def __enter__(self) -> "_Detectors":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            for detector in self._all:
-                detector.close()
-            self._all.clear()
-
-
 class CropCache:
     """Makes and remembers face crops of samples under ``cache_dir`` (see the module docstring)."""
 
@@ -197,7 +111,7 @@ class CropCache:
         done = len(samples) - len(todo)
         if progress is not None:
             progress(done, len(samples))
-        with _Detectors(self.detector_path) as detectors:
+        with Detectors(self.detector_path) as detectors:
             pool = ThreadPoolExecutor(max(1, workers))
             try:
                 jobs = pool.map(lambda job: self._make(samples[job[0]], job[1], detectors), todo)
@@ -219,7 +133,7 @@ class CropCache:
         index (from ``rank`` on), as index entries in plain dicts to send to the other ranks. Every rank
         sees the same index, so the parts are disjoint and together are what :meth:`build` would make."""
         _, todo = self._lookup(samples, self._load_index())
-        with _Detectors(self.detector_path) as detectors:
+        with Detectors(self.detector_path) as detectors:
             return {key: asdict(self._make(samples[i], key, detectors)) for i, key in todo[rank::world_size]}
 
     def remember(self, entries: dict[str, dict], save_index: bool = True) -> None:
@@ -235,7 +149,7 @@ class CropCache:
         entries: list[_Entry | None] = [None] * len(samples)
         todo: list[tuple[int, str]] = []
         for i, sample in enumerate(samples):
-            key = _sample_key(sample)
+            key = sample_key(sample)
             known = index.get(key) if key else None
             if key is None:
                 entries[i] = _Entry(reason="file not found")
@@ -245,31 +159,16 @@ class CropCache:
                 todo.append((i, key))
         return entries, todo
 
-    def _make(self, sample: Sample, key: str, detectors: _Detectors) -> _Entry:
-        if not sample.path.is_file():  # a FIFO or a device would block the reader for good
-            return _Entry(reason="unreadable: not a regular file")
-        try:
-            frames = ([read_image(sample.path)] if sample.kind == "image"
-                      else video_frames(sample.path, self.frames_per_video))
-        except (OSError, cv2.error) as exc:
-            return _Entry(reason=f"unreadable: {exc}")
-        entry = _Entry()
-        for frame in frames:
-            # A tight crop is a face, just as a detector box is: it gets the same margin (padded black,
-            # like a face at the edge of a frame), so the model sees faces at the scale the app shows it.
-            box = (face_box_in_crop(frame.shape, 0.0) if sample.precropped
-                   else detectors.largest_face(frame))
-            if box is None:
-                entry.no_face += 1
-                continue
+    def _make(self, sample: Sample, key: str, detectors: Detectors) -> _Entry:
+        found = sample_faces(sample, detectors, self.frames_per_video)
+        entry = _Entry(reason=found.reason, no_face=found.no_face)
+        for frame, box in found.faces:
             crop = crop_face(frame, box, self.crop_margin + self.cache_margin_extra)
             if max(crop.shape[:2]) > self.cache_size:
                 crop = resize_square(crop, self.cache_size)
             name = f"{key[:2]}/{key}_{len(entry.crops):02d}.png"
             _save_png(self.folder / name, crop)
             entry.crops.append(name)
-        if not entry.crops:
-            entry.reason = f"no face found in {len(frames)} frame(s)"
         return entry
 
     def _collect(self, samples: Sequence[Sample], entries: list[_Entry | None]) -> CachedSet:
@@ -302,7 +201,7 @@ class CropCache:
         atomic_write_text(self.folder / INDEX_NAME, json.dumps(data))  # a crash never leaves half an index
 
 
-def _sample_key(sample: Sample) -> str | None:
+def sample_key(sample: Sample) -> str | None:
     try:
         path = sample.path.resolve()
         st = path.stat()

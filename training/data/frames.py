@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,25 +30,29 @@ class Entry:
     label: str
     group: str
     video_id: str
+    soft: float = -1.0  # the teachers' combined P(live) of this crop; negative: none
 
     @property
     def target(self) -> float:
         return 1.0 if self.label == LIVE else 0.0
 
 
-def _entries(items: Sequence, pick) -> list[Entry]:
+def _entries(items: Sequence, pick, soft: Mapping[Path, float] | None = None) -> list[Entry]:
     out: list[Entry] = []
+    soft = soft or {}
     for item in items:
         s = item.sample
         # video_id is the file's path for most samples; it reaches score CSVs and reports as text.
         video_id = display_path(s.video_id)
         for p in pick(list(item.crop_paths)):
-            out.append(Entry(Path(p), s.label, s.group, video_id))
+            out.append(Entry(Path(p), s.label, s.group, video_id, soft.get(Path(p), -1.0)))
     return out
 
 
-def epoch_entries(items: Sequence, per_video: int, seed: int, epoch: int) -> list[Entry]:
-    """Up to ``per_video`` random crops of each sample, different every epoch, reproducible by seed."""
+def epoch_entries(items: Sequence, per_video: int, seed: int, epoch: int,
+                  soft: Mapping[Path, float] | None = None) -> list[Entry]:
+    """Up to ``per_video`` random crops of each sample, different every epoch, reproducible by seed; each
+    with its soft target from ``soft`` (crop path -> P(live)) when given."""
     rng = np.random.default_rng([seed, epoch])
 
     def pick(paths: list) -> list:
@@ -56,7 +60,7 @@ def epoch_entries(items: Sequence, per_video: int, seed: int, epoch: int) -> lis
             return paths
         return [paths[i] for i in sorted(rng.choice(len(paths), per_video, replace=False))]
 
-    return _entries(items, pick)
+    return _entries(items, pick, soft)
 
 
 def eval_entries(items: Sequence, per_video: int) -> list[Entry]:

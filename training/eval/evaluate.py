@@ -24,7 +24,9 @@ from training.eval import metrics as M
 from training.data.cache import CropCache
 from training.data.frames import eval_entries
 from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
+from training.eval.compare import compare_all
 from training.eval.report import write_report
+from training.teachers.spec import SpecError, builtin_specs
 from training.eval.scoring import score_entries
 from training.eval.visuals import gradcam_grid, tsne_plot
 
@@ -54,7 +56,8 @@ def no_face_table(face_frames: Counter) -> dict[str, dict[str, Any]]:
 
 def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, frames_per_video: int = 8,
                    groups: Sequence[str] = (), cache_dir: Path | None = None, detector: Path | None = None,
-                   device: str = "auto", progress: bool = False) -> dict[str, Any]:
+                   device: str = "auto", progress: bool = False, compare: Sequence[str] = (),
+                   teachers_dir: Path | None = None) -> dict[str, Any]:
     """Run the whole evaluation; returns the metrics dict also written to ``out_dir/metrics.json``."""
     from liveness_app import paths
 
@@ -79,6 +82,11 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     metrics = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)
     metrics["no_face"] = no_face_table(items.face_frames)
+    if compare:
+        if progress:
+            print(f"scoring with {', '.join(compare)}", file=sys.stderr)
+        metrics["compare"] = compare_all(compare, items, entries, meta.threshold, teachers_dir, cache.folder.parent,
+                                         cache.detector_path, frames_per_video, workers=2)
     frame_rows = [{"path": str(e.crop_path), "video_id": e.video_id, "group": e.group, "label": e.label,
                    "score": float(s), "accepted_live": bool(s >= meta.threshold)} for e, s in zip(entries, scores)]
     v_scores, v_labels, v_ids = M.video_level(scores, [e.video_id for e in entries], labels)
@@ -114,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--groups", nargs="+", default=(), help="evaluate only these groups (subjects/sources)")
     p.add_argument("--cache-dir", type=Path, help="face-crop cache folder (default: the user data folder's cache/)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="where to score (checked before any work)")
+    p.add_argument("--compare", action="append", default=[], metavar="SPEC",
+                   help="an external liveness model to score the same frames as a baseline: a built-in spec "
+                        f"({', '.join(builtin_specs())}) or a spec file (repeat for more)")
+    p.add_argument("--teachers-dir", type=Path, help="folder holding the ONNX files the --compare specs name "
+                                                     "(default: $LIVENESS_TEACHERS_DIR, or beside the spec file)")
     return p
 
 
@@ -121,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         m = evaluate_model(a.model, a.data, a.out, frames_per_video=a.frames_per_video, groups=a.groups,
-                           cache_dir=a.cache_dir, device=a.device, progress=True)
-    except (ModelLoadError, ValueError, OSError) as exc:
+                           cache_dir=a.cache_dir, device=a.device, progress=True, compare=a.compare,
+                           teachers_dir=a.teachers_dir)
+    except (ModelLoadError, SpecError, ValueError, OSError) as exc:
         print(f"liveness-eval: error: {exc}", file=sys.stderr)
         return 2
     f = m["frame"]
@@ -130,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     if "video" in m:
         v = m["video"]
         print(f"video: AUC {v['auc']} EER {v['eer']} ACER {v['acer']} BPCER {v['bpcer']} APCER {v['apcer']}")
+    for name, c in m.get("compare", {}).items():
+        own, ours = (c.get(k, {}).get("frame", {}) for k in ("own_threshold", "our_threshold"))
+        print(f"{name}: frame AUC {own.get('auc')} ACER {own.get('acer')} at its threshold, {ours.get('acer')} at ours")
     print(f"report: {a.out / 'report.html'}")
     return 0
 

@@ -1,7 +1,7 @@
 """Evaluation report folder: metrics.json, prediction CSVs, PNG plots, report.md and report.html.
 
-Plots are drawn with matplotlib's object-oriented API on the Agg canvas (no pyplot, no display, no
-global backend switch), so this module is safe to import from the GUI process too.
+The plots are :mod:`training.eval.plots`'; compared external models (``metrics["compare"]``, from
+:mod:`training.eval.compare`) get a table of their own beside ours.
 """
 
 from __future__ import annotations
@@ -9,23 +9,15 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import html
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from scipy.stats import norm
 
-from liveness_app.core.files import atomic_copy, atomic_write, atomic_write_bytes, atomic_write_text
-from training.eval.metrics import LIVE_LABEL, det_points, live_mask, roc_points
-
-_LEVELS = ("frame", "video")
-_PROBIT_EPS = 5e-4
-_DET_TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99)
+from liveness_app.core.files import atomic_copy, atomic_write, atomic_write_text
+from training.eval.plots import LEVELS, fmt as _fmt, plot_confusion, plot_det, plot_hist, plot_roc, scores_labels
 # (key, label, kind) for the metrics table; kind: "rate" -> percent, "num" -> 4 decimals, "int".
 _TABLE_ROWS = (
     ("auc", "AUC", "num"), ("eer", "EER", "rate"), ("eer_threshold", "EER threshold", "num"),
@@ -40,23 +32,6 @@ _TABLE_ROWS = (
 Block = tuple  # ("h2", text) | ("p", text) | ("table", headers, rows) | ("img", caption, relpath)
 
 
-def _fmt(value: Any, kind: str = "num") -> str:
-    if value is None:
-        return "n/a"
-    if kind == "rate":
-        return f"{100.0 * float(value):.2f} %"
-    if kind == "num":
-        return f"{float(value):.4f}"
-    return str(value)
-
-
-def save_figure(fig: Any, path: Path) -> None:
-    """A matplotlib figure written whole or not at all (rendered in memory, then the atomic writer)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
-
-
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     fields: list[str] = []
     for row in rows:
@@ -65,103 +40,6 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _scores_labels(table: Sequence[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
-    return (np.array([float(r["score"]) for r in table], dtype=np.float64),
-            [str(r["label"]) for r in table])
-
-
-def _new_figure(width: float = 6.0, height: float = 4.5) -> tuple[Figure, Any]:
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
-def _both_classes(labels: list[str]) -> bool:
-    live = live_mask(labels)
-    return bool(live.any() and not live.all())
-
-
-def _plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
-              metrics: dict[str, Any]) -> None:
-    fig, ax = _new_figure()
-    for level, (scores, labels) in curves.items():
-        if not _both_classes(labels):
-            continue
-        fpr, tpr, _ = roc_points(scores, live_mask(labels))
-        auc = metrics.get(level, {}).get("auc")
-        ax.plot(fpr, tpr, label=f"{level} (AUC = {_fmt(auc)})")
-    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
-    ax.set(xlabel="APCER / FAR (attacks accepted)", ylabel="1 - BPCER (live accepted)",
-           title="ROC (live = positive)", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
-    save_figure(fig, path)
-
-
-def _plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
-              metrics: dict[str, Any]) -> None:
-    fig, ax = _new_figure()
-
-    def probit(p: Any) -> np.ndarray:
-        return norm.ppf(np.clip(p, _PROBIT_EPS, 1 - _PROBIT_EPS))
-
-    for level, (scores, labels) in curves.items():
-        if not _both_classes(labels):
-            continue
-        apcer, bpcer, _ = det_points(scores, live_mask(labels))
-        line, = ax.plot(probit(apcer), probit(bpcer), label=level)
-        rate = metrics.get(level, {}).get("eer")
-        if rate is not None:
-            ax.plot(probit(rate), probit(rate), "o", color=line.get_color(),
-                    label=f"{level} EER = {_fmt(rate, 'rate')}")
-    lim = probit([0.0, 1.0])
-    ax.plot(lim, lim, ":", color="grey", label="APCER = BPCER")
-    ticks = probit(_DET_TICKS)
-    names = [f"{100 * t:g}" for t in _DET_TICKS]
-    ax.set_xticks(ticks, names)
-    ax.set_yticks(ticks, names)
-    ax.set(xlim=lim, ylim=lim, xlabel="APCER, all attacks pooled (%)", ylabel="BPCER (%)",
-           title="DET (normal-deviate axes)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right")
-    save_figure(fig, path)
-
-
-def _plot_hist(path: Path, scores: np.ndarray, labels: list[str], threshold: float | None) -> None:
-    fig, ax = _new_figure()
-    in_unit = scores.min() >= 0.0 and scores.max() <= 1.0
-    bins = np.linspace(0.0, 1.0, 41) if in_unit else 40
-    kinds = [LIVE_LABEL] + sorted({x for x in labels if x != LIVE_LABEL})
-    for kind in kinds:
-        sel = scores[[x == kind for x in labels]]
-        if sel.size:
-            ax.hist(sel, bins=bins, alpha=0.5, label=f"{kind} (n={sel.size})")
-    if threshold is not None:
-        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {_fmt(threshold)}")
-    ax.set(xlabel="score = P(live)", ylabel="frames", title="Frame score distribution")
-    ax.legend()
-    save_figure(fig, path)
-
-
-def _plot_confusion(path: Path, metrics: dict[str, Any]) -> None:
-    levels = [lv for lv in _LEVELS if lv in metrics]
-    if not levels:
-        return
-    fig = Figure(figsize=(4.2 * len(levels), 4.0), dpi=100)
-    FigureCanvasAgg(fig)
-    for k, level in enumerate(levels, start=1):
-        ax = fig.add_subplot(1, len(levels), k)
-        cm = np.asarray(metrics[level]["confusion_matrix"])
-        ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1))
-        for (i, j), n in np.ndenumerate(cm):
-            color = "white" if n > cm.max() / 2 else "black"
-            ax.text(j, i, str(n), ha="center", va="center", color=color, fontsize=14)
-        ax.set_xticks([0, 1], ["spoof", "live"])
-        ax.set_yticks([0, 1], ["spoof", "live"])
-        ax.set(xlabel="predicted", ylabel="true", title=f"{level} level")
-    fig.tight_layout()
-    save_figure(fig, path)
 
 
 def _json_default(obj: Any) -> Any:
@@ -174,7 +52,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
-    levels = [lv for lv in _LEVELS if lv in metrics]
+    levels = [lv for lv in LEVELS if lv in metrics]
     rows = [[label] + [_fmt(metrics[lv].get(key), kind) for lv in levels]
             for key, label, kind in _TABLE_ROWS]
     attacks = sorted({t for lv in levels for t in metrics[lv].get("apcer", {})})
@@ -194,6 +72,38 @@ def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
     if notes:
         blocks += [("h2", "Notes")] + [("p", n) for n in notes]
     return blocks
+
+
+def _compare_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """One table per level: this model and every compared external model, each at its own threshold and
+    at this model's (see :mod:`training.eval.compare`)."""
+    compared = metrics.get("compare") or {}
+    if not compared:
+        return []
+    blocks: list[Block] = [("h2", "Compared with external models (same frames)"),
+                           ("p", "Each external model cuts its own crop of every frame scored above. 'Own' is "
+                                 "its authors' threshold, 'ours' this model's frozen one.")]
+    headers = ["Model", "Threshold", "Frames", "AUC", "EER", "APCER per attack", "BPCER", "ACER"]
+    for level in LEVELS:
+        if level not in metrics:
+            continue
+        mine = metrics[level]
+        rows = [["this model", _fmt(mine.get("threshold")), mine.get("n"), _fmt(mine.get("auc")),
+                 _fmt(mine.get("eer"), "rate"), _apcer_text(mine.get("apcer")), _fmt(mine.get("bpcer"), "rate"),
+                 _fmt(mine.get("acer"), "rate")]]
+        for name, found in compared.items():
+            for which in ("own_threshold", "our_threshold"):
+                m = (found.get(which) or {}).get(level)
+                if m:
+                    rows.append([f"{name} ({which.split('_')[0]})", _fmt(m.get("threshold")), m.get("n"),
+                                 _fmt(m.get("auc")), _fmt(m.get("eer"), "rate"), _apcer_text(m.get("apcer")),
+                                 _fmt(m.get("bpcer"), "rate"), _fmt(m.get("acer"), "rate")])
+        blocks += [("p", f"{level.capitalize()} level:"), ("table", headers, rows)]
+    return blocks
+
+
+def _apcer_text(apcer: dict[str, float] | None) -> str:
+    return ", ".join(f"{k} {_fmt(v, 'rate')}" for k, v in (apcer or {}).items()) or "n/a"
 
 
 def _extra_blocks(out: Path, extra_images: dict[str, Path] | None) -> list[Block]:
@@ -272,16 +182,16 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
     text = json.dumps(metrics, indent=2, allow_nan=False, default=_json_default)
     atomic_write_text(out / "metrics.json", text + "\n")
     _write_csv(out / "predictions_frames.csv", frame_table)
-    curves = {"frame": _scores_labels(frame_table)} if frame_table else {}
+    curves = {"frame": scores_labels(frame_table)} if frame_table else {}
     if video_table:
         _write_csv(out / "predictions_videos.csv", video_table)
-        curves["video"] = _scores_labels(video_table)
+        curves["video"] = scores_labels(video_table)
     threshold = metrics.get("frame", {}).get("threshold")
-    _plot_roc(out / "roc.png", curves, metrics)
-    _plot_det(out / "det.png", curves, metrics)
+    plot_roc(out / "roc.png", curves, metrics)
+    plot_det(out / "det.png", curves, metrics)
     if frame_table:
-        _plot_hist(out / "score_hist.png", *curves["frame"], threshold)
-    _plot_confusion(out / "confusion_matrix.png", metrics)
+        plot_hist(out / "score_hist.png", *curves["frame"], threshold)
+    plot_confusion(out / "confusion_matrix.png", metrics)
 
     source = metrics.get("threshold_source") or model_info.get("threshold_source") or "not stated"
     blocks: list[Block] = [
@@ -292,6 +202,7 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
               f"source: {source}."),
     ]
     blocks += _metrics_blocks(metrics)
+    blocks += _compare_blocks(metrics)
     if metrics.get("no_face"):
         blocks += [("h2", "Frames without a face (not scored, so outside every rate above)"),
                    ("table", ["Label", "Frames looked at", "No face found", "Share"],

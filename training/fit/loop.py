@@ -116,7 +116,7 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
         for epoch in range(start, cfg.epochs + 1):
             t0 = time.perf_counter()
             lrs.append(opt.param_groups[0]["lr"])
-            entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch)
+            entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch, data.soft)
             loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist)
             ev = TrainEvent("batch")
             for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):

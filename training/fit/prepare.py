@@ -22,6 +22,7 @@ from training.data.splits import split_by_group
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
 from training.data.importers import load_any
+from training.data.locked import without_locked
 from training.data.splits import ONE_PERSON_NOTE, split_by_session
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
@@ -41,6 +42,7 @@ class PreparedData:
     summary: dict[str, Any]
     cache_margin_extra: float = CACHE_MARGIN_EXTRA
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    soft: dict[Path, float] = field(default_factory=dict)  # crop path -> the teachers' combined P(live)
 
 
 def load_samples(specs: Sequence[str]) -> tuple[list[Sample], list[tuple[str, str]]]:
@@ -56,11 +58,17 @@ def load_samples(specs: Sequence[str]) -> tuple[list[Sample], list[tuple[str, st
     return samples, skipped
 
 
+def cache_root(cfg: TrainConfig) -> Path:
+    return Path(cfg.cache_dir) if cfg.cache_dir else paths.user_data_dir() / "cache"
+
+
+def detector_path(cfg: TrainConfig) -> Path:
+    return Path(cfg.detector) if cfg.detector else paths.default_detector_path()
+
+
 def make_cache(cfg: TrainConfig) -> CropCache:
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else paths.user_data_dir() / "cache"
-    detector = Path(cfg.detector) if cfg.detector else paths.default_detector_path()
-    return CropCache(cache_dir, detector, crop_margin=cfg.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
-                     frames_per_video=cfg.frames_per_video)
+    return CropCache(cache_root(cfg), detector_path(cfg), crop_margin=cfg.crop_margin,
+                     cache_margin_extra=CACHE_MARGIN_EXTRA, frames_per_video=cfg.frames_per_video)
 
 
 def cache_samples(cache: CropCache, samples: Sequence[Sample],
@@ -131,6 +139,14 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
     dev data is left. Under torchrun (``dist``) the ranks build the cache together, and rank 0 alone
     writes ``skipped.csv``."""
     samples, scan_skipped = load_samples(cfg.data)
+    locked_out = 0
+    if cfg.holdout_locked:
+        samples, locked_out = without_locked(samples)
+        if locked_out:
+            yield TrainEvent("warning", message=f"{locked_out} sample(s) of the locked test split's groups left "
+                                                "out (they judge shipped models; holdout_locked false keeps them)")
+        if not samples:
+            raise ValueError("every sample belongs to the locked test split's groups")
     split_note = "by group: no subject or source is in two splits"
     if len({s.group for s in samples}) < 2 and not (cfg.dev_groups or cfg.test_groups):
         (train, dev), test = split_by_session(samples, cfg.dev_fraction), []
@@ -156,5 +172,30 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
         if not kept:
             raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped "
                              f"(see {listed_in})")
-    summary = {**summarize_used(*used, skipped=skipped, sources=cfg.data), "split": split_note}
-    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped)
+    summary = {**summarize_used(*used, skipped=skipped, sources=cfg.data), "split": split_note,
+               "locked_split_left_out": locked_out}
+    soft: dict[Path, float] = {}
+    if cfg.teachers:
+        targets = yield from teacher_targets(cfg, used[0], used[1])
+        soft = targets.by_crop
+        summary["teachers"] = targets.record(sum(len(item.crop_paths) for item in used[0]))
+    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft)
+
+
+def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Iterator[Any]:
+    """Generator of "cache" events while the external teachers score the crops; returns SoftTargets."""
+    from training.teachers import load_teachers
+    from training.teachers.targets import soft_targets
+
+    teachers = load_teachers(cfg.teachers, Path(cfg.teachers_dir) if cfg.teachers_dir else None)
+    steps = soft_targets(teachers, cfg.teacher_rule, train, dev, cache_root(cfg), detector_path(cfg),
+                         cfg.frames_per_video, workers=max(1, cfg.workers))
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            targets = stop.value
+            break
+        if done == total or done % CHUNK == 0:
+            yield TrainEvent("cache", step=done, steps=total, message=f"teachers scoring faces {done}/{total}")
+    return targets

@@ -73,12 +73,16 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
     model.train()
     total, count = 0.0, 0
     use_amp = cfg.amp and device.type == "cuda"
-    for step, (x, y, _) in enumerate(loader, 1):
+    entries = getattr(loader.dataset, "entries", [])
+    soft_on = any(e.soft >= 0 for e in entries)
+    for step, (x, y, index) in enumerate(loader, 1):
         x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
         y = y.to(device, dtype=torch.float32, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = model(x).squeeze(1)
         loss = loss_fn(logits.float(), y, cfg)
+        if soft_on:
+            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * soft_target_loss(logits.float(), y, index, entries, cfg)
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 t_logits = teacher(x).squeeze(1)
@@ -92,6 +96,20 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         total += loss.item() * len(y)
         count += len(y)
         yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
+
+
+def soft_target_loss(logits: torch.Tensor, y: torch.Tensor, index: torch.Tensor, entries: Sequence[Entry],
+                     cfg: TrainConfig) -> torch.Tensor:
+    """The distillation term against the external teachers' combined P(live) of each crop (``Entry.soft``),
+    over the crops that have one and whose label the augmentation kept (a live crop turned into a
+    simulated attack has no teacher score)."""
+    soft = torch.tensor([entries[int(i)].soft for i in index], dtype=torch.float32, device=logits.device)
+    kept = torch.tensor([entries[int(i)].target for i in index], device=logits.device) == y
+    mask = (soft >= 0) & kept
+    if not bool(mask.any()):
+        return logits.sum() * 0.0
+    t_logits = torch.logit(soft[mask].clamp(1e-4, 1 - 1e-4))
+    return kd_loss(logits[mask], t_logits, cfg.kd_temperature)
 
 
 @torch.no_grad()

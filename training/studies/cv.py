@@ -32,6 +32,7 @@ from liveness_app.core.model import load_checkpoint
 from training.eval import metrics as M
 from training.eval.thresholds import RULES, thresholds
 from training.config import TrainConfig
+from training.data.locked import without_locked
 from training.data.samples import Sample
 from training.fit.events import returned
 from training.data.frames import eval_entries
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.data:
         cfg = replace(cfg, data=tuple(args.data))
     samples, _ = load_samples(cfg.data)
+    if cfg.holdout_locked:  # the locked test split judges shipped models: no fold trains or tests on it
+        samples, _ = without_locked(samples)
     folds = assign_folds(samples, args.folds)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))

@@ -35,6 +35,7 @@ ALLOWED_OPS = frozenset({
     "ReduceMax", "ReduceMean", "ReduceSum", "ReduceMin", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
     "Transpose", "Concat", "Slice", "Gather", "Shape", "Expand", "Cast", "Identity", "Constant", "Where",
     "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "Not", "And", "Or", "Dropout", "Pad",
+    "ConstantOfShape",  # a constant tensor of a given shape (HyperFAS's graph pads with one)
 })
 TRIAL_TIMEOUT_S = 60.0  # the shipped graphs open and run in under a second; a busy CI machine is slower
 REFERENCE_TIMEOUT_S = 240.0  # with the PyTorch comparison: importing torch alone takes seconds
