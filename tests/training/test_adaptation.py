@@ -201,19 +201,25 @@ def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -
         script.main(["--data", f"cropped:{data}", "--group", "subj0", "--out", str(tmp_path / "rec2")])
 
 
-@pytest.mark.parametrize("kept, adapted, calibrated, expected", [
-    (0.0, 0.0, 0.0, "adapted"),  # the dev sessions cannot tell them apart: the fine-tuned model
-    (0.0, 0.1, 0.0, "kept"),  # a tie between the base at its own and at the calibrated threshold: its own
-    (0.2, 0.0, 0.0, "adapted"),
-    (0.2, 0.1, 0.05, "calibrated"),
-    (0.2, 0.05, 0.1, "adapted"),
-    (0.05, 0.1, 0.1, "kept"),
+@pytest.mark.parametrize("kept, adapted, calibrated, n, expected", [
+    (0.0, 0.0, 0.0, 100, "kept"),  # the dev sessions cannot tell them apart: nothing changes
+    (0.0, 0.1, 0.0, 100, "kept"),
+    (0.2, 0.0, 0.0, 100, "calibrated"),  # a tie between two changes: the smaller one
+    (0.2, 0.1, 0.05, 100, "calibrated"),
+    (0.2, 0.05, 0.1, 100, "adapted"),
+    (0.05, 0.1, 0.1, 100, "kept"),
+    (0.05, 0.04, 0.1, 100, "kept"),  # one point better is not evidence
+    (0.10, 0.03, 0.1, 100, "adapted"),
+    (0.10, 0.03, 0.1, 12, "kept"),  # 7 points on 12 frames of a class: under two frames' worth (8.3 points)
+    (0.20, 0.03, 0.2, 12, "adapted"),
 ])
-def test_the_recommendation_is_the_lowest_dev_acer_and_ties_go_to_the_fine_tuned_model(
-        kept, adapted, calibrated, expected) -> None:
+def test_the_model_is_kept_unless_a_change_is_better_on_dev_by_more_than_a_few_frames(
+        kept, adapted, calibrated, n, expected) -> None:
     from training.adapt import ADVICE, recommend
 
-    judged = {"kept": {"acer": kept}, "adapted": {"acer": adapted}, "calibrated": {"acer": calibrated}}
+    counts = {"n_live": n, "n_attack": 3 * n}
+    judged = {"kept": {"acer": kept, **counts}, "adapted": {"acer": adapted, **counts},
+              "calibrated": {"acer": calibrated, **counts}}
     assert recommend(judged) == expected
     assert set(ADVICE) == set(judged)
 
