@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 MARGIN = 0.02
+CACHED_FRAMES = 16  # frames cached per video: training's default, so the gate reuses training's crops and scores
 
 
 def _families(entries: Sequence, scores: np.ndarray, threshold: float) -> dict[str, dict[str, Any]]:
@@ -61,7 +62,8 @@ def score_model(path: Path, samples: Sequence, cache_dir: Path, detector: Path, 
 
     device, _ = select_device("auto")
     model, meta = load_checkpoint(path, device)
-    cache = CropCache(cache_dir, detector, meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA, frames_per_video=frames)
+    cache = CropCache(cache_dir, detector, meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA,
+                      frames_per_video=CACHED_FRAMES)
     items, _ = returned(cache_samples(cache, samples))
     entries = eval_entries(items, frames)
     scores, _ = score_entries(model, meta.preprocessing, entries, device)
@@ -91,7 +93,7 @@ def run_gate(candidate: Path, current: Path, data: Sequence[str], teachers: Sequ
         if role == "candidate":
             cand_items, cand_entries = items, entries
     for name, (scores, threshold, facts) in compared_scores(teachers, cand_items, cand_entries, teachers_dir, cache_dir,
-                                                           detector, frames, workers=2).items():
+                                                           detector, CACHED_FRAMES, workers=2).items():
         models[name] = {"file": facts["file"], "sha256": facts["sha256"], "threshold": threshold, "teacher": True,
                         "families": _families(cand_entries, scores, threshold)}
     return {"groups": sorted({s.group for s in samples}), "margin": margin, "models": models,
