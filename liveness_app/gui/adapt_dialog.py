@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidge
 from .. import paths
 from .panels.info import button_row
 from .recorder_service import RecorderService
-from .tasks import TaskRunner
+from .tasks import TaskRunner, error_text
 
 # label, what to show, optional
 STEPS = (("live", "Yourself, live: look at the camera, turn your head a little, blink, talk.", False),
@@ -58,7 +58,7 @@ class AdaptDialog(QDialog):
         self._runner = TaskRunner(self)
         self._runner.yielded.connect(self._on_event)
         self._runner.returned.connect(self._on_done)
-        self._runner.errored.connect(lambda msg: self.result_label.setText(f"Adapting failed: {msg}"))
+        self._runner.errored.connect(lambda exc: self.result_label.setText(f"Adapting failed: {error_text(exc)}"))
         self._runner.finished.connect(lambda _outcome: self._show_step())
         self.result: dict[str, Any] | None = None
         self._build()

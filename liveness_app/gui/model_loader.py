@@ -13,16 +13,18 @@ from typing import Callable
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from ..core.pipeline import LoadedModel
-from .tasks import TaskWorker
-from .workers import start_in_thread
+from .tasks import TaskWorker, error_text
+from .workers import start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
+
+Load = Callable[[Path, str | None, str | None], LoadedModel]  # (path, device, backend); None: the preference
 
 
 @dataclass(frozen=True)
 class LoadRequest:
     """Load ``path`` (on ``device`` in ``backend``, None: the current preference) and install it with
-    ``threshold``."""
+    ``threshold`` (None: the one saved for it)."""
 
     path: Path
     device: str | None = None  # set when the request is a device switch
@@ -31,19 +33,39 @@ class LoadRequest:
     quiet: bool = False  # refusal as a status-bar note instead of a message box
     fallbacks: tuple[Path, ...] = field(default_factory=tuple)
 
-    def next_fallback(self) -> "LoadRequest | None":
+    def next_fallback(self) -> LoadRequest | None:
         if not self.fallbacks:
             return None
         return replace(self, path=self.fallbacks[0], fallbacks=self.fallbacks[1:], quiet=True)
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """A model file that could not be used: the request, the exception, and the fallback loaded instead
+    (None: none; the model in use, if any, stays)."""
+
+    request: LoadRequest
+    error: BaseException
+    instead: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.request.path
+
+    @property
+    def message(self) -> str:
+        """Why, in words for the user."""
+        return error_text(self.error)
+
+
 class ModelLoader(QObject):
-    """Runs ``load(path, device, backend)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI thread."""
+    """Runs ``load(path, device, backend)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI
+    thread. Each worker and thread deletes itself when it has finished (:func:`.workers.start_in_thread`)."""
 
     loaded = pyqtSignal(object, object)  # LoadedModel, LoadRequest
-    failed = pyqtSignal(object, str)  # LoadRequest, message
+    failed = pyqtSignal(object, object)  # LoadRequest, the exception
 
-    def __init__(self, load: Callable[[Path, str | None, str | None], LoadedModel], parent: QObject | None = None) -> None:
+    def __init__(self, load: Load, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._load = load
         self._generation = 0
@@ -60,7 +82,7 @@ class ModelLoader(QObject):
         gen = self._generation
         worker = TaskWorker(lambda: self._load(req.path, req.device, req.backend))
         worker.returned.connect(lambda model, g=gen: self._on_returned(g, model))
-        worker.errored.connect(lambda message, g=gen: self._on_errored(g, message))
+        worker.errored.connect(lambda exc, g=gen: self._on_errored(g, exc))
         worker.finished.connect(lambda g=gen: self._forget(g))
         self._jobs[gen] = (worker, start_in_thread(worker), req)
 
@@ -68,26 +90,22 @@ class ModelLoader(QObject):
         if gen == self._generation and gen in self._jobs:
             self.loaded.emit(model, self._jobs[gen][2])
 
-    def _on_errored(self, gen: int, message: str) -> None:
+    def _on_errored(self, gen: int, exc: BaseException) -> None:
         if gen == self._generation and gen in self._jobs:
-            self.failed.emit(self._jobs[gen][2], message)
+            self.failed.emit(self._jobs[gen][2], exc)
 
     def _forget(self, gen: int) -> None:
         job = self._jobs.pop(gen, None)
         if job is not None:
-            job[1].quit()
-            job[1].wait()
-            job[1].deleteLater()
-            job[0].deleteLater()
+            stop_thread(job[0], job[1])  # run() has returned: this only waits for the thread to end
 
     def shutdown(self) -> None:
-        """Abandon the trial runs of ONNX graphs in flight (:mod:`..core.onnx_guard`: a hostile graph
+        """Abandon the trial runs of ONNX graphs in flight (:mod:`..core.backends.onnx_guard`: a hostile graph
         could run for minutes), wait for the loads (a file read cannot be interrupted), drop their results."""
         from ..core.backends.onnx_guard import abort_trials
 
         abort_trials()
         self._generation += 1
         for worker, thread, _ in list(self._jobs.values()):
-            thread.quit()
-            thread.wait()
+            stop_thread(worker, thread)
         self._jobs.clear()

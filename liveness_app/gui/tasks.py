@@ -2,7 +2,8 @@
 
 The task may return a generator (``training.fit.loop.fit()``): every item it yields becomes a ``yielded``
 signal, and ``stop()`` closes it at the next item so its ``finally`` blocks run (superqt's
-``thread_worker`` does the same).
+``thread_worker`` does the same). A failure goes out as the exception itself (``errored``); the receiver
+words it, usually with :func:`error_text`.
 """
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from typing import Any, Callable
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from .workers import start_in_thread, stop_thread
+from .workers import alive, start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
 
 EXPECTED_ERRORS = (ValueError, OSError, RuntimeError)  # bad data or config, disk, device (CUDA OOM, ...)
+
+
+def error_text(exc: BaseException) -> str:
+    """``exc`` as a line for the user: an expected failure (bad data, disk, device) by its message, anything
+    else with its type too (it is a bug, and the type says where to look)."""
+    if isinstance(exc, EXPECTED_ERRORS):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
 
 
 class TaskWorker(QObject):
@@ -29,7 +38,7 @@ class TaskWorker(QObject):
 
     yielded = pyqtSignal(object)
     returned = pyqtSignal(object)
-    errored = pyqtSignal(str)
+    errored = pyqtSignal(object)  # the exception the task raised
     finished = pyqtSignal()
 
     def __init__(self, task: Callable[[], Any]) -> None:
@@ -48,10 +57,10 @@ class TaskWorker(QObject):
                 self.returned.emit(result)
         except EXPECTED_ERRORS as exc:
             log.warning("task failed: %s", exc, exc_info=True)
-            self.errored.emit(str(exc) or type(exc).__name__)
+            self.errored.emit(exc)
         except Exception as exc:  # never a silent thread death: the panel shows it
             log.exception("task failed")
-            self.errored.emit(f"{type(exc).__name__}: {exc}")
+            self.errored.emit(exc)
         finally:
             self.finished.emit()
 
@@ -82,7 +91,7 @@ class TaskRunner(QObject):
 
     yielded = pyqtSignal(object)
     returned = pyqtSignal(object)
-    errored = pyqtSignal(str)
+    errored = pyqtSignal(object)  # the exception the task raised
     finished = pyqtSignal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -123,14 +132,15 @@ class TaskRunner(QObject):
         if job is not None:
             stop_thread(*job)
 
-    def _on_errored(self, message: str) -> None:
+    def _on_errored(self, exc: BaseException) -> None:
         self._failed = True
-        self.errored.emit(message)
+        self.errored.emit(exc)
 
     def _on_finished(self) -> None:
         job, self._job = self._job, None
         if job is None:  # already shut down
             return
-        job[1].quit()
-        job[1].wait()  # run() has returned: this only lets the thread's event loop end
+        if alive(job[1]):  # run() has returned: this only lets the thread's event loop end
+            job[1].quit()
+            job[1].wait()
         self.finished.emit("failed" if self._failed else "cancelled" if job[0].cancelled else "done")

@@ -4,6 +4,8 @@ The loops themselves (latest frame wins, pacing, timing) live in :mod:`liveness_
 workers only turn their callbacks and exceptions into signals. Pattern of superqt's
 ``new_worker_qthread``: ``worker.moveToThread(thread); thread.started.connect(worker.run)``. Shutdown
 sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
+Workers and threads delete themselves once finished (superqt's wiring: ``finished -> deleteLater``), and
+``errored`` carries the exception itself: whoever receives it says what it means.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from PyQt6 import sip
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from ..core.camera import CameraUnavailableError, FrameSource
@@ -44,7 +47,7 @@ class CaptureWorker(QObject):
     """
 
     frame_ready = pyqtSignal(object)  # core.realtime.Frame
-    errored = pyqtSignal(str)
+    errored = pyqtSignal(object)  # the exception that ended the capture
     finished = pyqtSignal()
 
     def __init__(self, source: FrameSource, slot: LatestFrameSlot | None = None) -> None:
@@ -67,10 +70,10 @@ class CaptureWorker(QObject):
         try:
             self._loop.run()
         except CameraUnavailableError as exc:
-            self.errored.emit(str(exc))
+            self.errored.emit(exc)
         except Exception as exc:  # anything else must still reach the status bar, not kill the thread silently
             log.exception("capture failed")
-            self.errored.emit(f"Capture from {self.source.name} failed: {type(exc).__name__}: {exc}")
+            self.errored.emit(exc)
         finally:
             self.source.close()
             self.finished.emit()
@@ -84,7 +87,7 @@ class ScoringWorker(QObject):
     """Scores the newest frame in ``slot`` whenever it is free; stale frames are dropped, never queued."""
 
     result_ready = pyqtSignal(object)  # core.pipeline.FrameResult
-    errored = pyqtSignal(str)
+    errored = pyqtSignal(object)  # the exception that stopped scoring
     finished = pyqtSignal()
 
     def __init__(self, pipeline: Pipeline, slot: LatestFrameSlot) -> None:
@@ -98,7 +101,7 @@ class ScoringWorker(QObject):
             self._loop.run()
         except Exception as exc:  # e.g. CUDA out of memory: say so, keep the video running
             log.exception("scoring failed")
-            self.errored.emit(f"Scoring stopped: {type(exc).__name__}: {exc}")
+            self.errored.emit(exc)
         finally:
             self.finished.emit()
 
@@ -110,22 +113,36 @@ class ScoringWorker(QObject):
 def start_in_thread(worker: QObject) -> QThread:
     """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
 
-    Reusable by later workers (recording, training): anything with ``run``/``stop``/``finished``.
+    Both delete themselves once finished (the worker on its thread, the thread on the GUI thread's event
+    loop), so a caller that keeps them must check :func:`alive` before calling Qt on them; ``stop_thread``
+    does. Reusable by later workers (recording, training): anything with ``run``/``stop``/``finished``.
     """
     thread = QThread()
     thread.setObjectName(type(worker).__name__)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
+    worker.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
     thread.start()
     return thread
 
 
+def alive(obj: QObject | None) -> bool:
+    """``obj`` exists and Qt has not deleted it yet (a finished worker or thread deletes itself)."""
+    return obj is not None and not sip.isdeleted(obj)
+
+
 def stop_thread(worker: Worker, thread: QThread) -> None:
-    """Abort flag + wake-up (``worker.stop``), then ``quit`` and ``wait``: the thread is over on return."""
+    """Abort flag + wake-up (``worker.stop``), then ``quit`` and ``wait``: the thread is over on return.
+
+    ``worker.stop`` only touches Python state, so it is safe on a worker Qt has already deleted; a thread
+    that deleted itself has ended.
+    """
     worker.stop()
-    thread.quit()
-    thread.wait()
+    if alive(thread):
+        thread.quit()
+        thread.wait()
 
 
 class StreamController(QObject):
@@ -140,8 +157,8 @@ class StreamController(QObject):
 
     frame_ready = pyqtSignal(object)  # Frame
     result_ready = pyqtSignal(object)  # FrameResult
-    source_failed = pyqtSignal(str)  # the source stopped delivering (unplugged camera, unreadable file)
-    scoring_failed = pyqtSignal(str)
+    source_failed = pyqtSignal(str)  # the source stopped delivering (unplugged camera, unreadable file): why
+    scoring_failed = pyqtSignal(str)  # scoring stopped (e.g. out of GPU memory): why; the video plays on
     state_changed = pyqtSignal()  # a source started, gave its first frame, or stopped
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -160,11 +177,11 @@ class StreamController(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self._capture is not None and self._capture[1].isRunning()
+        return self._capture is not None and alive(self._capture[1]) and self._capture[1].isRunning()
 
     @property
     def is_scoring(self) -> bool:
-        return self._scoring is not None and self._scoring[1].isRunning()
+        return self._scoring is not None and alive(self._scoring[1]) and self._scoring[1].isRunning()
 
     @property
     def frame_size(self) -> tuple[int, int] | None:
@@ -187,7 +204,7 @@ class StreamController(QObject):
 
     def threads(self) -> list[QThread]:
         """The threads this controller runs now (for tests and diagnostics)."""
-        return [pair[1] for pair in (self._capture, self._scoring) if pair is not None]
+        return [pair[1] for pair in (self._capture, self._scoring) if pair is not None and alive(pair[1])]
 
     def start(self, source: FrameSource, pipeline: Pipeline | None) -> None:
         """Stop whatever runs, then stream ``source``; scoring runs only when there is a pipeline."""
@@ -264,11 +281,16 @@ class StreamController(QObject):
         if gen == self._scoring_gen:
             self.result_ready.emit(result)
 
-    def _relay_source_error(self, gen: int, message: str) -> None:
-        if gen == self._capture_gen:
-            self.stop()
-            self.source_failed.emit(message)
+    def _relay_source_error(self, gen: int, exc: BaseException) -> None:
+        if gen != self._capture_gen or self._capture is None:
+            return
+        name = self._capture[0].source.name
+        self.stop()
+        if isinstance(exc, CameraUnavailableError):  # says itself what happened to which source
+            self.source_failed.emit(str(exc))
+        else:
+            self.source_failed.emit(f"Capture from {name} failed: {type(exc).__name__}: {exc}")
 
-    def _relay_scoring_error(self, gen: int, message: str) -> None:
+    def _relay_scoring_error(self, gen: int, exc: BaseException) -> None:
         if gen == self._scoring_gen:
-            self.scoring_failed.emit(message)
+            self.scoring_failed.emit(f"Scoring stopped: {type(exc).__name__}: {exc}")

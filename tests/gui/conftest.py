@@ -59,7 +59,7 @@ def make_window(qtbot, settings_store, detector_path, sample_video, tiny_model) 
             on_window(window)
         qtbot.addWidget(window)
         window.show()  # the view renders frames when it paints, and only a shown widget paints
-        qtbot.waitUntil(lambda: not window.model_loading, timeout=TIMEOUT_MS)  # start-up model, off the GUI thread
+        qtbot.waitUntil(lambda: not window.active_model.loading, timeout=TIMEOUT_MS)  # start-up model, off the GUI thread
         return window
     return make
 
@@ -80,7 +80,7 @@ def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWind
     win = MainWindow(config, settings=SettingsFile(tmp_path / "settings.json"))
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: not win.model_loading, timeout=TIMEOUT_MS)  # the start-up model, off the GUI thread
+    qtbot.waitUntil(lambda: not win.active_model.loading, timeout=TIMEOUT_MS)  # the start-up model, off the GUI thread
     win.training_panel.overrides.update(TINY)
     win.training_panel.form.device_combo.setCurrentText("cpu")
     return win

@@ -40,16 +40,16 @@ def main(root: Path, home: Path) -> int:
     results = []
     window.controller.result_ready.connect(results.append)
     wait(app, lambda: any(r.faces and r.faces[0].heatmap is not None for r in results))
-    assert window.model.backend == "onnx", window.model.reason
+    assert window.active_model.model.backend == "onnx", window.active_model.model.reason
     assert "ONNX Runtime" in window.status.device_label.text()
     assert isinstance(window.training_panel, NotePanel) and "full install" in window.training_panel.label.text()
     assert not window.menu_actions.backends["torch"].isEnabled()
     refused = []
-    window.model_refused.connect(lambda path, why: refused.append(why))
-    window.activate_model(root / "models" / "default.pt")
+    window.active_model.load_failed.connect(lambda failure: refused.append(failure.message))
+    window.active_model.activate(root / "models" / "default.pt")
     wait(app, lambda: bool(refused))
     assert "PyTorch checkpoint" in refused[0] and "liveness-export" in refused[0], refused
-    assert window.model.path.suffix == ".onnx"  # the model in use stays
+    assert window.active_model.model.path.suffix == ".onnx"  # the model in use stays
     assert window.open_adapt_dialog() is None and any("full install" in w for w in warnings), warnings
     assert sys.modules["torch"] is None
     window.close()

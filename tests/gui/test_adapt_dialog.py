@@ -43,24 +43,24 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert [c for c, b in choices.items() if b.isDefault()] == [dialog.result["chosen"]]  # one is recommended
     assert choices[dialog.result["chosen"]].text().endswith("(recommended)")
 
-    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS) as changed:
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=TIMEOUT_MS) as changed:
         click(qtbot, dialog.use_model_button)
     assert changed.args[0].path == dialog.result["model_path"]
 
 
 def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(qtbot, window, sample_video,
                                                                                tmp_path) -> None:
-    model = window.model
-    window.calibrate_camera(0.123, "EER on your sessions", "2026-12-01")
-    assert window.pipeline.threshold == pytest.approx(0.123)
+    model = window.active_model.model
+    window.active_model.calibrate_camera(0.123, "EER on your sessions", "2026-12-01")
+    assert window.active_model.pipeline.threshold == pytest.approx(0.123)
     assert "calibrated to sample.mp4" in window.threshold.spin.toolTip()
     assert window.settings.camera_threshold(model.path, "sample.mp4")["threshold"] == pytest.approx(0.123)
     other = tmp_path / "other.mp4"
     other.write_bytes(sample_video.read_bytes())
     window.open_source(str(other))  # another camera: the model's own threshold
-    assert window.pipeline.threshold == pytest.approx(model.meta.threshold)
+    assert window.active_model.pipeline.threshold == pytest.approx(model.meta.threshold)
     window.open_source(str(sample_video))  # back: the calibration for this camera
-    assert window.pipeline.threshold == pytest.approx(0.123)
+    assert window.active_model.pipeline.threshold == pytest.approx(0.123)
     assert load_checkpoint_threshold(model.path) == pytest.approx(model.meta.threshold)  # the file is untouched
 
 

@@ -56,7 +56,7 @@ def start(qtbot, settings_file, detector_path, sample_video):
         window = MainWindow(config, settings=SettingsFile(settings_file))
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: not window.model_loading, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not window.active_model.loading, timeout=TIMEOUT_MS)
         return window
     return make
 
@@ -76,7 +76,7 @@ def _rows(window: MainWindow) -> list[tuple[str, ...]]:
 def test_the_app_starts_whatever_the_manifest_holds(start, shown, tiny_model, text) -> None:
     (paths.recordings_dir() / "manifest.json").write_text(text)
     window = start(model=tiny_model)
-    assert window.isVisible() and window.model.meta.name == "tiny"
+    assert window.isVisible() and window.active_model.model.meta.name == "tiny"
     panel = window.recording_panel
     if text.startswith("{b") or text == "[]":  # unreadable as a whole: said above the table
         assert "cannot be read" in panel.session_list.problem_label.text()
@@ -143,7 +143,8 @@ def test_settings_of_the_wrong_type_are_ignored(start, shown, settings_file, tmp
                                          "model/last": ["a", "b"], "model/device": "gpu",
                                          "model/backend": {"x": 1}, "window/geometry": "base64:%%%"}))
     window = start(model=model, device="cpu")
-    assert window.threshold.value == pytest.approx(0.37) and window.pipeline.threshold == pytest.approx(0.37)
+    assert window.threshold.value == pytest.approx(0.37)
+    assert window.active_model.pipeline.threshold == pytest.approx(0.37)
     assert window.menu_actions.box.isChecked()  # the default, not a crash
     settings = SettingsFile(settings_file)
     assert AppSettings(settings).device is None and AppSettings(settings).backend is None
@@ -164,7 +165,7 @@ def test_a_damaged_last_model_falls_back_to_the_default_with_a_message(start, sh
     AppSettings(store).last_model = damaged
     store.sync()
     window = start()  # no --model: the last one used, then the bundled default
-    assert window.model is not None and window.model.path == paths.default_model_path()
+    assert window.active_model.model is not None and window.active_model.model.path == paths.default_model_path()
     assert not shown  # quiet at start-up: a status-bar note, not a box
 
 

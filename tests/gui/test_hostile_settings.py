@@ -68,7 +68,7 @@ def test_the_app_starts_on_a_hostile_settings_file_and_runs_nothing(qtbot, tmp_p
     window = MainWindow(config)  # the default store: settings.json, importing the old settings.ini once
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: not window.model_loading, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.active_model.loading, timeout=60_000)
     window.close()
     assert not marker.exists()
     saved = json.loads((paths.user_data_dir() / "settings.json").read_text())

@@ -48,10 +48,10 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
     assert (run / "best.pt").is_file()
 
     assert not panel.use_button.isHidden()
-    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
         click(qtbot, panel.use_button)
-    assert window.model.meta.name == "alice-bob" and window.model_menu.action_for(installed).isChecked()
-    assert window.model.meta.model_args["lbp_grid"] == 2
+    assert window.active_model.model.meta.name == "alice-bob" and window.model_menu.action_for(installed).isChecked()
+    assert window.active_model.model.meta.model_args["lbp_grid"] == 2
     assert wait_result(qtbot, window, lambda r: r.model_name == "alice-bob" and bool(r.faces)).faces
 
 
@@ -138,7 +138,7 @@ def test_training_from_the_panel_fine_tunes_the_active_model_by_default(qtbot, w
     panel = window.training_panel
     assert panel.form.init_check.isChecked() and not panel.form.size_combo.isEnabled()
     cfg = panel.build_config()
-    assert cfg.init == str(window.model.path) and cfg.l2sp > 0  # pulled toward the base
+    assert cfg.init == str(window.active_model.model.path) and cfg.l2sp > 0  # pulled toward the base
     assert cfg.epochs == FINETUNE["epochs"]  # the short schedule
     panel.form.init_check.setChecked(False)
     assert panel.form.size_combo.isEnabled() and panel.build_config().init == ""

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.gui
 def test_settings_persist_and_command_line_wins(qtbot, make_window, settings_store, sample_video) -> None:
     second = make_checkpoint(paths.user_models_dir() / "second.pt", name="second", seed=1)
     first = make_window()
-    with qtbot.waitSignal(first.model_changed, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(first.active_model.model_changed, timeout=TIMEOUT_MS):
         first.model_menu.action_for(second).trigger()
     first.menu_actions.heatmap.trigger()
     first.menu_actions.box.trigger()
@@ -34,16 +34,16 @@ def test_settings_persist_and_command_line_wins(qtbot, make_window, settings_sto
     first.close()
 
     again = make_window(source=None, model=None, device=None)
-    assert again.model.meta.name == "second"
-    assert again.pipeline.threshold == pytest.approx(0.42) and again.threshold.value == pytest.approx(0.42)
+    assert again.active_model.model.meta.name == "second"
+    assert again.active_model.pipeline.threshold == pytest.approx(0.42) and again.threshold.value == pytest.approx(0.42)
     assert again.menu_actions.heatmap.isChecked() and not again.menu_actions.box.isChecked()
     assert again.menu_actions.devices["cpu"].isChecked()
     again.close()
 
     overridden = make_window(model=None, heatmap=False, threshold=0.3)
     assert not overridden.menu_actions.heatmap.isChecked()
-    assert overridden.pipeline.threshold == pytest.approx(0.3)
-    assert overridden.model.meta.name == "second"
+    assert overridden.active_model.pipeline.threshold == pytest.approx(0.3)
+    assert overridden.active_model.model.meta.name == "second"
 
 
 def test_a_bundled_model_is_remembered_by_name_not_by_install_path(settings_store, tmp_path, monkeypatch) -> None:

@@ -42,14 +42,14 @@ def test_model_switch_from_menu_keeps_stream_running(qtbot, make_window) -> None
     window = make_window()
     wait_result(qtbot, window)
     capture_thread = window.controller.threads()[0]
-    window.refresh_model_menu()
+    window.model_views.refresh_menu()
     action = window.model_menu.action_for(second)
     assert action is not None and not action.isChecked()
 
-    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=TIMEOUT_MS):  # loaded off the GUI thread
         action.trigger()
 
-    assert window.pipeline.model.meta.name == "second"
+    assert window.active_model.pipeline.model.meta.name == "second"
     assert action.isChecked()
     assert window.model_panel.field("Name") == "second"
     result = wait_result(qtbot, window, lambda r: r.model_name == "second" and bool(r.faces))
@@ -73,10 +73,10 @@ def test_device_menu(qtbot, make_window) -> None:
     cuda = window.menu_actions.devices["cuda"]
     if not torch.cuda.is_available():
         assert not cuda.isEnabled() and "CUDA" in cuda.toolTip()
-    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):
-        assert window.set_device("cpu")
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=TIMEOUT_MS):
+        assert window.active_model.set_device("cpu")
     assert window.menu_actions.devices["cpu"].isChecked()
-    assert window.model.device_type == "cpu"
+    assert window.active_model.model.device_type == "cpu"
     assert "cpu" in window.status.device_label.text()
 
 
@@ -185,9 +185,13 @@ def test_a_signal_still_queued_from_a_replaced_source_is_ignored(qtbot, make_win
     window = make_window()
     wait_result(qtbot, window)
     old_capture = window.controller._capture[0]
+    # A frame in flight at the switch: emitted on the capture thread's side, queued, delivered after the
+    # switch (by then the old worker has finished and deleted itself; its queued signals still arrive).
+    emitter = threading.Thread(target=old_capture.frame_ready.emit, args=("stale",))
+    emitter.start()
+    emitter.join()
     assert window.open_source(str(sample_video))
     received: list = []
     window.controller.frame_ready.connect(received.append)
-    old_capture.frame_ready.emit("stale")  # what a frame in flight at the switch looks like
     qtbot.wait(50)
     assert "stale" not in received

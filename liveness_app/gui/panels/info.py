@@ -10,6 +10,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHB
 
 from ...core.overlay import VERDICT_RGB
 from ...core.pipeline import FrameResult, LoadedModel
+from ...core.threshold import Threshold
 
 VERDICT_COLOURS = {verdict: QColor(*rgb) for verdict, rgb in VERDICT_RGB.items()}
 
@@ -160,59 +161,61 @@ class FacesPanel(QTableWidget):
 
 
 class ThresholdControl(QWidget):
-    """Decision threshold on P(live): defaults to the model's calibrated one, with a reset button.
+    """Decision threshold on P(live): shows the threshold in use and where it came from, with a button back
+    to the model's calibrated one.
 
-    ``changed`` fires for user edits only; :meth:`set_threshold` (programmatic) stays silent.
+    ``changed`` fires for user edits only (Reset included); :meth:`set_threshold` (programmatic) stays silent.
     """
 
     changed = pyqtSignal(float)
+    TIP = "Faces scoring at least this P(live) count as live"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model_value = 0.5
-        self.source = ""  # where the shown value comes from
+        self.threshold: Threshold | None = None  # the one shown, with its source
         self.spin = QDoubleSpinBox()
         self.spin.setRange(0.0, 1.0)
         self.spin.setSingleStep(0.01)
         self.spin.setDecimals(3)
-        self.spin.setToolTip("Faces scoring at least this P(live) count as live")
+        self.spin.setToolTip(self.TIP)
         self.reset_button = QToolButton()
         self.reset_button.setText("Reset to model's")
+        self.reset_button.setEnabled(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(QLabel("Threshold"))
         layout.addWidget(self.spin)
         layout.addWidget(self.reset_button)
-        self.spin.valueChanged.connect(self._on_spin)
+        self.spin.valueChanged.connect(self.changed)
         self.reset_button.clicked.connect(self.reset)
 
     @property
     def value(self) -> float:
         return self.spin.value()
 
-    def set_threshold(self, value: float, model_value: float, source: str = "") -> None:
-        """Show ``value`` (from ``source``, e.g. "calibrated to camera 0") for a model whose calibrated
-        threshold is ``model_value``."""
-        self._model_value = model_value
-        self.spin.blockSignals(True)
-        self.spin.setValue(value)
-        self.spin.blockSignals(False)
-        self.source = source
-        self.spin.setToolTip("Faces scoring at least this P(live) count as live" +
-                             (f"; this value: {source}" if source else ""))
-        self._update_hint()
+    @property
+    def source(self) -> str:
+        """Where the shown value comes from, in words ("" before a model is loaded)."""
+        return self.threshold.describe() if self.threshold is not None else ""
+
+    def set_threshold(self, threshold: Threshold, model_value: float) -> None:
+        """Show ``threshold`` for a model whose calibrated threshold is ``model_value``."""
+        self._model_value, self.threshold = model_value, threshold
+        if self.spin.value() != round(threshold.value, self.spin.decimals()):  # the same: leave the typing alone
+            self.spin.blockSignals(True)
+            self.spin.setValue(threshold.value)
+            self.spin.blockSignals(False)
+        self.spin.setToolTip(f"{self.TIP}; this value: {threshold.describe()}")
+        self.reset_button.setEnabled(not threshold.is_models)
+        self.reset_button.setToolTip(f"The model's calibrated threshold is {model_value:.3f}")
 
     def reset(self) -> None:
         """Back to the model's calibrated threshold (a user action: emits ``changed``)."""
+        self.spin.blockSignals(True)
         self.spin.setValue(self._model_value)
-
-    def _on_spin(self, value: float) -> None:
-        self._update_hint()
-        self.changed.emit(value)
-
-    def _update_hint(self) -> None:
-        self.reset_button.setEnabled(abs(self.spin.value() - self._model_value) > 5e-4)
-        self.reset_button.setToolTip(f"The model's calibrated threshold is {self._model_value:.3f}")
+        self.spin.blockSignals(False)
+        self.changed.emit(self._model_value)
 
 
 def button_row(*widgets: QWidget) -> QHBoxLayout:

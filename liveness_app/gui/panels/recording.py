@@ -23,8 +23,8 @@ from ...core.sessions import RECORDING
 from .info import button_row
 from .session_list import REC_COLOUR, SessionList, fill_label_combo
 from ..recorder_service import RecorderService
-from ..tasks import TaskWorker
-from ..workers import StreamController, start_in_thread
+from ..tasks import TaskWorker, error_text
+from ..workers import StreamController, start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ class RecordingPanel(QWidget):
         store, abort = self.store, self._recovery_abort
         worker = TaskWorker(lambda: store.recover(abort))
         worker.returned.connect(self._on_recovered)
-        worker.errored.connect(lambda msg: self.message.emit(
-            f"Recordings: cannot check for interrupted sessions: {msg}", 15000))
+        worker.errored.connect(lambda exc: self.message.emit(
+            f"Recordings: cannot check for interrupted sessions: {error_text(exc)}", 15000))
         self._recovery = (worker, start_in_thread(worker))
 
     def _on_recovered(self, ids: list[str]) -> None:
@@ -158,9 +158,8 @@ class RecordingPanel(QWidget):
         settled and stops (the rest is recovered at the next start)."""
         self.recorder_service.shutdown()
         self._recovery_abort.set()
-        if self._recovery is not None:
-            self._recovery[1].quit()
-            self._recovery[1].wait()
+        if self._recovery is not None:  # its worker and thread may have finished and deleted themselves
+            stop_thread(*self._recovery)
 
     def _show_progress(self, seconds: float, frames: int, dropped: int) -> None:
         whole = int(seconds)

@@ -28,7 +28,7 @@ from ... import paths
 from ...core.pipeline import LoadedModel
 from .data_sources import DataSourceList
 from .info import button_row
-from ..tasks import TaskRunner
+from ..tasks import TaskRunner, error_text
 from .training_form import TrainingForm, stamp
 
 
@@ -238,9 +238,9 @@ class TrainingPanel(QWidget):
         if self._job is not None and self._job.kind == "evaluate":
             self._on_evaluated(result)
 
-    def _on_errored(self, message: str) -> None:
+    def _on_errored(self, exc: BaseException) -> None:
         if self._job is not None:
-            self._fail(self._job.kind, message, failed=True)
+            self._fail(self._job.kind, error_text(exc), failed=True)
 
     def _on_finished(self, outcome: str) -> None:
         job, self._job = self._job, None
