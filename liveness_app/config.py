@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,9 +16,9 @@ from typing import Any, Sequence
 from . import __version__, paths
 from .core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES  # the one lists; torch-free
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser is on PyPI as tomli
+else:  # Python 3.10: the same parser is on PyPI as tomli
     try:
         import tomli as tomllib
     except ModuleNotFoundError:
@@ -138,8 +139,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _file_value(path: Path, key: str, value: Any) -> Any:
-    expected = {"source": (str, int), "device": str, "backend": str, "model": str, "detector": str,
-                "threshold": (float, int), "heatmap": bool, "log_level": str}[key]
+    types: dict[str, type[Any] | tuple[type[Any], ...]] = {
+        "source": (str, int), "device": str, "backend": str, "model": str, "detector": str,
+        "threshold": (float, int), "heatmap": bool, "log_level": str}
+    expected = types[key]
     if not isinstance(value, expected) or (isinstance(value, bool) and key != "heatmap"):
         raise ValueError(f"{path}: {key} = {value!r} has the wrong type")
     if key in ("model", "detector"):

@@ -44,6 +44,7 @@ def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> 
     worst = {"score": 0.0, "cam": 0.0}
     for threshold in (0.0, meta.threshold, 1.0):
         ours, theirs = torch_scorer(x, with_cam=True, threshold=threshold), scorer(x, True, threshold)
+        assert ours.cams is not None and theirs.cams is not None  # asked for (with_cam)
         worst["score"] = max(worst["score"], float(np.abs(ours.scores - theirs.scores).max()))
         worst["cam"] = max(worst["cam"], float(np.abs(ours.cams - theirs.cams).max()))
     return worst

@@ -63,7 +63,8 @@ class VideoFileSource:
         self.name = self.path.name
         if not self.path.is_file():
             raise CameraUnavailableError(f"Video file not found: {self.path}")
-        self._cap = cv2.VideoCapture(opencv_path(self.path))  # a non-UTF-8 name would crash OpenCV
+        # a non-UTF-8 name would crash OpenCV; its binding takes the name's bytes, which cv2's stubs omit
+        self._cap = cv2.VideoCapture(opencv_path(self.path))  # type: ignore[arg-type]
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok:
             self._cap.release()

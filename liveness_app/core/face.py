@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -100,7 +101,7 @@ class FaceDetector:
         self.close()
 
 
-def _to_facebox(detection: object, shape: tuple[int, ...]) -> FaceBox:
+def _to_facebox(detection: Any, shape: tuple[int, ...]) -> FaceBox:
     bb = detection.bounding_box
     h, w = shape[:2]
     x0, y0 = max(0, bb.origin_x), max(0, bb.origin_y)

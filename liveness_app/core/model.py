@@ -65,12 +65,12 @@ class LivenessNet(nn.Module):
         self.texture: LBPHistograms | None = None
         if lbp_grid:
             self.texture = LBPHistograms(mean, std, lbp_grid)
-            self.texture_proj = nn.Sequential(nn.LayerNorm(self.texture.out_dim),
-                                              nn.Linear(self.texture.out_dim, self.TEXTURE_DIM), nn.Hardswish())
-            index = next(i for i, m in enumerate(self.classifier) if isinstance(m, nn.Linear))
-            first = self.classifier[index]
-            self.classifier[index] = nn.Linear(first.in_features + self.TEXTURE_DIM, first.out_features)
-            for layer in (self.texture_proj[1], self.classifier[index]):  # torchvision's MobileNetV3 init
+            proj = nn.Linear(self.texture.out_dim, self.TEXTURE_DIM)
+            self.texture_proj = nn.Sequential(nn.LayerNorm(self.texture.out_dim), proj, nn.Hardswish())
+            index, first = next((i, m) for i, m in enumerate(self.classifier) if isinstance(m, nn.Linear))
+            fused = nn.Linear(first.in_features + self.TEXTURE_DIM, first.out_features)
+            self.classifier[index] = fused
+            for layer in (proj, fused):  # torchvision's MobileNetV3 init
                 nn.init.normal_(layer.weight, 0, 0.01)
                 nn.init.zeros_(layer.bias)
 
@@ -130,7 +130,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelMeta]:
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[LivenessNet, ModelMeta]:
     """Model (eval mode, on ``device``) and its metadata; :class:`ModelLoadError` for any bad file.
 
     Everything is checked before use: the metadata (ranges included) before the network is built, then

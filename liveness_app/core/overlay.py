@@ -32,7 +32,7 @@ class OverlayOptions:
 def heatmap_on_image(image_bgr: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend a [0, 1] map (any resolution) over an image of the same aspect, JET colour map."""
     h, w = image_bgr.shape[:2]
-    cam_u8 = np.uint8(255 * np.clip(cv2.resize(cam, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1))
+    cam_u8 = (255 * np.clip(cv2.resize(cam, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)).astype(np.uint8)
     colour = cv2.applyColorMap(cam_u8, cv2.COLORMAP_JET)
     return cv2.addWeighted(colour, alpha, image_bgr, 1.0 - alpha, 0.0)
 

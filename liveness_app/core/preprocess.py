@@ -29,8 +29,8 @@ class PreprocessSpec:
 
     input_size: int
     crop_margin: float
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]  # three values each (checked below: a checkpoint's metadata is untrusted)
+    std: tuple[float, ...]
 
     def __post_init__(self) -> None:
         if not 16 <= int(self.input_size) <= 1024:

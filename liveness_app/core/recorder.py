@@ -203,7 +203,8 @@ class SessionStore:
 def count_frames(path: Path, abort: threading.Event | None = None) -> int:
     """Frames that can actually be decoded (the header's count is unreliable after a crash); raises
     :class:`_Aborted` when ``abort`` is set meanwhile (a long video takes seconds to count)."""
-    cap = cv2.VideoCapture(opencv_path(path))  # a name that is not UTF-8 would crash OpenCV's binding
+    # a name that is not UTF-8 would crash OpenCV's binding; it takes the bytes, which cv2's stubs omit
+    cap = cv2.VideoCapture(opencv_path(path))  # type: ignore[arg-type]
     n = 0
     try:
         while cap.isOpened() and cap.grab():
@@ -227,7 +228,7 @@ class Recorder:
         sid = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3] + "-" + uuid.uuid4().hex[:6]
         self.session: dict[str, Any] = new_session(sid, label, subject, camera, size, fps, notes)
         self.path = store.root / self.session["file"]
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), tuple(size))
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"MJPG"), float(fps), tuple(size))
         if not self._writer.isOpened():
             raise RecorderError(f"cannot open a video file for writing in {store.root}")
         try:

@@ -39,6 +39,13 @@ def uniform_lut() -> torch.Tensor:
 class LBPHistograms(nn.Module):
     """(N, 3, H, W) normalised RGB -> (N, 3 * grid * grid * 59) histograms, each summing to 1."""
 
+    # the buffers registered in __init__ (declared so that the checker knows them as tensors)
+    mean: torch.Tensor
+    std: torch.Tensor
+    ycbcr: torch.Tensor
+    offset: torch.Tensor
+    lut: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], grid: int = 2) -> None:
         super().__init__()
         if grid < 1:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import BACKEND_CHOICES
 from ..meta import ModelLoadError, ModelMeta
 from .onnx_copies import ExportUnavailable
 from ..scores import Scorer
+
+if TYPE_CHECKING:
+    import torch
 
 
 def installed(module: str) -> bool:
@@ -44,7 +48,7 @@ class LoadedModel:
         return self.scorer.describe()
 
     @classmethod
-    def load(cls, path: Path, device: object = "cpu") -> "LoadedModel":
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> "LoadedModel":
         """A checkpoint in PyTorch on ``device``; :class:`ModelLoadError` for an unusable file."""
         from ..model import load_checkpoint
         from .torch_scorer import LivenessScorer

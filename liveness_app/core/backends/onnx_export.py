@@ -121,6 +121,7 @@ def export_onnx(checkpoint: Path, out: Path, source_sha256: str | None = None) -
         summary = [line for line in lines if line.startswith("<class ")]  # "<class 'X'>: what went wrong"
         why = " ... ".join(dict.fromkeys(lines[:1] + summary[-1:]))
         raise ExportError(f"{checkpoint.name}: the ONNX exporter failed: {type(exc).__name__}: {why}"[:600]) from exc
+    assert program is not None  # None only from the old exporter (dynamo=False)
     proto = program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(metadata)

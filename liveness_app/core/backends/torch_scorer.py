@@ -14,18 +14,21 @@ face is judged live, its negative when judged spoof.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..device import describe
 from ..scores import ScoreOutput
 
+if TYPE_CHECKING:
+    from ..model import LivenessNet
+
 
 @torch.no_grad()
-def forward_parts(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+def forward_parts(model: LivenessNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Last feature map, texture vector (None without LBP fusion) and logits (N,) of a batch already on
     the model's device, in fp32, without autograd. The model must be in eval mode."""
     features = model.features(x)
@@ -34,7 +37,7 @@ def forward_parts(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 @torch.no_grad()
-def score_tensor(model: nn.Module, x: torch.Tensor, embeddings: bool = False
+def score_tensor(model: LivenessNet, x: torch.Tensor, embeddings: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) per row of a batch on the model's device and, if asked, the vector the classifier sees
     (pooled CNN features, + texture): the one way every part of the project scores."""
@@ -49,10 +52,10 @@ class LivenessScorer:
     """Wraps a liveness model (:class:`~.model.LivenessNet`: ``features``, ``texture_features``, ``head``):
     batched P(live) and, optionally, Grad-CAM. Built once, reused."""
 
-    def __init__(self, model: nn.Module, device: torch.device | str = "cpu") -> None:
+    def __init__(self, model: LivenessNet, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         # channels-last is markedly faster for MobileNet's depthwise convolutions on CPU.
-        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
 
