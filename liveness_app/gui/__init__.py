@@ -1,9 +1,11 @@
 """The Qt user interface. Qt is imported only in this package, and nothing imports this package except
 the ``liveness_app.__main__`` entry point (import-linter contracts in pyproject.toml).
 
-Layout: ``main_window`` composes; ``workers`` (capture/scoring QThreads, ``StreamController``);
-``session`` (active model, device, pipeline: state without widgets); ``video_view`` (newest frame +
-overlay, throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (a JSON file, never a pickle).
+Layout: ``main_window`` composes and wires; ``workers`` (capture/scoring QThreads, ``StreamController``);
+``active_model`` (the model that scores: loading via ``model_loader``, device, engine, threshold, pipeline;
+signals, no widgets) and ``model_views`` (the menus, Model panel and threshold control that show it);
+``video_sources`` (cameras and video files), ``snapshots``; ``video_view`` (newest frame + overlay,
+throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (a JSON file, never a pickle).
 
 Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,
 ``TrainingPanel(model_provider)``; they emit signals (``message``, ``model_trained``, ``use_model``,
@@ -19,6 +21,12 @@ Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(
   ``result_ready`` (every ``FrameResult``), ``state_changed`` (a source started, gave its first frame, or
   stopped), ``frame_size``, ``source``, and ``set_frame_sink(fn)``: ``fn(image)`` called on the capture
   thread with every frame (the recorder's queue), so recording never goes through the GUI thread.
+- ``active_model.ActiveModel``: ``activate(path)``, ``set_device``, ``set_backend``, ``set_threshold``,
+  ``calibrate_camera``; signals ``load_started``, ``model_changed``, ``load_failed`` (a ``LoadFailure``),
+  ``threshold_changed`` (a ``core.threshold.Threshold``: value and source), ``device_changed``,
+  ``backend_changed``.
 - ``tasks.TaskRunner`` runs one task (a ``fit()`` generator, an evaluation) at a time on its own QThread:
-  progress by signal, cancel, ``shutdown`` that waits; ``workers.start_in_thread`` underneath.
+  progress by signal, cancel, ``shutdown`` that waits; ``workers.start_in_thread`` underneath (worker and
+  thread delete themselves when finished). ``errored`` signals carry the exception; ``tasks.error_text``
+  words it.
 """

@@ -30,7 +30,9 @@ class SavedThresholds:
 
     def calibrated_to(self, model: LoadedModel, camera: str | None) -> bool:
         """``model`` has a threshold calibrated to ``camera``."""
-        return bool(camera) and self._settings.camera_threshold(model.path, camera) is not None
+        if not camera:
+            return False
+        return self._settings.camera_threshold(model.path, camera) is not None
 
     def remember_by_hand(self, model: LoadedModel, camera: str | None, threshold: Threshold) -> None:
         """The user set ``threshold``: saved for the model (forgotten when it is the model's own), and it

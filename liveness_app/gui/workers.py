@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from PyQt6 import sip
-from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, QThread, pyqtBoundSignal, pyqtSignal, pyqtSlot
 
 from ..core.camera import CameraUnavailableError, FrameSource
 from ..core.pipeline import Pipeline
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Worker(Protocol):
     """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``."""
 
-    finished: pyqtSignal
+    finished: pyqtBoundSignal
 
     def run(self) -> None: ...
 
