@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm import tqdm
 
@@ -42,14 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         flag, text = "--" + f.name.replace("_", "-"), f"{HELP.get(f.name, '')} (default: {_default(f)})"
         if f.type in ("tuple[str, ...]",):
             p.add_argument(flag, nargs="+", default=None, help=text)
-        elif f.type in ("tuple[float, float, float]",):
+        elif f.type in ("tuple[float, ...]",):  # mean, std
             p.add_argument(flag, nargs=3, type=float, default=None, help=text)
         elif str(f.type).startswith("dict"):
             p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
         elif f.name == "device":  # checked before any work (caching takes minutes)
             p.add_argument(flag, choices=DEVICES, default=None, help=text)
         else:
-            kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
+            kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _bool}
+            kind = kinds.get(str(f.type), str)
             p.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--finetune", action="store_true", help="with --init MODEL: the short fine-tune schedule "
                    "of 'adapt to my camera' (about a minute on a CPU); other options override it")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence
+
+import numpy as np
 
 from liveness_app.core.files import atomic_write
 
@@ -35,7 +37,7 @@ def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
     return path
 
 
-def judge(scores: Sequence[float], labels: Sequence[str], threshold: float) -> dict[str, Any]:
+def judge(scores: Sequence[float] | np.ndarray, labels: Sequence[str], threshold: float) -> dict[str, Any]:
     """AUC, APCER (the worst attack type), BPCER and ACER at ``threshold``, with the counts."""
     frame = M.compute_all(scores, labels, threshold)["frame"]
     return {"auc": frame["auc"], "apcer": max(frame["apcer"].values()) if frame["apcer"] else None,
@@ -118,7 +120,7 @@ def advice(chosen: str, better_on_held_out: bool) -> str:
 
 def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
                     *, device: str = "auto", cache_dir: Path | None = None, install: bool = True,
-                    recipe: dict[str, Any] | None = None) -> Iterator[TrainEvent]:
+                    recipe: dict[str, Any] | None = None) -> Generator[TrainEvent, None, dict[str, Any]]:
     """Calibrate ``base`` on ``train``, fine-tune it on ``train`` (``FINETUNE``, ``recipe`` over it), judge
     both on ``held_out``.
 
@@ -140,6 +142,7 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
         if ev.kind == "done":
             model_path = ev.model_path
         yield ev
+    assert model_path is not None  # fit's last event, "done", carries the installed model's path
     twin = Path(cfg.out_dir) / "best.pt" if cfg.refit else Path(model_path)  # judged on dev: it never saw it
     choice = pick(base, twin, split_by_session(train, cfg.dev_fraction)[1], cal["threshold"],
                   cache_dir=cache_dir, device=device)

@@ -26,8 +26,8 @@ class TrainConfig:
     arch: str = "mobilenet_v3_large"  # or "mobilenet_v2" (its ImageNet weights can be had offline)
     input_size: int = 224
     crop_margin: float = 0.25
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, ...] = IMAGENET_MEAN  # three values each (PreprocessSpec checks)
+    std: tuple[float, ...] = IMAGENET_STD
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -123,7 +123,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         tuples = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
-        return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if k in tuples and v is not None else v for k, v in data.items()}
+        return cls(**values)
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> "TrainConfig":

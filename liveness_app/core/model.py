@@ -31,7 +31,7 @@ from .weights import describe_state_mismatch, read_weights_only
 __all__ = ["ARCHITECTURES", "CLASS_NAMES", "FORMAT", "MODEL_ARGS", "LivenessNet", "ModelLoadError", "ModelMeta",
            "build_model", "check_model_args", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
-def _backbone(arch: str, dropout: float) -> tuple[nn.Module, nn.Sequential]:
+def _backbone(arch: str, dropout: float) -> tuple[nn.Sequential, nn.Sequential]:
     """torchvision's features and classifier (one output) for ``arch``, randomly initialised."""
     if arch == "mobilenet_v3_large":
         base = mobilenet_v3_large(weights=None, num_classes=1, dropout=dropout)

@@ -11,6 +11,7 @@ crops, another's live faces are): without it, "upsampled and soft" becomes a spo
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +39,8 @@ class AugmentConfig:
         unknown = set(overrides) - set(known)
         if unknown:
             raise ValueError(f"unknown augmentation option(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+        return cls(**values)
 
 
 def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
@@ -65,6 +67,7 @@ def augment(crop_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig =
     if rng.random() < cfg.jpeg_p:
         quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:  # as when the encoding fails: the crop stays as it is
+            img = decoded
     return img

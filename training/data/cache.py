@@ -172,7 +172,8 @@ class CropCache:
         return entry
 
     def _collect(self, samples: Sequence[Sample], entries: list[_Entry | None]) -> CachedSet:
-        items, skipped, no_face, counts = [], [], 0, Counter()
+        items, skipped, no_face = [], [], 0
+        counts: Counter[tuple[str, str]] = Counter()
         for sample, entry in zip(samples, entries):
             assert entry is not None
             no_face += entry.no_face

@@ -43,7 +43,7 @@ def _read_at(path: Path, wanted: set[int]) -> tuple[list[np.ndarray], int, bool]
 def _open_video(path: Path) -> cv2.VideoCapture:
     """An open capture of ``path`` whose declared frame size is within the limit; OSError otherwise
     (the capture released). A name that is not UTF-8 is passed as its bytes (:func:`opencv_path`)."""
-    cap = cv2.VideoCapture(opencv_path(path))
+    cap = cv2.VideoCapture(opencv_path(path))  # type: ignore[arg-type]  # the binding takes bytes; its stubs omit them
     try:
         if not cap.isOpened():
             raise OSError(f"cannot open video {display_path(path.name)}")

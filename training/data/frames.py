@@ -82,7 +82,7 @@ def limit_per_group(entries: Sequence[Entry], per_cell: int) -> list[Entry]:
     cells: dict[tuple[str, str], list[Entry]] = {}
     for e in entries:
         cells.setdefault((e.group, e.label), []).append(e)
-    keep = set()
+    keep: set[int] = set()
     for cell in cells.values():
         picks = cell if len(cell) <= per_cell else [cell[int(i)] for i in np.linspace(0, len(cell) - 1, per_cell).round()]
         keep.update(id(e) for e in picks)

@@ -61,7 +61,7 @@ def _scan_videos(root: Path, layout: _VideoLayout) -> list[Sample]:
         for path in sorted(folder.glob(layout.glob)):
             match = layout.name_re.match(path.relative_to(folder).as_posix())
             label = layout.label_of(match) if match else None
-            if label is None or not path.is_file():
+            if match is None or label is None or not path.is_file():
                 continue
             # Groups are text in summaries and CSV files; a folder name need not be UTF-8.
             samples.append(Sample(path, label, display_path(layout.group_of(match, folder.name)), "video"))

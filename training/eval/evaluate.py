@@ -78,8 +78,9 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     if not entries:
         raise ValueError(f"no usable face crops: all {len(samples)} files were skipped")
     scores, embeds = score_entries(model, meta.preprocessing, entries, dev, embeddings=True)
+    assert embeds is not None  # asked for (embeddings=True)
     labels = [e.label for e in entries]
-    metrics = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
+    metrics: dict[str, Any] = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)
     metrics["no_face"] = no_face_table(items.face_frames)
     if compare:

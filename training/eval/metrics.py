@@ -243,7 +243,7 @@ def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[s
     counts = {t: int(sum(1 for x in labels if x == t)) for t in apcer}
     out.update({
         "threshold": float(threshold), "bpcer": bpcer, "apcer": apcer,
-        "worst_attack": max(apcer, key=apcer.get) if apcer else None,
+        "worst_attack": max(apcer, key=apcer.__getitem__) if apcer else None,
         "acer": acer(s, labels, threshold), "hter": hter(s, labels, threshold),
         "far": far, "frr": frr, "accuracy": float(np.mean(accepted == live)),
         "precision": _num(prec[0]), "recall": _num(rec[0]), "f1": _num(f1[0]),

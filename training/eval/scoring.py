@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from liveness_app.core.model import LivenessNet
 from liveness_app.core.preprocess import PreprocessSpec
 from liveness_app.core.backends.torch_scorer import score_tensor
 
@@ -20,7 +21,7 @@ from training.data.frames import CropDataset, Entry
 from training.fit.prepare import CACHE_MARGIN_EXTRA
 
 
-def score_entries(model: torch.nn.Module, spec: PreprocessSpec, entries: Sequence[Entry], device: torch.device,
+def score_entries(model: LivenessNet, spec: PreprocessSpec, entries: Sequence[Entry], device: torch.device,
                   extra: float = CACHE_MARGIN_EXTRA, batch_size: int = 64, embeddings: bool = False,
                   workers: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) for every entry, in order, and (``embeddings``) the classifier's input vectors; the model

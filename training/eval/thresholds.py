@@ -42,16 +42,17 @@ def balanced_eer_threshold(scores: np.ndarray, live: np.ndarray, groups: Sequenc
 
 def group_median_eer_threshold(scores: np.ndarray, live: np.ndarray, groups: Sequence[str]) -> float | None:
     """Median of the EER thresholds of the groups that hold at least MIN_PER_CLASS of each class."""
-    groups = np.asarray(groups)
+    names = np.asarray(groups)
     found = []
-    for g in sorted(set(groups.tolist())):
-        mask = groups == g
+    for g in sorted(set(names.tolist())):
+        mask = names == g
         if live[mask].sum() >= MIN_PER_CLASS and (~live[mask]).sum() >= MIN_PER_CLASS:
             found.append(M.eer(scores[mask], live[mask])[1])
     return float(np.median(found)) if found else None
 
 
-def thresholds(scores: Sequence[float], labels: Sequence[str], groups: Sequence[str]) -> dict[str, float | None]:
+def thresholds(scores: Sequence[float] | np.ndarray, labels: Sequence[str],
+               groups: Sequence[str]) -> dict[str, float | None]:
     """Every rule's threshold on one dev set (None where a rule cannot be applied)."""
     s = np.asarray(scores, dtype=np.float64)
     live = M.live_mask(labels)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
 from liveness_app.core.backends.torch_scorer import LivenessScorer
-from liveness_app.core.model import ModelMeta
+from liveness_app.core.model import LivenessNet, ModelMeta
 from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
 from liveness_app.core.sessions import LIVE
@@ -46,7 +46,8 @@ def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points:
 
 
 def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_cell: int) -> list[tuple[str, int]]:
-    cells = {"live, accepted": [], "live, rejected (BPCER)": [], "attack, rejected": [], "attack, accepted (APCER)": []}
+    cells: dict[str, list[int]] = {"live, accepted": [], "live, rejected (BPCER)": [], "attack, rejected": [],
+                                   "attack, accepted (APCER)": []}
     for i, (e, s) in enumerate(zip(entries, scores)):
         live, accepted = e.label == LIVE, s >= threshold
         key = ("live, accepted" if accepted else "live, rejected (BPCER)") if live else (
@@ -60,7 +61,7 @@ def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_ce
     return out
 
 
-def gradcam_grid(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray,
+def gradcam_grid(model: LivenessNet, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray,
                  device: torch.device, path: Path, per_cell: int = 4) -> Path | None:
     """Crops with their Grad-CAM for right and wrong decisions of each class, one row per case."""
     picks = _pick(entries, scores, meta.threshold, per_cell)
@@ -69,6 +70,7 @@ def gradcam_grid(model: torch.nn.Module, meta: ModelMeta, entries: Sequence[Entr
     scorer = LivenessScorer(model, device)
     ds = CropDataset([entries[i] for _, i in picks], meta.preprocessing, CACHE_MARGIN_EXTRA, train=False)
     out = scorer(to_batch([ds[k][0].numpy() for k in range(len(ds))]), with_cam=True, threshold=meta.threshold)
+    assert out.cams is not None  # asked for (with_cam)
     rows = sorted({key for key, _ in picks}, key=[k for k, _ in picks].index)
     fig = Figure(figsize=(2.2 * per_cell, 2.4 * len(rows)), dpi=100)
     for k, (key, i) in enumerate(picks):

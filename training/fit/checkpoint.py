@@ -230,7 +230,7 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def save_best(path: Path, model: torch.nn.Module, cfg: TrainConfig, data: PreparedData, dev: dict,
+def save_best(path: Path, model: LivenessNet, cfg: TrainConfig, data: PreparedData, dev: dict,
                 dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, run: dict[str, Any],
                 t_start: float) -> None:
     """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one.

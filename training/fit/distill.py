@@ -36,7 +36,7 @@ def load_teacher(path: Path, device: torch.device) -> LivenessNet:
     teacher = build_model(TEACHER_ARCH)
     load_pretrained(teacher, Path(path))
     teacher.eval().requires_grad_(False)
-    return teacher.to(device, memory_format=torch.channels_last)
+    return teacher.to(device).to(memory_format=torch.channels_last)
 
 
 def _cosine_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -99,7 +99,7 @@ def load_liveness_teacher(path: Path, spec, device: torch.device) -> LivenessNet
         raise ModelLoadError(f"{Path(path).name}: the teacher's preprocessing ({meta.preprocessing}) is not the "
                              f"run's ({spec}); train both at the same input size, margin and normalisation")
     teacher.eval().requires_grad_(False)
-    return teacher.to(device, memory_format=torch.channels_last)
+    return teacher.to(device).to(memory_format=torch.channels_last)
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -69,7 +69,7 @@ class Dist:
         """Rank 0's ``obj`` on every rank."""
         if not self.active:
             return obj
-        box = [obj if self.is_main else None]
+        box: list[Any] = [obj if self.is_main else None]
         dist.broadcast_object_list(box, src=0, device=self._comm_device())
         return box[0]
 

@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence, Sized, cast
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import select_device, use_training_threads
-from liveness_app.core.model import ModelMeta, read_checkpoint
+from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
 
 from training.eval import metrics as M
 
@@ -47,7 +47,7 @@ def summary(r: dict[str, Any]) -> str:
             f"EER {num(f['eer']):.4f} ACER {num(f['acer']):.4f} (video ACER {num(v.get('acer')):.4f}), "
             f"{r['images']} img in {r['seconds_train']} s")
 
-def dev_metrics(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
+def dev_metrics(model: LivenessNet, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
              extra: float, threshold: float | None = None, dist: Dist = SINGLE) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
     the app scores (:mod:`.scoring`: fp32), so the saved threshold fits the app's numbers. Under
@@ -73,7 +73,8 @@ def adopt_base(cfg: TrainConfig) -> TrainConfig:
                    std=tuple(spec.std))
 
 
-def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE
+        ) -> Generator[TrainEvent, None, None]:
     """Train, calibrate and save a model; yields progress. See :class:`TrainEvent`.
 
     The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
@@ -91,7 +92,8 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     model, ema, opt, sched = build_run(cfg, device)
     penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     state_path, best_path = run_dir / "last_state.pt", run_dir / "best.pt"
-    start, best, stale = 1, (float("inf"),) * 3, 0
+    start, stale = 1, 0
+    best: tuple[float, ...] = (float("inf"),) * 3
     lrs: list[float] = []  # each epoch's learning rate, for the refit
     if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
         state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
@@ -134,10 +136,10 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
             report = {"epoch": epoch, "train_loss": dist.mean(ev.metrics.get("loss")), "dev": dev,
                       "lr": opt.param_groups[0]["lr"], "seconds_train": round(t_train, 1),
                       "seconds_total": round(time.perf_counter() - t0, 1),
-                      "images": len(loader.sampler) * dist.world_size, "improved": improved}
+                      "images": len(cast(Sized, loader.sampler)) * dist.world_size, "improved": improved}
             if dist.active:
                 report.update(world_size=dist.world_size, replicas_in_sync=dist.in_sync(model))
-            if dist.is_main:
+            if dist.is_main and log is not None:  # the log is open on rank 0
                 log.write(json.dumps(report, default=float) + "\n")
                 log.flush()
                 save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale, lrs))
@@ -159,15 +161,15 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     yield TrainEvent("done", message=f"best model: {installed or final}", model_path=installed or final)
 
 
-def _judge(model: torch.nn.Module, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
+def _judge(model: LivenessNet, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
            cfg: TrainConfig, device: torch.device, data: PreparedData, dist: Dist
-           ) -> tuple[torch.nn.Module, dict[str, Any], np.ndarray, tuple[float, float, float]]:
+           ) -> tuple[LivenessNet, dict[str, Any], np.ndarray, tuple[float, float, float]]:
     """The model that is evaluated and saved (the weight average when there is one) with its BN
     statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC, dev
     log-loss: on a dev set the model already separates, as a user's few sessions often are, the loss still
     tells a model whose scores sit far from the threshold from one that barely separates them).
     Every rank recomputes the statistics on the same crops (identical results, nothing to exchange)."""
-    judged = ema.module if ema is not None else model
+    judged = cast(LivenessNet, ema.module) if ema is not None else model  # the average of a LivenessNet is one
     if cfg.bn_refresh:
         refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
     dev, dev_scores = dev_metrics(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
@@ -187,7 +189,7 @@ def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, ema: 
     return state
 
 
-def _distill(model: torch.nn.Module, teacher: torch.nn.Module, ema: AveragedModel | None, data: PreparedData,
+def _distill(model: LivenessNet, teacher: LivenessNet, ema: AveragedModel | None, data: PreparedData,
              cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
     """The distillation stage on the training crops; the weight average then restarts from its result."""
     seeds = [DISTILL_SEED_OFFSET + epoch for epoch in range(1, cfg.distill_epochs + 1)]  # apart from training's

@@ -10,7 +10,7 @@ import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence
 
 from liveness_app.core.files import atomic_write
 from liveness_app import paths
@@ -24,6 +24,9 @@ from training.fit.events import TrainEvent
 from training.data.importers import load_any
 from training.data.locked import without_locked
 from training.data.splits import ONE_PERSON_NOTE, split_by_session
+
+if TYPE_CHECKING:
+    from training.teachers.targets import SoftTargets
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
 CHUNK = 64  # samples cached between two progress events
@@ -73,7 +76,7 @@ def make_cache(cfg: TrainConfig) -> CropCache:
 
 def cache_samples(cache: CropCache, samples: Sequence[Sample],
                   event: Callable[[int, int], Any] = lambda done, total: (done, total),
-                  dist: Dist = SINGLE) -> Iterator[Any]:
+                  dist: Dist = SINGLE) -> Generator[Any, None, tuple[CachedSet, list[tuple[str, str]]]]:
     """Generator: yields ``event(done, total)`` while caching; returns (items, skipped). ``items`` is a
     :class:`~.cache.CachedSet`: its ``face_frames`` counts, per label, the frames looked at and those
     with no face. Under torchrun the ranks detect faces in their own part of each chunk and exchange the
@@ -133,7 +136,7 @@ def summarize_used(train: list, dev: list, test: list, skipped: Sequence[tuple[s
             "skipped_files": [{"path": p, "reason": r} for p, r in skipped[:SUMMARY_SKIPPED]]}
 
 
-def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
+def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent, None, PreparedData]:
     """Generator of "cache" (and, for skipped files, "warning") TrainEvents; returns
     :class:`PreparedData`. Splits by group, never by frame. Raises ValueError when no usable train or
     dev data is left. Under torchrun (``dist``) the ranks build the cache together, and rank 0 alone
@@ -148,6 +151,7 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
         if not samples:
             raise ValueError("every sample belongs to the locked test split's groups")
     split_note = "by group: no subject or source is in two splits"
+    test: list[Sample]
     if len({s.group for s in samples}) < 2 and not (cfg.dev_groups or cfg.test_groups):
         (train, dev), test = split_by_session(samples, cfg.dev_fraction), []
         split_note = ONE_PERSON_NOTE
@@ -167,7 +171,9 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
     if skipped:
         yield TrainEvent("warning", message=skipped_message(skipped, len(scan_skipped) + len(samples), listed_in))
     by_path = {item.sample.path: item for item in items}
-    used = [[by_path[s.path] for s in split if s.path in by_path] for split in (train, dev, test)]
+    def cached(split: list[Sample]) -> list:
+        return [by_path[s.path] for s in split if s.path in by_path]
+    used = (cached(train), cached(dev), cached(test))
     for name, split, kept in zip(("train", "dev"), (train, dev), used):
         if not kept:
             raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped "
@@ -182,7 +188,7 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Iterator[Any]:
     return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft)
 
 
-def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Iterator[Any]:
+def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[TrainEvent, None, SoftTargets]:
     """Generator of "cache" events while the external teachers score the crops; returns SoftTargets."""
     from training.teachers import load_teachers
     from training.teachers.targets import soft_targets

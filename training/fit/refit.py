@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence, cast
 
 import torch
 
-from liveness_app.core.model import ModelMeta, read_checkpoint
+from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
 
 
 from training.eval import thresholds as T
@@ -37,7 +37,7 @@ REFIT_NAME = "refit.pt"
 
 
 def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[float], device: torch.device,
-              dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+              dist: Dist = SINGLE) -> Generator[TrainEvent, None, Path]:
     """Train ``cfg``'s model from its start on ``data.train`` + ``data.dev`` for as many epochs as ``best``
     trained (``lrs``: the learning rate of each of those epochs, ``cfg.lr`` where unknown), save it beside
     ``best`` with ``best``'s threshold and metadata (plus a ``refit`` entry); returns (StopIteration value)
@@ -60,7 +60,7 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
             yield replace(ev, epochs=epochs, phase="refit")
         yield TrainEvent("epoch", epoch, epochs, message=f"refit on train + dev, epoch {epoch} of {epochs}: "
                          f"loss {dist.mean(ev.metrics.get('loss')):.4f}", phase="refit")
-    final = ema.module if ema is not None else model
+    final = cast(LivenessNet, ema.module) if ema is not None else model  # the average of a LivenessNet is one
     if cfg.bn_refresh:
         refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra)
     threshold = refit_threshold(final, items, meta.threshold, cfg, device, data.cache_margin_extra, dist)
@@ -76,7 +76,7 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
     return path
 
 
-def refit_threshold(model: torch.nn.Module, items: Sequence, twin: float, cfg: TrainConfig, device: torch.device,
+def refit_threshold(model: LivenessNet, items: Sequence, twin: float, cfg: TrainConfig, device: torch.device,
                     extra: float, dist: Dist = SINGLE) -> dict[str, Any]:
     """The refit model's threshold by ``cfg.refit_threshold`` (module docstring), with the ones it came
     from: ``twin``, ``own`` (on ``items``, the sessions it trained on) and ``chosen``."""

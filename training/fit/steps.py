@@ -13,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from torchvision.ops import sigmoid_focal_loss
 
-from liveness_app.core.model import build_model, load_checkpoint
+from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
 
 from training.data.augment import AugmentConfig
 from training.fit.checkpoint import load_pretrained
@@ -65,7 +65,7 @@ def ema_warmup_fn(decay: float):
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
                     device: torch.device, epoch: int, ema: AveragedModel | None = None,
-                    penalty: Callable[[], torch.Tensor] | None = None,
+                    penalty: Callable[[], torch.Tensor | float] | None = None,
                     teacher: torch.nn.Module | None = None) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
     a regulariser added to each step's loss). With a ``teacher``, the loss mixes the labels' term with
@@ -132,7 +132,7 @@ def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: Trai
         m.momentum = momentum
 
 
-def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Tensor]:
+def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Tensor | float]:
     """L2-SP: ``weight`` x the squared distance of the trainable weights from where they started, so a
     few minutes of one person's data move the model only as far as they must."""
     pairs = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
@@ -140,7 +140,7 @@ def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Te
 
 
 def build_run(cfg: TrainConfig, device: torch.device
-              ) -> tuple[torch.nn.Module, AveragedModel | None, torch.optim.Optimizer, Any]:
+              ) -> tuple[LivenessNet, AveragedModel | None, torch.optim.Optimizer, Any]:
     """The model (``init`` or ``--pretrained`` weights loaded, the first ``freeze_blocks`` frozen), its
     weight EMA, optimizer (over the trainable weights) and LR scheduler."""
     torch.manual_seed(cfg.seed)
@@ -149,7 +149,7 @@ def build_run(cfg: TrainConfig, device: torch.device
         model.load_state_dict(load_checkpoint(Path(cfg.init))[0].state_dict())
     for block in list(model.features)[:cfg.freeze_blocks]:
         block.requires_grad_(False)
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device).to(memory_format=torch.channels_last)
     for m in model.modules():
         # torchvision's MobileNetV3 uses BN momentum 0.01 (tuned for long ImageNet schedules): after a few
         # hundred steps from scratch the running statistics are still near their init, and the model in

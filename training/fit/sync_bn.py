@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 # What precise BN (loop.refresh_bn_stats) resets and recomputes: plain, CPU-synced and CUDA-synced layers.
-BN_TYPES: tuple[type[nn.Module], ...] = (nn.BatchNorm2d, nn.SyncBatchNorm)
+BN_TYPES = (nn.BatchNorm2d, nn.SyncBatchNorm)
 
 
 class _SumOverRanks(torch.autograd.Function):
@@ -57,6 +57,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     @torch.no_grad()
     def _track(self, mean: torch.Tensor, var: torch.Tensor, n: float) -> None:
         """Running statistics as BatchNorm keeps them (momentum, or a cumulative average when None)."""
+        # _global_copy copies layers that track running statistics: the buffers are there
+        assert self.running_mean is not None and self.running_var is not None
+        assert self.num_batches_tracked is not None
         self.num_batches_tracked.add_(1)
         factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
         self.running_mean.lerp_(mean, factor)

@@ -95,10 +95,12 @@ def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, arg
     flow = adapt_to_camera(base, recorded, later, user_dir, f"adapted-{group}", device=args.device,
                            cache_dir=fresh_cache, install=False, recipe=recipe)
     r = returned(flow, lambda ev: ev.kind == "epoch" and print(f"[{group}] {ev.message}", flush=True))
-    np.savez(user_dir / "scores.npz", **{f"later_{k}": np.asarray(v) for k, v in r["scores"].items()},
-             **{f"dev_{k}": np.asarray(v) for k, v in r["dev_scores"].items()},
-             thresholds=np.asarray([r["before"]["threshold"], r["calibrated"]["threshold"],
-                                    r["adapted"]["threshold"]]))
+    arrays = {**{f"later_{k}": np.asarray(v) for k, v in r["scores"].items()},
+              **{f"dev_{k}": np.asarray(v) for k, v in r["dev_scores"].items()},
+              "thresholds": np.asarray([r["before"]["threshold"], r["calibrated"]["threshold"],
+                                        r["adapted"]["threshold"]])}
+    # mypy matches the unpacked names against savez's allow_pickle: bool; none of them is that name
+    np.savez(user_dir / "scores.npz", **arrays)  # type: ignore[arg-type]
     return {"group": group, "before": r["before"], "calibrated": r["calibrated"], "adapted": r["adapted"],
             "chosen": r["chosen"], "app": r["app"], "seconds": r["seconds"], "recorded": len(recorded),
             "later": len(later)}

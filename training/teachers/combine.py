@@ -68,7 +68,8 @@ def _logistic(z: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, float]:
     return fit.coef_[0].astype(np.float64), float(fit.intercept_[0])
 
 
-def fit_combiner(rule: str, names: Sequence[str], p_dev: np.ndarray, live_dev: Sequence[bool]) -> Combiner:
+def fit_combiner(rule: str, names: Sequence[str], p_dev: np.ndarray,
+                 live_dev: Sequence[bool] | np.ndarray) -> Combiner:
     """The ``rule`` fitted on dev scores ``p_dev`` (crops x teachers) and their labels."""
     if rule not in RULES:
         raise ValueError(f"unknown teacher combination {rule!r}; one of {', '.join(RULES)}")

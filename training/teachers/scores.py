@@ -73,8 +73,10 @@ class TeacherScoreCache:
             try:
                 jobs = pool.map(lambda i: self._score(items[i], detectors), todo)
                 for n, (i, scores) in enumerate(zip(todo, jobs), start=1):
+                    key = keys[i]
+                    assert key is not None  # todo holds only items with a key
                     for table, column in zip(self.tables, scores):
-                        table[keys[i]] = column
+                        table[key] = column
                     if n % _SAVE_EVERY == 0:
                         self._save()
                     yield n, len(todo)

@@ -54,7 +54,7 @@ class TeacherSpec:
         return asdict(self)
 
 
-def _get(data: dict, key: str, kind: type, where: str) -> Any:
+def _get(data: dict, key: str, kind: type[Any], where: str) -> Any:
     value = data.get(key)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
