@@ -40,7 +40,7 @@ def _paste(dst: np.ndarray, src: np.ndarray, cx: float, cy: float, scale: float,
 
 def main() -> None:
     face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 80:380]  # head and shoulders
-    writer = cv2.VideoWriter(str(OUT), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W, H))
+    writer = cv2.VideoWriter(str(OUT), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (W, H))
     rng = np.random.default_rng(0)
     for i in range(FPS * SECONDS):
         t = i / FPS

@@ -44,10 +44,15 @@ class _GuiCounts:
 
 def _silence_message_boxes(counts: _GuiCounts) -> None:
     """A modal box would stop an unattended soak: its text is recorded instead."""
-    from PyQt6.QtWidgets import QMessageBox
+    from PyQt6.QtWidgets import QMessageBox, QWidget
 
-    def record(_parent: object, title: str, text: str, *_: object) -> None:
+    # QMessageBox.warning's (and critical's) signature, keyword names included
+    def record(parent: QWidget | None, title: str | None, text: str | None,
+               buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
+               defaultButton: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
+               ) -> QMessageBox.StandardButton:
         counts.on_message(f"{title}: {text}")
+        return QMessageBox.StandardButton.NoButton  # no caller reads it
 
     QMessageBox.warning = record  # type: ignore[method-assign]
     QMessageBox.critical = record  # type: ignore[method-assign]
@@ -71,7 +76,9 @@ def soak_gui(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
         window = MainWindow(_gui_config(args), settings=SettingsFile(Path(tmp) / "settings.json"))
         _connect_counts(window, counts)
         window.show()
-        timer = QTimer(interval=int(args.interval * 1000), timeout=sampler.sample)
+        timer = QTimer()
+        timer.setInterval(int(args.interval * 1000))
+        timer.timeout.connect(sampler.sample)
         timer.start()
         sampler.mark("stream_start")
         QTimer.singleShot(int(args.seconds * 1000), lambda: _finish(window, sampler, timer, app))
