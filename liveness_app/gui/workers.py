@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from PyQt6 import sip
-from PyQt6.QtCore import QObject, QThread, pyqtBoundSignal, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, Qt, QThread, pyqtBoundSignal, pyqtSignal, pyqtSlot
 
 from ..core.camera import CameraUnavailableError, FrameSource
 from ..core.pipeline import Pipeline
@@ -113,15 +113,22 @@ class ScoringWorker(QObject):
 def start_in_thread(worker: QObject) -> QThread:
     """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
 
-    Both delete themselves once finished (the worker on its thread, the thread on the GUI thread's event
-    loop), so a caller that keeps them must check :func:`alive` before calling Qt on them; ``stop_thread``
-    does. Reusable by later workers (recording, training): anything with ``run``/``stop``/``finished``.
+    Both delete themselves once finished, on the GUI thread's event loop, so a caller that keeps them must
+    check :func:`alive` before calling Qt on them; ``stop_thread`` does. The worker is handed back to the
+    calling (GUI) thread as ``run`` returns and deleted there: deleting it on its own thread deadlocks now
+    and then, as Qt calls the QThread's ``disconnectNotify`` under its signal lock and PyQt then needs the
+    GIL, which the GUI thread may hold while it waits for that lock in a ``connect``. Reusable by later
+    workers (recording, training): anything with ``run``/``stop``/``finished``.
     """
     thread = QThread()
     thread.setObjectName(type(worker).__name__)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
+    home = QThread.currentThread()
+    # Direct: runs on the worker's thread as run() ends (only that thread may push the worker elsewhere);
+    # the deleteLater after it then goes, queued, to the thread the worker now lives in.
+    worker.finished.connect(lambda: worker.moveToThread(home), Qt.ConnectionType.DirectConnection)
     worker.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()

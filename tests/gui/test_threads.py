@@ -2,6 +2,8 @@
 as the exception itself; receivers word it. Offscreen, fake sources and tasks."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -27,11 +29,15 @@ def test_a_finished_worker_and_its_thread_delete_themselves(qtbot) -> None:
     # Connected before the thread starts, as the app does: the worker lives and dies on its own thread, so
     # the test must not connect to (or disconnect from) it while it may be being deleted.
     returned: list[object] = []
+    deleted_on: list[int] = []
     worker = TaskWorker(lambda: 42)
     worker.returned.connect(returned.append)
+    worker.destroyed.connect(lambda: deleted_on.append(threading.get_ident()))
     thread = start_in_thread(worker)
     qtbot.waitUntil(lambda: sip.isdeleted(worker) and sip.isdeleted(thread), timeout=TIMEOUT_MS)
     assert returned == [42]  # what it sent before it went is still delivered
+    # Deleted on the GUI thread, never on its own: there, Qt's signal lock and the GIL can deadlock.
+    assert deleted_on == [threading.get_ident()]
     assert not alive(thread) and not alive(None)
     stop_thread(worker, thread)  # an owner that stops it late finds it gone: no error
 
