@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PyQt6.QtCore import QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QDialog, QFormLayout, QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
+from PyQt6.QtWidgets import (QDialog, QFormLayout, QLineEdit, QListWidget, QMessageBox, QProgressBar,
                              QPushButton, QVBoxLayout, QWidget)
 
 from .. import paths
-from .panels.info import button_row
+from .panels.info import button_row, wrapped_label
 from .recorder_service import RecorderService
 from .tasks import TaskRunner, error_text
 
@@ -60,7 +60,7 @@ class AdaptDialog(QDialog):
         self._runner.returned.connect(self._on_done)
         self._runner.errored.connect(lambda exc: self.result_label.setText(f"Adapting failed: {error_text(exc)}"))
         self._runner.finished.connect(lambda _outcome: self._show_step())
-        self.result: dict[str, Any] | None = None
+        self.outcome: dict[str, Any] | None = None  # adapt_to_camera's result
         self._build()
         recorder.finished.connect(self._on_stopped)
         self._show_step()
@@ -72,13 +72,13 @@ class AdaptDialog(QDialog):
         self.steps.setMaximumHeight(96)
         for label, text, optional in STEPS:
             self.steps.addItem(f"{TITLES[label]} — {text}" + (" (if you can)" if optional else ""))
-        self.instruction = QLabel(wordWrap=True)
+        self.instruction = wrapped_label()
         self.record_button, self.skip_button = QPushButton("Record 30 s"), QPushButton("Skip")
         self.adapt_button, self.cancel_button = QPushButton("Adapt"), QPushButton("Cancel")
         self.use_model_button = QPushButton("Use the adapted model")
         self.use_threshold_button = QPushButton("Use the calibrated threshold only")
         self.keep_button = QPushButton("Keep my model")
-        self.progress, self.result_label = QProgressBar(), QLabel(wordWrap=True)
+        self.progress, self.result_label = QProgressBar(), wrapped_label()
         for button, slot in ((self.record_button, self.record_step), (self.skip_button, self.skip_step),
                              (self.adapt_button, self.adapt), (self.cancel_button, self.cancel),
                              (self.use_model_button, self._use_model),
@@ -87,9 +87,9 @@ class AdaptDialog(QDialog):
         form = QFormLayout()
         form.addRow("Your name (subject):", self.subject_edit)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("About 30 s of each: yourself live, then each attack you can show. Then the "
-                                "current model is calibrated and fine-tuned to this camera (about a minute "
-                                "on a CPU) and checked on the last part of each take.", wordWrap=True))
+        layout.addWidget(wrapped_label("About 30 s of each: yourself live, then each attack you can show. Then "
+                                       "the current model is calibrated and fine-tuned to this camera (about a "
+                                       "minute on a CPU) and checked on the last part of each take."))
         layout.addLayout(form)
         layout.addWidget(self.steps)
         layout.addWidget(self.instruction)
@@ -120,7 +120,7 @@ class AdaptDialog(QDialog):
         self.cancel_button.setEnabled(busy)
         self.subject_edit.setEnabled(not busy and not self.recorded)
         for button in (self.use_model_button, self.use_threshold_button, self.keep_button):
-            button.setVisible(self.result is not None)
+            button.setVisible(self.outcome is not None)
 
     def _can_adapt(self) -> bool:
         complete = [label for label, s in self.recorded.items() if len(s) == len(self._parts)]
@@ -169,7 +169,9 @@ class AdaptDialog(QDialog):
         from training.data.samples import Sample
 
         store = self._recorder.store
-        train, held = [], []
+        assert store is not None  # the sessions were recorded into it
+        train: list[Sample] = []
+        held: list[Sample] = []
         for label, sessions in self.recorded.items():
             if len(sessions) != len(self._parts):
                 continue
@@ -189,7 +191,7 @@ class AdaptDialog(QDialog):
         train, held = self.samples()
         name = f"adapted-{datetime.now():%Y%m%d-%H%M%S}"
         out = paths.user_data_dir() / "runs" / name
-        self.result = None
+        self.outcome = None
         self.result_label.setText("Calibrating and fine-tuning...")
         self._runner.start(lambda: adapt_to_camera(base, train, held, out, name, device=self._device,
                                                    cache_dir=paths.user_data_dir() / "cache", recipe=self._recipe))
@@ -203,7 +205,7 @@ class AdaptDialog(QDialog):
             self.result_label.setText(ev.message)
 
     def _on_done(self, result: dict[str, Any]) -> None:
-        self.result = result
+        self.outcome = result
         rows = [("the model you had", result["before"]), ("calibrated only", result["calibrated"]),
                 ("adapted", result["adapted"])]
         table = "<br>".join(f"<b>{name}</b>: BPCER {_pct(r['bpcer'])}, APCER {_pct(r['apcer'])}, "
@@ -226,13 +228,13 @@ class AdaptDialog(QDialog):
             self._recorder.stop("cancelled")
 
     def _use_model(self) -> None:
-        if self.result is not None:
-            self.model_ready.emit(Path(self.result["model_path"]))
+        if self.outcome is not None:
+            self.model_ready.emit(Path(self.outcome["model_path"]))
             self.accept()
 
     def _use_threshold(self) -> None:
-        if self.result is not None:
-            self.threshold_ready.emit(float(self.result["calibrated_threshold"]), "EER on your sessions")
+        if self.outcome is not None:
+            self.threshold_ready.emit(float(self.outcome["calibrated_threshold"]), "EER on your sessions")
             self.accept()
 
     def done(self, code: int) -> None:  # noqa: D401 (Qt's name) - closing stops a recording or a job

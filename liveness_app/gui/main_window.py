@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QIcon
@@ -37,6 +37,9 @@ from .status import StatusBar, StreamStats
 from .video_sources import SourceOpener, VideoSources
 from .video_view import VideoView
 from .workers import StreamController
+
+if TYPE_CHECKING:
+    from .panels.training import TrainingPanel
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         if tabify and same_area:
             self.tabifyDockWidget(same_area[-1], dock)
-        self.menu_actions.panels_menu.addAction(dock.toggleViewAction())
+        panels = self.menu_actions.panels_menu
+        assert panels is not None  # build_menus makes it
+        panels.addAction(dock.toggleViewAction())
         return dock
 
     def open_source(self, spec: str, remember: bool = True) -> bool:
@@ -121,7 +126,12 @@ class MainWindow(QMainWindow):
         dialog = AdaptDialog(self.recording_panel.recorder_service,
                              lambda: active.model.path if active.model else None,
                              device=active.device_preference, parent=self, **options)
-        dialog.model_ready.connect(lambda path: (self.model_views.refresh_menu(), active.activate(path)))
+
+        def use_adapted(path: Path) -> None:
+            self.model_views.refresh_menu()
+            active.activate(path)
+
+        dialog.model_ready.connect(use_adapted)
         dialog.threshold_ready.connect(self._calibrate_camera)
         dialog.show()
         return dialog
@@ -160,12 +170,13 @@ class MainWindow(QMainWindow):
         a.score.setChecked(saved.overlay("score", True))
         a.heatmap.setChecked(cfg.heatmap if "heatmap" in cfg.explicit else saved.overlay("heatmap", False))
         self._apply_overlay()
-        if saved.geometry() is None or not self.restoreGeometry(saved.geometry()):
+        geometry, state = saved.geometry(), saved.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
-        if saved.window_state() is not None:
-            self.restoreState(saved.window_state())
+        if state is not None:
+            self.restoreState(state)
 
-    def _create_training_panel(self) -> QWidget:
+    def _create_training_panel(self) -> TrainingPanel | NotePanel:
         """The Training panel; in the lean runtime a note that says where training is."""
         if not self.can_train:
             return NotePanel(LEAN_TRAINING_NOTE)
@@ -182,10 +193,14 @@ class MainWindow(QMainWindow):
             return None
 
     def _start_timers(self) -> None:
-        self._status_timer = QTimer(self, interval=250, timeout=self._refresh_status)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(250)
+        self._status_timer.timeout.connect(self._refresh_status)
         self._status_timer.start()
         # settings reach the disk every few seconds (a crash loses little) and at close
-        self._settings_timer = QTimer(self, interval=3000, timeout=self.settings.sync)
+        self._settings_timer = QTimer(self)
+        self._settings_timer.setInterval(3000)
+        self._settings_timer.timeout.connect(self.settings.sync)
         self._settings_timer.start()
 
     def _start_up(self) -> None:
@@ -216,10 +231,10 @@ class MainWindow(QMainWindow):
         self.active_model.load_failed.connect(self._on_load_failed)
         self.sources.started.connect(self._start)
         self.sources.unavailable.connect(self._show_no_source)
-        for slot in (self.stats.on_frame, self.view.show_frame):
-            self.controller.frame_ready.connect(slot)
-        for slot in (self.stats.on_result, self.view.show_result, self.faces_panel.set_result):
-            self.controller.result_ready.connect(slot)
+        for on_frame in (self.stats.on_frame, self.view.show_frame):
+            self.controller.frame_ready.connect(on_frame)
+        for on_result in (self.stats.on_result, self.view.show_result, self.faces_panel.set_result):
+            self.controller.result_ready.connect(on_result)
         self.controller.source_failed.connect(self._show_no_source)
         self.controller.scoring_failed.connect(lambda msg: self.status.showMessage(msg))
         self._connect_panels()
@@ -227,10 +242,11 @@ class MainWindow(QMainWindow):
     def _connect_panels(self) -> None:
         """The side panels get services, not the window: their requests come back here as signals."""
         rec, train = self.recording_panel, self.training_panel
-        for panel in (rec, train):
+        panels: tuple[RecordingPanel | TrainingPanel | NotePanel, ...] = (rec, train)
+        for panel in panels:
             panel.message.connect(self.status.showMessage)
             self.closing.connect(panel.shutdown)
-        if not self.can_train:
+        if isinstance(train, NotePanel):  # the lean runtime (not can_train): nothing trains
             return
         train.model_trained.connect(lambda _path: self.model_views.refresh_menu())
         train.use_model.connect(self.active_model.activate)
@@ -286,7 +302,7 @@ class MainWindow(QMainWindow):
                                self.active_model.pipeline is not None)
         self.faces_panel.refresh()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 (Qt's name)
         if not self._closed:
             self._closed = True
             self.closing.emit()

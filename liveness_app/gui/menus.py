@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
+from PyQt6.QtWidgets import QMainWindow, QMenu, QMenuBar, QToolBar, QWidget
 
 from .. import paths
 from ..core import BACKEND_CHOICES, DEVICE_CHOICES
@@ -74,7 +74,7 @@ class ModelMenu(QMenu):
         for title, files in groups:
             self.addSection(title)
             if not files:
-                self.addAction("(none)").setEnabled(False)
+                self.addAction(_action(self, "(none)", enabled=False))
             for path in files:
                 self._add_model(path)
         self.addSeparator()
@@ -85,7 +85,7 @@ class ModelMenu(QMenu):
         self.set_active(active)
 
     def _add_model(self, path: Path) -> None:
-        action = QAction(path.stem, self, checkable=True)
+        action = _action(self, path.stem, checkable=True)
         action.setData(path)
         action.setToolTip(str(path))
         action.setStatusTip(str(path))
@@ -118,8 +118,10 @@ class Actions:
 
 
 def _action(parent: QWidget, text: str, shortcut: str | None = None, checkable: bool = False,
-            tip: str = "") -> QAction:
-    action = QAction(text, parent, checkable=checkable)
+            tip: str = "", enabled: bool = True) -> QAction:
+    action = QAction(text, parent)
+    action.setCheckable(checkable)
+    action.setEnabled(enabled)
     if shortcut:
         action.setShortcut(QKeySequence(shortcut))
     if tip:
@@ -143,11 +145,14 @@ def build_menus(window: QMainWindow, cuda_available: bool,
                         tip="Grad-CAM: where the model looked (computed only while shown)"),
     )
     bar = window.menuBar()
-    file_menu = bar.addMenu("&File")
-    cameras = file_menu.addMenu("Open &camera")
+    assert bar is not None  # a QMainWindow makes its menu bar when first asked
+    file_menu = _menu(bar, "&File")
+    cameras = _menu(file_menu, "Open &camera")
     for index in CAMERA_INDICES:
-        a.cameras.append(cameras.addAction(f"Camera {index}"))
-        a.cameras[-1].setData(index)
+        camera = _action(cameras, f"Camera {index}")
+        camera.setData(index)
+        cameras.addAction(camera)
+        a.cameras.append(camera)
     file_menu.addActions([a.open_video])
     file_menu.addSeparator()
     file_menu.addActions([a.snapshot, a.snapshot_dir])
@@ -157,7 +162,7 @@ def build_menus(window: QMainWindow, cuda_available: bool,
     model_menu = ModelMenu(window)
     bar.addMenu(model_menu)
 
-    device_menu = bar.addMenu("&Device")
+    device_menu = _menu(bar, "&Device")
     a.devices = _choices(window, device_menu, {choice: DEVICE_LABELS[choice] for choice in DEVICE_CHOICES})
     if not cuda_available:
         a.devices["cuda"].setEnabled(False)
@@ -165,11 +170,18 @@ def build_menus(window: QMainWindow, cuda_available: bool,
     _add_backends(window, device_menu, a, engines or {})
     device_menu.setToolTipsVisible(True)
 
-    view_menu = bar.addMenu("&View")
+    view_menu = _menu(bar, "&View")
     view_menu.addActions([a.box, a.score, a.heatmap])
     view_menu.addSeparator()
-    a.panels_menu = view_menu.addMenu("&Panels")
+    a.panels_menu = _menu(view_menu, "&Panels")
     return a, model_menu
+
+
+def _menu(parent: QMenuBar | QMenu, title: str) -> QMenu:
+    """``parent.addMenu(title)`` in the two steps Qt takes, typed (PyQt6's stubs make its result optional)."""
+    menu = QMenu(title, parent)
+    parent.addMenu(menu)
+    return menu
 
 
 def _choices(window: QMainWindow, menu: QMenu, labels: dict[str, str]) -> dict[str, QAction]:

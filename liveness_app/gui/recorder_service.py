@@ -52,7 +52,9 @@ class RecorderService(QObject):
         self.recorder: Recorder | None = None
         self._source: FrameSource | None = None  # the source being recorded
         self._announced = False  # started was emitted for the current session
-        self._timer = QTimer(self, interval=TICK_MS, timeout=self._tick)
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
         controller.state_changed.connect(self._on_stream_changed)
         controller.source_failed.connect(lambda _message: self.stop("the source stopped"))
 
@@ -89,6 +91,7 @@ class RecorderService(QObject):
             return False
         assert self.store is not None  # cannot_record says so otherwise
         source, size = self._controller.source, self._controller.frame_size
+        assert source is not None and size is not None  # it gave a frame (cannot_record says so otherwise)
         try:
             recorder = Recorder(self.store, label, subject.strip(), camera=source.name, fps=source.fps, size=size,
                                 notes=notes.strip())

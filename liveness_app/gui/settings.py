@@ -206,7 +206,7 @@ class AppSettings:
 
     def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
         for key, value in (("window/geometry", geometry), ("window/state", state)):
-            self.store.setValue(key, "base64:" + base64.b64encode(bytes(value)).decode("ascii"))
+            self.store.setValue(key, "base64:" + base64.b64encode(value.data()).decode("ascii"))
 
     def sync(self) -> None:
         self.store.sync()

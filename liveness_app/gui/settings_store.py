@@ -135,7 +135,7 @@ def import_legacy_ini(path: Path) -> dict[str, Plain]:
         for key in store.allKeys():
             value = store.value(key)
             if isinstance(value, QByteArray):  # the window layout
-                out[key] = "base64:" + base64.b64encode(bytes(value)).decode("ascii")
+                out[key] = "base64:" + base64.b64encode(value.data()).decode("ascii")
             elif isinstance(value, str):
                 out[key] = value
         del store

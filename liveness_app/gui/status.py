@@ -81,8 +81,9 @@ class StreamStats:
         """One line for the status bar."""
         parts = [f"{self.frames.rate():.1f} fps", f"{self.results.rate():.1f} verdicts/s"]
         if self.latency.value is not None:
+            # every stage has a value once the latency has; gradcam's is shown only while it is computed
             stages = " · ".join(f"{name} {ema.value:.1f}" for name, ema in self.stages.items()
-                                if name != "gradcam" or ema.value >= 0.05)  # gradcam: only while shown
+                                if ema.value is not None and (name != "gradcam" or ema.value >= 0.05))
             parts += [f"{stages} ms", f"latency {self.latency.value:.0f} ms"]
         parts.append(f"dropped {dropped}")
         return "   ".join(parts)
@@ -112,7 +113,7 @@ class StatusBar(QStatusBar):
         else:
             self._pending = (text, msecs)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+    def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._pending is not None:
             text, msecs = self._pending

@@ -104,7 +104,8 @@ class TaskRunner(QObject):
         return self._job is not None
 
     @property
-    def thread(self) -> QThread | None:
+    def job_thread(self) -> QThread | None:
+        """The running job's thread (not QObject.thread(), the runner's own)."""
         return self._job[1] if self._job else None
 
     def start(self, task: Callable[[], Any]) -> bool:

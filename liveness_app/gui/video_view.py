@@ -32,7 +32,8 @@ def bgr_to_qimage(image: np.ndarray) -> QImage:
     if not image.flags.c_contiguous:
         raise ValueError("image must be C-contiguous (np.ascontiguousarray it and keep that array)")
     h, w = image.shape[:2]
-    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
+    # PyQt's stubs say bytes; any buffer does, and the array's own keeps this without a copy
+    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)  # type: ignore[call-overload]
 
 
 def fit_rect(image_size: QSize, area: QRect) -> QRect:
@@ -126,7 +127,7 @@ class VideoView(QWidget):
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         if not self._qimage.save(buffer, "PNG"):
             raise OSError(f"cannot encode the snapshot {path.name}")
-        atomic_write_bytes(path, bytes(data))  # whole or not at all; DiskFullError says where
+        atomic_write_bytes(path, data.data())  # whole or not at all; DiskFullError says where
         return path
 
     # -- painting -------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class VideoView(QWidget):
         self._placeholder.hide()
         self.painted += 1
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 (Qt's name)
         self._render_pending()
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)

@@ -4,8 +4,7 @@ The loops themselves (latest frame wins, pacing, timing) live in :mod:`liveness_
 workers only turn their callbacks and exceptions into signals. Pattern of superqt's
 ``new_worker_qthread``: ``worker.moveToThread(thread); thread.started.connect(worker.run)``. Shutdown
 sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
-Workers and threads delete themselves once finished (superqt's wiring: ``finished -> deleteLater``), and
-``errored`` carries the exception itself: whoever receives it says what it means.
+Workers and threads delete themselves when finished; ``errored`` carries the exception, the receiver words it.
 """
 from __future__ import annotations
 
@@ -27,13 +26,18 @@ log = logging.getLogger(__name__)
 
 
 class Worker(Protocol):
-    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``."""
+    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``
+    (and, being a QObject, ``moveToThread`` and ``deleteLater``)."""
 
     finished: pyqtBoundSignal
 
     def run(self) -> None: ...
 
     def stop(self) -> None: ...
+
+    def moveToThread(self, thread: QThread | None) -> None: ...  # noqa: N802 (Qt's name)
+
+    def deleteLater(self) -> None: ...  # noqa: N802 (Qt's name)
 
 
 FrameSink = Callable[[np.ndarray], None]  # called on the capture thread with every frame; must not block
@@ -110,15 +114,11 @@ class ScoringWorker(QObject):
         self._loop.stop()
 
 
-def start_in_thread(worker: QObject) -> QThread:
+def start_in_thread(worker: Worker) -> QThread:
     """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
 
-    Both delete themselves once finished, on the GUI thread's event loop, so a caller that keeps them must
-    check :func:`alive` before calling Qt on them; ``stop_thread`` does. The worker is handed back to the
-    calling (GUI) thread as ``run`` returns and deleted there: deleting it on its own thread deadlocks now
-    and then, as Qt calls the QThread's ``disconnectNotify`` under its signal lock and PyQt then needs the
-    GIL, which the GUI thread may hold while it waits for that lock in a ``connect``. Reusable by later
-    workers (recording, training): anything with ``run``/``stop``/``finished``.
+    Both delete themselves when finished, on the calling (GUI) thread: callers that keep them check
+    :func:`alive` (``stop_thread`` does). Reusable by any worker with ``run``/``stop``/``finished``.
     """
     thread = QThread()
     thread.setObjectName(type(worker).__name__)
@@ -126,9 +126,11 @@ def start_in_thread(worker: QObject) -> QThread:
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
     home = QThread.currentThread()
-    # Direct: runs on the worker's thread as run() ends (only that thread may push the worker elsewhere);
-    # the deleteLater after it then goes, queued, to the thread the worker now lives in.
-    worker.finished.connect(lambda: worker.moveToThread(home), Qt.ConnectionType.DirectConnection)
+    # The worker goes home (direct: only its own thread may push it), then deleteLater is queued there. Deleted
+    # on its own thread, Qt's signal lock and PyQt's need for the GIL there can deadlock with the GUI thread.
+    # (PyQt's stubs leave out connect's connection-type argument.)
+    worker.finished.connect(lambda: worker.moveToThread(home),  # type: ignore[call-arg]
+                            Qt.ConnectionType.DirectConnection)
     worker.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()
@@ -141,11 +143,8 @@ def alive(obj: QObject | None) -> bool:
 
 
 def stop_thread(worker: Worker, thread: QThread) -> None:
-    """Abort flag + wake-up (``worker.stop``), then ``quit`` and ``wait``: the thread is over on return.
-
-    ``worker.stop`` only touches Python state, so it is safe on a worker Qt has already deleted; a thread
-    that deleted itself has ended.
-    """
+    """Abort flag + wake-up (``worker.stop``: Python state only, safe on a deleted worker), then ``quit``
+    and ``wait``: the thread is over on return (one that deleted itself has ended)."""
     worker.stop()
     if alive(thread):
         thread.quit()
@@ -293,10 +292,8 @@ class StreamController(QObject):
             return
         name = self._capture[0].source.name
         self.stop()
-        if isinstance(exc, CameraUnavailableError):  # says itself what happened to which source
-            self.source_failed.emit(str(exc))
-        else:
-            self.source_failed.emit(f"Capture from {name} failed: {type(exc).__name__}: {exc}")
+        known = isinstance(exc, CameraUnavailableError)  # it says itself what happened to which source
+        self.source_failed.emit(str(exc) if known else f"Capture from {name} failed: {type(exc).__name__}: {exc}")
 
     def _relay_scoring_error(self, gen: int, exc: BaseException) -> None:
         if gen == self._scoring_gen:

@@ -33,19 +33,19 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert dialog.adapt_button.isEnabled()
     click(qtbot, dialog.adapt_button)
     assert dialog.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.is_busy, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.outcome is not None and not dialog.is_busy, timeout=TRAIN_TIMEOUT_MS)
     text = dialog.result_label.text()
     assert "the model you had" in text and "calibrated only" in text and "held-out sessions" in text
-    assert {"before", "calibrated", "adapted", "sentence"} <= set(dialog.result)
+    assert {"before", "calibrated", "adapted", "sentence"} <= set(dialog.outcome)
     assert not dialog.use_model_button.isHidden()
     choices = {"adapted": dialog.use_model_button, "calibrated": dialog.use_threshold_button,
                "kept": dialog.keep_button}
-    assert [c for c, b in choices.items() if b.isDefault()] == [dialog.result["chosen"]]  # one is recommended
-    assert choices[dialog.result["chosen"]].text().endswith("(recommended)")
+    assert [c for c, b in choices.items() if b.isDefault()] == [dialog.outcome["chosen"]]  # one is recommended
+    assert choices[dialog.outcome["chosen"]].text().endswith("(recommended)")
 
     with qtbot.waitSignal(window.active_model.model_changed, timeout=TIMEOUT_MS) as changed:
         click(qtbot, dialog.use_model_button)
-    assert changed.args[0].path == dialog.result["model_path"]
+    assert changed.args[0].path == dialog.outcome["model_path"]
 
 
 def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(qtbot, window, sample_video,

@@ -72,7 +72,7 @@ def test_closing_the_window_stops_a_run(qtbot, recordings, window) -> None:
     panel = window.training_panel
     with qtbot.waitSignal(panel.event_received, timeout=TRAIN_TIMEOUT_MS):
         click(qtbot, panel.train_button)
-    thread = panel._runner.thread
+    thread = panel._runner.job_thread
     window.close()
     assert thread.isFinished() and not panel.is_busy
 

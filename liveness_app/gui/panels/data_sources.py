@@ -49,7 +49,8 @@ class DataSourceList(QWidget):
     def sources(self) -> list[str]:
         """The checked data specs."""
         items = (self.list.item(i) for i in range(self.list.count()))
-        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items
+                if i is not None and i.checkState() == Qt.CheckState.Checked]
 
     def missing_data(self) -> str:
         """Why there is nothing to train on ("" when there may be)."""

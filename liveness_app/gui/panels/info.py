@@ -23,7 +23,7 @@ class NotePanel(QWidget):
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel(text, wordWrap=True)
+        self.label = wrapped_label(text)
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
@@ -72,9 +72,8 @@ def metrics_line(metrics: dict[str, Any]) -> str:
     parts = []
     for split, value in metrics.items():
         frame = value.get("frame") if isinstance(value, dict) else None
-        numbers = isinstance(frame, dict) and all(isinstance(frame.get(k), (int, float)) and
-                                                  not isinstance(frame.get(k), bool) for k in ("auc", "eer", "acer"))
-        if numbers:
+        if isinstance(frame, dict) and all(isinstance(frame.get(k), (int, float)) and
+                                           not isinstance(frame.get(k), bool) for k in ("auc", "eer", "acer")):
             parts.append(f"{split}: AUC {frame['auc']:.3f}, EER {100 * frame['eer']:.1f} %, "
                          f"ACER {100 * frame['acer']:.1f} %")
     return "; ".join(parts) if parts else summarise(metrics)
@@ -130,8 +129,9 @@ class FacesPanel(QTableWidget):
         self._result: FrameResult | None = None
         self._dirty = False
         self.setHorizontalHeaderLabels(["Track", "Verdict", "Smoothed", "Now"])
-        self.verticalHeader().hide()
-        header = self.horizontalHeader()
+        vertical, header = self.verticalHeader(), self.horizontalHeader()
+        assert vertical is not None and header is not None  # a table always has both
+        vertical.hide()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # "UNCERTAIN" needs the room
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -216,6 +216,13 @@ class ThresholdControl(QWidget):
         self.spin.setValue(self._model_value)
         self.spin.blockSignals(False)
         self.changed.emit(self._model_value)
+
+
+def wrapped_label(text: str = "") -> QLabel:
+    """A label whose text wraps (``QLabel(text, wordWrap=True)``, a keyword PyQt's stubs do not know)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def button_row(*widgets: QWidget) -> QHBoxLayout:

@@ -73,8 +73,9 @@ class RecordingPanel(QWidget):
     # -- widgets -----------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.label_combo = QComboBox()
-        self.subject_edit = QLineEdit(placeholderText="required: training splits by subject")
-        self.notes_edit = QLineEdit(placeholderText="optional: lighting, distance, attack medium...")
+        self.subject_edit, self.notes_edit = QLineEdit(), QLineEdit()
+        self.subject_edit.setPlaceholderText("required: training splits by subject")
+        self.notes_edit.setPlaceholderText("optional: lighting, distance, attack medium...")
         self.record_button = QPushButton("● Record")
         self.record_button.clicked.connect(self.toggle_recording)
         self.rec_label = QLabel()

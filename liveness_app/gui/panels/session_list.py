@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButto
 
 from ...core.recorder import RecorderError, SessionStore
 from ...core.sessions import RECORDING, InvalidEntry, ManifestError, shown
-from .info import button_row
+from .info import button_row, wrapped_label
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +106,15 @@ class SessionList(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        vertical, header = self.table.verticalHeader(), self.table.horizontalHeader()
+        assert vertical is not None and header is not None  # a table always has both
+        vertical.hide()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        self.problem_label = QLabel(wordWrap=True)
+        self.problem_label = wrapped_label()
         self.problem_label.hide()
-        self.note_label = QLabel(wordWrap=True)
+        self.note_label = wrapped_label()
         self.note_label.hide()
         self.set_aside_button = QPushButton("Set the unreadable list aside...")
         self.set_aside_button.clicked.connect(self.set_aside)
@@ -216,7 +218,8 @@ class SessionList(QWidget):
 
     def select_session(self, session_id: str) -> None:
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == session_id:
+            item = self.table.item(row, 0)  # every listed row has one
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == session_id:
                 self.table.selectRow(row)
                 return
 

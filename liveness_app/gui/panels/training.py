@@ -98,7 +98,9 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar()
         self.status_label = QLabel("Ready")
         self.status_label.setWordWrap(True)
-        self.log_view = QPlainTextEdit(readOnly=True, maximumBlockCount=200)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(200)
         self.log_view.setMaximumHeight(64)
         self.use_button = QPushButton("Use the new model now")
         self.use_button.clicked.connect(self.use_new_model)
@@ -196,6 +198,7 @@ class TrainingPanel(QWidget):
         if problem:
             self._fail("evaluate", problem)
             return False
+        assert model is not None  # problem says so otherwise
         out_dir = paths.user_data_dir() / "reports" / f"{model.meta.name or model.path.stem}-{stamp()}"
         task = partial(evaluate_model, model.path, self.sources(), out_dir,
                        frames_per_video=int(self.overrides.get("frames_per_video", 8)),

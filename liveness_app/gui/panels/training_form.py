@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import torch
+from PyQt6.QtGui import QStandardItemModel
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 from training.config import FINETUNE, TrainConfig
@@ -27,13 +28,23 @@ def stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def _disable_entry(combo: QComboBox, row: int) -> None:
+    """Grey out one entry of ``combo``, whose (default) model is a QStandardItemModel."""
+    model = combo.model()
+    item = model.item(row) if isinstance(model, QStandardItemModel) else None
+    assert item is not None
+    item.setEnabled(False)
+
+
 class TrainingForm(QWidget):
     """The settings; "Fine-tune the active model" (on by default) keeps the base's input and architecture."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name_edit = QLineEdit(f"my-model-{datetime.now():%Y%m%d}")
-        self.epochs_spin = QSpinBox(minimum=1, maximum=500, value=10)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setValue(10)
         self.size_combo = QComboBox()
         self.size_combo.addItems([str(s) for s in INPUT_SIZES])
         # 224 px is the recipe's default; on a CPU-only machine 128 px trains several times faster.
@@ -47,7 +58,7 @@ class TrainingForm(QWidget):
                                    (str(weights) if weights else "fetch them once with "
                                     "'python scripts/fetch_imagenet_weights.py'"))
         if weights is None:
-            self.arch_combo.model().item(1).setEnabled(False)
+            _disable_entry(self.arch_combo, 1)
         self.init_check = QCheckBox("Fine-tune the active model (short schedule)")
         self.init_check.setToolTip("Start from the model in use, keep its architecture and preprocessing, and "
                                    "train briefly on your data (about a minute on a CPU); off: train a new "
@@ -60,7 +71,7 @@ class TrainingForm(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICES))
         if not torch.cuda.is_available():
-            self.device_combo.model().item(DEVICES.index("cuda")).setEnabled(False)
+            _disable_entry(self.device_combo, DEVICES.index("cuda"))
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         for label, widget in (("Model name:", self.name_edit), ("Epochs:", self.epochs_spin),
