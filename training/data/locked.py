@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence, TypeVar
+from typing import Protocol, Sequence, TypeVar
 
 LOCKED_FILE = Path(__file__).resolve().parents[1] / "locked_split.json"
-S = TypeVar("S")
+
+
+class _Grouped(Protocol):
+    @property
+    def group(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Grouped)  # a Sample, or anything else that has its group
 
 
 def locked_families(path: Path = LOCKED_FILE) -> dict[str, list[str]]:
@@ -41,5 +48,5 @@ def family_of(group: str) -> str:
 def without_locked(samples: Sequence[S], path: Path = LOCKED_FILE) -> tuple[list[S], int]:
     """The samples outside the locked groups, and how many were left out."""
     locked = locked_groups(path)
-    kept = [s for s in samples if s.group not in locked]  # type: ignore[attr-defined]
+    kept = [s for s in samples if s.group not in locked]
     return kept, len(samples) - len(kept)
