@@ -22,7 +22,7 @@ from torch.utils.data import WeightedRandomSampler
 from liveness_app import paths
 from liveness_app.core.model import load_checkpoint
 from studio_fakes import tiny_dataset
-from training.data import cache as cache_module
+from training.data import faces as faces_module
 from training.data.cache import CropCache
 from training.data.samples import Sample
 from training.fit.distributed import SINGLE, balanced_share, session
@@ -150,7 +150,7 @@ def test_a_parallel_cache_build_equals_a_single_process_one(tmp_path: Path, monk
     for rank, cache in enumerate(ranks):
         for made in shares:
             cache.remember(made, save_index=rank == 0)
-    monkeypatch.setattr(cache_module, "FaceDetector", _NoDetector)  # everything is in the index now
+    monkeypatch.setattr(faces_module, "FaceDetector", _NoDetector)  # everything is in the index now
     built = [cache.build(samples, save_index=rank == 0) for rank, cache in enumerate(ranks)]
     index = lambda name: json.loads(next((tmp_path / name).glob("*/index.json")).read_text())  # noqa: E731
     assert index("parallel") == index("single")
