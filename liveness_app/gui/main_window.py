@@ -1,10 +1,8 @@
 """The composition root: builds the stream threads, the active model, menus and panels, and wires the signals.
 
-No image math and no model logic here: :class:`~.active_model.ActiveModel` loads, switches and remembers the
-model, :class:`~.model_views.ModelViews` keeps the model's widgets in step with it, and
-:class:`~.video_sources.VideoSources` opens what is streamed. Anything touching hardware or files is injected
-(settings store, face detector, source opener), so tests run on a video file and a small model on the CPU.
-Extension points for later panels: see the package docstring (``liveness_app.gui``).
+No image math and no model logic here (:mod:`.active_model`). Hardware and files are injected (settings store,
+face detector, source opener), so tests run on a video file and a small model on the CPU. Extension points for
+later panels: see the package docstring (``liveness_app.gui``).
 """
 from __future__ import annotations
 
@@ -22,12 +20,12 @@ from ..config import AppConfig
 from ..core.backends.factory import cuda_available, installed
 from ..core.camera import FrameSource
 from ..core.face import DetectorError, FaceDetector
-from ..core.overlay import OverlayOptions
 from . import dialogs
 from .active_model import ActiveModel, startup_preferences
 from .menus import build_menus, build_toolbar
 from .model_loader import LoadFailure
 from .model_views import ModelViews
+from .overlay_toggles import OverlayToggles
 from .panels.info import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
 from .panels.recording import RecordingPanel
 from .settings import AppSettings
@@ -53,7 +51,7 @@ NO_SOURCE_HINT = "Open a video file (File > Open video...) or pick a camera (Fil
 class MainWindow(QMainWindow):
     """Live view with verdicts, model/device/overlay controls, statistics and side panels. Its services:
     ``active_model`` (the model that scores; its signals say what changed), ``model_views`` (its widgets),
-    ``sources`` (cameras, video files), ``controller`` (capture and scoring threads), ``snapshots``."""
+    ``sources`` (cameras, video files), ``controller`` (capture, scoring threads), ``snapshots``, ``overlays``."""
 
     closing = pyqtSignal()  # emitted first thing on close: panels stop their own workers here
 
@@ -164,13 +162,9 @@ class MainWindow(QMainWindow):
         self.add_panel(self.training_panel, "Training", "training-panel", tabify=True)
 
     def _restore_view(self) -> None:
-        """Overlay toggles (the command line's heatmap beats the saved one) and the window layout."""
-        cfg, saved, a = self.config, self.settings, self.menu_actions
-        a.box.setChecked(saved.overlay("box", True))
-        a.score.setChecked(saved.overlay("score", True))
-        a.heatmap.setChecked(cfg.heatmap if "heatmap" in cfg.explicit else saved.overlay("heatmap", False))
-        self._apply_overlay()
-        geometry, state = saved.geometry(), saved.window_state()
+        """Overlay toggles and the window layout."""
+        self.overlays = OverlayToggles(self.menu_actions, self.view, self.settings, self.config, self)
+        geometry, state = self.settings.geometry(), self.settings.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         if state is not None:
@@ -222,8 +216,6 @@ class MainWindow(QMainWindow):
         a.snapshot_dir.triggered.connect(self.snapshots.choose_folder)
         self.snapshots.message.connect(self.status.showMessage)
         a.quit.triggered.connect(self.close)
-        for action in (a.box, a.score, a.heatmap):
-            action.toggled.connect(self._apply_overlay)
         a.heatmap.toggled.connect(self.active_model.set_heatmap)  # Grad-CAM is computed only while shown
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
         self.model_menu.adapt_action.triggered.connect(lambda: self.open_adapt_dialog())
@@ -288,13 +280,6 @@ class MainWindow(QMainWindow):
         self.faces_panel.set_result(None)
         self.view.show_message(f"{reason}\n{NO_SOURCE_HINT}", self.menu_actions.open_video)
         self.status.set_source_text(f"No source: {reason}")
-
-    def _apply_overlay(self) -> None:
-        a = self.menu_actions
-        self.view.set_options(OverlayOptions(box=a.box.isChecked(), score=a.score.isChecked(),
-                                             heatmap=a.heatmap.isChecked()))
-        for name, action in (("box", a.box), ("score", a.score), ("heatmap", a.heatmap)):
-            self.settings.set_overlay(name, action.isChecked())
 
     def _refresh_status(self) -> None:
         """Text updates a few times a second, not per frame: they would cost more than the video."""
