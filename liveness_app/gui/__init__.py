@@ -4,7 +4,7 @@ the ``liveness_app.__main__`` entry point (import-linter contracts in pyproject.
 Layout: ``main_window`` composes and wires; ``workers`` (capture/scoring QThreads, ``StreamController``);
 ``active_model`` (the model that scores: loading via ``model_loader``, device, engine, threshold, pipeline;
 signals, no widgets) and ``model_views`` (the menus, Model panel and threshold control that show it);
-``video_sources`` (cameras and video files), ``snapshots``; ``video_view`` (newest frame + overlay,
+``video_sources`` (cameras and video files), ``snapshots``, ``overlay_toggles``; ``video_view`` (newest frame + overlay,
 throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (a JSON file, never a pickle).
 
 Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,
