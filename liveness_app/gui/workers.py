@@ -26,13 +26,18 @@ log = logging.getLogger(__name__)
 
 
 class Worker(Protocol):
-    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``."""
+    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``
+    (and, being a QObject, ``moveToThread`` and ``deleteLater``)."""
 
     finished: pyqtBoundSignal
 
     def run(self) -> None: ...
 
     def stop(self) -> None: ...
+
+    def moveToThread(self, thread: QThread | None) -> None: ...  # noqa: N802 (Qt's name)
+
+    def deleteLater(self) -> None: ...  # noqa: N802 (Qt's name)
 
 
 FrameSink = Callable[[np.ndarray], None]  # called on the capture thread with every frame; must not block
@@ -109,7 +114,7 @@ class ScoringWorker(QObject):
         self._loop.stop()
 
 
-def start_in_thread(worker: QObject) -> QThread:
+def start_in_thread(worker: Worker) -> QThread:
     """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
 
     Both delete themselves when finished, on the calling (GUI) thread: callers that keep them check
@@ -123,7 +128,9 @@ def start_in_thread(worker: QObject) -> QThread:
     home = QThread.currentThread()
     # The worker goes home (direct: only its own thread may push it), then deleteLater is queued there. Deleted
     # on its own thread, Qt's signal lock and PyQt's need for the GIL there can deadlock with the GUI thread.
-    worker.finished.connect(lambda: worker.moveToThread(home), Qt.ConnectionType.DirectConnection)
+    # (PyQt's stubs leave out connect's connection-type argument.)
+    worker.finished.connect(lambda: worker.moveToThread(home),  # type: ignore[call-arg]
+                            Qt.ConnectionType.DirectConnection)
     worker.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()
