@@ -8,6 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .native_log import quiet_native_log
+
 # Boxes whose longer side is below this many pixels (of the frame searched) are not faces, to the app or
 # to training. BlazeFace "finds" faces in about a quarter of 8x8 noise images, and in noise up to 64 px
 # (boxes up to 24 px), which would enter training as faces. A real face that small has no print dots or
@@ -66,12 +68,14 @@ class FaceDetector:
             min_detection_confidence=min_confidence,
         )
         try:
-            self._detector = vision.FaceDetector.create_from_options(options)
+            with quiet_native_log():  # LiteRT's start-up INFO lines, on every command and worker
+                self._detector = vision.FaceDetector.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise DetectorError(f"Cannot load face detector {model_path.name}: {exc}") from exc
         self._max_faces = max_faces
         self._min_face_px = float(min_face_px)
         self._last_ts = -1
+        self._quiet_next = True  # the first detection logs a memory-alignment warning: once, not ours
 
     def detect(self, frame_bgr: np.ndarray, t_ms: int) -> list[FaceBox]:
         """Faces in ``frame_bgr`` no smaller than ``min_face_px``, largest first. ``t_ms`` is forced to
@@ -82,7 +86,12 @@ class FaceDetector:
         self._last_ts = ts
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        result = self._detector.detect_for_video(image, ts)
+        if self._quiet_next:
+            self._quiet_next = False
+            with quiet_native_log():
+                result = self._detector.detect_for_video(image, ts)
+        else:
+            result = self._detector.detect_for_video(image, ts)
         boxes = [_to_facebox(d, frame_bgr.shape) for d in result.detections]
         # The longer side: a face cut by the frame's edge keeps its full height or width.
         boxes = [b for b in boxes if max(b.w, b.h) >= self._min_face_px]
@@ -91,7 +100,8 @@ class FaceDetector:
 
     def close(self) -> None:
         if self._detector is not None:
-            self._detector.close()
+            with quiet_native_log():  # "DestroyAccelerator"
+                self._detector.close()
             self._detector = None
 
     def __enter__(self) -> "FaceDetector":
