@@ -198,12 +198,15 @@ def test_export_command(exported, tmp_path: Path, capsys) -> None:
     checkpoint, _ = exported
     out = tmp_path / "cli.onnx"
     assert export_main(["--model", str(checkpoint), "--out", str(out)]) == 0
-    line = capsys.readouterr().out.strip()
+    captured = capsys.readouterr()
+    stages = [line for line in captured.err.splitlines() if line.startswith("[")]  # a minute is not silent
+    assert [s[:5] for s in stages] == ["[1/3]", "[2/3]", "[3/3]"] and all(s.endswith(" s") for s in stages), stages
+    line = captured.out.strip()
     assert line.startswith(f"wrote {out}") and "scores within" in line and "[torch.onnx]" not in line
     assert load_onnx(out)[1].name == "small"
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     assert export_main(["--model", str(tmp_path / "junk.pt"), "--out", str(tmp_path / "junk.onnx")]) == 2
-    assert capsys.readouterr().err.startswith("liveness-export: error: junk.pt")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("liveness-export: error: junk.pt")
     assert export_main(["--model", str(checkpoint), "--out", str(tmp_path / "x.pt")]) == 2
 
 
