@@ -1,12 +1,13 @@
 """``liveness-train``: train a liveness model from recorded sessions, folders or public datasets.
 
-    liveness-train --data ~/.local/share/LivenessStudio/recordings --epochs 20 --out runs/mine
+    liveness-train --data ~/.local/share/LivenessStudio/recordings --epochs 20 --name mine
     liveness-train --data /data/manifest.csv --data oulu:/data/OULU --input-size 224 --device cuda
 
 Writes ``<out>/config.json`` (resolved), ``log.jsonl``, ``best.pt`` (app-loadable, calibrated),
 ``last_state.pt`` (``--resume`` continues from it) and, when files were skipped, ``skipped.csv`` (path,
-reason); the best model is copied into the app's model folder. A bad option, data set, ``--pretrained`` or
-``--resume`` file ends the run with one ``liveness-train: error: ...`` line and exit status 2.
+reason); ``<out>`` is ``--out-dir``, else the user data folder's ``runs/<name>``. The best model is copied
+into the app's model folder. A bad option, data set, ``--pretrained`` or ``--resume`` file ends the run with
+one ``liveness-train: error: ...`` line and exit status 2.
 
 Several GPUs or machines: ``torchrun --nproc-per-node 8 -m training --data ... --device cuda`` (see
 :mod:`training.fit.distributed`); rank 0 alone prints progress and writes the files above.
@@ -16,52 +17,122 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from tqdm import tqdm
+from liveness_app.core import DEVICE_CHOICES as DEVICES
+from liveness_app.core.backends.factory import require_checkpoint
 
-from liveness_app.core.device import CHOICES as DEVICES
-from liveness_app.core.face import DetectorError
+from training.config import FINETUNE, HELP, TrainConfig, run_dir_for
 
-from training.config import FINETUNE, HELP, TrainConfig
-from training.fit.distributed import SINGLE, Dist, session
-from training.fit.events import TrainEvent
-from training.fit.loop import fit
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from training.fit.distributed import Dist
+    from training.fit.events import TrainEvent
+
+# Reading the options imports no torch, scikit-learn or face detector (they take seconds): `--help` and a
+# mistyped option answer at once; main() imports the training stack once the options are known.
+
+# --help shows the options in these groups, in this order; every option is in exactly one (build_parser
+# fails on one that is not, so a new TrainConfig field cannot be forgotten).
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "data": ("what to train on, how it is split and how faces are cached",
+             ("data", "dev_fraction", "dev_groups", "test_groups", "holdout_locked", "frames_per_video",
+              "train_frames_per_video", "eval_frames_per_video", "dev_per_group", "cache_dir", "detector",
+              "workers", "augment", "synth_attacks")),
+    "model": ("the network and the faces it sees", ("arch", "input_size", "crop_margin", "mean", "std",
+                                                    "pretrained", "lbp_grid")),
+    "schedule": ("how long and how fast it learns", ("epochs", "batch_size", "epoch_size", "lr", "weight_decay",
+                                                     "patience", "loss", "label_smoothing", "ema_decay",
+                                                     "device", "amp", "seed")),
+    "adaptation": ("fine-tuning a trained model, as 'adapt to my camera' does", ("init", "finetune",
+                                                                                  "freeze_blocks", "l2sp")),
+    "teachers and distillation": ("learning from other models' scores or features",
+                                  ("teacher", "kd_weight", "kd_temperature", "teachers", "teachers_dir",
+                                   "teacher_rule", "distill_from", "distill_epochs", "distill_lr")),
+    "research": ("what the studies vary; the defaults are the shipped recipe's",
+                 ("focal_gamma", "focal_alpha", "bn_momentum", "bn_refresh", "ema_warmup", "refit",
+                  "refit_threshold")),
+    "distributed": ("several GPUs or machines, under torchrun", ("sync_bn",)),
+    "output": ("where the run and its model go", ("out_dir", "name", "resume", "no_install")),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="liveness-train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="liveness-train", description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("--config", type=Path, help="JSON file of options (command line wins)")
-    p.add_argument("--data", action="append", help="dataset: folder, manifest.csv, recordings, or NAME:PATH "
-                   "(celeba, oulu, replay-attack, casia, msu); repeatable")
-    for f in fields(TrainConfig):
-        if f.name in ("data", "resume", "install"):
-            continue
-        flag, text = "--" + f.name.replace("_", "-"), f"{HELP.get(f.name, '')} (default: {_default(f)})"
-        if f.type in ("tuple[str, ...]",):
-            p.add_argument(flag, nargs="+", default=None, help=text)
-        elif f.type in ("tuple[float, ...]",):  # mean, std
-            p.add_argument(flag, nargs=3, type=float, default=None, help=text)
-        elif str(f.type).startswith("dict"):
-            p.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
-        elif f.name == "device":  # checked before any work (caching takes minutes)
-            p.add_argument(flag, choices=DEVICES, default=None, help=text)
-        else:
-            kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _bool}
-            kind = kinds.get(str(f.type), str)
-            p.add_argument(flag, type=kind, default=None, help=text)
-    p.add_argument("--finetune", action="store_true", help="with --init MODEL: the short fine-tune schedule "
-                   "of 'adapt to my camera' (about a minute on a CPU); other options override it")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out-dir from last_state.pt")
-    p.add_argument("--no-install", action="store_true", help="do not copy the model into the app's model folder")
+    by_name = {f.name: f for f in fields(TrainConfig)}
+    grouped = {name for _, names in GROUPS.values() for name in names}
+    forgotten = set(by_name) - grouped - {"install"}  # install is --no-install
+    if forgotten:
+        raise RuntimeError(f"liveness-train: option(s) in no --help group: {', '.join(sorted(forgotten))}")
+    for title, (text, names) in GROUPS.items():
+        group = p.add_argument_group(title, text)
+        for name in names:
+            if name in _FLAGS:
+                _FLAGS[name](group)
+            else:
+                _add_option(group, by_name[name])
     return p
 
 
-def _default(f: Any) -> Any:
+def _add_option(group: argparse._ArgumentGroup, f: Field) -> None:
+    """One ``--option`` for a TrainConfig field, typed after it, with its help line and default."""
+    flag, text = "--" + f.name.replace("_", "-"), _help_text(f)
+    if f.type in ("tuple[str, ...]",):
+        group.add_argument(flag, nargs="+", default=None, help=text)
+    elif f.type in ("tuple[float, ...]",):  # mean, std
+        group.add_argument(flag, nargs=3, type=float, default=None, metavar=("R", "G", "B"), help=text)
+    elif str(f.type).startswith("dict"):
+        group.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
+    elif f.name == "device":  # checked before any work (caching takes minutes)
+        group.add_argument(flag, choices=DEVICES, default=None, help=text)
+    elif str(f.type) == "bool":
+        group.add_argument(flag, type=_bool, default=None, metavar="{true,false}", help=text)
+    else:
+        kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float}
+        group.add_argument(flag, type=kinds.get(str(f.type), str), default=None, help=text)
+
+
+# Options that are not plain TrainConfig fields: how each is added to its group.
+_FLAGS: dict[str, Callable[[argparse._ArgumentGroup], Any]] = {
+    "data": lambda g: g.add_argument("--data", action="append", help="dataset: folder, manifest.csv, recordings, "
+                                     "or NAME:PATH (celeba, oulu, replay-attack, casia, msu); repeatable"),
+    "finetune": lambda g: g.add_argument("--finetune", action="store_true", help="with --init MODEL: the short "
+                                         "fine-tune schedule of 'adapt to my camera' (about a minute on a CPU); "
+                                         "other options override it"),
+    "resume": lambda g: g.add_argument("--resume", action="store_true", help="continue the run in the run folder "
+                                       "(--out-dir, else the one of --name) from its last_state.pt"),
+    "no_install": lambda g: g.add_argument("--no-install", action="store_true",
+                                           help="do not copy the model into the app's model folder"),
+}
+
+
+def _help_text(f: Field) -> str:
+    """The field's help line with its default, said once: a line that names its own default keeps it."""
+    text = HELP.get(f.name, "")
+    if f.name == "out_dir":  # the folder itself, on this machine
+        return text.replace("runs/NAME in the user data folder", _home(run_dir_for("NAME")))
+    if "(default:" in text:
+        return text
     value = f.default_factory() if f.default_factory is not MISSING else f.default
-    return value if value not in ("", (), {}) else "none"
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    elif isinstance(value, tuple) and value:
+        shown = " ".join(str(v) for v in value)
+    else:
+        shown = "none" if value in ("", (), {}) else str(value)
+    return f"{text} (default: {shown})"
+
+
+def _home(path: Path) -> str:
+    """``path`` with the home folder written as ``~`` (shorter in a help line)."""
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except (ValueError, RuntimeError):  # elsewhere, or no home folder known
+        return str(path)
 
 
 def _bool(text: str) -> bool:
@@ -84,48 +155,81 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig.from_dict({**preset, **base, **overrides})
 
 
-def show(ev: TrainEvent, bar: tqdm | None) -> tqdm | None:
-    """Print one event: cache and batch progress as a tqdm bar (returned, to update with the next event),
-    warnings on stderr, the rest as lines on stdout."""
-    if ev.kind in ("cache", "batch"):
-        desc = "cache" if ev.kind == "cache" else f"{ev.phase or 'epoch'} {ev.epoch}/{ev.epochs}"
-        if bar is None or bar.desc != desc or bar.total != ev.steps:
-            if bar is not None:
-                bar.close()
-            bar = tqdm(total=ev.steps, desc=desc, unit="batch" if ev.kind == "batch" else "file")
-        bar.update(ev.step - bar.n)
-        if "loss" in ev.metrics:
-            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
-        return bar
-    if bar is not None:
-        bar.close()
-    if ev.kind == "warning":
-        print(f"liveness-train: warning: {ev.message}", file=sys.stderr, flush=True)
-    else:
+class Progress:
+    """What the command line prints of a run's events: cache and batch progress as a tqdm bar, warnings on
+    stderr, the rest as lines on stdout, and at the end the best epoch's dev figures as a table."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+        self.best: Mapping[str, Any] | None = None  # the dev metrics of the epoch best.pt was saved at
+        self.best_epoch = 0
+
+    def show(self, ev: TrainEvent) -> None:
+        if ev.kind in ("cache", "batch"):
+            self._advance(ev)
+            return
+        self.close()
+        if ev.kind == "warning":
+            print(f"liveness-train: warning: {ev.message}", file=sys.stderr, flush=True)
+            return
+        if ev.kind == "epoch" and ev.metrics.get("improved") and not ev.phase:
+            self.best, self.best_epoch = ev.metrics.get("dev"), ev.epoch
         print(ev.message, flush=True)
-    return None
+        if ev.kind == "done" and self.best:
+            from training.eval.table import metrics_table
+
+            print(f"dev figures at the best epoch ({self.best_epoch}):\n{metrics_table(self.best)}", flush=True)
+
+    def _advance(self, ev: TrainEvent) -> None:
+        from tqdm import tqdm
+
+        desc = "cache" if ev.kind == "cache" else f"{ev.phase or 'epoch'} {ev.epoch}/{ev.epochs}"
+        if self.bar is None or self.bar.desc != desc or self.bar.total != ev.steps:
+            self.close()
+            self.bar = tqdm(total=ev.steps, desc=desc, unit="batch" if ev.kind == "batch" else "file")
+        self.bar.update(ev.step - self.bar.n)
+        if "loss" in ev.metrics:
+            self.bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``liveness-train``; returns the exit status (2 for bad options, data or model files). Under
     torchrun every process runs this; only rank 0 prints progress."""
     cfg = config_from_args(argv)
-    bar: tqdm | None = None
+    try:  # an .onnx where weights are needed: said at once, not after seconds of imports
+        for value, purpose in ((cfg.init, "fine-tuning (--init)"), (cfg.teacher, "distilling from it (--teacher)")):
+            if value:
+                require_checkpoint(Path(value), purpose)
+    except ValueError as exc:  # ModelLoadError
+        print(f"liveness-train: error: {exc}", file=sys.stderr)
+        return 2
+    from liveness_app.core.face import DetectorError
+    from training.fit.distributed import SINGLE, session
+    from training.fit.loop import fit
+
+    progress = Progress()
     dist = SINGLE
     try:
         with session(cfg.device) as dist:
+            if dist.is_main:
+                print(f"run folder: {cfg.out_dir}", flush=True)
             for ev in fit(cfg, dist=dist):
                 if dist.is_main:
-                    bar = show(ev, bar)
+                    progress.show(ev)
     except KeyboardInterrupt:
+        progress.close()
         if dist.is_main:
             print("cancelled; the best checkpoint so far is kept in", cfg.out_dir, file=sys.stderr)
         return 130
     except (ValueError, OSError, DetectorError) as exc:
-        # Bad input (options, data, a --pretrained or --resume file: ModelLoadError is a ValueError) is a
-        # usage error: one line, no traceback, exit status 2 like argparse's own errors.
-        if bar is not None:
-            bar.close()
+        # Bad input (options, data, a --pretrained, --init or --resume file: ModelLoadError is a ValueError)
+        # is a usage error: one line, no traceback, exit status 2 like argparse's own errors.
+        progress.close()
         print(f"liveness-train: error{_rank_note(dist)}: {exc}", file=sys.stderr)
         return 2
     return 0

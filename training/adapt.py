@@ -14,6 +14,7 @@ from typing import Any, Generator, Sequence
 
 import numpy as np
 
+from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.files import atomic_write
 
 from training.eval import metrics as M
@@ -131,6 +132,7 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     The app's guided flow and :mod:`training.studies.adapt_bench` both run this."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    require_checkpoint(base, "adapting it to a camera (fine-tuning)")  # before minutes of calibration
     yield TrainEvent("warning", message="calibrating the current model on your sessions")
     cal = calibrate_samples(base, train, cache_dir=cache_dir, device=device)
     cfg = TrainConfig(**{**FINETUNE, **(recipe or {}), "data": (str(write_manifest(out_dir / "recordings.csv", train)),),

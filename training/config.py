@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from liveness_app.core.model import ARCHITECTURES
+from liveness_app import paths
+from liveness_app.core.meta import ARCHITECTURES
 from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
 
 from training.data.augment import AugmentConfig
@@ -21,10 +22,10 @@ class TrainConfig:
     """Everything that decides a training run; written to ``<run>/config.json``."""
 
     data: tuple[str, ...] = ()  # specs for training.data.importers.load_any (folder, manifest.csv, NAME:PATH)
-    out_dir: str = "runs/latest"
+    out_dir: str = ""  # "" = <user data>/runs/<name> (run_dir_for), never the folder the command runs in
     name: str = "liveness-model"
     arch: str = "mobilenet_v3_large"  # or "mobilenet_v2" (its ImageNet weights can be had offline)
-    input_size: int = 224
+    input_size: int = 128  # every shipped model's; 224 costs several times the CPU time per face
     crop_margin: float = 0.25
     mean: tuple[float, ...] = IMAGENET_MEAN  # three values each (PreprocessSpec checks)
     std: tuple[float, ...] = IMAGENET_STD
@@ -79,6 +80,8 @@ class TrainConfig:
     bn_refresh: bool = True  # precise BN: recompute BatchNorm statistics on training crops before each dev evaluation
 
     def __post_init__(self) -> None:
+        if not self.out_dir:  # resolved here, so config.json names the folder and every rank agrees on it
+            object.__setattr__(self, "out_dir", str(run_dir_for(self.name)))
         if self.loss not in ("focal", "bce"):
             raise ValueError(f"loss must be 'focal' or 'bce', got {self.loss!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -156,10 +159,11 @@ FINETUNE: dict[str, Any] = {
 
 # One help line per option of ``liveness-train`` (the parser is generated from TrainConfig's fields).
 HELP: dict[str, str] = {
-    "out_dir": "run folder: config.json, log.jsonl, best.pt, last_state.pt, skipped.csv",
+    "out_dir": "run folder: config.json, log.jsonl, best.pt, last_state.pt, skipped.csv (default: runs/NAME "
+               "in the user data folder, never the current folder)",
     "name": "model name (the installed file is NAME.pt)",
     "arch": "mobilenet_v3_large (shipped) or mobilenet_v2 (pair it with --pretrained ImageNet weights)",
-    "input_size": "model input side in pixels (128 is several times faster than 224 on a CPU)",
+    "input_size": "model input side in pixels (the shipped models' 128; 224 is several times slower on a CPU)",
     "crop_margin": "margin around the detected face box, as a fraction of its size",
     "mean": "input normalisation mean (R G B)", "std": "input normalisation std (R G B)",
     "epochs": "most epochs to train", "batch_size": "images per step (per process under torchrun)",
@@ -176,36 +180,44 @@ HELP: dict[str, str] = {
     "dev_fraction": "share of the groups (or, for one person, of the sessions) held out as dev",
     "dev_groups": "groups to use as dev (default: drawn at random)",
     "test_groups": "groups held out as test (never trained or calibrated on)",
-    "device": "auto, cpu or cuda", "amp": "bf16 autocast on CUDA (true/false)", "seed": "random seed",
-    "workers": "DataLoader worker processes", "pretrained": "local weights file for the backbone (ImageNet)",
+    "device": "auto, cpu or cuda", "amp": "bf16 autocast on CUDA", "seed": "random seed",
+    "workers": "DataLoader worker processes",
+    "pretrained": "ImageNet weights file for the backbone (default: none: from scratch)",
     "cache_dir": "face-crop cache folder (default: the user data folder's cache/)",
     "detector": "face detector .tflite (default: the bundled BlazeFace)",
     "lbp_grid": "fuse colour-LBP histograms on an N x N grid with the CNN (0 = off, 1..8)",
     "ema_decay": "weight moving average decay, evaluated and exported (0 = off)",
-    "ema_warmup": "ramp the EMA decay up over the first updates (true/false)",
+    "ema_warmup": "ramp the EMA decay up over the first updates",
     "augment": "augmentation options over the defaults, as JSON",
     "synth_attacks": "probability that a live training crop becomes a simulated replay or print (0..0.9)",
     "distill_from": "ImageNet MobileNetV2 weights to distil into the backbone before training",
     "distill_epochs": "distillation epochs", "distill_lr": "distillation learning rate",
-    "init": "a model file to fine-tune (keeps its architecture and preprocessing)",
+    "init": "a .pt checkpoint to fine-tune (keeps its architecture and preprocessing; an .onnx export has no "
+            "weights to train: name the .pt it came from)",
     "freeze_blocks": "with --init: keep the first N feature blocks as they are",
     "l2sp": "with --init: weight of the L2 pull toward the initial weights",
-    "teacher": "a trained liveness model (same preprocessing) whose soft scores are distilled as well",
+    "teacher": "a trained liveness model, .pt (same preprocessing), whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
     "teachers": "external liveness models (built-in spec names such as silentface-v2, or spec files) whose "
                 "combined soft scores the student learns (kd_weight, kd_temperature)",
-    "teachers_dir": "folder holding the ONNX files the teachers' specs name",
+    "teachers_dir": "folder holding the ONNX files the teachers' specs name (default: $LIVENESS_TEACHERS_DIR, "
+                    "or beside a spec file)",
     "teacher_rule": "how the teachers' scores combine, fitted on dev: mean, logit_mean, calibrated_mean, stack, best",
-    "holdout_locked": "leave out the groups of the locked test split (training/locked_split.json) (true/false)",
+    "holdout_locked": "leave out the groups of the locked test split (training/locked_split.json)",
     "refit": "after early stopping, train again from the start on train + dev for as many epochs (the "
              "installed model is refit.pt; best.pt stays as its held-out twin)",
     "refit_threshold": "the refit model's threshold: twin (the early-stopped model's, calibrated on dev) or "
                        "blend (halfway, in logit space, between that and the refit model's own on train + dev)",
-    "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation "
-                  "(true/false)",
-    "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own (true/false)",
+    "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation",
+    "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own",
 }
+
+
+def run_dir_for(name: str) -> Path:
+    """Where a run named ``name`` writes when no ``out_dir`` is given: the user data folder's ``runs/<name>``
+    (the same name on every rank under torchrun; a timestamp would differ between them)."""
+    return paths.user_data_dir() / "runs" / Path(name).name
 
 
 def spec_of(cfg: TrainConfig) -> PreprocessSpec:

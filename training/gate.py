@@ -51,17 +51,15 @@ def _saw_locked(meta: Any, locked: frozenset[str]) -> list[str]:
 
 def score_model(path: Path, samples: Sequence, cache_dir: Path, detector: Path, frames: int
                 ) -> tuple[Any, list, list, np.ndarray]:
-    """The model's metadata, cached items, entries and scores on ``samples``."""
-    from liveness_app.core.device import select_device
-    from liveness_app.core.model import load_checkpoint
+    """The model's metadata, cached items, entries and scores on ``samples``; ``path``: a ``.pt`` checkpoint
+    or an ``.onnx`` model."""
     from training.data.cache import CropCache
     from training.data.frames import eval_entries
-    from training.eval.scoring import score_entries
+    from training.eval.scoring import open_model, score_entries
     from training.fit.events import returned
     from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples
 
-    device, _ = select_device("auto")
-    model, meta = load_checkpoint(path, device)
+    model, meta, device = open_model(path)
     cache = CropCache(cache_dir, detector, meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA,
                       frames_per_video=CACHED_FRAMES)
     items, _ = returned(cache_samples(cache, samples))
@@ -129,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     from liveness_app import paths
     from liveness_app.core.files import atomic_write_text
     from liveness_app.core.meta import ModelLoadError
+    from liveness_app.core.scores import ScoreRangeError
     from training.teachers.spec import SpecError, builtin_specs
 
     p = argparse.ArgumentParser(prog="python -m training.gate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--candidate", type=Path, required=True, help="the model that would become the default")
-    p.add_argument("--current", type=Path, default=paths.default_model_path(), help="the default it would replace")
+    p.add_argument("--candidate", type=Path, required=True,
+                   help="the model that would become the default (.pt or .onnx)")
+    p.add_argument("--current", type=Path, default=paths.default_model_path(),
+                   help="the default it would replace (.pt or .onnx)")
     p.add_argument("--data", action="append", required=True, help="the shared data's manifests (locked groups are read)")
     p.add_argument("--teacher", action="append", help="external models to show beside (default: every built-in spec)")
     p.add_argument("--teachers-dir", type=Path, help="folder holding the teachers' ONNX files")
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_gate(a.candidate, a.current, a.data, a.teacher or list(builtin_specs()), a.teachers_dir,
                           a.cache_dir or paths.user_data_dir() / "cache", a.margin)
-    except (ModelLoadError, SpecError, ValueError, OSError) as exc:
+    except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"gate: error: {exc}", file=sys.stderr)
         return 2
     a.out.mkdir(parents=True, exist_ok=True)

@@ -118,3 +118,48 @@ def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ModelLoadError(f"metadata {key!r} must be a mapping, got {type(value).__name__}")
     return dict(value)
+
+
+def data_summary(training: dict[str, Any], groups_shown: int = 3, limit: int = 400) -> str:
+    """What a model says it was trained on, in one line: per split the samples, labels and groups (a few
+    named), and the files skipped; never the per-group table or the skipped-file list (kilobytes).
+
+    The metadata comes from a file: a summary not shaped as ``liveness-train`` writes it is shown as text,
+    cut to ``limit`` characters.
+    """
+    data = training.get("data") if isinstance(training, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
+        text = "not recorded" if data in (None, "", {}) else str(data)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    parts = []
+    for split in ("train", "dev", "test"):
+        part = _split_summary(split, data.get(split), data.get(f"{split}_groups"), groups_shown)
+        if part:
+            parts.append(part)
+    skipped = data.get("skipped")
+    if isinstance(skipped, int) and not isinstance(skipped, bool) and skipped:
+        parts.append(f"{skipped:,} file(s) skipped")
+    text = "; ".join(parts) or "not recorded"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _split_summary(split: str, info: Any, named: Any, groups_shown: int) -> str:
+    """'dev: 8,074 samples (live 4,260, replay 3,233) from 8 groups (a, b, c and 5 more)', or ''."""
+    if not isinstance(info, dict) or not _count(info.get("samples")):
+        return ""
+    labels = info.get("per_label")
+    per_label = ", ".join(f"{k} {v:,}" for k, v in labels.items() if _count(v)) if isinstance(labels, dict) else ""
+    groups = info.get("per_group")
+    names = [str(g) for g in (named if isinstance(named, list) else groups if isinstance(groups, dict) else [])]
+    n_groups = info.get("groups") if _count(info.get("groups")) else len(names)
+    text = f"{split}: {info['samples']:,} samples" + (f" ({per_label})" if per_label else "")
+    if n_groups:
+        shown = ", ".join(names[:groups_shown]) + (f" and {len(names) - groups_shown} more"
+                                                    if len(names) > groups_shown else "")
+        text += f" from {n_groups} group{'s' if n_groups != 1 else ''}" + (f" ({shown})" if shown else "")
+    return text
+
+
+def _count(value: Any) -> bool:
+    """A positive whole number (metadata counts; a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -1,6 +1,7 @@
-"""``liveness-eval``: evaluate a checkpoint on a dataset at its frozen threshold and write a report.
+"""``liveness-eval``: evaluate a model (.pt or .onnx) on a dataset at its frozen threshold and write a report.
 
     liveness-eval --model models/default.pt --data DIR --out reports/default
+    liveness-eval --model models/default.onnx --data DIR --out reports/default-onnx
 
 ``DIR`` may be a plain ``DIR/<label>/<files>`` folder (``live`` is bona fide, every other folder an
 attack type; images or videos), the app's recordings folder, a manifest.csv, or ``NAME:PATH`` for a
@@ -15,20 +16,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import torch
+from liveness_app.core import DEVICE_CHOICES as DEVICES
+from liveness_app.core.meta import ModelLoadError, ModelMeta, data_summary
 
-from liveness_app.core.device import CHOICES as DEVICES, select_device
-from liveness_app.core.model import ModelLoadError, ModelMeta, load_checkpoint
-
-from training.eval import metrics as M
-from training.data.cache import CropCache
-from training.data.frames import eval_entries
-from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
-from training.eval.compare import compare_all
-from training.eval.report import write_report
+from training.eval.table import metrics_table, number, small_data_warning
 from training.teachers.spec import SpecError, builtin_specs
-from training.eval.scoring import score_entries
-from training.eval.visuals import gradcam_grid, tsne_plot
+
+# torch, scikit-learn and matplotlib are imported by evaluate_model, not here: `liveness-eval --help` and a
+# mistyped option answer in a fraction of a second instead of the seconds those imports take.
 
 
 def _drain(gen: Iterator[Any], progress: bool) -> Any:
@@ -58,12 +53,23 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
                    groups: Sequence[str] = (), cache_dir: Path | None = None, detector: Path | None = None,
                    device: str = "auto", progress: bool = False, compare: Sequence[str] = (),
                    teachers_dir: Path | None = None) -> dict[str, Any]:
-    """Run the whole evaluation; returns the metrics dict also written to ``out_dir/metrics.json``."""
+    """Run the whole evaluation; returns the metrics dict also written to ``out_dir/metrics.json``.
+    ``model_path``: a ``.pt`` checkpoint (scored in PyTorch on ``device``) or an ``.onnx`` export (in ONNX
+    Runtime on the CPU, as the app runs it; its report has no t-SNE: the graph gives no embeddings)."""
     from liveness_app import paths
+    from training.data.cache import CropCache
+    from training.data.frames import eval_entries
+    from training.eval import metrics as M
+    from training.eval.compare import compare_all
+    from training.eval.report import write_report
+    from training.eval.scoring import open_model, score_entries, scorer_of
+    from training.eval.visuals import gradcam_grid, tsne_plot
+    from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples, load_samples
 
-    dev, _ = select_device(device)
-    model, meta = load_checkpoint(model_path, dev)
-    model = model.to(memory_format=torch.channels_last)
+    model, meta, dev = open_model(model_path, device)
+    if progress and Path(model_path).suffix.lower() == ".onnx":
+        print(f"{Path(model_path).name}: an ONNX model, scored in ONNX Runtime on the CPU as the app does"
+              + (" (--device cuda is for .pt models)" if device == "cuda" else ""), file=sys.stderr)
     samples, scan_skipped = load_samples(data)  # with the broken links and loops the folder scans found
     if groups:
         samples = [s for s in samples if s.group in set(groups)]
@@ -78,11 +84,13 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     if not entries:
         raise ValueError(f"no usable face crops: all {len(samples)} files were skipped")
     scores, embeds = score_entries(model, meta.preprocessing, entries, dev, embeddings=True)
-    assert embeds is not None  # asked for (embeddings=True)
     labels = [e.label for e in entries]
     metrics: dict[str, Any] = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)
     metrics["no_face"] = no_face_table(items.face_frames)
+    warning = small_data_warning(labels, [e.group for e in entries], "the evaluation set")
+    if warning:
+        metrics["small_data_warning"] = warning
     if compare:
         if progress:
             print(f"scoring with {', '.join(compare)}", file=sys.stderr)
@@ -95,12 +103,13 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
                   for i, lab, s in zip(v_ids, v_labels, v_scores)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = {"t-SNE of the model's embeddings": tsne_plot(embeds, labels, out_dir / "tsne.png"),
-              "Grad-CAM: right and wrong decisions": gradcam_grid(model, meta, entries, scores, dev,
+    images = {"t-SNE of the model's embeddings": tsne_plot(embeds, labels, out_dir / "tsne.png")
+              if embeds is not None else None,
+              "Grad-CAM: right and wrong decisions": gradcam_grid(scorer_of(model, dev), meta, entries, scores,
                                                                   out_dir / "gradcam_grid.png")}
-    info = {"model": str(model_path), "name": meta.name, "threshold": meta.threshold,
-            "input_size": meta.preprocessing.input_size, "trained_on": meta.training.get("data", {}),
-            "data": list(data), "threshold_source": metrics["threshold_source"]}
+    info = {"model": str(model_path), "name": meta.name, "threshold": round(meta.threshold, 4),
+            "input_size": meta.preprocessing.input_size, "trained_on": data_summary(meta.training),
+            "data": ", ".join(data), "threshold_source": metrics["threshold_source"]}
     write_report(out_dir, metrics, frame_rows, video_rows, {k: v for k, v in images.items() if v}, skipped,
                  f"Liveness evaluation: {meta.name}", info)
     return metrics
@@ -114,8 +123,9 @@ def _threshold_source(meta: ModelMeta) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="liveness-eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, required=True, help="the model file to evaluate (.pt)")
+    p = argparse.ArgumentParser(prog="liveness-eval", description=__doc__.split("\n\n")[0].replace("``", ""))
+    p.add_argument("--model", type=Path, required=True,
+                   help="the model file to evaluate: a .pt checkpoint or an .onnx model the app exports")
     p.add_argument("--data", action="append", required=True,
                    help="folder, manifest.csv, recordings or NAME:PATH (repeat for more)")
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json, scores.csv and report.html")
@@ -133,21 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    from liveness_app.core.scores import ScoreRangeError
+
     try:
         m = evaluate_model(a.model, a.data, a.out, frames_per_video=a.frames_per_video, groups=a.groups,
                            cache_dir=a.cache_dir, device=a.device, progress=True, compare=a.compare,
                            teachers_dir=a.teachers_dir)
-    except (ModelLoadError, SpecError, ValueError, OSError) as exc:
+    except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"liveness-eval: error: {exc}", file=sys.stderr)
         return 2
-    f = m["frame"]
-    print(f"frame: AUC {f['auc']} EER {f['eer']} ACER {f['acer']} BPCER {f['bpcer']} APCER {f['apcer']}")
-    if "video" in m:
-        v = m["video"]
-        print(f"video: AUC {v['auc']} EER {v['eer']} ACER {v['acer']} BPCER {v['bpcer']} APCER {v['apcer']}")
+    print(f"{a.model.name} at its threshold {number(m['frame'].get('threshold'), 'threshold')}:")
+    print(metrics_table(m))
     for name, c in m.get("compare", {}).items():
         own, ours = (c.get(k, {}).get("frame", {}) for k in ("own_threshold", "our_threshold"))
-        print(f"{name}: frame AUC {own.get('auc')} ACER {own.get('acer')} at its threshold, {ours.get('acer')} at ours")
+        print(f"{name}: frame AUC {number(own.get('auc'), 'auc')}, ACER {number(own.get('acer'))} at its own "
+              f"threshold, {number(ours.get('acer'))} at ours")
+    if m.get("small_data_warning"):
+        print(f"liveness-eval: warning: {m['small_data_warning']}", file=sys.stderr)
     print(f"report: {a.out / 'report.html'}")
     return 0
 

@@ -201,6 +201,8 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
         ("p", f"Threshold {_fmt(threshold)} (a sample is live when score >= threshold); "
               f"source: {source}."),
     ]
+    if metrics.get("small_data_warning"):
+        blocks += [("p", f"Warning: {metrics['small_data_warning']}.")]
     blocks += _metrics_blocks(metrics)
     blocks += _compare_blocks(metrics)
     if metrics.get("no_face"):

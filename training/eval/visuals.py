@@ -6,15 +6,14 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from liveness_app.core.backends.torch_scorer import LivenessScorer
-from liveness_app.core.model import LivenessNet, ModelMeta
+from liveness_app.core.meta import ModelMeta
 from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
+from liveness_app.core.scores import Scorer
 from liveness_app.core.sessions import LIVE
 
 from training.data.cache import crop_for_training
@@ -61,13 +60,13 @@ def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_ce
     return out
 
 
-def gradcam_grid(model: LivenessNet, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray,
-                 device: torch.device, path: Path, per_cell: int = 4) -> Path | None:
-    """Crops with their Grad-CAM for right and wrong decisions of each class, one row per case."""
+def gradcam_grid(scorer: Scorer, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray, path: Path,
+                 per_cell: int = 4) -> Path | None:
+    """Crops with their Grad-CAM for right and wrong decisions of each class, one row per case, drawn by
+    the app's scorer of the model (PyTorch or ONNX Runtime: :func:`training.eval.scoring.scorer_of`)."""
     picks = _pick(entries, scores, meta.threshold, per_cell)
     if not picks:
         return None
-    scorer = LivenessScorer(model, device)
     ds = CropDataset([entries[i] for _, i in picks], meta.preprocessing, CACHE_MARGIN_EXTRA, train=False)
     out = scorer(to_batch([ds[k][0].numpy() for k in range(len(ds))]), with_cam=True, threshold=meta.threshold)
     assert out.cams is not None  # asked for (with_cam)

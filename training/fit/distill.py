@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
 from liveness_app.core.weights import ModelLoadError
 
@@ -94,7 +95,7 @@ def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequen
 def load_liveness_teacher(path: Path, spec, device: torch.device) -> LivenessNet:
     """A trained liveness model to learn soft scores from (frozen, eval mode). It must see faces exactly
     as the student does: a different preprocessing is refused (ModelLoadError for a bad file)."""
-    teacher, meta = load_checkpoint(Path(path), device)
+    teacher, meta = load_checkpoint(require_checkpoint(Path(path), "distilling from it (--teacher)"), device)
     if meta.preprocessing != spec:
         raise ModelLoadError(f"{Path(path).name}: the teacher's preprocessing ({meta.preprocessing}) is not the "
                              f"run's ({spec}); train both at the same input size, margin and normalisation")

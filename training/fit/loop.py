@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import select_device, use_training_threads
 from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
@@ -32,6 +33,7 @@ from training.fit.checkpoint import save_best, install
 from training.fit.prepare import PreparedData, prepare_data
 from training.fit.refit import refit_all
 from training.eval.scoring import score_entries
+from training.eval.table import number, small_data_warning
 from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 
@@ -42,9 +44,8 @@ DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and 
 def summary(r: dict[str, Any]) -> str:
     """The line the CLI prints after an epoch."""
     f, v = r["dev"]["frame"], r["dev"].get("video", {})
-    num = lambda x: float("nan") if x is None else x  # noqa: E731 (0.0 is a value, not a missing one)
-    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {num(f['auc']):.4f} "
-            f"EER {num(f['eer']):.4f} ACER {num(f['acer']):.4f} (video ACER {num(v.get('acer')):.4f}), "
+    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {number(f['auc'], 'auc')}, "
+            f"EER {number(f['eer'])}, ACER {number(f['acer'])} (video ACER {number(v.get('acer'))}), "
             f"{r['images']} img in {r['seconds_train']} s")
 
 def dev_metrics(model: LivenessNet, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
@@ -66,7 +67,7 @@ def adopt_base(cfg: TrainConfig) -> TrainConfig:
     config's, so the fine-tuned model sees faces exactly as the base did (a bad file: ModelLoadError)."""
     if not cfg.init:
         return cfg
-    meta = ModelMeta.from_dict(read_checkpoint(Path(cfg.init)))
+    meta = ModelMeta.from_dict(read_checkpoint(require_checkpoint(Path(cfg.init), "fine-tuning (--init)")))
     spec = meta.preprocessing
     return replace(cfg, arch=meta.arch, lbp_grid=int(meta.model_args.get("lbp_grid", 0)),
                    input_size=spec.input_size, crop_margin=spec.crop_margin, mean=tuple(spec.mean),
@@ -107,6 +108,9 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     if data is None:
         data = yield from prepare_data(cfg, dist)
     dev_entries = limit_per_group(eval_entries(data.dev, cfg.eval_frames_per_video), cfg.dev_per_group)
+    small_dev = small_data_warning([e.label for e in dev_entries], [e.group for e in dev_entries], "the dev split")
+    if small_dev:
+        yield TrainEvent("warning", message=small_dev)
     if teacher is not None:
         yield from _distill(model, teacher, ema, data, cfg, device, dist)
         del teacher
@@ -158,7 +162,8 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     if cfg.refit and best_path.is_file():
         final = yield from refit_all(cfg, data, best_path, lrs, device, dist)
     installed = install(final, cfg) if dist.is_main and final.is_file() else None
-    yield TrainEvent("done", message=f"best model: {installed or final}", model_path=installed or final)
+    note = " (see the warning above on what its dev figures are worth)" if small_dev else ""
+    yield TrainEvent("done", message=f"best model: {installed or final}{note}", model_path=installed or final)
 
 
 def _judge(model: LivenessNet, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],

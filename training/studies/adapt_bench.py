@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 from liveness_app.core.model import ModelLoadError, load_checkpoint
@@ -150,7 +151,8 @@ def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argpars
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.studies.adapt_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", action="append", required=True, help="dataset spec, as liveness-train --data")
-    p.add_argument("--model", type=Path, required=True, help="the base model (never trained on these groups)")
+    p.add_argument("--model", type=Path, required=True,
+                   help="the base model, a .pt checkpoint (it is fine-tuned; never trained on these groups)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--minutes", type=float, default=2.0, help="minutes of 30 fps recordings per user (default 2)")
     p.add_argument("--groups", nargs="*", help="only these groups (default: every group with both classes)")
@@ -166,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [g for g in wanted if g not in by_group]
     if unknown:
         p.error(f"no such group in the data: {', '.join(unknown)}")
-    try:
-        load_checkpoint(args.model)  # before any user: an unreadable base would skip every one of them
+    try:  # before any user: an unreadable base would skip every one of them
+        load_checkpoint(require_checkpoint(args.model, "fine-tuning the base for each user"))
     except ModelLoadError as exc:
         p.error(f"--model: {exc}")
     args.out.mkdir(parents=True, exist_ok=True)

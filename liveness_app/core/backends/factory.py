@@ -104,6 +104,35 @@ def choose_backend(path: Path, backend: str = "auto", device_preference: str = "
     return "torch", "PyTorch (auto: ONNX Runtime is not installed)"
 
 
+def require_checkpoint(path: Path, purpose: str) -> Path:
+    """``path`` when it is a PyTorch checkpoint. An ONNX model scores but holds no weights to train from:
+    for one, :class:`ModelLoadError` says so in one line and names the ``.pt`` to use instead (the one
+    its export notes name, beside it). ``purpose``: what needs the weights, e.g. "fine-tuning (--init)"."""
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        return path
+    raise ModelLoadError(f"{path} is an ONNX model: {purpose} needs PyTorch weights; use {_exported_from(path)} "
+                         "instead")
+
+
+def _exported_from(onnx_path: Path) -> str:
+    """The checkpoint an ONNX export came from, as the user should name it."""
+    from .onnx_scorer import read_onnx_meta
+
+    try:
+        source = read_onnx_meta(onnx_path)[1].get("source")
+    except ModelLoadError:  # not one of ours: say what kind of file is wanted
+        source = None
+    # the notes are the file's word only: keep a plain .pt file name, beside the ONNX file
+    name = Path(source).name if isinstance(source, str) and source.lower().endswith(".pt") else None
+    candidate = onnx_path.parent / (name or onnx_path.with_suffix(".pt").name)
+    if candidate.is_file():
+        return f"{candidate} (the checkpoint it was exported from)" if name else f"{candidate}"
+    if name:
+        return f"the checkpoint it was exported from, {name} (not found beside it)"
+    return "its .pt checkpoint (liveness-export writes an .onnx from a .pt)"
+
+
 def cuda_available() -> bool:
     """A CUDA GPU PyTorch can use (False without torch: the lean runtime scores on the CPU)."""
     if not installed("torch"):

@@ -72,6 +72,13 @@ def load_onnx(path: Path, threads: int | None = None, reference: Path | None = N
     return load_onnx_bytes(read_model_bytes(path), path.name, threads, reference)
 
 
+def read_onnx_meta(path: Path) -> tuple[ModelMeta, dict[str, Any]]:
+    """Metadata and export notes (``source``, ``source_sha256``) of a Liveness Studio ONNX file, read and
+    checked as :func:`load_onnx` reads them, without running the graph; :class:`ModelLoadError` otherwise."""
+    path = Path(path)
+    return _metadata(path, inspect_graph(read_model_bytes(path), path.name).metadata)
+
+
 def read_model_bytes(path: Path) -> bytes:
     """The bytes of an ONNX file (read once: what is checked, hashed and run is the same);
     :class:`ModelLoadError` for a missing file or one over :data:`MAX_BYTES`."""
