@@ -6,6 +6,7 @@ so an uncaught exception is written to the log file and shown in a message box i
 ``liveness-app train ...`` and ``liveness-app eval ...`` run the training and evaluation command lines, so
 that the packaged app, which has no ``liveness-train``/``liveness-eval`` scripts, can retrain and evaluate.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,11 @@ log = logging.getLogger("liveness_app")
 
 def configure_logging(config: AppConfig) -> list[logging.Handler]:
     """Log to ``paths.log_dir()/liveness-studio.log`` (and stderr when there is one); returns the handlers."""
-    handlers: list[logging.Handler] = [logging.handlers.RotatingFileHandler(
-        paths.log_dir() / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8")]
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(
+            paths.log_dir() / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    ]
     if sys.stderr is not None:  # None in a windowed frozen app
         handlers.append(logging.StreamHandler())
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s")
@@ -53,9 +57,13 @@ def install_excepthook() -> None:
         report = pyqtSignal(str)
 
     reporter = _Reporter(QApplication.instance())
-    reporter.report.connect(lambda text: QMessageBox.critical(
-        None, "Liveness Studio: unexpected error",
-        f"{text}\n\nDetails were written to {paths.log_dir() / LOG_FILE_NAME}"))
+    reporter.report.connect(
+        lambda text: QMessageBox.critical(
+            None,
+            "Liveness Studio: unexpected error",
+            f"{text}\n\nDetails were written to {paths.log_dir() / LOG_FILE_NAME}",
+        )
+    )
 
     def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
@@ -119,8 +127,11 @@ def run_subcommand(command: str, argv: Sequence[str]) -> int:
     except ModuleNotFoundError as exc:
         if exc.name not in ("training", "torch", "torchvision"):
             raise
-        print(f"liveness-app {command}: this is the lean runtime (no PyTorch); {command} needs the full "
-              "install (pip install liveness-studio) or the full bundle", file=sys.stderr)
+        print(
+            f"liveness-app {command}: this is the lean runtime (no PyTorch); {command} needs the full "
+            "install (pip install liveness-studio) or the full bundle",
+            file=sys.stderr,
+        )
         return 2
     with console_streams(command):
         try:

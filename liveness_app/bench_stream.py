@@ -4,6 +4,7 @@
 8 bytes per figure per verdict plus one frame with a face, which :func:`gradcam_overhead` scores with and
 without Grad-CAM. :mod:`liveness_app.bench` (the command line) and ``scripts/soak.py`` both run it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -167,8 +168,7 @@ def run_stream(pipeline: Pipeline, source: FrameSource | str | int, seconds: flo
         raise CameraUnavailableError(f"{source.name} failed after {elapsed:.1f} s: {error}") from error
     if error is not None:
         raise error
-    return StreamRun(recorder.series, frames[0], slot.dropped, display.overlay_ms, source.fps, elapsed,
-                     recorder.sample)
+    return StreamRun(recorder.series, frames[0], slot.dropped, display.overlay_ms, source.fps, elapsed, recorder.sample)
 
 
 def gradcam_overhead(model: LoadedModel, sample: FaceSample | None, repeats: int = 40) -> float | None:

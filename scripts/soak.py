@@ -12,6 +12,7 @@ Writes ``<out>/<target>.json`` (samples ``t_s``/``rss_mb``, summary, machine) an
 and prints one summary line per target: RSS after warm-up, at the end, and the slope (least squares)
 over the second half of the run. ``rss_mb`` is MiB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ for folder in (ROOT, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from liveness_app.core import DEVICE_CHOICES  # noqa: E402 (after the path set-up; torch-free)
 from soak_gui import soak_gui  # noqa: E402 (the gui target; imports Qt only when it runs)
+
+from liveness_app.core import DEVICE_CHOICES  # noqa: E402 (after the path set-up; torch-free)
 
 TARGETS = ("bench", "gui")
 
@@ -100,8 +102,9 @@ class SamplerThread:
 
 
 # -- figures ---------------------------------------------------------------------------------------------
-def windows(samples: list[dict[str, float]], start: float, end: float,
-            warmup: float) -> tuple[list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]:
+def windows(
+    samples: list[dict[str, float]], start: float, end: float, warmup: float
+) -> tuple[list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]:
     """The samples of the streaming window, those after its warm-up, and those of its second half."""
     inside = [s for s in samples if start <= s["t_s"] <= end] or samples
     steady = [s for s in inside if s["t_s"] >= start + warmup] or inside
@@ -123,10 +126,15 @@ def summarize(samples: list[dict[str, float]], start: float, end: float, warmup:
     slope of a least-squares line through the samples of the window's second half."""
     inside, steady, half = windows(samples, start, end, warmup)
     line = fit_line(half)
-    return {"start_rss_mb": steady[0]["rss_mb"], "start_t_s": steady[0]["t_s"], "end_rss_mb": inside[-1]["rss_mb"],
-            "end_t_s": inside[-1]["t_s"], "peak_rss_mb": max(s["rss_mb"] for s in samples),
-            "slope_mb_per_min_second_half": None if line is None else line[0] * 60,
-            "samples_in_second_half": len(half)}
+    return {
+        "start_rss_mb": steady[0]["rss_mb"],
+        "start_t_s": steady[0]["t_s"],
+        "end_rss_mb": inside[-1]["rss_mb"],
+        "end_t_s": inside[-1]["t_s"],
+        "peak_rss_mb": max(s["rss_mb"] for s in samples),
+        "slope_mb_per_min_second_half": None if line is None else line[0] * 60,
+        "samples_in_second_half": len(half),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -134,8 +142,13 @@ def machine() -> dict[str, Any]:
 
     from liveness_app.core.device import cpu_model
 
-    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__}
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
 
 
 # -- the bench target (the gui target is in soak_gui.py) -------------------------------------------------
@@ -152,7 +165,6 @@ def soak_bench(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
             sampler.mark("stream_end")
         summary = bench.summarize(run, bench.gradcam_overhead(model, run.sample), model.describe(), model)
     return {"bench_summary": summary}
-
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -190,26 +202,36 @@ def plot(record: dict[str, Any], path: Path) -> None:
 def summary_line(record: dict[str, Any]) -> str:
     s, slope = record["summary"], record["summary"]["slope_mb_per_min_second_half"]
     slope_text = "n/a (too few samples)" if slope is None else f"{slope:+.3f} MiB/min"
-    return (f"soak {record['target']}: {record['seconds']:.0f} s on {record['machine']['cpu']} "
-            f"({record['machine']['cpu_count']} CPUs): RSS {s['start_rss_mb']:.1f} MiB after warm-up "
-            f"(t={s['start_t_s']:.0f} s) -> {s['end_rss_mb']:.1f} MiB at the end (t={s['end_t_s']:.0f} s), "
-            f"peak {s['peak_rss_mb']:.1f} MiB; slope over the second half {slope_text}")
+    return (
+        f"soak {record['target']}: {record['seconds']:.0f} s on {record['machine']['cpu']} "
+        f"({record['machine']['cpu_count']} CPUs): RSS {s['start_rss_mb']:.1f} MiB after warm-up "
+        f"(t={s['start_t_s']:.0f} s) -> {s['end_rss_mb']:.1f} MiB at the end (t={s['end_t_s']:.0f} s), "
+        f"peak {s['peak_rss_mb']:.1f} MiB; slope over the second half {slope_text}"
+    )
 
 
 def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
     """Soak one target in this process; the record written to ``args.out``."""
     sampler = Sampler()
-    runners: dict[str, Callable[[argparse.Namespace, Sampler], dict[str, Any]]] = {"bench": soak_bench,
-                                                                                   "gui": soak_gui}
+    runners: dict[str, Callable[[argparse.Namespace, Sampler], dict[str, Any]]] = {"bench": soak_bench, "gui": soak_gui}
     extra = runners[target](args, sampler)
     start = sampler.marks.get("stream_start", 0.0)
     end = sampler.marks.get("stream_end", sampler.now())
     warmup = min(args.warmup, args.seconds / 4)
-    record = {"target": target, "seconds": args.seconds, "interval_s": args.interval, "warmup_s": warmup,
-              "source": str(args.source), "model": str(args.model), "device": args.device,
-              "machine": machine(), "marks": sampler.marks,
-              "summary": summarize(sampler.samples, start, end, warmup), **extra,
-              "samples": sampler.samples}
+    record = {
+        "target": target,
+        "seconds": args.seconds,
+        "interval_s": args.interval,
+        "warmup_s": warmup,
+        "source": str(args.source),
+        "model": str(args.model),
+        "device": args.device,
+        "machine": machine(),
+        "marks": sampler.marks,
+        "summary": summarize(sampler.samples, start, end, warmup),
+        **extra,
+        "samples": sampler.samples,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{target}.json").write_text(json.dumps(record, indent=1) + "\n")
     plot(record, args.out / f"{target}.png")
@@ -232,8 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=(*TARGETS, "both"), default="both")
     p.add_argument("--seconds", type=float, default=600.0, help="streaming time per target (default 600)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between RSS samples (default 5)")
-    p.add_argument("--warmup", type=float, default=30.0,
-                   help="seconds of streaming before the start RSS is taken (at most a quarter of the run)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=30.0,
+        help="seconds of streaming before the start RSS is taken (at most a quarter of the run)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "soak")
     p.add_argument("--source", default=str(paths.sample_video_path()))
     p.add_argument("--model", type=Path, default=paths.default_model_path())

@@ -3,6 +3,7 @@
 Imported by ``scripts/soak.py`` (which puts this folder on ``sys.path``); Qt is imported only when the
 target runs, so loading the soak script needs no Qt. RSS is sampled by a QTimer on the GUI thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 def _gui_config(args: argparse.Namespace) -> Any:
     from liveness_app.config import load_config
 
-    return load_config(["--source", str(args.source), "--heatmap", "--device", args.device,
-                        "--model", str(args.model)])
+    return load_config(["--source", str(args.source), "--heatmap", "--device", args.device, "--model", str(args.model)])
 
 
 class _GuiCounts:
@@ -47,10 +47,13 @@ def _silence_message_boxes(counts: _GuiCounts) -> None:
     from PyQt6.QtWidgets import QMessageBox, QWidget
 
     # QMessageBox.warning's (and critical's) signature, keyword names included
-    def record(parent: QWidget | None, title: str | None, text: str | None,
-               buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
-               defaultButton: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
-               ) -> QMessageBox.StandardButton:
+    def record(
+        parent: QWidget | None,
+        title: str | None,
+        text: str | None,
+        buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
+        defaultButton: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
+    ) -> QMessageBox.StandardButton:
         counts.on_message(f"{title}: {text}")
         return QMessageBox.StandardButton.NoButton  # no caller reads it
 
@@ -83,8 +86,14 @@ def soak_gui(args: argparse.Namespace, sampler: Sampler) -> dict[str, Any]:
         sampler.mark("stream_start")
         QTimer.singleShot(int(args.seconds * 1000), lambda: _finish(window, sampler, timer, app))
         app.exec()
-    return {"gui": {"frames": counts.frames, "results": counts.results,
-                    "results_with_faces": counts.results_with_faces, "messages": counts.messages}}
+    return {
+        "gui": {
+            "frames": counts.frames,
+            "results": counts.results,
+            "results_with_faces": counts.results_with_faces,
+            "messages": counts.messages,
+        }
+    }
 
 
 def _connect_counts(window: Any, counts: _GuiCounts) -> None:

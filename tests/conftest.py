@@ -4,6 +4,7 @@ camera, a small untrained model; torch on one CPU thread, no GPU, and no real ca
 Layers: ``tests/core`` and ``tests/training`` need no Qt (CI runs them once with PyQt6 blocked),
 ``tests/gui`` drives the window with pytest-qt, offscreen. Shared fakes: :mod:`studio_fakes`.
 """
+
 from __future__ import annotations
 
 import os

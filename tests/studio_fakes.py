@@ -1,6 +1,7 @@
 """Fakes the test layers share: a small untrained model in the real checkpoint format, a tiny labelled
 image set, a CI-sized training configuration. Imported by test modules as ``studio_fakes`` (the tests
 folder is on the path through its conftest)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,13 +18,17 @@ if TYPE_CHECKING:
     from training.config import TrainConfig
 
 
-def make_checkpoint(path: Path, input_size: int = 64, threshold: float = 0.5, seed: int = 0,
-                    name: str = "") -> Path:
+def make_checkpoint(path: Path, input_size: int = 64, threshold: float = 0.5, seed: int = 0, name: str = "") -> Path:
     """A small untrained model in the real checkpoint format (64 px input keeps tests fast)."""
     torch.manual_seed(seed)
     spec = PreprocessSpec(input_size, 0.25, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    meta = ModelMeta(arch="mobilenet_v3_large", preprocessing=spec, threshold=threshold, name=name,
-                     training={"data": "none: untrained test model"})
+    meta = ModelMeta(
+        arch="mobilenet_v3_large",
+        preprocessing=spec,
+        threshold=threshold,
+        name=name,
+        training={"data": "none: untrained test model"},
+    )
     save_checkpoint(path, build_model(), meta)
     return path
 
@@ -52,15 +57,33 @@ def tiny_train_config(tmp_path: Path, data: Path, **kw) -> "TrainConfig":
     """A CI-sized run on :func:`tiny_dataset` (32 px, 3 epochs, no DataLoader processes)."""
     from training.config import TrainConfig
 
-    base = dict(data=(f"cropped:{data}",), out_dir=str(tmp_path / "run"), name="tiny-run", input_size=32,
-                epochs=3, batch_size=16, lr=3e-3, workers=0, dev_groups=("subj3",), patience=5,
-                cache_dir=str(tmp_path / "cache"), loss="bce")
+    base = dict(
+        data=(f"cropped:{data}",),
+        out_dir=str(tmp_path / "run"),
+        name="tiny-run",
+        input_size=32,
+        epochs=3,
+        batch_size=16,
+        lr=3e-3,
+        workers=0,
+        dev_groups=("subj3",),
+        patience=5,
+        cache_dir=str(tmp_path / "cache"),
+        loss="bce",
+    )
     return TrainConfig(**{**base, **kw})
 
 
 TINY_TEACHER_SPEC = {
-    "name": "tiny", "file": "tiny.onnx", "crop": {"rule": "reflect_square", "scale": 1.5}, "size": 32, "colour": "rgb",
-    "scaling": {"offset": 0.0, "divisor": 255.0}, "output": {"kind": "logit_pair", "live_index": 0}, "threshold": 0.5}
+    "name": "tiny",
+    "file": "tiny.onnx",
+    "crop": {"rule": "reflect_square", "scale": 1.5},
+    "size": 32,
+    "colour": "rgb",
+    "scaling": {"offset": 0.0, "divisor": 255.0},
+    "output": {"kind": "logit_pair", "live_index": 0},
+    "threshold": 0.5,
+}
 
 
 def tiny_teacher(folder: Path) -> Path:
@@ -73,11 +96,16 @@ def tiny_teacher(folder: Path) -> Path:
     weights = helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [1, 0, 0, 0, 0, 0])
     bias = helper.make_tensor("b", TensorProto.FLOAT, [2], [-0.5, 0])
     graph = helper.make_graph(
-        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
-         helper.make_node("Flatten", ["pooled"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "w", "b"], ["output"])],
-        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, 32, 32])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["n", 2])], [weights, bias])
+        [
+            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "w", "b"], ["output"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, 32, 32])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["n", 2])],
+        [weights, bias],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     folder.mkdir(parents=True, exist_ok=True)

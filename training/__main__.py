@@ -12,6 +12,7 @@ one ``liveness-train: error: ...`` line and exit status 2.
 Several GPUs or machines: ``torchrun --nproc-per-node 8 -m training --data ... --device cuda`` (see
 :mod:`training.fit.distributed`); rank 0 alone prints progress and writes the files above.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from liveness_app.core import DEVICE_CHOICES as DEVICES
 from liveness_app.core.backends.factory import require_checkpoint
-
 from training.config import FINETUNE, HELP, TrainConfig, run_dir_for
 
 if TYPE_CHECKING:
@@ -38,23 +38,68 @@ if TYPE_CHECKING:
 # --help shows the options in these groups, in this order; every option is in exactly one (build_parser
 # fails on one that is not, so a new TrainConfig field cannot be forgotten).
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "data": ("what to train on, how it is split and how faces are cached",
-             ("data", "dev_fraction", "dev_groups", "test_groups", "holdout_locked", "frames_per_video",
-              "train_frames_per_video", "eval_frames_per_video", "dev_per_group", "cache_dir", "detector",
-              "workers", "augment", "synth_attacks")),
-    "model": ("the network and the faces it sees", ("arch", "input_size", "crop_margin", "mean", "std",
-                                                    "pretrained", "lbp_grid")),
-    "schedule": ("how long and how fast it learns", ("epochs", "batch_size", "epoch_size", "lr", "weight_decay",
-                                                     "patience", "loss", "label_smoothing", "ema_decay",
-                                                     "device", "amp", "seed")),
-    "adaptation": ("fine-tuning a trained model, as 'adapt to my camera' does", ("init", "finetune",
-                                                                                  "freeze_blocks", "l2sp")),
-    "teachers and distillation": ("learning from other models' scores or features",
-                                  ("teacher", "kd_weight", "kd_temperature", "teachers", "teachers_dir",
-                                   "teacher_rule", "distill_from", "distill_epochs", "distill_lr")),
-    "research": ("what the studies vary; the defaults are the shipped recipe's",
-                 ("focal_gamma", "focal_alpha", "bn_momentum", "bn_refresh", "ema_warmup", "refit",
-                  "refit_threshold")),
+    "data": (
+        "what to train on, how it is split and how faces are cached",
+        (
+            "data",
+            "dev_fraction",
+            "dev_groups",
+            "test_groups",
+            "holdout_locked",
+            "frames_per_video",
+            "train_frames_per_video",
+            "eval_frames_per_video",
+            "dev_per_group",
+            "cache_dir",
+            "detector",
+            "workers",
+            "augment",
+            "synth_attacks",
+        ),
+    ),
+    "model": (
+        "the network and the faces it sees",
+        ("arch", "input_size", "crop_margin", "mean", "std", "pretrained", "lbp_grid"),
+    ),
+    "schedule": (
+        "how long and how fast it learns",
+        (
+            "epochs",
+            "batch_size",
+            "epoch_size",
+            "lr",
+            "weight_decay",
+            "patience",
+            "loss",
+            "label_smoothing",
+            "ema_decay",
+            "device",
+            "amp",
+            "seed",
+        ),
+    ),
+    "adaptation": (
+        "fine-tuning a trained model, as 'adapt to my camera' does",
+        ("init", "finetune", "freeze_blocks", "l2sp"),
+    ),
+    "teachers and distillation": (
+        "learning from other models' scores or features",
+        (
+            "teacher",
+            "kd_weight",
+            "kd_temperature",
+            "teachers",
+            "teachers_dir",
+            "teacher_rule",
+            "distill_from",
+            "distill_epochs",
+            "distill_lr",
+        ),
+    ),
+    "research": (
+        "what the studies vary; the defaults are the shipped recipe's",
+        ("focal_gamma", "focal_alpha", "bn_momentum", "bn_refresh", "ema_warmup", "refit", "refit_threshold"),
+    ),
     "distributed": ("several GPUs or machines, under torchrun", ("sync_bn",)),
     "output": ("where the run and its model go", ("out_dir", "name", "resume", "no_install")),
 }
@@ -86,7 +131,9 @@ def _add_option(group: argparse._ArgumentGroup, f: Field) -> None:
     elif f.type in ("tuple[float, ...]",):  # mean, std
         group.add_argument(flag, nargs=3, type=float, default=None, metavar=("R", "G", "B"), help=text)
     elif str(f.type).startswith("dict"):
-        group.add_argument(flag, type=json.loads, default=None, metavar="JSON", help=text + ', e.g. \'{"jpeg_p": 0.3}\'')
+        group.add_argument(
+            flag, type=json.loads, default=None, metavar="JSON", help=text + ", e.g. '{\"jpeg_p\": 0.3}'"
+        )
     elif f.name == "device":  # checked before any work (caching takes minutes)
         group.add_argument(flag, choices=DEVICES, default=None, help=text)
     elif str(f.type) == "bool":
@@ -98,15 +145,27 @@ def _add_option(group: argparse._ArgumentGroup, f: Field) -> None:
 
 # Options that are not plain TrainConfig fields: how each is added to its group.
 _FLAGS: dict[str, Callable[[argparse._ArgumentGroup], Any]] = {
-    "data": lambda g: g.add_argument("--data", action="append", help="dataset: folder, manifest.csv, recordings, "
-                                     "or NAME:PATH (celeba, oulu, replay-attack, casia, msu); repeatable"),
-    "finetune": lambda g: g.add_argument("--finetune", action="store_true", help="with --init MODEL: the short "
-                                         "fine-tune schedule of 'adapt to my camera' (about a minute on a CPU); "
-                                         "other options override it"),
-    "resume": lambda g: g.add_argument("--resume", action="store_true", help="continue the run in the run folder "
-                                       "(--out-dir, else the one of --name) from its last_state.pt"),
-    "no_install": lambda g: g.add_argument("--no-install", action="store_true",
-                                           help="do not copy the model into the app's model folder"),
+    "data": lambda g: g.add_argument(
+        "--data",
+        action="append",
+        help="dataset: folder, manifest.csv, recordings, "
+        "or NAME:PATH (celeba, oulu, replay-attack, casia, msu); repeatable",
+    ),
+    "finetune": lambda g: g.add_argument(
+        "--finetune",
+        action="store_true",
+        help="with --init MODEL: the short "
+        "fine-tune schedule of 'adapt to my camera' (about a minute on a CPU); "
+        "other options override it",
+    ),
+    "resume": lambda g: g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in the run folder (--out-dir, else the one of --name) from its last_state.pt",
+    ),
+    "no_install": lambda g: g.add_argument(
+        "--no-install", action="store_true", help="do not copy the model into the app's model folder"
+    ),
 }
 
 
@@ -236,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rank_note(dist: Dist) -> str:
-    """" (rank N)" in the error line of a rank other than 0: an error that only one machine meets (a file
+    """ " (rank N)" in the error line of a rank other than 0: an error that only one machine meets (a file
     missing there) is shown too, and says where."""
     return "" if dist.is_main else f" (rank {dist.rank})"
 

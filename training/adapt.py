@@ -5,6 +5,7 @@
 :func:`training.data.splits.split_by_session` into train and dev inside :func:`training.fit.loop.fit`) and the
 held-out sessions, and returns the before/after figures on the held-out ones with one plain sentence.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,14 +17,13 @@ import numpy as np
 
 from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.files import atomic_write
-
-from training.eval import metrics as M
 from training.calibrate import calibrate_samples, score_samples
 from training.config import FINETUNE, TrainConfig
 from training.data.samples import Sample
+from training.data.splits import split_by_session
+from training.eval import metrics as M
 from training.fit.events import TrainEvent
 from training.fit.loop import fit
-from training.data.splits import split_by_session
 
 
 def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
@@ -33,17 +33,30 @@ def write_manifest(path: Path, samples: Sequence[Sample]) -> Path:
         w = csv.writer(fh)
         w.writerow(["path", "label", "attack_type", "group", "precropped"])
         for s in samples:
-            w.writerow([str(Path(s.path).resolve()), s.label, "" if s.is_live else s.attack_type, s.group,
-                        str(s.precropped).lower()])
+            w.writerow(
+                [
+                    str(Path(s.path).resolve()),
+                    s.label,
+                    "" if s.is_live else s.attack_type,
+                    s.group,
+                    str(s.precropped).lower(),
+                ]
+            )
     return path
 
 
 def judge(scores: Sequence[float] | np.ndarray, labels: Sequence[str], threshold: float) -> dict[str, Any]:
     """AUC, APCER (the worst attack type), BPCER and ACER at ``threshold``, with the counts."""
     frame = M.compute_all(scores, labels, threshold)["frame"]
-    return {"auc": frame["auc"], "apcer": max(frame["apcer"].values()) if frame["apcer"] else None,
-            "bpcer": frame["bpcer"], "acer": frame["acer"], "threshold": float(threshold),
-            "n_live": frame["n_live"], "n_attack": frame["n_attack"]}
+    return {
+        "auc": frame["auc"],
+        "apcer": max(frame["apcer"].values()) if frame["apcer"] else None,
+        "bpcer": frame["bpcer"],
+        "acer": frame["acer"],
+        "threshold": float(threshold),
+        "n_live": frame["n_live"],
+        "n_attack": frame["n_attack"],
+    }
 
 
 def fewer_errors(before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -54,9 +67,13 @@ def fewer_errors(before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 def sentence(before: dict[str, Any], after: dict[str, Any]) -> str:
     """The outcome in one plain sentence."""
+
     def part(r: dict[str, Any]) -> str:
-        return (f"rejects {round(r['bpcer'] * r['n_live'])} of {r['n_live']} live frames and accepts "
-                f"{round(r['apcer'] * r['n_attack'])} of {r['n_attack']} attack frames")
+        return (
+            f"rejects {round(r['bpcer'] * r['n_live'])} of {r['n_live']} live frames and accepts "
+            f"{round(r['apcer'] * r['n_attack'])} of {r['n_attack']} attack frames"
+        )
+
     better = fewer_errors(before, after)
     verdict = "The adapted model makes fewer errors" if better else "The adapted model is not better"
     return f"{verdict} on your held-out sessions: it {part(after)}; the model you had {part(before)}."
@@ -67,19 +84,31 @@ MIN_GAIN_FRAMES = 2  # a change must remove at least this many dev errors of the
 MIN_GAIN_ACER = 0.02  # ... and at least this much dev ACER, or the model is kept as it is
 
 
-def pick(base: Path, adapted: Path, dev: Sequence[Sample], calibrated_threshold: float, *,
-         cache_dir: Path | None = None, device: str = "auto") -> dict[str, Any]:
+def pick(
+    base: Path,
+    adapted: Path,
+    dev: Sequence[Sample],
+    calibrated_threshold: float,
+    *,
+    cache_dir: Path | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
     """What the app recommends, judged on the user's dev sessions (the later ones of the recordings):
     keeping the model as it is ("kept", at its own threshold), the base at the calibrated threshold
     ("calibrated") or the fine-tuned model ("adapted"; with ``refit``, its early-stopped twin, the one that
     did not train on dev). See :func:`recommend`: a change must show itself better on dev, not tie."""
     b_scores, b_labels, b_meta = score_samples(base, dev, cache_dir=cache_dir, device=device)
     a_scores, a_labels, a_meta = score_samples(adapted, dev, cache_dir=cache_dir, device=device)
-    judged = {"kept": judge(b_scores, b_labels, b_meta.threshold),
-              "adapted": judge(a_scores, a_labels, a_meta.threshold),
-              "calibrated": judge(b_scores, b_labels, calibrated_threshold)}
-    return {"chosen": recommend(judged), **{f"dev_{c}": r for c, r in judged.items()},
-            "dev_scores": {"labels": b_labels, "base": b_scores, "adapted": a_scores}}
+    judged = {
+        "kept": judge(b_scores, b_labels, b_meta.threshold),
+        "adapted": judge(a_scores, a_labels, a_meta.threshold),
+        "calibrated": judge(b_scores, b_labels, calibrated_threshold),
+    }
+    return {
+        "chosen": recommend(judged),
+        **{f"dev_{c}": r for c, r in judged.items()},
+        "dev_scores": {"labels": b_labels, "base": b_scores, "adapted": a_scores},
+    }
 
 
 def min_gain(judged: dict[str, dict[str, Any]]) -> float:
@@ -102,15 +131,19 @@ def recommend(judged: dict[str, dict[str, Any]]) -> str:
     return min(better, key=lambda c: (judged[c]["acer"], CHOICES.index(c))) if better else "kept"
 
 
-ADVICE = {"kept": " On your dev sessions neither the fine-tuned model nor a calibrated threshold did better "
-                  "than the model you have, so keeping it as it is is recommended.",
-          "calibrated": " On your dev sessions the fine-tuned model was no better than the calibrated "
-                        "threshold, so keeping your model with that threshold is recommended.",
-          "adapted": ""}
+ADVICE = {
+    "kept": " On your dev sessions neither the fine-tuned model nor a calibrated threshold did better "
+    "than the model you have, so keeping it as it is is recommended.",
+    "calibrated": " On your dev sessions the fine-tuned model was no better than the calibrated "
+    "threshold, so keeping your model with that threshold is recommended.",
+    "adapted": "",
+}
 # the held-out sessions say "not better" while the dev sessions recommend the fine-tuned model: say why
-ADAPTED_NOT_BETTER = (" It is recommended all the same: on your dev sessions (the middle session of each take) it "
-                      "did at least as well as the others. Check it on the live view; the Model menu switches "
-                      "back to your model.")
+ADAPTED_NOT_BETTER = (
+    " It is recommended all the same: on your dev sessions (the middle session of each take) it "
+    "did at least as well as the others. Check it on the live view; the Model menu switches "
+    "back to your model."
+)
 
 
 def advice(chosen: str, better_on_held_out: bool) -> str:
@@ -119,9 +152,18 @@ def advice(chosen: str, better_on_held_out: bool) -> str:
     return ADAPTED_NOT_BETTER if chosen == "adapted" and not better_on_held_out else ADVICE[chosen]
 
 
-def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Sample], out_dir: Path, name: str,
-                    *, device: str = "auto", cache_dir: Path | None = None, install: bool = True,
-                    recipe: dict[str, Any] | None = None) -> Generator[TrainEvent, None, dict[str, Any]]:
+def adapt_to_camera(
+    base: Path,
+    train: Sequence[Sample],
+    held_out: Sequence[Sample],
+    out_dir: Path,
+    name: str,
+    *,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    install: bool = True,
+    recipe: dict[str, Any] | None = None,
+) -> Generator[TrainEvent, None, dict[str, Any]]:
     """Calibrate ``base`` on ``train``, fine-tune it on ``train`` (``FINETUNE``, ``recipe`` over it), judge
     both on ``held_out``.
 
@@ -135,10 +177,20 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
     require_checkpoint(base, "adapting it to a camera (fine-tuning)")  # before minutes of calibration
     yield TrainEvent("warning", message="calibrating the current model on your sessions")
     cal = calibrate_samples(base, train, cache_dir=cache_dir, device=device)
-    cfg = TrainConfig(**{**FINETUNE, **(recipe or {}), "data": (str(write_manifest(out_dir / "recordings.csv", train)),),
-                         "init": str(base), "out_dir": str(out_dir / "run"), "name": name, "install": install,
-                         "device": device, "workers": 0,
-                         **({"cache_dir": str(cache_dir)} if cache_dir else {})})
+    cfg = TrainConfig(
+        **{
+            **FINETUNE,
+            **(recipe or {}),
+            "data": (str(write_manifest(out_dir / "recordings.csv", train)),),
+            "init": str(base),
+            "out_dir": str(out_dir / "run"),
+            "name": name,
+            "install": install,
+            "device": device,
+            "workers": 0,
+            **({"cache_dir": str(cache_dir)} if cache_dir else {}),
+        }
+    )
     model_path = None
     for ev in fit(cfg):
         if ev.kind == "done":
@@ -146,17 +198,22 @@ def adapt_to_camera(base: Path, train: Sequence[Sample], held_out: Sequence[Samp
         yield ev
     assert model_path is not None  # fit's last event, "done", carries the installed model's path
     twin = Path(cfg.out_dir) / "best.pt" if cfg.refit else Path(model_path)  # judged on dev: it never saw it
-    choice = pick(base, twin, split_by_session(train, cfg.dev_fraction)[1], cal["threshold"],
-                  cache_dir=cache_dir, device=device)
+    choice = pick(
+        base, twin, split_by_session(train, cfg.dev_fraction)[1], cal["threshold"], cache_dir=cache_dir, device=device
+    )
     seconds = round(time.perf_counter() - t0, 1)
     base_scores, base_labels, base_meta = score_samples(base, held_out, cache_dir=cache_dir, device=device)
     new_scores, new_labels, new_meta = score_samples(Path(model_path), held_out, cache_dir=cache_dir, device=device)
     before = judge(base_scores, base_labels, base_meta.threshold)
-    result = {"calibrated_threshold": cal["threshold"], "before": before,
-              "calibrated": judge(base_scores, base_labels, cal["threshold"]),
-              "adapted": judge(new_scores, new_labels, new_meta.threshold), "model_path": Path(model_path),
-              "seconds": seconds,
-              "scores": {"labels": base_labels, "base": base_scores, "adapted": new_scores}}
+    result = {
+        "calibrated_threshold": cal["threshold"],
+        "before": before,
+        "calibrated": judge(base_scores, base_labels, cal["threshold"]),
+        "adapted": judge(new_scores, new_labels, new_meta.threshold),
+        "model_path": Path(model_path),
+        "seconds": seconds,
+        "scores": {"labels": base_labels, "base": base_scores, "adapted": new_scores},
+    }
     result["sentence"] = sentence(before, result["adapted"])
     result.update(choice)
     result["app"] = result[{"kept": "before"}.get(choice["chosen"], choice["chosen"])]

@@ -6,6 +6,7 @@ Records sessions from a video standing in for the camera (the bundled sample by 
 as the encoder allows, through the app's own :class:`Recorder`), alternating live/print labels over four
 subjects, then runs the real ``fit()`` and times each stage. The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,6 @@ from liveness_app import paths
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder, SessionStore
 from liveness_app.core.sessions import LIVE
-
 from training.config import TrainConfig
 from training.fit.loop import fit
 
@@ -30,8 +30,14 @@ def record_sessions(root: Path, source: Path, minutes: float, session_s: float =
     per_session, written, k = int(session_s * src.fps), 0, 0
     while written < frames_total:
         first = src.read()
-        rec = Recorder(store, LIVE if k % 2 == 0 else "print", f"subject{k % 4}", src.name, src.fps,
-                       (first.shape[1], first.shape[0]))
+        rec = Recorder(
+            store,
+            LIVE if k % 2 == 0 else "print",
+            f"subject{k % 4}",
+            src.name,
+            src.fps,
+            (first.shape[1], first.shape[0]),
+        )
         rec.write(first)
         for _ in range(min(per_session, frames_total - written) - 1):
             rec.write(src.read(), block=True)  # offline: wait for the writer instead of dropping frames
@@ -56,11 +62,23 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         frames = record_sessions(Path(tmp) / "rec", a.source, a.minutes)
         t_rec = time.perf_counter() - t0
-        cfg = TrainConfig(data=(str(Path(tmp) / "rec"),), out_dir=str(Path(tmp) / "run"), name="bench",
-                          input_size=a.input_size, epochs=a.epochs, device=a.device, workers=a.workers,
-                          batch_size=a.batch_size, frames_per_video=a.frames_per_video,
-                          train_frames_per_video=a.frames_per_video, eval_frames_per_video=16,
-                          cache_dir=str(Path(tmp) / "cache"), install=False, patience=a.epochs, dev_fraction=0.25)
+        cfg = TrainConfig(
+            data=(str(Path(tmp) / "rec"),),
+            out_dir=str(Path(tmp) / "run"),
+            name="bench",
+            input_size=a.input_size,
+            epochs=a.epochs,
+            device=a.device,
+            workers=a.workers,
+            batch_size=a.batch_size,
+            frames_per_video=a.frames_per_video,
+            train_frames_per_video=a.frames_per_video,
+            eval_frames_per_video=16,
+            cache_dir=str(Path(tmp) / "cache"),
+            install=False,
+            patience=a.epochs,
+            dev_fraction=0.25,
+        )
         marks, epochs, images = {"start": time.perf_counter()}, [], 0
         for ev in fit(cfg):
             if ev.kind == "cache":
@@ -70,11 +88,19 @@ def main(argv: list[str] | None = None) -> int:
                 images = ev.metrics["images"]
                 print(ev.message, flush=True)
         total = time.perf_counter() - marks["start"]
-    result = {"minutes_of_video": a.minutes, "frames": frames, "record_write_s": round(t_rec, 1),
-              "cache_s": round(marks["cached"] - marks["start"], 1), "epoch_s": epochs,
-              "train_images_per_epoch": images, "img_per_s": round(images / min(epochs), 1) if epochs else None,
-              "recordings_to_checkpoint_s": round(total, 1), "device": cfg.device, "input_size": a.input_size,
-              "epochs": a.epochs}
+    result = {
+        "minutes_of_video": a.minutes,
+        "frames": frames,
+        "record_write_s": round(t_rec, 1),
+        "cache_s": round(marks["cached"] - marks["start"], 1),
+        "epoch_s": epochs,
+        "train_images_per_epoch": images,
+        "img_per_s": round(images / min(epochs), 1) if epochs else None,
+        "recordings_to_checkpoint_s": round(total, 1),
+        "device": cfg.device,
+        "input_size": a.input_size,
+        "epochs": a.epochs,
+    }
     print(json.dumps(result))
     return 0
 

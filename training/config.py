@@ -1,4 +1,5 @@
 """The resolved configuration of a training run (defaults <- optional JSON file <- command line)."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,8 @@ from typing import Any
 from liveness_app import paths
 from liveness_app.core.meta import ARCHITECTURES
 from liveness_app.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec
-
 from training.data.augment import AugmentConfig
 from training.teachers.combine import RULES as TEACHER_RULES
-
 
 REFIT_THRESHOLDS = ("twin", "blend")  # how training.fit.refit sets the refit model's threshold
 
@@ -70,7 +69,9 @@ class TrainConfig:
     teacher: str = ""  # a trained liveness model whose soft scores the student also learns ("" = off)
     kd_weight: float = 0.5  # share of the distillation term in the loss (the rest: the labels)
     kd_temperature: float = 2.0  # softening of both logits in the distillation term
-    teachers: tuple[str, ...] = ()  # external liveness models (spec names or files) whose combined soft scores are learnt
+    teachers: tuple[
+        str, ...
+    ] = ()  # external liveness models (spec names or files) whose combined soft scores are learnt
     teachers_dir: str = ""  # folder with their ONNX files ("" = $LIVENESS_TEACHERS_DIR, or beside a spec file)
     teacher_rule: str = "stack"  # how their scores combine (training.teachers.combine.RULES), fitted on dev
     holdout_locked: bool = True  # leave out the locked test split's groups (training/locked_split.json)
@@ -100,15 +101,17 @@ class TrainConfig:
         if not 0.0 <= self.synth_attacks <= 0.9:
             raise ValueError("synth_attacks must be in [0, 0.9]")
         if self.refit_threshold not in REFIT_THRESHOLDS:
-            raise ValueError(f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, "
-                             f"got {self.refit_threshold!r}")
+            raise ValueError(
+                f"refit_threshold must be one of {', '.join(REFIT_THRESHOLDS)}, got {self.refit_threshold!r}"
+            )
         if self.teachers and self.teacher:
             raise ValueError("teacher (a trained model of ours) and teachers (external ONNX models) exclude each other")
         if self.teacher_rule not in TEACHER_RULES:
             raise ValueError(f"teacher_rule must be one of {', '.join(TEACHER_RULES)}, got {self.teacher_rule!r}")
         if self.refit and (self.distill_from or self.teacher or self.teachers):
-            raise ValueError("refit repeats the training epochs only: it cannot be combined with "
-                             "distill_from or teacher(s)")
+            raise ValueError(
+                "refit repeats the training epochs only: it cannot be combined with distill_from or teacher(s)"
+            )
         if self.freeze_blocks < 0 or self.l2sp < 0:
             raise ValueError("freeze_blocks and l2sp must be >= 0")
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
@@ -145,9 +148,19 @@ class TrainConfig:
 # trained model. Why each value is what it is: docs/adr/0010-adapt-to-my-camera-recipe.md (measurements in
 # experiments/README.md).
 FINETUNE: dict[str, Any] = {
-    "epochs": 5, "epoch_size": 384, "batch_size": 32, "lr": 3e-4, "patience": 5, "freeze_blocks": 0,
-    "l2sp": 0.01, "ema_decay": 0.0, "dev_fraction": 0.34, "frames_per_video": 16, "train_frames_per_video": 8,
-    "eval_frames_per_video": 8, "label_smoothing": 0.05,
+    "epochs": 5,
+    "epoch_size": 384,
+    "batch_size": 32,
+    "lr": 3e-4,
+    "patience": 5,
+    "freeze_blocks": 0,
+    "l2sp": 0.01,
+    "ema_decay": 0.0,
+    "dev_fraction": 0.34,
+    "frames_per_video": 16,
+    "train_frames_per_video": 8,
+    "eval_frames_per_video": 8,
+    "label_smoothing": 0.05,
     # the base's BatchNorm statistics are kept: recomputed from one room's few crops, they fit that room only
     "bn_refresh": False,
     # refit on train + dev (training.fit.refit): the dev sessions are the latest recorded, the closest to later use
@@ -160,27 +173,35 @@ FINETUNE: dict[str, Any] = {
 # One help line per option of ``liveness-train`` (the parser is generated from TrainConfig's fields).
 HELP: dict[str, str] = {
     "out_dir": "run folder: config.json, log.jsonl, best.pt, last_state.pt, skipped.csv (default: runs/NAME "
-               "in the user data folder, never the current folder)",
+    "in the user data folder, never the current folder)",
     "name": "model name (the installed file is NAME.pt)",
     "arch": "mobilenet_v3_large (shipped) or mobilenet_v2 (pair it with --pretrained ImageNet weights)",
     "input_size": "model input side in pixels (the shipped models' 128; 224 is several times slower on a CPU)",
     "crop_margin": "margin around the detected face box, as a fraction of its size",
-    "mean": "input normalisation mean (R G B)", "std": "input normalisation std (R G B)",
-    "epochs": "most epochs to train", "batch_size": "images per step (per process under torchrun)",
-    "lr": "AdamW learning rate", "weight_decay": "AdamW weight decay",
+    "mean": "input normalisation mean (R G B)",
+    "std": "input normalisation std (R G B)",
+    "epochs": "most epochs to train",
+    "batch_size": "images per step (per process under torchrun)",
+    "lr": "AdamW learning rate",
+    "weight_decay": "AdamW weight decay",
     "bn_momentum": "BatchNorm running-statistics momentum",
-    "loss": "bce (label-smoothed) or focal", "focal_gamma": "focal loss gamma", "focal_alpha": "focal loss alpha",
+    "loss": "bce (label-smoothed) or focal",
+    "focal_gamma": "focal loss gamma",
+    "focal_alpha": "focal loss alpha",
     "label_smoothing": "BCE label smoothing (0..0.5)",
-    "frames_per_video": "frames cached per video", "train_frames_per_video": "frames drawn per video each epoch",
+    "frames_per_video": "frames cached per video",
+    "train_frames_per_video": "frames drawn per video each epoch",
     "eval_frames_per_video": "frames scored per video in evaluation",
     "dev_per_group": "dev crops per (group, label) scored each epoch for early stopping (0 = all)",
     "epoch_size": "images per epoch, sampled balanced over labels and groups (0 = one pass); shared by the "
-                  "processes under torchrun",
+    "processes under torchrun",
     "patience": "epochs without dev improvement before stopping",
     "dev_fraction": "share of the groups (or, for one person, of the sessions) held out as dev",
     "dev_groups": "groups to use as dev (default: drawn at random)",
     "test_groups": "groups held out as test (never trained or calibrated on)",
-    "device": "auto, cpu or cuda", "amp": "bf16 autocast on CUDA", "seed": "random seed",
+    "device": "auto, cpu or cuda",
+    "amp": "bf16 autocast on CUDA",
+    "seed": "random seed",
     "workers": "DataLoader worker processes",
     "pretrained": "ImageNet weights file for the backbone (default: none: from scratch)",
     "cache_dir": "face-crop cache folder (default: the user data folder's cache/)",
@@ -191,24 +212,25 @@ HELP: dict[str, str] = {
     "augment": "augmentation options over the defaults, as JSON",
     "synth_attacks": "probability that a live training crop becomes a simulated replay or print (0..0.9)",
     "distill_from": "ImageNet MobileNetV2 weights to distil into the backbone before training",
-    "distill_epochs": "distillation epochs", "distill_lr": "distillation learning rate",
+    "distill_epochs": "distillation epochs",
+    "distill_lr": "distillation learning rate",
     "init": "a .pt checkpoint to fine-tune (keeps its architecture and preprocessing; an .onnx export has no "
-            "weights to train: name the .pt it came from)",
+    "weights to train: name the .pt it came from)",
     "freeze_blocks": "with --init: keep the first N feature blocks as they are",
     "l2sp": "with --init: weight of the L2 pull toward the initial weights",
     "teacher": "a trained liveness model, .pt (same preprocessing), whose soft scores are distilled as well",
     "kd_weight": "with --teacher: share of the distillation term in the loss (0..1)",
     "kd_temperature": "with --teacher: temperature of the distillation term",
     "teachers": "external liveness models (built-in spec names such as silentface-v2, or spec files) whose "
-                "combined soft scores the student learns (kd_weight, kd_temperature)",
+    "combined soft scores the student learns (kd_weight, kd_temperature)",
     "teachers_dir": "folder holding the ONNX files the teachers' specs name (default: $LIVENESS_TEACHERS_DIR, "
-                    "or beside a spec file)",
+    "or beside a spec file)",
     "teacher_rule": "how the teachers' scores combine, fitted on dev: mean, logit_mean, calibrated_mean, stack, best",
     "holdout_locked": "leave out the groups of the locked test split (training/locked_split.json)",
     "refit": "after early stopping, train again from the start on train + dev for as many epochs (the "
-             "installed model is refit.pt; best.pt stays as its held-out twin)",
+    "installed model is refit.pt; best.pt stays as its held-out twin)",
     "refit_threshold": "the refit model's threshold: twin (the early-stopped model's, calibrated on dev) or "
-                       "blend (halfway, in logit space, between that and the refit model's own on train + dev)",
+    "blend (halfway, in logit space, between that and the refit model's own on train + dev)",
     "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation",
     "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own",
 }

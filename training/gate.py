@@ -10,6 +10,7 @@ than ``--margin`` (0.02) on any family, 2 on an error, 0 otherwise. Writes ``gat
 (the table the model card shows). A model whose metadata says it trained or calibrated on a locked group is
 flagged: its figures there are not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def _saw_locked(meta: Any, locked: frozenset[str]) -> list[str]:
     return sorted(seen & locked)
 
 
-def score_model(path: Path, samples: Sequence, cache_dir: Path, detector: Path, frames: int
-                ) -> tuple[Any, list, list, np.ndarray]:
+def score_model(
+    path: Path, samples: Sequence, cache_dir: Path, detector: Path, frames: int
+) -> tuple[Any, list, list, np.ndarray]:
     """The model's metadata, cached items, entries and scores on ``samples``; ``path``: a ``.pt`` checkpoint
     or an ``.onnx`` model."""
     from training.data.cache import CropCache
@@ -60,17 +62,26 @@ def score_model(path: Path, samples: Sequence, cache_dir: Path, detector: Path, 
     from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples
 
     model, meta, device = open_model(path)
-    cache = CropCache(cache_dir, detector, meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA,
-                      frames_per_video=CACHED_FRAMES)
+    cache = CropCache(
+        cache_dir, detector, meta.preprocessing.crop_margin, CACHE_MARGIN_EXTRA, frames_per_video=CACHED_FRAMES
+    )
     items, _ = returned(cache_samples(cache, samples))
     entries = eval_entries(items, frames)
     scores, _ = score_entries(model, meta.preprocessing, entries, device)
     return meta, items, entries, np.asarray(scores, dtype=np.float64)
 
 
-def run_gate(candidate: Path, current: Path, data: Sequence[str], teachers: Sequence[str], teachers_dir: Path | None,
-             cache_dir: Path, margin: float = MARGIN, frames: int = 8, locked: frozenset[str] | None = None
-             ) -> dict[str, Any]:
+def run_gate(
+    candidate: Path,
+    current: Path,
+    data: Sequence[str],
+    teachers: Sequence[str],
+    teachers_dir: Path | None,
+    cache_dir: Path,
+    margin: float = MARGIN,
+    frames: int = 8,
+    locked: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """The gate's table and verdict (see the module docstring); ``locked``: the committed split's groups
     unless given."""
     from liveness_app import paths
@@ -86,16 +97,31 @@ def run_gate(candidate: Path, current: Path, data: Sequence[str], teachers: Sequ
     models: dict[str, Any] = {}
     for role, path in (("candidate", candidate), ("current default", current)):
         meta, items, entries, scores = score_model(path, samples, cache_dir, detector, frames)
-        models[role] = {"file": str(path), "name": meta.name, "threshold": meta.threshold,
-                        "saw_locked_groups": _saw_locked(meta, locked), "families": _families(entries, scores, meta.threshold)}
+        models[role] = {
+            "file": str(path),
+            "name": meta.name,
+            "threshold": meta.threshold,
+            "saw_locked_groups": _saw_locked(meta, locked),
+            "families": _families(entries, scores, meta.threshold),
+        }
         if role == "candidate":
             cand_items, cand_entries = items, entries
-    for name, (scores, threshold, facts) in compared_scores(teachers, cand_items, cand_entries, teachers_dir, cache_dir,
-                                                           detector, CACHED_FRAMES, workers=2).items():
-        models[name] = {"file": facts["file"], "sha256": facts["sha256"], "threshold": threshold, "teacher": True,
-                        "families": _families(cand_entries, scores, threshold)}
-    return {"groups": sorted({s.group for s in samples}), "margin": margin, "models": models,
-            **_verdict(models, margin)}
+    for name, (scores, threshold, facts) in compared_scores(
+        teachers, cand_items, cand_entries, teachers_dir, cache_dir, detector, CACHED_FRAMES, workers=2
+    ).items():
+        models[name] = {
+            "file": facts["file"],
+            "sha256": facts["sha256"],
+            "threshold": threshold,
+            "teacher": True,
+            "families": _families(cand_entries, scores, threshold),
+        }
+    return {
+        "groups": sorted({s.group for s in samples}),
+        "margin": margin,
+        "models": models,
+        **_verdict(models, margin),
+    }
 
 
 def _verdict(models: dict[str, Any], margin: float) -> dict[str, Any]:
@@ -109,17 +135,28 @@ def _verdict(models: dict[str, Any], margin: float) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     models = result["models"]
     fams = list(models["candidate"]["families"])
-    lines = ["| model | threshold | " + " | ".join(f"{f} AUC / ACER" for f in fams) + " |",
-             "|---|---|" + "---|" * len(fams)]
+    lines = [
+        "| model | threshold | " + " | ".join(f"{f} AUC / ACER" for f in fams) + " |",
+        "|---|---|" + "---|" * len(fams),
+    ]
     for name, m in models.items():
         flag = " (trained on locked groups: not a test)" if m.get("saw_locked_groups") else ""
-        cells = [f"{c['auc']:.3f} / {100 * c['acer']:.1f} %" if c.get("auc") is not None and c.get("acer") is not None
-                 else "n/a" for c in (m["families"].get(f, {}) for f in fams)]
+        cells = [
+            f"{c['auc']:.3f} / {100 * c['acer']:.1f} %"
+            if c.get("auc") is not None and c.get("acer") is not None
+            else "n/a"
+            for c in (m["families"].get(f, {}) for f in fams)
+        ]
         lines.append(f"| {name}{flag} | {m['threshold']:.3f} | " + " | ".join(cells) + " |")
-    verdict = ("PASSED" if result["passed"] else
-               f"FAILED: more than {result['margin']} AUC below the current default on {', '.join(result['worse_than_current'])}")
-    lines += ["", f"Gate: {verdict}. Frame level, each model at its own threshold; locked groups: "
-                  f"{', '.join(result['groups'])}."]
+    verdict = (
+        "PASSED"
+        if result["passed"]
+        else f"FAILED: more than {result['margin']} AUC below the current default on {', '.join(result['worse_than_current'])}"
+    )
+    lines += [
+        "",
+        f"Gate: {verdict}. Frame level, each model at its own threshold; locked groups: {', '.join(result['groups'])}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -131,20 +168,33 @@ def main(argv: list[str] | None = None) -> int:
     from training.teachers.spec import SpecError, builtin_specs
 
     p = argparse.ArgumentParser(prog="python -m training.gate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--candidate", type=Path, required=True,
-                   help="the model that would become the default (.pt or .onnx)")
-    p.add_argument("--current", type=Path, default=paths.default_model_path(),
-                   help="the default it would replace (.pt or .onnx)")
-    p.add_argument("--data", action="append", required=True, help="the shared data's manifests (locked groups are read)")
+    p.add_argument(
+        "--candidate", type=Path, required=True, help="the model that would become the default (.pt or .onnx)"
+    )
+    p.add_argument(
+        "--current", type=Path, default=paths.default_model_path(), help="the default it would replace (.pt or .onnx)"
+    )
+    p.add_argument(
+        "--data", action="append", required=True, help="the shared data's manifests (locked groups are read)"
+    )
     p.add_argument("--teacher", action="append", help="external models to show beside (default: every built-in spec)")
     p.add_argument("--teachers-dir", type=Path, help="folder holding the teachers' ONNX files")
-    p.add_argument("--cache-dir", type=Path, default=None, help="crop and score cache (default: the user data folder's)")
+    p.add_argument(
+        "--cache-dir", type=Path, default=None, help="crop and score cache (default: the user data folder's)"
+    )
     p.add_argument("--margin", type=float, default=MARGIN, help="AUC the candidate may lose on a family (default 0.02)")
     p.add_argument("--out", type=Path, required=True, help="folder for gate.json and gate.md")
     a = p.parse_args(argv)
     try:
-        result = run_gate(a.candidate, a.current, a.data, a.teacher or list(builtin_specs()), a.teachers_dir,
-                          a.cache_dir or paths.user_data_dir() / "cache", a.margin)
+        result = run_gate(
+            a.candidate,
+            a.current,
+            a.data,
+            a.teacher or list(builtin_specs()),
+            a.teachers_dir,
+            a.cache_dir or paths.user_data_dir() / "cache",
+            a.margin,
+        )
     except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"gate: error: {exc}", file=sys.stderr)
         return 2

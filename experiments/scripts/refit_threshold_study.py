@@ -9,20 +9,23 @@ Usage: python experiments/scripts/refit_threshold_study.py RUN  (RUN: an adapt_b
 Scores refit.pt on each user's recordings (their cache), so it takes a few seconds per user; nothing is trained.
 Rules compared on the same users: a post-hoc comparison, so the last line also chooses a rule by leaving
 one user out at a time."""
+
 import json
 import sys
 from pathlib import Path
+
 import numpy as np
-from scipy.special import logit, expit
+from scipy.special import expit, logit
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
-from training.eval import metrics as M
-from training.eval import thresholds as T
+from liveness_app.core.model import load_checkpoint
 from training.adapt import judge
 from training.calibrate import score_samples
-from training.fit.prepare import load_samples
-from training.data.splits import split_by_session
 from training.config import FINETUNE
-from liveness_app.core.model import load_checkpoint
+from training.data.splits import split_by_session
+from training.eval import metrics as M
+from training.eval import thresholds as T
+from training.fit.prepare import load_samples
 
 LIVE_K = (0.5, 1.0, 1.5, 2.0)
 FRAC_F = (0.5, 0.6, 0.7, 0.75, 0.8)
@@ -38,9 +41,11 @@ for u in res["users"]:
     later_s, later_l = sc["later_adapted"], sc["later_labels"]
     s_dev, l_dev, _ = score_samples(refit, dev, cache_dir=d / "cache", device="cpu")
     s_tr, l_tr, _ = score_samples(refit, train, cache_dir=d / "cache", device="cpu")
+
     def own(s, labels):
         cal = T.calibrate(s, labels)
         return T.centred_threshold(s, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
+
     s_all, l_all = np.concatenate([s_tr, s_dev]), list(l_tr) + list(l_dev)
     twin = load_checkpoint(d / "run" / "best.pt")[1].threshold  # refit.pt holds the chosen one
     t = {"twin": twin, "dev": own(s_dev, l_dev), "all": own(s_all, l_all)}
@@ -68,7 +73,7 @@ for k in rules:
 # most often on the others (ties: lower median ACER, then the order above), judge it on the one left out.
 loo = 0
 for i, r in enumerate(rows):
-    others = rows[:i] + rows[i + 1:]
+    others = rows[:i] + rows[i + 1 :]
     k = max(rules, key=lambda k: (sum(o[k][2] for o in others), -np.median([o[k][0] for o in others]), -rules.index(k)))
     loo += r[k][2]
 print(f"leave-one-user-out choice of rule: target met {loo} / {len(rows)}")

@@ -1,4 +1,5 @@
 """Frame sources: a webcam or a video file standing in for one (tests, demo, benchmark)."""
+
 from __future__ import annotations
 
 import time

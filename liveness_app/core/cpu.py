@@ -1,4 +1,5 @@
 """CPU facts every backend needs (how many threads may score, which CPU a figure comes from), without torch."""
+
 from __future__ import annotations
 
 import os

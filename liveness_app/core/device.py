@@ -1,4 +1,5 @@
 """Pick the torch device: CUDA when asked for (or "auto") and present, else the CPU, with the reason."""
+
 from __future__ import annotations
 
 import torch
@@ -6,8 +7,16 @@ import torch
 from . import DEVICE_CHOICES
 from .cpu import cpu_model, scoring_threads, use_scoring_threads
 
-__all__ = ["CHOICES", "TORCH_DEFAULT_THREADS", "cpu_model", "describe", "scoring_threads", "select_device",
-           "use_scoring_threads", "use_training_threads"]
+__all__ = [
+    "CHOICES",
+    "TORCH_DEFAULT_THREADS",
+    "cpu_model",
+    "describe",
+    "scoring_threads",
+    "select_device",
+    "use_scoring_threads",
+    "use_training_threads",
+]
 
 CHOICES = DEVICE_CHOICES
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (physical cores), before any change

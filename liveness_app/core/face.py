@@ -1,4 +1,5 @@
 """MediaPipe BlazeFace face detection (model file shipped in ``assets/``) -> :class:`FaceBox`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,8 +55,9 @@ class FaceDetector:
     MediaPipe's own finaliser fails at interpreter exit otherwise.
     """
 
-    def __init__(self, model_path: Path, min_confidence: float = 0.5, max_faces: int = 8,
-                 min_face_px: float = MIN_FACE_PX) -> None:
+    def __init__(
+        self, model_path: Path, min_confidence: float = 0.5, max_faces: int = 8, min_face_px: float = MIN_FACE_PX
+    ) -> None:
         model_path = Path(model_path)
         if not model_path.is_file():
             raise DetectorError(f"Face detector model not found: {model_path}")

@@ -4,6 +4,7 @@ Everything that replaces a file the app or training relies on (a model, the trai
 manifest, the crop cache's index) goes through :func:`atomic_write`; every image read from disk goes
 through :func:`read_image`.
 """
+
 from __future__ import annotations
 
 import errno
@@ -21,8 +22,7 @@ import cv2
 import numpy as np
 
 # Like tempfile.mkstemp's: binary on Windows (no newline translation below Python), not inherited.
-_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-               | getattr(os, "O_NOINHERIT", 0))
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
 
 
 def _temp_beside(path: Path) -> tuple[int, Path]:
@@ -51,13 +51,21 @@ def _disk_full(path: Path, exc: OSError) -> OSError:
         free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free"
     except OSError:
         free = "free space unknown"
-    return DiskFullError(exc.errno, f"the disk is full: cannot write {path.name} in {path.parent} ({free}); "
-                                    "free some space and try again (the previous file, if any, is kept)")
+    return DiskFullError(
+        exc.errno,
+        f"the disk is full: cannot write {path.name} in {path.parent} ({free}); "
+        "free some space and try again (the previous file, if any, is kept)",
+    )
 
 
 @contextmanager
-def atomic_write(path: Path, mode: str = "wb", encoding: str | None = None,
-                 permissions: int | None = None, newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: Path,
+    mode: str = "wb",
+    encoding: str | None = None,
+    permissions: int | None = None,
+    newline: str | None = None,
+) -> Iterator[IO[Any]]:
     """A file object to write ``path``'s new content to: when the block ends without error it is flushed,
     fsynced and renamed over ``path`` (``permissions`` applied first, if given); on any error the
     temporary file is removed and ``path`` is left as it was. Readers see the old file or the new one,
@@ -102,8 +110,12 @@ def remove_stale_temporaries(folder: Path, older_than_s: float = 3600.0, recursi
     removed: list[Path] = []
     for path in _files_in(Path(folder), recursive):
         try:
-            if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink() \
-                    and time.time() - path.stat().st_mtime > older_than_s:
+            if (
+                _TEMP_NAME.match(path.name)
+                and path.is_file()
+                and not path.is_symlink()
+                and time.time() - path.stat().st_mtime > older_than_s
+            ):
                 path.unlink()
                 removed.append(path)
         except OSError:
@@ -175,8 +187,10 @@ def check_frame_size(width: int, height: int, name: str) -> None:
     """Raise :class:`ImageTooLargeError` naming ``name`` and its size when ``width`` x ``height`` is
     over :data:`MAX_IMAGE_PIXELS`."""
     if width * height > MAX_IMAGE_PIXELS:
-        raise ImageTooLargeError(f"{name} declares {width}x{height} pixels ({width * height / 1e6:.0f} MP), "
-                                 f"over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP limit")
+        raise ImageTooLargeError(
+            f"{name} declares {width}x{height} pixels ({width * height / 1e6:.0f} MP), "
+            f"over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP limit"
+        )
 
 
 def _check_image_header(data: bytes, path: Path) -> None:
@@ -192,8 +206,9 @@ def _check_image_header(data: bytes, path: Path) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own limit (89 MP warns, 179 MP raises) is above ours, so its verdict is ours too; the
         # warning is caught where warnings are errors (the tests) and otherwise just printed.
-        raise ImageTooLargeError(f"{display_path(path)}: over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; "
-                                 f"not decoded ({exc})") from exc
+        raise ImageTooLargeError(
+            f"{display_path(path)}: over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; not decoded ({exc})"
+        ) from exc
     except (OSError, ValueError, EOFError, SyntaxError):
         return  # not a format Pillow knows, or a header it cannot parse
     check_frame_size(width, height, display_path(path))

@@ -10,6 +10,7 @@
 Only what has not changed for :data:`QUIET_S` is touched, so another instance at work is left alone.
 Training runs of ``liveness-train`` keep their state: ``--resume`` needs it.
 """
+
 from __future__ import annotations
 
 import logging

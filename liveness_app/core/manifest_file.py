@@ -6,6 +6,7 @@ not decode (as one :class:`~.sessions.ManifestError`, whatever the decoder raise
 value to :func:`~.sessions.parse_manifest`. :func:`manifest_text` is what
 :class:`~.recorder.SessionStore` writes back.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ def _read_bytes(path: Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise ManifestError(f"{path} is not a regular file")
         if info.st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{path} is {info.st_size / 2**20:.0f} MiB, over the "
-                                f"{MAX_MANIFEST_BYTES // 2**20} MiB a session list may have")
+            raise ManifestError(
+                f"{path} is {info.st_size / 2**20:.0f} MiB, over the "
+                f"{MAX_MANIFEST_BYTES // 2**20} MiB a session list may have"
+            )
         try:
             data = handle.read(MAX_MANIFEST_BYTES + 1)  # bounded: the file may grow after the check
         except OSError as exc:

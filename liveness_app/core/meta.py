@@ -5,6 +5,7 @@ of its dict, an ONNX graph (:mod:`.onnx_backend`) as one JSON entry of its ``met
 here treats it as untrusted: every field is checked where it is read, and :class:`ModelLoadError` says
 which one is bad. Importing this module does not import torch, so the lean (ONNX Runtime) app can use it.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,15 +58,20 @@ class ModelMeta:
         if data.get("format") != FORMAT:
             raise ModelLoadError(f"not a Liveness Studio model (format {data.get('format')!r}, expected {FORMAT!r})")
         if data.get("arch") not in ARCHITECTURES:
-            raise ModelLoadError(f"unsupported architecture {data.get('arch')!r}; supported: {', '.join(ARCHITECTURES)}")
+            raise ModelLoadError(
+                f"unsupported architecture {data.get('arch')!r}; supported: {', '.join(ARCHITECTURES)}"
+            )
         try:
             spec = PreprocessSpec.from_dict(data["preprocessing"])
             threshold = _probability(data["threshold"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"bad preprocessing or threshold metadata: {exc}") from exc
         class_names = data.get("class_names", list(CLASS_NAMES))
-        if not isinstance(class_names, (list, tuple)) or len(class_names) != 2 or \
-                not all(isinstance(c, str) for c in class_names):
+        if (
+            not isinstance(class_names, (list, tuple))
+            or len(class_names) != 2
+            or not all(isinstance(c, str) for c in class_names)
+        ):
             raise ModelLoadError(f"class_names must be two names, got {class_names!r}")
         if not isinstance(data.get("name", ""), str):
             raise ModelLoadError("the model's name must be text")
@@ -154,8 +160,9 @@ def _split_summary(split: str, info: Any, named: Any, groups_shown: int) -> str:
     n_groups = info.get("groups") if _count(info.get("groups")) else len(names)
     text = f"{split}: {info['samples']:,} samples" + (f" ({per_label})" if per_label else "")
     if n_groups:
-        shown = ", ".join(names[:groups_shown]) + (f" and {len(names) - groups_shown} more"
-                                                    if len(names) > groups_shown else "")
+        shown = ", ".join(names[:groups_shown]) + (
+            f" and {len(names) - groups_shown} more" if len(names) > groups_shown else ""
+        )
         text += f" from {n_groups} group{'s' if n_groups != 1 else ''}" + (f" ({shown})" if shown else "")
     return text
 

@@ -8,10 +8,10 @@ needs to use the model the way it was trained (nanoGPT's ``model_args``, timm's 
 ``threshold``, ``class_names``, ``score`` (what the score means), ``training`` (recipe and data summary),
 ``metrics``, ``state_dict``.
 """
+
 from __future__ import annotations
 
 import io
-
 import json
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,21 @@ from .texture import LBPHistograms
 from .weights import describe_state_mismatch, read_weights_only
 
 # The metadata lives in .meta (no torch there, for the lean runtime); re-exported for existing callers.
-__all__ = ["ARCHITECTURES", "CLASS_NAMES", "FORMAT", "MODEL_ARGS", "LivenessNet", "ModelLoadError", "ModelMeta",
-           "build_model", "check_model_args", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+__all__ = [
+    "ARCHITECTURES",
+    "CLASS_NAMES",
+    "FORMAT",
+    "MODEL_ARGS",
+    "LivenessNet",
+    "ModelLoadError",
+    "ModelMeta",
+    "build_model",
+    "check_model_args",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
 
 def _backbone(arch: str, dropout: float) -> tuple[nn.Sequential, nn.Sequential]:
     """torchvision's features and classifier (one output) for ``arch``, randomly initialised."""
@@ -54,8 +67,14 @@ class LivenessNet(nn.Module):
 
     TEXTURE_DIM = 128
 
-    def __init__(self, dropout: float = 0.2, lbp_grid: int = 0, mean: tuple[float, ...] = IMAGENET_MEAN,
-                 std: tuple[float, ...] = IMAGENET_STD, arch: str = "mobilenet_v3_large") -> None:
+    def __init__(
+        self,
+        dropout: float = 0.2,
+        lbp_grid: int = 0,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+        arch: str = "mobilenet_v3_large",
+    ) -> None:
         super().__init__()
         self.arch = arch
         self.model_args = {"dropout": dropout, "lbp_grid": lbp_grid}  # what a checkpoint stores to rebuild it
@@ -93,8 +112,9 @@ class LivenessNet(nn.Module):
         return self.head(self.features(x), self.texture_features(x)).unsqueeze(1)
 
 
-def build_model(arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid: int = 0,
-                spec: PreprocessSpec | None = None) -> LivenessNet:
+def build_model(
+    arch: str = "mobilenet_v3_large", dropout: float = 0.2, lbp_grid: int = 0, spec: PreprocessSpec | None = None
+) -> LivenessNet:
     """A randomly initialised liveness model; ``spec`` gives the input normalisation the LBP branch undoes."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unsupported architecture {arch!r}")
@@ -146,22 +166,26 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[Liv
     model = build_model(meta.arch, spec=meta.preprocessing, **meta.model_args)
     state = data["state_dict"]
     if not isinstance(state, dict):
-        raise ModelLoadError(f"{Path(path).name}: the weights are a {type(state).__name__}, not a mapping "
-                             "of names to tensors")
+        raise ModelLoadError(
+            f"{Path(path).name}: the weights are a {type(state).__name__}, not a mapping of names to tensors"
+        )
     problem = describe_state_mismatch(model.state_dict(), state)
     if problem:
         raise ModelLoadError(f"{Path(path).name}: weights do not match {meta.arch}: {problem}")
     model.load_state_dict(state, strict=True)
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise ModelLoadError(f"{Path(path).name}: {len(bad)} weight tensor(s) hold NaN or infinity "
-                             f"(first: {bad[0]}); the file is damaged or the training diverged")
+        raise ModelLoadError(
+            f"{Path(path).name}: {len(bad)} weight tensor(s) hold NaN or infinity "
+            f"(first: {bad[0]}); the file is damaged or the training diverged"
+        )
     return model.to(device).eval(), meta
 
 
 def _plain(obj: Any) -> Any:
     """Metadata as plain JSON types (numpy scalars, paths and tuples converted), so that the file stays
     loadable with ``weights_only=True``."""
+
     def convert(value: Any) -> Any:
         if hasattr(value, "item"):  # numpy / torch scalar
             return value.item()

@@ -12,6 +12,7 @@ chatter (INFO, and glog's I/W lines and its "before InitGoogle" notice) go to th
 other line (an E or F line, an error message we do not know, a Python thread's traceback written
 meanwhile) is written to the real stderr: delayed by the call, never dropped.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,10 @@ from typing import Iterator
 
 log = logging.getLogger(__name__)
 
-CHATTER = re.compile(rb"^(INFO: |WARNING: Logging before InitGoogle\(\)|WARNING: All log messages before "
-                     rb"absl::InitializeLog\(\)|[IW]\d{4} )")
+CHATTER = re.compile(
+    rb"^(INFO: |WARNING: Logging before InitGoogle\(\)|WARNING: All log messages before "
+    rb"absl::InitializeLog\(\)|[IW]\d{4} )"
+)
 _LOCK = threading.Lock()  # one redirection at a time: two interleaved ones would leave fd 2 on a dead file
 
 

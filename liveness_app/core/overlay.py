@@ -2,6 +2,7 @@
 
 Computing (``explain``) and drawing stay apart, as in pytorch-grad-cam's ``show_cam_on_image``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ def _blend_heatmap(canvas: np.ndarray, face: FaceResult, alpha: float) -> None:
     if face.heatmap is None or cx1 <= cx0 or cy1 <= cy0:
         return
     full = cv2.resize(face.heatmap, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    part = full[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+    part = full[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
     canvas[cy0:cy1, cx0:cx1] = heatmap_on_image(canvas[cy0:cy1, cx0:cx1], part, alpha)
 
 
@@ -55,8 +56,7 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int
     y = max(th + base + 2, y)
     x = max(0, min(x, canvas.shape[1] - tw - 6))
     cv2.rectangle(canvas, (x, y - th - base - 4), (x + tw + 6, y), colour, cv2.FILLED)
-    cv2.putText(canvas, text, (x + 3, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2,
-                cv2.LINE_AA)
+    cv2.putText(canvas, text, (x + 3, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
 
 
 def draw_result(frame_bgr: np.ndarray, result: FrameResult | None, options: OverlayOptions) -> np.ndarray:

@@ -4,6 +4,7 @@ The GUI's scoring worker and the benchmark both drive this class. Settings (mode
 may be changed from another thread between frames: each frame works on a snapshot taken under a lock,
 so a model switch never tears a frame and never stops the stream.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,8 +51,14 @@ class FrameResult:
 class Pipeline:
     """Face liveness on single frames, with per-face tracking and smoothing."""
 
-    def __init__(self, detector: FaceDetector, model: LoadedModel, smoothing: SmoothingConfig | None = None,
-                 heatmap: bool = False, threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        model: LoadedModel,
+        smoothing: SmoothingConfig | None = None,
+        heatmap: bool = False,
+        threshold: float | None = None,
+    ) -> None:
         self._detector = detector
         self._lock = threading.Lock()
         self._model = model
@@ -109,19 +116,32 @@ class Pipeline:
                 ids = self._tracker.assign(boxes)
                 smoothed = [self._tracker.update(i, s, threshold) for i, s in zip(ids, out.scores)]
             for k, box in enumerate(boxes):
-                faces.append(FaceResult(
-                    box=box, track_id=ids[k], score=float(out.scores[k]), smoothed=smoothed[k][0],
-                    verdict=smoothed[k][1], crop=crop_box(box, spec.crop_margin),
-                    heatmap=None if out.cams is None else out.cams[k]))
+                faces.append(
+                    FaceResult(
+                        box=box,
+                        track_id=ids[k],
+                        score=float(out.scores[k]),
+                        smoothed=smoothed[k][0],
+                        verdict=smoothed[k][1],
+                        crop=crop_box(box, spec.crop_margin),
+                        heatmap=None if out.cams is None else out.cams[k],
+                    )
+                )
         else:
             with self._lock:
                 self._tracker.assign([])
-        return FrameResult(t_ms=t_ms, faces=faces, timings=timings, model_name=model.meta.name,
-                           threshold=threshold, frame=frame)
+        return FrameResult(
+            t_ms=t_ms, faces=faces, timings=timings, model_name=model.meta.name, threshold=threshold, frame=frame
+        )
 
 
-def open_pipeline(model_path: Path, device_preference: str = "auto", detector_path: Path | None = None,
-                  heatmap: bool = False, backend: str = "auto") -> Pipeline:
+def open_pipeline(
+    model_path: Path,
+    device_preference: str = "auto",
+    detector_path: Path | None = None,
+    heatmap: bool = False,
+    backend: str = "auto",
+) -> Pipeline:
     """Device + detector + model -> pipeline: what the benchmark, the soak test and the self-test run (the
     GUI session keeps one detector and swaps :meth:`LoadedModel.open` models into its pipeline). The
     caller closes ``pipeline.detector``. Raises ModelLoadError or DetectorError."""

@@ -8,6 +8,7 @@ and ends in :func:`prepare_crop`. A golden test compares both ends at the settin
 are identical where the cached crop was not shrunk and both crop boxes round alike, else one pixel (the
 rounding) or one resampling (the shrinking) apart.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Capture reads continuously at the source's rate and overwrites a one-slot holder
 frame when it is free. A slow model lowers the verdict rate, never the video rate, and latency never
 grows, because nothing is ever queued.
 """
+
 from __future__ import annotations
 
 import threading
@@ -91,8 +92,7 @@ class CaptureLoop:
 class ScoringLoop:
     """Takes the newest frame from ``slot``, runs the pipeline, hands the result to ``on_result``."""
 
-    def __init__(self, pipeline: Pipeline, slot: LatestFrameSlot,
-                 on_result: Callable[[FrameResult], None]) -> None:
+    def __init__(self, pipeline: Pipeline, slot: LatestFrameSlot, on_result: Callable[[FrameResult], None]) -> None:
         self.pipeline = pipeline
         self._slot = slot
         self._on_result = on_result

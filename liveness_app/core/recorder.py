@@ -10,6 +10,7 @@ A session is entered as ``"recording"`` before its first frame and set ``"comple
 frames counted, marked ``recovered``) or ``"incomplete"`` when nothing can be read. Only regular files are
 ever opened or deleted: a FIFO, a folder or a device in the folder is never read (a FIFO would block).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,19 @@ import numpy as np
 
 from .files import atomic_write, opencv_path
 from .manifest_file import manifest_text, read_manifest
-from .sessions import (LIVE, MANIFEST_NAME, RECORDING, InvalidEntry, Manifest, ManifestError, attack_type_of,
-                       file_kind, new_session, session_path, settle)
+from .sessions import (
+    LIVE,
+    MANIFEST_NAME,
+    RECORDING,
+    InvalidEntry,
+    Manifest,
+    ManifestError,
+    attack_type_of,
+    file_kind,
+    new_session,
+    session_path,
+    settle,
+)
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # stop recording before the disk is completely full
 # Recovery saves what it settled at least this often. A crash loses no session (one not saved yet is still
@@ -54,8 +66,9 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
         labels = json.loads(Path(path).read_text(encoding="utf-8"))["labels"]
     except (RecursionError, MemoryError) as exc:  # deep nesting, a huge value: not JSONDecodeError
         raise ValueError(f"{path}: cannot be decoded ({type(exc).__name__})") from exc
-    if not isinstance(labels, list) or not all(isinstance(lab, dict) and isinstance(lab.get("name"), str)
-                                               and lab["name"] for lab in labels):
+    if not isinstance(labels, list) or not all(
+        isinstance(lab, dict) and isinstance(lab.get("name"), str) and lab["name"] for lab in labels
+    ):
         raise ValueError(f"{path}: 'labels' must be a list of objects with a 'name'")
     if not any(lab["name"] == LIVE for lab in labels):
         raise ValueError(f"{path}: the label list needs a 'live' entry")
@@ -101,13 +114,16 @@ class SessionStore:
         try:
             text = manifest_text(sessions, invalid)
         except (ValueError, RecursionError) as exc:  # a refused entry the encoder cannot write back as it was
-            raise RecorderError(f"cannot save the session list: an entry cannot be written back ({exc}); "
-                                "the previous one is kept") from exc
+            raise RecorderError(
+                f"cannot save the session list: an entry cannot be written back ({exc}); the previous one is kept"
+            ) from exc
         try:
             with atomic_write(self.path, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as exc:
-            raise RecorderError(f"cannot save the session list ({exc.strerror or exc}); the previous one is kept") from exc
+            raise RecorderError(
+                f"cannot save the session list ({exc.strerror or exc}); the previous one is kept"
+            ) from exc
 
     def upsert(self, session: dict[str, Any]) -> None:
         with self._lock:
@@ -139,8 +155,9 @@ class SessionStore:
             path = self.file_of(session)
             kind = file_kind(path)
             if kind not in ("file", "missing"):
-                raise RecorderError(f"nothing was deleted: {path} is {kind}, not a video file; remove it "
-                                    "yourself if it should go")
+                raise RecorderError(
+                    f"nothing was deleted: {path} is {kind}, not a video file; remove it yourself if it should go"
+                )
             if kind == "file":
                 path.unlink()
             self._write([s for s in current.sessions if s["id"] != session_id], current.invalid)
@@ -156,8 +173,7 @@ class SessionStore:
                 raise RecorderError(f"cannot rename {self.path}: {exc.strerror or exc}") from exc
             return target
 
-    def recover(self, abort: threading.Event | None = None,
-                save_every_s: float = RECOVER_SAVE_EVERY_S) -> list[str]:
+    def recover(self, abort: threading.Event | None = None, save_every_s: float = RECOVER_SAVE_EVERY_S) -> list[str]:
         """Settle sessions a crash left in ``"recording"``; returns the ids settled and saved.
 
         Only regular files inside the folder are opened (a FIFO or a device would block the reader). The
@@ -219,8 +235,17 @@ def count_frames(path: Path, abort: threading.Event | None = None) -> int:
 class Recorder:
     """Writes one session on its own thread; frames come from the capture thread and never block it."""
 
-    def __init__(self, store: SessionStore, label: str, subject: str, camera: str, fps: float,
-                 size: tuple[int, int], notes: str = "", min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        label: str,
+        subject: str,
+        camera: str,
+        fps: float,
+        size: tuple[int, int],
+        notes: str = "",
+        min_free_bytes: int = MIN_FREE_BYTES,
+    ) -> None:
         if shutil.disk_usage(store.root).free < min_free_bytes:
             raise RecorderError(f"not enough free disk space in {store.root} to record")
         self.store, self.min_free = store, min_free_bytes

@@ -1,4 +1,5 @@
 """What every scoring backend returns (no torch here: the ONNX Runtime backend uses it too)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ def check_scores(scores: np.ndarray, n: int) -> np.ndarray:
     out = np.asarray(scores, dtype=np.float32).reshape(-1)
     if out.shape != (n,) or not np.all(np.isfinite(out)) or out.min(initial=0.0) < 0.0 or out.max(initial=0.0) > 1.0:
         shown = ", ".join(f"{v:.3g}" for v in out[:4])
-        raise ScoreRangeError(f"the model gave {out.size} score(s) ({shown}) for {n} face(s), not probabilities "
-                              "in 0..1; scoring stopped (choose another model)")
+        raise ScoreRangeError(
+            f"the model gave {out.size} score(s) ({shown}) for {n} face(s), not probabilities "
+            "in 0..1; scoring stopped (choose another model)"
+        )
     return out

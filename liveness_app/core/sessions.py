@@ -14,6 +14,7 @@ Layout::
                                  width, height, fps, duration_s, frames, date, notes, status}, ...]}
     recordings/<id>.avi        one video per session
 """
+
 from __future__ import annotations
 
 import math
@@ -139,8 +140,13 @@ def file_kind(path: Path) -> str:
         return f"unreadable ({exc.strerror or exc})"  # a symlink loop, no permission, ...
     if stat.S_ISREG(mode):
         return "file"
-    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a folder"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return kind
     return "not a regular file"
@@ -204,7 +210,7 @@ def parse_manifest(data: Any, root: Path) -> Manifest:
     An entry whose id, or whose file (its real path), an earlier valid entry already has is refused:
     deleting one of them would delete the other's video."""
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
-        raise ManifestError(f"expected {{\"version\": {MANIFEST_VERSION}, \"sessions\": [...]}}")
+        raise ManifestError(f'expected {{"version": {MANIFEST_VERSION}, "sessions": [...]}}')
     entries = data.get("sessions", [])
     if not isinstance(entries, list):
         raise ManifestError("'sessions' must be a list")
@@ -219,8 +225,10 @@ def parse_manifest(data: Any, root: Path) -> Manifest:
             if session["id"] in ids:
                 raise ValueError(f"id {_q(session['id'])} is listed twice")
             if key in owners:
-                raise ValueError(f"file {_q(session['file'])} is already the video of session "
-                                 f"{_q(owners[key])}: a file belongs to one session only")
+                raise ValueError(
+                    f"file {_q(session['file'])} is already the video of session "
+                    f"{_q(owners[key])}: a file belongs to one session only"
+                )
         except ValueError as exc:
             manifest.invalid.append(InvalidEntry(index, sid, str(exc), entry))
             continue
@@ -235,20 +243,35 @@ def attack_type_of(label: str) -> str:
     return "" if label == LIVE else label
 
 
-def new_session(sid: str, label: str, subject: str, camera: str, size: tuple[int, int], fps: float,
-                notes: str = "") -> dict[str, Any]:
+def new_session(
+    sid: str, label: str, subject: str, camera: str, size: tuple[int, int], fps: float, notes: str = ""
+) -> dict[str, Any]:
     """The entry of a session about to be recorded to ``<sid>.avi``: status "recording", nothing counted."""
     w, h = size
-    return {"id": sid, "file": f"{sid}.avi", "label": label, "attack_type": attack_type_of(label),
-            "subject": subject, "camera": camera, "width": w, "height": h, "fps": float(fps), "duration_s": 0.0,
-            "frames": 0, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "notes": notes,
-            "status": RECORDING, "dropped_frames": 0}
+    return {
+        "id": sid,
+        "file": f"{sid}.avi",
+        "label": label,
+        "attack_type": attack_type_of(label),
+        "subject": subject,
+        "camera": camera,
+        "width": w,
+        "height": h,
+        "fps": float(fps),
+        "duration_s": 0.0,
+        "frames": 0,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": notes,
+        "status": RECORDING,
+        "dropped_frames": 0,
+    }
 
 
 def settle(session: dict[str, Any], frames: int) -> dict[str, Any]:
     """Set a finished session's frame count, duration and status ("complete", or "incomplete" when no
     frame was written); returns the same dict."""
     fps = session["fps"]
-    session.update(frames=frames, duration_s=round(frames / fps, 2) if fps else 0.0,
-                   status=COMPLETE if frames > 0 else INCOMPLETE)
+    session.update(
+        frames=frames, duration_s=round(frames / fps, 2) if fps else 0.0, status=COMPLETE if frames > 0 else INCOMPLETE
+    )
     return session

@@ -1,4 +1,5 @@
 """Per-face tracking and verdict smoothing, so that one bad frame does not flip a verdict."""
+
 from __future__ import annotations
 
 from collections import deque

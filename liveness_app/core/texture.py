@@ -8,6 +8,7 @@ these histograms see exactly that, and need no training data to compute.
 It is a fixed ``nn.Module`` (no parameters, buffers not saved) that takes the model's normalised input, so
 the app and training share it with no extra preprocessing step, and it runs on the GPU with the network.
 """
+
 from __future__ import annotations
 
 import torch
@@ -71,7 +72,7 @@ class LBPHistograms(nn.Module):
         padded = F.pad(img, (1, 1, 1, 1), mode="replicate")
         code = torch.zeros(img.shape, dtype=torch.long, device=img.device)
         for bit, (dy, dx) in enumerate(NEIGHBOURS):
-            neighbour = padded[..., 1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
+            neighbour = padded[..., 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
             code |= (neighbour >= img).long() << bit
         return self.lut[code]
 
@@ -82,8 +83,8 @@ class LBPHistograms(nn.Module):
         rows = torch.arange(height, device=x.device) * self.grid // height
         cols = torch.arange(width, device=x.device) * self.grid // width
         cell = (rows[:, None] * self.grid + cols[None, :]).view(1, 1, height, width)
-        hist_id = (torch.arange(n * channels, device=x.device).view(n, channels, 1, 1) * self.grid ** 2 + cell)
+        hist_id = torch.arange(n * channels, device=x.device).view(n, channels, 1, 1) * self.grid**2 + cell
         flat = (hist_id * BINS + bins).flatten()
-        counts = torch.bincount(flat, minlength=n * channels * self.grid ** 2 * BINS).float()
-        hist = counts.view(n, channels * self.grid ** 2, BINS)
+        counts = torch.bincount(flat, minlength=n * channels * self.grid**2 * BINS).float()
+        hist = counts.view(n, channels * self.grid**2, BINS)
         return (hist / hist.sum(-1, keepdim=True).clamp_min(1.0)).flatten(1)

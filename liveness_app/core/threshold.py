@@ -5,6 +5,7 @@ threshold control's tooltip, its reset button) and to what is remembered (a valu
 the model, a calibration for the model and camera, a value given on the command line for this run only).
 The source is recorded when the value is set, never recovered later by comparing floats.
 """
+
 from __future__ import annotations
 
 import math

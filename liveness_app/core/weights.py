@@ -5,6 +5,7 @@ tells the user to retry with ``weights_only=False`` (which runs whatever code th
 is never repeated here, nor chained into a logged traceback. Used by the app's model loader and by
 training (``--pretrained``, ``--resume``).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -44,8 +45,10 @@ def unreadable_reason(exc: BaseException) -> str:
     # module posix is blocked" for a function a __reduce__ would call: both name the global.
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if isinstance(exc, pickle.UnpicklingError) and found:
-        return (f"it holds Python objects ({found.group(1)}) besides tensors and plain data, so it was "
-                "refused unopened (only weights-only files are loaded)")
+        return (
+            f"it holds Python objects ({found.group(1)}) besides tensors and plain data, so it was "
+            "refused unopened (only weights-only files are loaded)"
+        )
     if isinstance(exc, pickle.UnpicklingError):
         return "not a weights-only PyTorch file (corrupt, or a pickle of other objects)"
     first = re.split(r"\n|\. ", text.strip(), maxsplit=1)[0][:160]  # torch's first sentence says what broke
@@ -69,12 +72,16 @@ def describe_state_mismatch(own: Mapping[str, Any], given: Mapping[Any, Any]) ->
     if unexpected:
         parts.append(f"{_count(len(unexpected), 'unexpected key')} ({_names(unexpected)})")
     if not_tensors:
-        parts.append(f"{_count(len(not_tensors), 'value')} not a tensor "
-                     f"({_names([f'{k}: {type(given[k]).__name__}' for k in not_tensors])})")
+        parts.append(
+            f"{_count(len(not_tensors), 'value')} not a tensor "
+            f"({_names([f'{k}: {type(given[k]).__name__}' for k in not_tensors])})"
+        )
     if shapes:
-        parts.append(f"{_count(len(shapes), 'shape mismatch', 'shape mismatches')} ("
-                     + _names([f"{k}: expected {list(own[k].shape)}, got {list(given[k].shape)}"
-                               for k in shapes], sep="; ") + ")")
+        parts.append(
+            f"{_count(len(shapes), 'shape mismatch', 'shape mismatches')} ("
+            + _names([f"{k}: expected {list(own[k].shape)}, got {list(given[k].shape)}" for k in shapes], sep="; ")
+            + ")"
+        )
     return "; ".join(parts)
 
 

@@ -7,6 +7,7 @@ loader's thread (:mod:`.model_loader`: newest request wins); a model swap goes t
 refused (``load_failed``) and the model in use stays. The threshold in use is a
 :class:`~..core.threshold.Threshold`: its value and where it came from, decided when it is set.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from .. import paths
 from ..config import AppConfig
-from ..core import BACKEND_CHOICES as BACKENDS, DEVICE_CHOICES as DEVICES
+from ..core import BACKEND_CHOICES as BACKENDS
+from ..core import DEVICE_CHOICES as DEVICES
 from ..core.backends.factory import installed
 from ..core.face import FaceDetector
 from ..core.pipeline import LoadedModel, Pipeline
@@ -24,7 +26,6 @@ from ..core.threshold import Threshold
 from .model_loader import LoadFailure, LoadRequest, ModelLoader
 from .saved_thresholds import SavedThresholds
 from .settings import AppSettings
-
 
 ModelOpener = Callable[[Path, str, str], LoadedModel]  # (path, device, backend) -> a model ready to score
 
@@ -34,8 +35,10 @@ def startup_preferences(config: AppConfig, settings: AppSettings, usable_backend
     unknown (a hand-edited settings file) or an engine this runtime lacks."""
     device = config.device if "device" in config.explicit else (settings.device or "auto")
     backend = config.backend if "backend" in config.explicit else (settings.backend or "auto")
-    return (device if device in DEVICES else "auto",
-            backend if backend in BACKENDS and backend in usable_backends else "auto")
+    return (
+        device if device in DEVICES else "auto",
+        backend if backend in BACKENDS and backend in usable_backends else "auto",
+    )
 
 
 class ActiveModel(QObject):
@@ -49,9 +52,16 @@ class ActiveModel(QObject):
     device_changed = pyqtSignal(str)  # the device preference in use (auto, cpu, cuda)
     backend_changed = pyqtSignal(str)  # the engine preference in use (auto, torch, onnx)
 
-    def __init__(self, detector: FaceDetector | None, settings: AppSettings, device: str = "auto",
-                 heatmap: bool = False, backend: str = "auto", opener: ModelOpener = LoadedModel.open,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector | None,
+        settings: AppSettings,
+        device: str = "auto",
+        heatmap: bool = False,
+        backend: str = "auto",
+        opener: ModelOpener = LoadedModel.open,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
@@ -118,8 +128,9 @@ class ActiveModel(QObject):
         candidates = self.startup_models(asked)
         if not candidates:
             return False
-        self._request(LoadRequest(candidates[0], threshold=threshold, quiet=asked is None,
-                                  fallbacks=tuple(candidates[1:])))
+        self._request(
+            LoadRequest(candidates[0], threshold=threshold, quiet=asked is None, fallbacks=tuple(candidates[1:]))
+        )
         return True
 
     def activate(self, path: Path, threshold: float | None = None, quiet: bool = False) -> None:

@@ -8,6 +8,7 @@ chooses how long to train and the threshold; the final model then trains on both
 for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
 thread, with progress and cancel. The Record and Train panels stay for experts.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,8 +16,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PyQt6.QtCore import QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QDialog, QFormLayout, QLineEdit, QListWidget, QMessageBox, QProgressBar,
-                             QPushButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import paths
 from .panels.info import button_row, wrapped_label
@@ -24,10 +34,12 @@ from .recorder_service import RecorderService
 from .tasks import TaskRunner, error_text
 
 # label, what to show, optional
-STEPS = (("live", "Yourself, live: look at the camera, turn your head a little, blink, talk.", False),
-         ("replay-phone", "A photo or a video of yourself on a phone, held up to the camera.", True),
-         ("print", "A printed photo of yourself, held up to the camera.", True),
-         ("replay-screen", "A photo or a video of yourself on a tablet or monitor.", True))
+STEPS = (
+    ("live", "Yourself, live: look at the camera, turn your head a little, blink, talk.", False),
+    ("replay-phone", "A photo or a video of yourself on a phone, held up to the camera.", True),
+    ("print", "A printed photo of yourself, held up to the camera.", True),
+    ("replay-screen", "A photo or a video of yourself on a tablet or monitor.", True),
+)
 TITLES = {"live": "Live", "replay-phone": "Phone", "print": "Print", "replay-screen": "Screen"}
 PART_SECONDS = (16.0, 7.0, 7.0)  # train, the fine-tune's dev, held out for the before/after check
 HELD_OUT = 2
@@ -44,9 +56,15 @@ class AdaptDialog(QDialog):
     model_ready = pyqtSignal(Path)
     threshold_ready = pyqtSignal(float, str)
 
-    def __init__(self, recorder: RecorderService, base_model: Callable[[], Path | None], device: str = "auto",
-                 part_seconds: tuple[float, ...] = PART_SECONDS, recipe: dict[str, Any] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        recorder: RecorderService,
+        base_model: Callable[[], Path | None],
+        device: str = "auto",
+        part_seconds: tuple[float, ...] = PART_SECONDS,
+        recipe: dict[str, Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Adapt to my camera")
         self._recorder, self._base_model, self._device = recorder, base_model, device
@@ -79,17 +97,26 @@ class AdaptDialog(QDialog):
         self.use_threshold_button = QPushButton("Use the calibrated threshold only")
         self.keep_button = QPushButton("Keep my model")
         self.progress, self.result_label = QProgressBar(), wrapped_label()
-        for button, slot in ((self.record_button, self.record_step), (self.skip_button, self.skip_step),
-                             (self.adapt_button, self.adapt), (self.cancel_button, self.cancel),
-                             (self.use_model_button, self._use_model),
-                             (self.use_threshold_button, self._use_threshold), (self.keep_button, self.reject)):
+        for button, slot in (
+            (self.record_button, self.record_step),
+            (self.skip_button, self.skip_step),
+            (self.adapt_button, self.adapt),
+            (self.cancel_button, self.cancel),
+            (self.use_model_button, self._use_model),
+            (self.use_threshold_button, self._use_threshold),
+            (self.keep_button, self.reject),
+        ):
             button.clicked.connect(slot)
         form = QFormLayout()
         form.addRow("Your name (subject):", self.subject_edit)
         layout = QVBoxLayout(self)
-        layout.addWidget(wrapped_label("About 30 s of each: yourself live, then each attack you can show. Then "
-                                       "the current model is calibrated and fine-tuned to this camera (about a "
-                                       "minute on a CPU) and checked on the last part of each take."))
+        layout.addWidget(
+            wrapped_label(
+                "About 30 s of each: yourself live, then each attack you can show. Then "
+                "the current model is calibrated and fine-tuned to this camera (about a "
+                "minute on a CPU) and checked on the last part of each take."
+            )
+        )
         layout.addLayout(form)
         layout.addWidget(self.steps)
         layout.addWidget(self.instruction)
@@ -112,8 +139,11 @@ class AdaptDialog(QDialog):
             self.steps.setCurrentRow(self._step)
             self.instruction.setText(f"Step {self._step + 1} of {len(STEPS)} — {text}")
         else:
-            self.instruction.setText("All steps done: press Adapt." if self._can_adapt() else
-                                     "Record yourself live and at least one attack to adapt.")
+            self.instruction.setText(
+                "All steps done: press Adapt."
+                if self._can_adapt()
+                else "Record yourself live and at least one attack to adapt."
+            )
         self.record_button.setEnabled(not done and not busy)
         self.skip_button.setEnabled(not done and not busy and STEPS[self._step][2])
         self.adapt_button.setEnabled(not busy and self._can_adapt())
@@ -143,8 +173,7 @@ class AdaptDialog(QDialog):
         self.instruction.setText(f"Recording {STEPS[self._step][0]}, part {self._part + 1} of {len(self._parts)}...")
         self._token += 1
         token = self._token  # a stop timer of a cancelled take must not end a later one
-        QTimer.singleShot(int(self._parts[self._part] * 1000),
-                          lambda: token == self._token and self._recorder.stop())
+        QTimer.singleShot(int(self._parts[self._part] * 1000), lambda: token == self._token and self._recorder.stop())
         self._show_step()
 
     def _on_stopped(self, session: dict[str, Any]) -> None:
@@ -193,8 +222,18 @@ class AdaptDialog(QDialog):
         out = paths.user_data_dir() / "runs" / name
         self.outcome = None
         self.result_label.setText("Calibrating and fine-tuning...")
-        self._runner.start(lambda: adapt_to_camera(base, train, held, out, name, device=self._device,
-                                                   cache_dir=paths.user_data_dir() / "cache", recipe=self._recipe))
+        self._runner.start(
+            lambda: adapt_to_camera(
+                base,
+                train,
+                held,
+                out,
+                name,
+                device=self._device,
+                cache_dir=paths.user_data_dir() / "cache",
+                recipe=self._recipe,
+            )
+        )
         self._show_step()
 
     def _on_event(self, ev: Any) -> None:
@@ -206,15 +245,24 @@ class AdaptDialog(QDialog):
 
     def _on_done(self, result: dict[str, Any]) -> None:
         self.outcome = result
-        rows = [("the model you had", result["before"]), ("calibrated only", result["calibrated"]),
-                ("adapted", result["adapted"])]
-        table = "<br>".join(f"<b>{name}</b>: BPCER {_pct(r['bpcer'])}, APCER {_pct(r['apcer'])}, "
-                            f"ACER {_pct(r['acer'])}" for name, r in rows)
-        self.result_label.setText(f"On your held-out sessions:<br>{table}<br>{result['sentence']} "
-                                  f"({result['seconds']:.0f} s)")
+        rows = [
+            ("the model you had", result["before"]),
+            ("calibrated only", result["calibrated"]),
+            ("adapted", result["adapted"]),
+        ]
+        table = "<br>".join(
+            f"<b>{name}</b>: BPCER {_pct(r['bpcer'])}, APCER {_pct(r['apcer'])}, ACER {_pct(r['acer'])}"
+            for name, r in rows
+        )
+        self.result_label.setText(
+            f"On your held-out sessions:<br>{table}<br>{result['sentence']} ({result['seconds']:.0f} s)"
+        )
         self.progress.setValue(self.progress.maximum())
-        recommended = {"adapted": self.use_model_button, "calibrated": self.use_threshold_button,
-                       "kept": self.keep_button}[result["chosen"]]
+        recommended = {
+            "adapted": self.use_model_button,
+            "calibrated": self.use_threshold_button,
+            "kept": self.keep_button,
+        }[result["chosen"]]
         recommended.setDefault(True)
         recommended.setText(recommended.text().removesuffix(" (recommended)") + " (recommended)")
 

@@ -1,4 +1,5 @@
 """File and folder choosers: each returns a path, or None when the user cancels."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ No image math and no model logic here (:mod:`.active_model`). Hardware and files
 face detector, source opener), so tests run on a video file and a small model on the CPU. Extension points for
 later panels: see the package docstring (``liveness_app.gui``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DetectorFactory = Callable[[Path], FaceDetector]
-LEAN_TRAINING_NOTE = ("This is the lean runtime (ONNX Runtime, no PyTorch): it scores and records, "
-                      "while calibrating, training and adapting need the full install (pip install liveness-studio, or the "
-                      "full bundle). Recordings made here train there.")
+LEAN_TRAINING_NOTE = (
+    "This is the lean runtime (ONNX Runtime, no PyTorch): it scores and records, "
+    "while calibrating, training and adapting need the full install (pip install liveness-studio, or the "
+    "full bundle). Recordings made here train there."
+)
 NO_SOURCE_HINT = "Open a video file (File > Open video...) or pick a camera (File > Open camera)."
 
 
@@ -55,9 +58,13 @@ class MainWindow(QMainWindow):
 
     closing = pyqtSignal()  # emitted first thing on close: panels stop their own workers here
 
-    def __init__(self, config: AppConfig, settings: SettingsFile | None = None,
-                 detector_factory: DetectorFactory | None = None,
-                 source_opener: SourceOpener | None = None) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        settings: SettingsFile | None = None,
+        detector_factory: DetectorFactory | None = None,
+        source_opener: SourceOpener | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Liveness Studio")
         self.setWindowIcon(QIcon(str(paths.asset_path("icon.png"))))
@@ -71,19 +78,38 @@ class MainWindow(QMainWindow):
         self._restore_view()
         engines = {"torch": self.can_train, "onnx": installed("onnxruntime")}
         device, backend = startup_preferences(config, self.settings, [e for e, ok in engines.items() if ok])
-        self.active_model = ActiveModel(self._create_detector(detector_factory or FaceDetector), self.settings,
-                                        device, self.menu_actions.heatmap.isChecked(), backend, parent=self)
-        self.model_views = ModelViews(self.active_model, self.model_menu, self.menu_actions, self.model_panel,
-                                      self.threshold, self.status, self._warn, self)
+        self.active_model = ActiveModel(
+            self._create_detector(detector_factory or FaceDetector),
+            self.settings,
+            device,
+            self.menu_actions.heatmap.isChecked(),
+            backend,
+            parent=self,
+        )
+        self.model_views = ModelViews(
+            self.active_model,
+            self.model_menu,
+            self.menu_actions,
+            self.model_panel,
+            self.threshold,
+            self.status,
+            self._warn,
+            self,
+        )
         self.sources = VideoSources(self.settings, source_opener, self)
         self._connect()
         self._start_timers()
         self._start_up()
 
     # -- public API --------------------------------------------------------------------------------------
-    def add_panel(self, widget: QWidget, title: str, object_name: str,
-                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
-                  tabify: bool = False) -> QDockWidget:
+    def add_panel(
+        self,
+        widget: QWidget,
+        title: str,
+        object_name: str,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        tabify: bool = False,
+    ) -> QDockWidget:
         """Dock ``widget`` (listed under View > Panels); ``tabify`` stacks it as a tab on the area's last dock."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name)  # saveState/restoreState key
@@ -121,9 +147,13 @@ class MainWindow(QMainWindow):
         from .adapt_dialog import AdaptDialog
 
         active = self.active_model
-        dialog = AdaptDialog(self.recording_panel.recorder_service,
-                             lambda: active.model.path if active.model else None,
-                             device=active.device_preference, parent=self, **options)
+        dialog = AdaptDialog(
+            self.recording_panel.recorder_service,
+            lambda: active.model.path if active.model else None,
+            device=active.device_preference,
+            parent=self,
+            **options,
+        )
 
         def use_adapted(path: Path) -> None:
             self.model_views.refresh_menu()
@@ -146,14 +176,17 @@ class MainWindow(QMainWindow):
         self.controller = StreamController(self)
         self.threshold = ThresholdControl()
         self.menu_actions, self.model_menu = build_menus(
-            self, cuda_available(), {"torch": self.can_train, "onnx": installed("onnxruntime")})
+            self, cuda_available(), {"torch": self.can_train, "onnx": installed("onnxruntime")}
+        )
         build_toolbar(self, self.menu_actions, self.threshold)
 
     def _build_panels(self) -> None:
         """The side panels; the first-run layout (a saved one overrides it): faces get the height."""
         self.model_panel, self.faces_panel = ModelInfoPanel(), FacesPanel()
-        docks = [self.add_panel(self.model_panel, "Model", "model-panel"),
-                 self.add_panel(self.faces_panel, "Faces", "faces-panel")]
+        docks = [
+            self.add_panel(self.model_panel, "Model", "model-panel"),
+            self.add_panel(self.faces_panel, "Faces", "faces-panel"),
+        ]
         self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
         self.recording_panel = RecordingPanel(self.controller)
@@ -283,8 +316,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_status(self) -> None:
         """Text updates a few times a second, not per frame: they would cost more than the video."""
-        self.status.show_stats(self.stats, self.controller.dropped, self.controller.is_running,
-                               self.active_model.pipeline is not None)
+        self.status.show_stats(
+            self.stats, self.controller.dropped, self.controller.is_running, self.active_model.pipeline is not None
+        )
         self.faces_panel.refresh()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 (Qt's name)

@@ -1,4 +1,5 @@
 """Menus and toolbar: actions only; the main window decides what they do."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from ..core import BACKEND_CHOICES, DEVICE_CHOICES
 
 CAMERA_INDICES = range(10)
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA"}
-BACKEND_LABELS = {"auto": "Auto engine (ONNX Runtime on the CPU, PyTorch on a GPU)", "torch": "PyTorch",
-                  "onnx": "ONNX Runtime"}
+BACKEND_LABELS = {
+    "auto": "Auto engine (ONNX Runtime on the CPU, PyTorch on a GPU)",
+    "torch": "PyTorch",
+    "onnx": "ONNX Runtime",
+}
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -52,8 +56,10 @@ class ModelMenu(QMenu):
         self.open_action = QAction("&Open model...", parent)
         self.open_action.setShortcut(QKeySequence("Ctrl+M"))
         self.adapt_action = QAction("&Adapt to my camera...", parent)
-        self.adapt_action.setStatusTip("Record yourself live and with attacks for a few minutes, then calibrate "
-                                       "and fine-tune the active model to this camera")
+        self.adapt_action.setStatusTip(
+            "Record yourself live and with attacks for a few minutes, then calibrate "
+            "and fine-tune the active model to this camera"
+        )
         self._group = QActionGroup(self)
         self._group.setExclusive(True)
         self._model_actions: list[QAction] = []
@@ -117,8 +123,14 @@ class Actions:
     panels_menu: QMenu | None = None
 
 
-def _action(parent: QWidget, text: str, shortcut: str | None = None, checkable: bool = False,
-            tip: str = "", enabled: bool = True) -> QAction:
+def _action(
+    parent: QWidget,
+    text: str,
+    shortcut: str | None = None,
+    checkable: bool = False,
+    tip: str = "",
+    enabled: bool = True,
+) -> QAction:
     action = QAction(text, parent)
     action.setCheckable(checkable)
     action.setEnabled(enabled)
@@ -130,8 +142,9 @@ def _action(parent: QWidget, text: str, shortcut: str | None = None, checkable: 
     return action
 
 
-def build_menus(window: QMainWindow, cuda_available: bool,
-                engines: dict[str, bool] | None = None) -> tuple[Actions, ModelMenu]:
+def build_menus(
+    window: QMainWindow, cuda_available: bool, engines: dict[str, bool] | None = None
+) -> tuple[Actions, ModelMenu]:
     """File, Model, Device and View menus on ``window``'s menu bar; ``engines``: which of torch and onnx
     are installed (all, when None)."""
     a = Actions(
@@ -141,8 +154,9 @@ def build_menus(window: QMainWindow, cuda_available: bool,
         quit=_action(window, "&Quit", "Ctrl+Q"),
         box=_action(window, "&Box", "B", checkable=True, tip="Draw face boxes"),
         score=_action(window, "S&core", "S", checkable=True, tip="Write verdict and score"),
-        heatmap=_action(window, "&Heatmap", "H", checkable=True,
-                        tip="Grad-CAM: where the model looked (computed only while shown)"),
+        heatmap=_action(
+            window, "&Heatmap", "H", checkable=True, tip="Grad-CAM: where the model looked (computed only while shown)"
+        ),
     )
     bar = window.menuBar()
     assert bar is not None  # a QMainWindow makes its menu bar when first asked

@@ -3,6 +3,7 @@
 The newest request wins: a result that arrives after a newer request was made is dropped, never installed.
 A start-up request carries fallbacks (the last model used, then the bundled default) tried in order.
 """
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ threshold control and the status bar's device label and messages each show one s
 what the user picks in them goes back to it as a request. Nothing here decides anything: the active model
 does, and says so by signal.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,17 @@ class ModelViews(QObject):
     ``warn(title, text)`` shows a refusal that was asked for aloud (a quiet one goes to the status bar).
     """
 
-    def __init__(self, active: ActiveModel, menu: ModelMenu, actions: Actions, panel: ModelInfoPanel,
-                 threshold: ThresholdControl, status: StatusBar, warn: Warn, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        active: ActiveModel,
+        menu: ModelMenu,
+        actions: Actions,
+        panel: ModelInfoPanel,
+        threshold: ThresholdControl,
+        status: StatusBar,
+        warn: Warn,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.active, self.menu, self.actions = active, menu, actions
         self.panel, self.threshold, self.status = panel, threshold, status
@@ -93,9 +103,13 @@ class ModelViews(QObject):
         if req.quiet:
             self.status.showMessage(f"Model {req.path.name} not loaded: {message}", 15000)
         else:
-            after = ("The current model stays active." if self.active.model else
-                     f"{failure.instead.name} is loaded instead." if failure.instead is not None else
-                     "The video plays without verdicts until you choose a model in the Model menu.")
+            after = (
+                "The current model stays active."
+                if self.active.model
+                else f"{failure.instead.name} is loaded instead."
+                if failure.instead is not None
+                else "The video plays without verdicts until you choose a model in the Model menu."
+            )
             self._warn("Model not loaded", f"{req.path.name} cannot be used:\n\n{message}\n\n{after}")
         if failure.instead is None:
             self.show_model()  # "no model" when there is none; the video plays without verdicts

@@ -1,4 +1,5 @@
 """View > Box, Score, Heatmap: what the video view draws over each face, remembered between runs."""
+
 from __future__ import annotations
 
 from PyQt6.QtCore import QObject
@@ -14,8 +15,9 @@ class OverlayToggles(QObject):
     """Keeps ``view``'s overlay options and ``settings`` in step with the three toggle actions; at start the
     saved choices, except a heatmap choice given on the command line (``config``)."""
 
-    def __init__(self, actions: Actions, view: VideoView, settings: AppSettings, config: AppConfig,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, actions: Actions, view: VideoView, settings: AppSettings, config: AppConfig, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._actions, self._view, self._settings = actions, view, settings
         actions.box.setChecked(settings.overlay("box", True))
@@ -29,7 +31,8 @@ class OverlayToggles(QObject):
     def apply(self) -> None:
         """Draw what the actions say, and remember it."""
         a = self._actions
-        self._view.set_options(OverlayOptions(box=a.box.isChecked(), score=a.score.isChecked(),
-                                              heatmap=a.heatmap.isChecked()))
+        self._view.set_options(
+            OverlayOptions(box=a.box.isChecked(), score=a.score.isChecked(), heatmap=a.heatmap.isChecked())
+        )
         for name, action in (("box", a.box), ("score", a.score), ("heatmap", a.heatmap)):
             self._settings.set_overlay(name, action.isChecked())

@@ -10,6 +10,7 @@ sink (they never cross to the GUI thread for recording); ``write`` only queues: 
 (counted), it never stalls the video. A recording stops when asked, when the source changes or fails, when
 the disk fills up, and at :meth:`~RecorderService.shutdown` (the window closing).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -44,8 +45,14 @@ class RecorderService(QObject):
     progress = pyqtSignal(float, int, int)  # seconds recorded, frames written, frames dropped
     message = pyqtSignal(str, int)  # status-bar text, milliseconds to show it
 
-    def __init__(self, controller: StreamController, store: SessionStore | None, labels: Sequence[str],
-                 blocker: Callable[[], str] = _no_blocker, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        controller: StreamController,
+        store: SessionStore | None,
+        labels: Sequence[str],
+        blocker: Callable[[], str] = _no_blocker,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._controller, self.store, self.labels = controller, store, tuple(labels)
         self._blocker = blocker
@@ -93,8 +100,9 @@ class RecorderService(QObject):
         source, size = self._controller.source, self._controller.frame_size
         assert source is not None and size is not None  # it gave a frame (cannot_record says so otherwise)
         try:
-            recorder = Recorder(self.store, label, subject.strip(), camera=source.name, fps=source.fps, size=size,
-                                notes=notes.strip())
+            recorder = Recorder(
+                self.store, label, subject.strip(), camera=source.name, fps=source.fps, size=size, notes=notes.strip()
+            )
         except (RecorderError, OSError, ValueError) as exc:
             self.failed.emit(f"Recording could not start: {exc}")
             self.changed.emit()
@@ -126,7 +134,8 @@ class RecorderService(QObject):
             self.failed.emit(problem)
         why = f" ({reason})" if reason else ""
         self.message.emit(
-            f"Recorded {session['frames']} frames of '{session['label']}' for {session['subject']}{why}", 10000)
+            f"Recorded {session['frames']} frames of '{session['label']}' for {session['subject']}{why}", 10000
+        )
         if recorder.error:
             self.failed.emit(f"{recorder.error.capitalize()}. {session['frames']} frames were saved.")
         self.finished.emit(session)

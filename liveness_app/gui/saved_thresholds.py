@@ -4,6 +4,7 @@ Two kinds are saved (in :class:`~.settings.AppSettings`): one set by hand, per m
 camera, per model and camera. The model file itself is never changed. Which one applies, and where it came
 from, is decided here and travels with the value.
 """
+
 from __future__ import annotations
 
 from ..core.pipeline import LoadedModel
@@ -41,8 +42,7 @@ class SavedThresholds:
         if camera:
             self._settings.set_camera_threshold(model.path, camera, None)
 
-    def remember_calibration(self, model: LoadedModel, camera: str, value: float, rule: str,
-                             date: str) -> Threshold:
+    def remember_calibration(self, model: LoadedModel, camera: str, value: float, rule: str, date: str) -> Threshold:
         """Save ``value`` as ``model``'s threshold on ``camera`` (calibrated with ``rule`` on ``date``)."""
         self._settings.set_camera_threshold(model.path, camera, {"threshold": value, "rule": rule, "date": date})
         return Threshold.calibrated(value, camera, rule, date)

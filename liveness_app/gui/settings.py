@@ -7,6 +7,7 @@ file win over these.
 A settings file is untrusted like any file: every value is read with its type checked, and a value of the
 wrong type or out of range is ignored (logged) in favour of the default, so the app always starts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,7 +42,7 @@ def model_from_key(key: str) -> Path | None:
     """The model a saved key names; None for a ``bundled:`` name that would leave the models folder."""
     if key.startswith(BUNDLED):
         base = paths.bundled_models_dir().resolve()
-        path = (base / key[len(BUNDLED):]).resolve()
+        path = (base / key[len(BUNDLED) :]).resolve()
         if not path.is_relative_to(base):
             log.warning("settings: %r points outside the bundled models; ignored", key)
             return None
@@ -65,8 +66,12 @@ def _threshold_map(data: dict[str, Any]) -> dict[str, float]:
     """Saved thresholds: entries that are not a probability (text, NaN, 1.7) are dropped."""
     out = {}
     for key, value in data.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-                and 0.0 <= value <= 1.0:
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0.0 <= value <= 1.0
+        ):
             out[str(key)] = float(value)
         else:
             log.warning("settings: threshold %r for %s is not a probability; ignored", value, key)
@@ -183,8 +188,11 @@ class AppSettings:
         if info is None:
             data.pop(key, None)
         else:
-            data[key] = {"threshold": round(float(info["threshold"]), 4), "rule": str(info.get("rule", "")),
-                         "date": str(info.get("date", ""))}
+            data[key] = {
+                "threshold": round(float(info["threshold"]), 4),
+                "rule": str(info.get("rule", "")),
+                "date": str(info.get("date", "")),
+            }
         self.store.setValue("model/camera_thresholds", json.dumps(data))
 
     # The window layout is Qt's own bytes, kept as base64 text (the store holds plain values only).
@@ -193,7 +201,7 @@ class AppSettings:
         if not isinstance(value, str) or not value.startswith("base64:"):
             return None
         try:
-            return QByteArray(base64.b64decode(value[len("base64:"):], validate=True))
+            return QByteArray(base64.b64decode(value[len("base64:") :], validate=True))
         except (binascii.Error, ValueError):
             log.warning("settings: %s is not base64; ignored", key)
             return None

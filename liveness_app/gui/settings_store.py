@@ -10,6 +10,7 @@ Settings written by earlier versions (an INI file: ``$LIVENESS_STUDIO_HOME/setti
 platform's ``LivenessStudio.conf``) are imported once: every ``@Variant(...)`` line is dropped unread (and
 logged) before Qt sees the file, and only text values are kept.
 """
+
 from __future__ import annotations
 
 import base64

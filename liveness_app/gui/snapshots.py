@@ -1,4 +1,5 @@
 """File > Snapshot and File > Snapshot folder...: the frame as shown, overlay included, saved as a PNG."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Rates are measured from arrivals (frames at the view, results from scoring), not taken from the source's
 nominal fps: a slow model shows up as a low verdict rate next to a steady video rate.
 """
+
 from __future__ import annotations
 
 import time
@@ -82,8 +83,11 @@ class StreamStats:
         parts = [f"{self.frames.rate():.1f} fps", f"{self.results.rate():.1f} verdicts/s"]
         if self.latency.value is not None:
             # every stage has a value once the latency has; gradcam's is shown only while it is computed
-            stages = " · ".join(f"{name} {ema.value:.1f}" for name, ema in self.stages.items()
-                                if ema.value is not None and (name != "gradcam" or ema.value >= 0.05))
+            stages = " · ".join(
+                f"{name} {ema.value:.1f}"
+                for name, ema in self.stages.items()
+                if ema.value is not None and (name != "gradcam" or ema.value >= 0.05)
+            )
             parts += [f"{stages} ms", f"latency {self.latency.value:.0f} ms"]
         parts.append(f"dropped {dropped}")
         return "   ".join(parts)

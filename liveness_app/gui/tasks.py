@@ -5,6 +5,7 @@ signal, and ``stop()`` closes it at the next item so its ``finally`` blocks run 
 ``thread_worker`` does the same). A failure goes out as the exception itself (``errored``); the receiver
 words it, usually with :func:`error_text`.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 Opening is injected (``opener``), so tests stream a video file as the camera. The window wires ``started``
 to the stream controller and ``unavailable`` to the view's "no source" message.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,9 @@ class VideoSources(QObject):
     started = pyqtSignal(object, str)  # FrameSource, what the status bar says about it
     unavailable = pyqtSignal(str)  # why nothing streams
 
-    def __init__(self, settings: AppSettings, opener: SourceOpener | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, settings: AppSettings, opener: SourceOpener | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._settings = settings
         self._open = opener or open_source

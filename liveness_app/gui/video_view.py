@@ -4,6 +4,7 @@ Frames arrive at the source rate; ``show_frame`` only replaces the pending frame
 which Qt coalesces, so a slow display skips frames instead of queueing them (latest frame wins). The
 overlay itself is :func:`liveness_app.core.overlay.draw_result`; this widget only converts and paints.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

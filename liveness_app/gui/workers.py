@@ -6,6 +6,7 @@ workers only turn their callbacks and exceptions into signals. Pattern of superq
 sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
 Workers and threads delete themselves when finished; ``errored`` carries the exception, the receiver words it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -14,7 +15,6 @@ from functools import partial
 from typing import Callable, Protocol
 
 import numpy as np
-
 from PyQt6 import sip
 from PyQt6.QtCore import QObject, Qt, QThread, pyqtBoundSignal, pyqtSignal, pyqtSlot
 
@@ -129,8 +129,10 @@ def start_in_thread(worker: Worker) -> QThread:
     # The worker goes home (direct: only its own thread may push it), then deleteLater is queued there. Deleted
     # on its own thread, Qt's signal lock and PyQt's need for the GIL there can deadlock with the GUI thread.
     # (PyQt's stubs leave out connect's connection-type argument.)
-    worker.finished.connect(lambda: worker.moveToThread(home),  # type: ignore[call-arg]
-                            Qt.ConnectionType.DirectConnection)
+    worker.finished.connect(
+        lambda: worker.moveToThread(home),  # type: ignore[call-arg]
+        Qt.ConnectionType.DirectConnection,
+    )
     worker.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()

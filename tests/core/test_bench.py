@@ -1,5 +1,6 @@
 """The benchmark CLI: clear errors (exit 2, no traceback) for what it cannot use, and runs that keep
 figures, not frames. Runs use the tiny model on the CPU and the sample video; nothing asserts a speed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,17 +14,32 @@ import numpy as np
 import pytest
 import torch
 
-from studio_fakes import make_checkpoint
 from liveness_app import bench, bench_stream
 from liveness_app.core.camera import CameraUnavailableError
 from liveness_app.core.face import FaceBox, FaceDetector
 from liveness_app.core.pipeline import FaceResult, FrameResult, LoadedModel, Pipeline
 from liveness_app.core.smoothing import Verdict
+from studio_fakes import make_checkpoint
 
 SUMMARY_KEYS = {  # what the README and other tooling read: renaming one breaks them
-    "device", "backend", "model", "input_size", "source_fps", "capture_fps", "verdicts_per_s", "latency_p50_ms",
-    "latency_p95_ms", "latency_p95_one_face_ms", "gradcam_overhead", "dropped_frames", "results",
-    "faces_per_result", "stages_ms", "threads", "cpu", "peak_rss_mb",
+    "device",
+    "backend",
+    "model",
+    "input_size",
+    "source_fps",
+    "capture_fps",
+    "verdicts_per_s",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p95_one_face_ms",
+    "gradcam_overhead",
+    "dropped_frames",
+    "results",
+    "faces_per_result",
+    "stages_ms",
+    "threads",
+    "cpu",
+    "peak_rss_mb",
 }
 
 
@@ -146,8 +162,16 @@ def fake_result(i: int, faces: int) -> FrameResult:
     frame = np.full((480, 640, 3), i % 255, np.uint8)
     box = FaceBox(100, 100, 80, 80)
     face = FaceResult(box, 1, 0.7, 0.7, Verdict.LIVE, (90, 90, 190, 190), heatmap=np.ones((7, 7), np.float32))
-    return FrameResult(t_ms=i * 33, faces=[face] * faces, timings={"detect": 2.0, "model": 9.0, "decode": 1.0},
-                       model_name="m", threshold=0.5, frame=frame, captured_at=i / 30, latency_ms=12.0 + i % 3)
+    return FrameResult(
+        t_ms=i * 33,
+        faces=[face] * faces,
+        timings={"detect": 2.0, "model": 9.0, "decode": 1.0},
+        model_name="m",
+        threshold=0.5,
+        frame=frame,
+        captured_at=i / 30,
+        latency_ms=12.0 + i % 3,
+    )
 
 
 def test_recorder_keeps_numbers_and_one_frame() -> None:
@@ -182,8 +206,7 @@ def test_short_run_keeps_no_frames_and_reports_sane_figures(tiny_model, sample_v
 
 
 def test_main_prints_summary_json(capsys, tiny_model, sample_video) -> None:
-    status, out, err = run_main(capsys, "--source", str(sample_video), "--model", str(tiny_model),
-                                "--seconds", "2")
+    status, out, err = run_main(capsys, "--source", str(sample_video), "--model", str(tiny_model), "--seconds", "2")
     assert status == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert set(summary) == SUMMARY_KEYS and summary["model"] == "tiny"

@@ -1,5 +1,6 @@
 """Command lines people can read: every option of liveness-app, liveness-train, liveness-eval and
 liveness-bench has a help line, and a device that does not exist is refused before any work."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,15 +12,22 @@ import liveness_app.config as app_config
 import training.__main__ as train_cli
 import training.eval.evaluate as evaluate
 
-PARSERS = {"liveness-app": app_config.build_parser, "liveness-train": train_cli.build_parser,
-           "liveness-eval": evaluate.build_parser, "liveness-bench": bench.build_parser}
+PARSERS = {
+    "liveness-app": app_config.build_parser,
+    "liveness-train": train_cli.build_parser,
+    "liveness-eval": evaluate.build_parser,
+    "liveness-bench": bench.build_parser,
+}
 
 
 @pytest.mark.parametrize("command", sorted(PARSERS))
 def test_every_option_has_a_help_line(command: str) -> None:
     parser = PARSERS[command]()
-    silent = [a.option_strings or [a.dest] for a in parser._actions
-              if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+    silent = [
+        a.option_strings or [a.dest]
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()
+    ]
     assert silent == [], f"{command}: options without help: {silent}"
 
 
@@ -41,19 +49,23 @@ assert not heavy, heavy
 """
 
 
-@pytest.mark.parametrize("imports", [
-    "from training.__main__ import build_parser; build_parser().format_help()",
-    "from training.eval.evaluate import build_parser; build_parser().format_help()",
-    "import training.calibrate, liveness_app.export; liveness_app.export.build_parser().format_help()",
-])
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "from training.__main__ import build_parser; build_parser().format_help()",
+        "from training.eval.evaluate import build_parser; build_parser().format_help()",
+        "import training.calibrate, liveness_app.export; liveness_app.export.build_parser().format_help()",
+    ],
+)
 def test_help_imports_no_torch_sklearn_matplotlib_or_mediapipe(imports: str) -> None:
     """What made `--help` take 12-14 s; the figure itself is in docs/performance.md (a measurement, not a
     test: it depends on the machine)."""
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", LIGHT_HELP.format(imports=imports)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", LIGHT_HELP.format(imports=imports)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -64,8 +76,16 @@ def test_train_options_are_grouped_and_keep_their_names() -> None:
 
     parser = train_cli.build_parser()
     titles = [g.title for g in parser._action_groups]
-    assert titles[2:] == ["data", "model", "schedule", "adaptation", "teachers and distillation", "research",
-                          "distributed", "output"]
+    assert titles[2:] == [
+        "data",
+        "model",
+        "schedule",
+        "adaptation",
+        "teachers and distillation",
+        "research",
+        "distributed",
+        "output",
+    ]
     flags = {s for a in parser._actions for s in a.option_strings}
     expected = {"--" + f.name.replace("_", "-") for f in fields(TrainConfig) if f.name != "install"}
     assert flags == expected | {"-h", "--help", "--config", "--finetune", "--no-install"}

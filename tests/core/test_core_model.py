@@ -1,4 +1,5 @@
 """Checkpoint round trip and refusal of bad files; Grad-CAM correctness."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,5 @@
 """Face crop, smoothing, latest-frame slot, frame sources and the pipeline on the sample video."""
+
 from __future__ import annotations
 
 import threading
@@ -102,8 +103,9 @@ def test_sources_report_missing_inputs_clearly(tmp_path: Path, sample_video: Pat
     assert frames == 240
 
 
-def test_pipeline_scores_every_face_of_the_sample_video(sample_video: Path, detector_path: Path,
-                                                        tiny_model: Path) -> None:
+def test_pipeline_scores_every_face_of_the_sample_video(
+    sample_video: Path, detector_path: Path, tiny_model: Path
+) -> None:
     source = VideoFileSource(sample_video)
     with FaceDetector(detector_path) as detector:
         pipeline = Pipeline(detector, LoadedModel.load(tiny_model), heatmap=True)

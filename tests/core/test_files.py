@@ -1,4 +1,5 @@
 """core.files: the one atomic writer and the one image reader."""
+
 from __future__ import annotations
 
 import errno

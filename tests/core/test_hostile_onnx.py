@@ -1,6 +1,7 @@
 """ONNX files built to hurt: external data that reads the user's files, loops that never end, graphs that
 swell to gigabytes, copies of a checkpoint that lie about what they compute, and scores that are not
 probabilities. Each is refused before it can do harm, in words, and the app keeps what it has."""
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,11 @@ from onnx import TensorProto, helper
 
 from liveness_app.core.backends import onnx_guard
 from liveness_app.core.backends.factory import LoadedModel
-from liveness_app.core.files import file_sha256
-from liveness_app.core.meta import ModelLoadError
-from liveness_app.core.backends.onnx_scorer import META_KEY
 from liveness_app.core.backends.onnx_copies import RECORD_NAME, SHIPPED_RECORD
 from liveness_app.core.backends.onnx_export import export_onnx
+from liveness_app.core.backends.onnx_scorer import META_KEY
+from liveness_app.core.files import file_sha256
+from liveness_app.core.meta import ModelLoadError
 from liveness_app.core.pipeline import Pipeline
 from liveness_app.core.scores import ScoreOutput, ScoreRangeError, check_scores
 from studio_fakes import make_checkpoint
@@ -39,12 +40,19 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
 
 def _graph(path: Path, nodes: list, metadata: dict | None, initializers: list | None = None) -> Path:
     """A graph with our inputs and outputs built from ``nodes`` (which must produce ``score`` and ``cam``)."""
-    io = ([helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, SIZE, SIZE]),
-           helper.make_tensor_value_info("threshold", TensorProto.FLOAT, [1])],
-          [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["n"]),
-           helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["n", SIZE, SIZE])])
-    axes = [helper.make_tensor(f"axes{''.join(map(str, a))}", TensorProto.INT64, [len(a)], a)
-            for a in ([0], [1], [1, 2, 3])]  # opset 18: the reductions take their axes as an input
+    io = (
+        [
+            helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, SIZE, SIZE]),
+            helper.make_tensor_value_info("threshold", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("score", TensorProto.FLOAT, ["n"]),
+            helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["n", SIZE, SIZE]),
+        ],
+    )
+    axes = [
+        helper.make_tensor(f"axes{''.join(map(str, a))}", TensorProto.INT64, [len(a)], a) for a in ([0], [1], [1, 2, 3])
+    ]  # opset 18: the reductions take their axes as an input
     graph = helper.make_graph(nodes, "hostile", *io, initializer=(initializers or []) + axes)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
@@ -56,13 +64,22 @@ def _graph(path: Path, nodes: list, metadata: dict | None, initializers: list | 
 
 def _constant_live(path: Path, metadata: dict, value: float = 1.0) -> Path:
     """Answers ``value`` for every face (``cam`` all zero), whatever it is shown."""
-    nodes = [helper.make_node("ReduceMean", ["input", "axes123"], ["m"], keepdims=0),
-             helper.make_node("Mul", ["m", "zero"], ["z"]),
-             helper.make_node("Add", ["z", "value"], ["score"]),
-             helper.make_node("ReduceMean", ["input", "axes1"], ["c"], keepdims=0),
-             helper.make_node("Mul", ["c", "zero"], ["cam"])]
-    return _graph(path, nodes, metadata, [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-                                          helper.make_tensor("value", TensorProto.FLOAT, [], [value])])
+    nodes = [
+        helper.make_node("ReduceMean", ["input", "axes123"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "value"], ["score"]),
+        helper.make_node("ReduceMean", ["input", "axes1"], ["c"], keepdims=0),
+        helper.make_node("Mul", ["c", "zero"], ["cam"]),
+    ]
+    return _graph(
+        path,
+        nodes,
+        metadata,
+        [
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("value", TensorProto.FLOAT, [], [value]),
+        ],
+    )
 
 
 def test_a_graph_with_external_data_is_refused_before_onnx_runtime_opens_it(pair, tmp_path, monkeypatch) -> None:
@@ -109,10 +126,12 @@ def test_a_trial_run_that_does_not_finish_is_abandoned(pair) -> None:
 def test_a_graph_that_swells_to_gigabytes_is_refused(pair, tmp_path) -> None:
     _, _, meta = pair
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1 << 16, 1 << 16])  # 16 GiB of float32
-    nodes = [helper.make_node("ReduceMean", ["input", "axes123"], ["m"], keepdims=0),
-             helper.make_node("Expand", ["m", "shape"], ["huge"]),
-             helper.make_node("ReduceMean", ["huge", "axes0"], ["score"], keepdims=0),
-             helper.make_node("ReduceMean", ["input", "axes1"], ["cam"], keepdims=0)]
+    nodes = [
+        helper.make_node("ReduceMean", ["input", "axes123"], ["m"], keepdims=0),
+        helper.make_node("Expand", ["m", "shape"], ["huge"]),
+        helper.make_node("ReduceMean", ["huge", "axes0"], ["score"], keepdims=0),
+        helper.make_node("ReduceMean", ["input", "axes1"], ["cam"], keepdims=0),
+    ]
     path = _graph(tmp_path / "swells.onnx", nodes, meta, [shape])
     with pytest.raises(ModelLoadError, match="swells.onnx: .*(memory|fails on a trial input)"):
         LoadedModel.open(path, "cpu", "auto")
@@ -120,10 +139,12 @@ def test_a_graph_that_swells_to_gigabytes_is_refused(pair, tmp_path) -> None:
 
 def test_a_graph_that_is_sensible_only_on_a_blank_face_is_refused(pair, tmp_path) -> None:
     _, _, meta = pair
-    nodes = [helper.make_node("Abs", ["input"], ["a"]),
-             helper.make_node("ReduceMax", ["a", "axes123"], ["score"], keepdims=0),  # 0 on a blank face
-             helper.make_node("ReduceMean", ["a", "axes1"], ["c"], keepdims=0),
-             helper.make_node("Mul", ["c", "zero"], ["cam"])]
+    nodes = [
+        helper.make_node("Abs", ["input"], ["a"]),
+        helper.make_node("ReduceMax", ["a", "axes123"], ["score"], keepdims=0),  # 0 on a blank face
+        helper.make_node("ReduceMean", ["a", "axes1"], ["c"], keepdims=0),
+        helper.make_node("Mul", ["c", "zero"], ["cam"]),
+    ]
     path = _graph(tmp_path / "wild.onnx", nodes, meta, [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
     with pytest.raises(ModelLoadError, match="wild.onnx: .*not 1 probabilities"):
         LoadedModel.open(path, "cpu", "auto")
@@ -190,8 +211,9 @@ def test_the_shipped_record_names_the_shipped_exports() -> None:
     record = json.loads((ROOT / "models" / SHIPPED_RECORD).read_text())
     for checkpoint in (ROOT / "models").glob("*.pt"):
         exported = checkpoint.with_suffix(".onnx")
-        assert file_sha256(exported) in record.get(file_sha256(checkpoint), []), \
+        assert file_sha256(exported) in record.get(file_sha256(checkpoint), []), (
             f"liveness-export --model {checkpoint} --out {exported}"
+        )
         onnx_guard.trial_run(exported.read_bytes(), exported.name, 128, 1, reference=checkpoint)
 
 

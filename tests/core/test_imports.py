@@ -3,6 +3,7 @@
 Checked twice: by importing every core and training module in a fresh interpreter (what a headless
 training box or the benchmark sees), and by import-linter's static contracts in pyproject.toml.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -29,8 +30,7 @@ assert not qt and not gui, (qt, gui)
 
 
 def test_core_and_training_import_without_qt() -> None:
-    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

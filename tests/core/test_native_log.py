@@ -1,5 +1,6 @@
 """The face detector's native chatter stays off the terminal; anything else written meanwhile gets through
 (issue 25, item 6)."""
+
 from __future__ import annotations
 
 import os
@@ -34,17 +35,22 @@ def test_creating_using_and_closing_a_detector_prints_nothing() -> None:
 
 def test_what_is_not_chatter_reaches_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     with quiet_native_log():
-        os.write(2, b"INFO: [environment.cc:36] Creating LiteRT environment with options\n"
-                    b"WARNING: Logging before InitGoogle() is written to STDERR\n"
-                    b"W0000 00:00:1796559621.035725    3736 inference_runner_litert.cc:1433] Input tensor memory\n"
-                    b"I0000 00:00:1796559621.035725    3736 gl_context.cc:1] loaded\n"
-                    b"E0000 00:00:1796559621.035725    3736 calculator_graph.cc:1] a real error\n"
-                    b"Traceback (most recent call last): a Python thread's\n")
+        os.write(
+            2,
+            b"INFO: [environment.cc:36] Creating LiteRT environment with options\n"
+            b"WARNING: Logging before InitGoogle() is written to STDERR\n"
+            b"W0000 00:00:1796559621.035725    3736 inference_runner_litert.cc:1433] Input tensor memory\n"
+            b"I0000 00:00:1796559621.035725    3736 gl_context.cc:1] loaded\n"
+            b"E0000 00:00:1796559621.035725    3736 calculator_graph.cc:1] a real error\n"
+            b"Traceback (most recent call last): a Python thread's\n",
+        )
         print("stdout is untouched")
     out, err = capfd.readouterr()
     assert out == "stdout is untouched\n"
-    assert err.splitlines() == ["E0000 00:00:1796559621.035725    3736 calculator_graph.cc:1] a real error",
-                                "Traceback (most recent call last): a Python thread's"]
+    assert err.splitlines() == [
+        "E0000 00:00:1796559621.035725    3736 calculator_graph.cc:1] a real error",
+        "Traceback (most recent call last): a Python thread's",
+    ]
 
 
 def test_an_error_inside_still_restores_stderr(capfd: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
 """ONNX export and the ONNX Runtime backend: the same scores and Grad-CAM maps as PyTorch, the metadata
 carried along, hostile files refused in words, and the engine choice."""
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,15 @@ from onnx import TensorProto, helper
 
 from liveness_app.core.backends import factory as backend_module
 from liveness_app.core.backends.factory import LoadedModel, choose_backend
+from liveness_app.core.backends.onnx_export import ExportError, ScoreAndCam, export_onnx
+from liveness_app.core.backends.onnx_scorer import META_KEY, load_onnx
+from liveness_app.core.backends.torch_scorer import LivenessScorer
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import file_sha256
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, save_checkpoint
-from liveness_app.core.backends.onnx_scorer import META_KEY, load_onnx
-from liveness_app.core.backends.onnx_export import ExportError, ScoreAndCam, export_onnx
 from liveness_app.core.pipeline import Pipeline
 from liveness_app.core.preprocess import PreprocessSpec, preprocess_face, to_batch
-from liveness_app.core.backends.torch_scorer import LivenessScorer
 from liveness_app.export import main as export_main
 from studio_fakes import make_checkpoint
 
@@ -84,12 +85,14 @@ def test_export_matches_pytorch_on_random_and_real_crops(exported, detector_path
 
 
 @pytest.mark.parametrize("checkpoint", SHIPPED, ids=lambda p: p.stem)
-def test_shipped_onnx_files_are_exports_of_the_shipped_checkpoints(checkpoint: Path, detector_path,
-                                                                   sample_video) -> None:
+def test_shipped_onnx_files_are_exports_of_the_shipped_checkpoints(
+    checkpoint: Path, detector_path, sample_video
+) -> None:
     """models/*.onnx travel with models/*.pt (the lean bundle has only them): they must not drift."""
     scorer, meta, notes = load_onnx(checkpoint.with_suffix(".onnx"))
-    assert notes["source_sha256"] == file_sha256(checkpoint), \
+    assert notes["source_sha256"] == file_sha256(checkpoint), (
         f"re-export: liveness-export --model {checkpoint} --out {checkpoint.with_suffix('.onnx')}"
+    )
     model, own = load_checkpoint(checkpoint)
     assert meta == own
     crops = real_crops(meta.preprocessing, detector_path, sample_video)
@@ -151,8 +154,11 @@ def test_a_model_with_lbp_fusion_is_refused_by_the_exporter_and_auto_scores_it_i
     from liveness_app.core.model import ModelMeta
 
     path = tmp_path / "lbp.pt"
-    save_checkpoint(path, build_model(lbp_grid=2, spec=spec),
-                    ModelMeta("mobilenet_v3_large", spec, model_args={"dropout": 0.2, "lbp_grid": 2}))
+    save_checkpoint(
+        path,
+        build_model(lbp_grid=2, spec=spec),
+        ModelMeta("mobilenet_v3_large", spec, model_args={"dropout": 0.2, "lbp_grid": 2}),
+    )
     with pytest.raises(ExportError, match="lbp.pt: models with colour-LBP fusion"):
         export_onnx(path, tmp_path / "lbp.onnx")
     assert not (tmp_path / "lbp.onnx").exists()
@@ -180,7 +186,7 @@ def test_hostile_onnx_files_are_refused_in_words(exported, tmp_path: Path) -> No
     _, good = exported
     meta = json.loads({p.key: p.value for p in onnx.load(good).metadata_props}[META_KEY])
     corrupt = tmp_path / "corrupt.onnx"
-    corrupt.write_bytes(good.read_bytes()[: 50_000])
+    corrupt.write_bytes(good.read_bytes()[:50_000])
     cases = {
         corrupt: "corrupt.onnx: not a readable ONNX model",
         _foreign_graph(tmp_path / "foreign.onnx"): "not a Liveness Studio one",
@@ -215,11 +221,18 @@ def test_the_onnx_backend_needs_no_torch(tmp_path: Path) -> None:
     unimportable."""
     import subprocess
 
-    code = ("import sys; sys.modules.update(dict.fromkeys(['torch', 'torchvision', 'training'])); "
-            "from liveness_app import selftest; import liveness_app.core.pipeline; "
-            f"status = selftest.run(model_path=__import__('pathlib').Path({str(ROOT / 'models' / 'default.onnx')!r})); "
-            "assert sys.modules['torch'] is None; sys.exit(status)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "LIVENESS_STUDIO_HOME": str(tmp_path)})
+    code = (
+        "import sys; sys.modules.update(dict.fromkeys(['torch', 'torchvision', 'training'])); "
+        "from liveness_app import selftest; import liveness_app.core.pipeline; "
+        f"status = selftest.run(model_path=__import__('pathlib').Path({str(ROOT / 'models' / 'default.onnx')!r})); "
+        "assert sys.modules['torch'] is None; sys.exit(status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "LIVENESS_STUDIO_HOME": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SELF-TEST OK" in done.stdout and "ONNX Runtime" in done.stdout

@@ -1,4 +1,5 @@
 """Recording labelled sessions: nothing lost, nothing half-written, readable by the training module."""
+
 from __future__ import annotations
 
 import errno
@@ -39,7 +40,13 @@ def test_recorded_session_is_complete_and_read_by_training(tmp_path: Path, sampl
     assert count_frames(store.root / s["file"]) == 45
     entry = store.sessions()[0]
     assert {k: entry[k] for k in ("label", "attack_type", "subject", "width", "height", "fps")} == {
-        "label": "print", "attack_type": "print", "subject": "alice", "width": 640, "height": 480, "fps": 30.0}
+        "label": "print",
+        "attack_type": "print",
+        "subject": "alice",
+        "width": 640,
+        "height": 480,
+        "fps": 30.0,
+    }
     samples = load_recordings(store.root)
     assert len(samples) == 1 and samples[0].label == "print" and samples[0].group == "alice"
     assert samples[0].kind == "video"
@@ -69,8 +76,9 @@ def test_crash_leftovers_are_recovered_or_marked_incomplete(tmp_path: Path, samp
     assert [x.path.name for x in load_recordings(store.root)] == [s["file"]]  # incomplete ones not trained on
 
 
-def test_full_disk_refuses_to_start_and_stops_cleanly_mid_recording(tmp_path: Path, sample_video: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_refuses_to_start_and_stops_cleanly_mid_recording(
+    tmp_path: Path, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SessionStore(tmp_path / "rec")
     with pytest.raises(RecorderError, match="free disk space"):
         _record(store, sample_video, 5, min_free_bytes=10**18)
@@ -88,8 +96,9 @@ def test_full_disk_refuses_to_start_and_stops_cleanly_mid_recording(tmp_path: Pa
     assert s["status"] == "complete" and count_frames(store.root / s["file"]) == s["frames"]
 
 
-def test_manifest_write_failure_keeps_the_previous_manifest(tmp_path: Path, sample_video: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_manifest_write_failure_keeps_the_previous_manifest(
+    tmp_path: Path, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SessionStore(tmp_path / "rec")
     s = _record(store, sample_video, 3)
     before = store.path.read_text()

@@ -2,6 +2,7 @@
 whose file is a FIFO or a folder is never opened (by delete, training, the adaptation benchmark), and
 settling a list long enough that one save per session took minutes is one save, and abortable. (Entries and
 values refused: test_hostile_manifest.py.)"""
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-
 from manifest_fakes import entry, write_manifest
-from studio_fakes import make_checkpoint
+
 from liveness_app.core import recorder as recorder_module
 from liveness_app.core.recorder import RecorderError, SessionStore
+from studio_fakes import make_checkpoint
 from training.data.samples import load_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +50,9 @@ def _run_guarded(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m module args`` in a process of its own, killed after GUARD_S: OpenCV opens a video
     holding the GIL, so a reader blocked on a FIFO would freeze a thread guard together with the tests."""
     try:
-        return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=GUARD_S)
+        return subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=GUARD_S
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"python -m {module} still running after {GUARD_S} s: blocked on a FIFO?")
 
@@ -76,7 +78,8 @@ def fifos() -> Iterator[list[Path]]:
 @needs_fifo
 @pytest.mark.parametrize("what", ["fifo", "folder"])
 def test_delete_removes_nothing_when_the_file_is_not_a_regular_file_and_says_what_it_is(
-        tmp_path: Path, what: str, fifos: list[Path]) -> None:
+    tmp_path: Path, what: str, fifos: list[Path]
+) -> None:
     root = tmp_path / "rec"
     root.mkdir()
     odd = root / "odd.avi"
@@ -99,8 +102,9 @@ def _fifo_sessions(root: Path, fifos: list[Path]) -> Path:
     training run or an adaptation (half of a user's sessions recorded, half later) to open them."""
     root.mkdir()
     entries = []
-    for i, (label, subject) in enumerate([(label, subject) for subject in ("ann", "bob") for label in ("live", "print")
-                                          for _ in range(2)]):
+    for i, (label, subject) in enumerate(
+        [(label, subject) for subject in ("ann", "bob") for label in ("live", "print") for _ in range(2)]
+    ):
         os.mkfifo(root / f"s{i}.avi")
         fifos.append(root / f"s{i}.avi")
         entries.append(entry(f"s{i}", f"s{i}.avi", label=label, subject=subject))
@@ -109,7 +113,8 @@ def _fifo_sessions(root: Path, fifos: list[Path]) -> Path:
 
 @needs_fifo
 def test_training_skips_and_lists_a_session_whose_file_is_not_a_regular_file(
-        tmp_path: Path, fifos: list[Path], caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, fifos: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
     root = tmp_path / "rec"
     root.mkdir()
     (root / "ok.avi").write_bytes(b"video")
@@ -120,7 +125,9 @@ def test_training_skips_and_lists_a_session_whose_file_is_not_a_regular_file(
     samples = _within_guard(lambda: load_recordings(root))
     assert [s.path.name for s in samples] == ["ok.avi"]
     assert [(Path(path).name, reason) for path, reason in samples.skipped] == [
-        ("pipe.avi", "a FIFO (named pipe), not a video file"), ("dir.avi", "a folder, not a video file")]
+        ("pipe.avi", "a FIFO (named pipe), not a video file"),
+        ("dir.avi", "a folder, not a video file"),
+    ]
     assert "session pipe left out" in caplog.text
 
 
@@ -136,8 +143,17 @@ def test_liveness_train_never_blocks_on_a_fifo_session(tmp_path: Path, fifos: li
 def test_the_adaptation_benchmark_never_blocks_on_a_fifo_session(tmp_path: Path, fifos: list[Path]) -> None:
     root = _fifo_sessions(tmp_path / "rec", fifos)
     base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
-    done = _run_guarded("training.studies.adapt_bench", "--data", f"recordings:{root}", "--model", str(base),
-                        "--out", str(tmp_path / "bench"), "--device", "cpu")
+    done = _run_guarded(
+        "training.studies.adapt_bench",
+        "--data",
+        f"recordings:{root}",
+        "--model",
+        str(base),
+        "--out",
+        str(tmp_path / "bench"),
+        "--device",
+        "cpu",
+    )
     assert done.returncode == 2 and "error: --data: no data" in done.stderr and "Traceback" not in done.stderr
     assert "s0.avi is a FIFO (named pipe)" in done.stderr
     assert not (tmp_path / "bench").exists()
@@ -145,8 +161,8 @@ def test_the_adaptation_benchmark_never_blocks_on_a_fifo_session(tmp_path: Path,
 
 @needs_fifo
 def test_the_adaptation_benchmark_leaves_out_a_fifo_any_dataset_lists(tmp_path: Path, fifos: list[Path]) -> None:
-    from training.studies.adapt_bench import readable_samples
     from training.data.samples import Sample
+    from training.studies.adapt_bench import readable_samples
 
     os.mkfifo(tmp_path / "pipe.mp4")
     fifos.append(tmp_path / "pipe.mp4")
@@ -172,13 +188,17 @@ def _count_writes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def _interrupted(root: Path, n: int, complete: int = 0) -> SessionStore:
     """``n`` sessions a crash left "recording" (their files never written) after ``complete`` finished ones."""
-    write_manifest(root, [entry(f"c{i}", f"c{i}.avi") for i in range(complete)]
-                    + [entry(f"r{i:03d}", f"r{i:03d}.avi", status="recording") for i in range(n)])
+    write_manifest(
+        root,
+        [entry(f"c{i}", f"c{i}.avi") for i in range(complete)]
+        + [entry(f"r{i:03d}", f"r{i:03d}.avi", status="recording") for i in range(n)],
+    )
     return SessionStore(root)
 
 
 def test_recovery_writes_the_session_list_once_however_many_sessions_it_settles(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = _interrupted(tmp_path / "rec", 150, complete=50)
     writes = _count_writes(monkeypatch)
     settled = store.recover(save_every_s=3600)
@@ -193,8 +213,7 @@ def test_recovery_saves_on_the_way_when_it_runs_long(tmp_path: Path, monkeypatch
     assert len(store.recover(save_every_s=0)) == 3 and len(writes) == 3  # every session once: nothing to redo
 
 
-def test_recovery_stops_when_aborted_and_keeps_what_it_settled(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recovery_stops_when_aborted_and_keeps_what_it_settled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "rec"
     store = _interrupted(root, 5)
     for i in range(5):
@@ -212,7 +231,12 @@ def test_recovery_stops_when_aborted_and_keeps_what_it_settled(tmp_path: Path,
     writes = _count_writes(monkeypatch)
     assert store.recover(abort) == ["r000", "r001"] and counted == ["r000.avi", "r001.avi"]
     assert {s["id"]: s["status"] for s in store.sessions()} == {
-        "r000": "complete", "r001": "complete", "r002": "recording", "r003": "recording", "r004": "recording"}
+        "r000": "complete",
+        "r001": "complete",
+        "r002": "recording",
+        "r003": "recording",
+        "r004": "recording",
+    }
     assert len(writes) == 1
 
 
@@ -228,7 +252,8 @@ def test_counting_a_long_video_stops_when_aborted(tmp_path: Path, sample_video: 
 
 
 def test_a_recovery_that_cannot_settle_a_session_deleted_meanwhile_leaves_it_deleted(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "rec"
     store = _interrupted(root, 2)
 

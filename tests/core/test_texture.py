@@ -1,4 +1,5 @@
 """Colour-LBP texture features: the lookup table, the codes against a per-pixel reference, histograms."""
+
 from __future__ import annotations
 
 import cv2
@@ -66,8 +67,14 @@ def test_histograms_are_per_cell_and_normalised() -> None:
     # each cell's histogram counts exactly the codes of its own quarter of the image
     codes = lbp.codes(_input(textured))[0]
     for c in range(3):
-        for cell, (ys, xs) in enumerate([(slice(0, 12), slice(0, 12)), (slice(0, 12), slice(12, 24)),
-                                         (slice(12, 24), slice(0, 12)), (slice(12, 24), slice(12, 24))]):
+        for cell, (ys, xs) in enumerate(
+            [
+                (slice(0, 12), slice(0, 12)),
+                (slice(0, 12), slice(12, 24)),
+                (slice(12, 24), slice(0, 12)),
+                (slice(12, 24), slice(12, 24)),
+            ]
+        ):
             want = torch.bincount(codes[c, ys, xs].flatten(), minlength=BINS).float() / 144
             torch.testing.assert_close(cells[1, c * 4 + cell], want)
 

@@ -1,4 +1,5 @@
 """A threshold carries where it came from, decided when it is set (no Qt here)."""
+
 from __future__ import annotations
 
 import math

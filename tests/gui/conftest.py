@@ -1,16 +1,17 @@
 """Fixtures of the GUI tests: settings kept in the test's folder, a settings file, message boxes that
 record instead of blocking, the main window (two ways: ``make_window`` for the window tests, ``window``
 set up for tiny training runs), and recordings made by the app's own recorder. Qt runs offscreen."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from gui_helpers import TAKES, TIMEOUT_MS, TINY
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QMessageBox
 
-from gui_helpers import TAKES, TIMEOUT_MS, TINY
 from liveness_app import paths
 from liveness_app.config import AppConfig
 from liveness_app.core.camera import VideoFileSource
@@ -31,8 +32,9 @@ def _no_blocking_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
     """A message box nobody expected must fail the test, not hang it on a modal loop: it is printed (the
     failure report shows it) and dismissed. ``warnings_shown`` replaces this for tests that expect one."""
     for kind in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, kind, lambda parent, title, text, *a, k=kind: print(
-            f"QMessageBox.{k}: {title}: {text}"))
+        monkeypatch.setattr(
+            QMessageBox, kind, lambda parent, title, text, *a, k=kind: print(f"QMessageBox.{k}: {title}: {text}")
+        )
 
 
 @pytest.fixture
@@ -48,19 +50,27 @@ def app_config(detector: Path, **values: object) -> AppConfig:
 
 @pytest.fixture
 def make_window(qtbot, settings_store, detector_path, sample_video, tiny_model) -> Callable[..., MainWindow]:
-    def make(opener: Callable | None = None, settings: SettingsFile | None = None,
-             on_window: Callable | None = None, **values: object) -> MainWindow:
+    def make(
+        opener: Callable | None = None,
+        settings: SettingsFile | None = None,
+        on_window: Callable | None = None,
+        **values: object,
+    ) -> MainWindow:
         values.setdefault("source", str(sample_video))
         values.setdefault("model", tiny_model)
         values = {k: v for k, v in values.items() if v is not None}
-        window = MainWindow(app_config(detector_path, **values), settings=settings or settings_store,
-                            source_opener=opener)
+        window = MainWindow(
+            app_config(detector_path, **values), settings=settings or settings_store, source_opener=opener
+        )
         if on_window is not None:  # before any queued signal of the window is delivered
             on_window(window)
         qtbot.addWidget(window)
         window.show()  # the view renders frames when it paints, and only a shown widget paints
-        qtbot.waitUntil(lambda: not window.active_model.loading, timeout=TIMEOUT_MS)  # start-up model, off the GUI thread
+        qtbot.waitUntil(
+            lambda: not window.active_model.loading, timeout=TIMEOUT_MS
+        )  # start-up model, off the GUI thread
         return window
+
     return make
 
 
@@ -75,8 +85,13 @@ def warnings_shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWindow:
     """The app on the sample video with the tiny model, on the CPU; the training panel set to tiny runs."""
-    config = AppConfig(detector=detector_path, source=str(sample_video), model=tiny_model, device="cpu",
-                       explicit=frozenset({"source", "model", "device"}))
+    config = AppConfig(
+        detector=detector_path,
+        source=str(sample_video),
+        model=tiny_model,
+        device="cpu",
+        explicit=frozenset({"source", "model", "device"}),
+    )
     win = MainWindow(config, settings=SettingsFile(tmp_path / "settings.json"))
     qtbot.addWidget(win)
     win.show()

@@ -1,6 +1,7 @@
 """Plain helpers the GUI tests share: the wait limits, waiting for a verdict, a click, a corrupt model
 file, and the CI-sized training recipe and takes. Imported as ``gui_helpers`` (pytest puts this folder on
 the path for the test modules next to it)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,14 @@ from liveness_app.gui.main_window import MainWindow
 TIMEOUT_MS = 30_000
 TRAIN_TIMEOUT_MS = 120_000
 # A CI-sized run: 32 px input, one batch per epoch, 4 frames per video, no DataLoader processes.
-TINY = {"input_size": 32, "batch_size": 8, "workers": 0, "frames_per_video": 4, "train_frames_per_video": 4,
-        "eval_frames_per_video": 4}
+TINY = {
+    "input_size": 32,
+    "batch_size": 8,
+    "workers": 0,
+    "frames_per_video": 4,
+    "train_frames_per_video": 4,
+    "eval_frames_per_video": 4,
+}
 TAKES = [("live", "alice"), ("print", "alice"), ("live", "bob"), ("print", "bob")]
 
 

@@ -1,6 +1,7 @@
 """Run by test_lean_runtime.py in a process where torch, torchvision and training cannot be imported (as in
 the lean bundle): the window streams the sample video, scores in ONNX Runtime with Grad-CAM, shows a note
 where the Training panel would be, and refuses a checkpoint with the way out. Prints "LEAN WINDOW OK"."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,8 @@ from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
-from liveness_app.gui.settings_store import SettingsFile  # noqa: E402
 from liveness_app.gui.panels.info import NotePanel  # noqa: E402
+from liveness_app.gui.settings_store import SettingsFile  # noqa: E402
 
 
 def wait(app: QApplication, check, seconds: float = 120.0) -> None:
@@ -33,8 +34,12 @@ def main(root: Path, home: Path) -> int:
     app = QApplication([])
     warnings: list[str] = []
     QMessageBox.warning = lambda *args, **kw: warnings.append(str(args[2]))  # record, never block
-    config = AppConfig(source=str(root / "assets" / "sample.mp4"), model=root / "models" / "default.onnx",
-                       heatmap=True, explicit=frozenset({"source", "model", "heatmap"}))
+    config = AppConfig(
+        source=str(root / "assets" / "sample.mp4"),
+        model=root / "models" / "default.onnx",
+        heatmap=True,
+        explicit=frozenset({"source", "model", "heatmap"}),
+    )
     window = MainWindow(config, settings=SettingsFile(home / "settings.json"))
     window.show()
     results = []

@@ -1,5 +1,6 @@
 """The active model on its own: what its signals say about loading, device, engine and threshold, and where
 each threshold comes from. A fake model opener (no file is read, nothing scores) and no face detector."""
+
 from __future__ import annotations
 
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 from gui_helpers import TIMEOUT_MS  # noqa: E402
+
 from liveness_app import paths  # noqa: E402
 from liveness_app.core.meta import ModelLoadError  # noqa: E402
 from liveness_app.core.threshold import Threshold, ThresholdSource  # noqa: E402

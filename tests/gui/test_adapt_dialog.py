@@ -1,5 +1,6 @@
 """Adapt to my camera, offscreen and CI-sized: the guided dialog records, calibrates, fine-tunes and offers to
 switch; a threshold calibrated to a camera applies to that camera only and leaves the model file as it is."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +8,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
-from PyQt6.QtWidgets import QDialog  # noqa: E402
-
 from gui_helpers import TIMEOUT_MS, TINY, TRAIN_TIMEOUT_MS, click, wait_result  # noqa: E402
+from PyQt6.QtWidgets import QDialog  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -38,8 +38,11 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert "the model you had" in text and "calibrated only" in text and "held-out sessions" in text
     assert {"before", "calibrated", "adapted", "sentence"} <= set(dialog.outcome)
     assert not dialog.use_model_button.isHidden()
-    choices = {"adapted": dialog.use_model_button, "calibrated": dialog.use_threshold_button,
-               "kept": dialog.keep_button}
+    choices = {
+        "adapted": dialog.use_model_button,
+        "calibrated": dialog.use_threshold_button,
+        "kept": dialog.keep_button,
+    }
     assert [c for c, b in choices.items() if b.isDefault()] == [dialog.outcome["chosen"]]  # one is recommended
     assert choices[dialog.outcome["chosen"]].text().endswith("(recommended)")
 
@@ -48,8 +51,9 @@ def test_adapt_to_my_camera_records_calibrates_fine_tunes_and_offers_to_switch(q
     assert changed.args[0].path == dialog.outcome["model_path"]
 
 
-def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(qtbot, window, sample_video,
-                                                                               tmp_path) -> None:
+def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(
+    qtbot, window, sample_video, tmp_path
+) -> None:
     model = window.active_model.model
     window.active_model.calibrate_camera(0.123, "EER on your sessions", "2026-12-01")
     assert window.active_model.pipeline.threshold == pytest.approx(0.123)
@@ -66,4 +70,5 @@ def test_a_threshold_calibrated_to_a_camera_is_remembered_for_that_camera_only(q
 
 def load_checkpoint_threshold(path: Path) -> float:
     from liveness_app.core.model import load_checkpoint
+
     return load_checkpoint(path)[1].threshold

@@ -1,6 +1,7 @@
 """The app started offscreen on hostile files made by the test: a recordings manifest of the wrong shape or
 pointing outside its folder, a settings file of wrong types, a damaged model remembered as the last one.
 It always starts, refuses what it must, says why, and logs what went wrong."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,14 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QMessageBox  # noqa: E402
 
-from studio_fakes import make_checkpoint  # noqa: E402
-from liveness_app import __main__ as entry, paths  # noqa: E402
+from liveness_app import __main__ as entry  # noqa: E402
+from liveness_app import paths
 from liveness_app.config import AppConfig  # noqa: E402
 from liveness_app.gui import main_window  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
 from liveness_app.gui.settings import AppSettings  # noqa: E402
 from liveness_app.gui.settings_store import SettingsFile, default_store  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.gui
 TIMEOUT_MS = 20_000
@@ -58,6 +60,7 @@ def start(qtbot, settings_file, detector_path, sample_video):
         window.show()
         qtbot.waitUntil(lambda: not window.active_model.loading, timeout=TIMEOUT_MS)
         return window
+
     return make
 
 
@@ -85,8 +88,9 @@ def test_the_app_starts_whatever_the_manifest_holds(start, shown, tiny_model, te
         assert _rows(window)[0][5].startswith("invalid: an entry must be an object")
 
 
-def test_a_corrupt_manifest_blocks_recording_with_a_message_then_can_be_set_aside(qtbot, start, shown, tiny_model,
-                                                                                 monkeypatch) -> None:
+def test_a_corrupt_manifest_blocks_recording_with_a_message_then_can_be_set_aside(
+    qtbot, start, shown, tiny_model, monkeypatch
+) -> None:
     manifest = paths.recordings_dir() / "manifest.json"
     manifest.write_text("{broken")
     window = start(model=tiny_model)
@@ -109,8 +113,9 @@ def test_a_corrupt_manifest_blocks_recording_with_a_message_then_can_be_set_asid
     assert len(panel.sessions()) == 1
 
 
-def test_entries_outside_the_folder_are_listed_as_invalid_and_never_deleted(qtbot, start, shown, tiny_model,
-                                                                            tmp_path, monkeypatch) -> None:
+def test_entries_outside_the_folder_are_listed_as_invalid_and_never_deleted(
+    qtbot, start, shown, tiny_model, tmp_path, monkeypatch
+) -> None:
     victim = tmp_path / "precious.txt"
     victim.write_text("keep")
     root = paths.recordings_dir()
@@ -127,8 +132,9 @@ def test_entries_outside_the_folder_are_listed_as_invalid_and_never_deleted(qtbo
     assert not panel.delete_button.isEnabled() and not panel.relabel_button.isEnabled()
 
     asked: list[str] = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes
+    )
     panel.select_session("mine")
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert str((root / "mine.avi").resolve()) in asked[0]  # the confirmation names the file
@@ -139,9 +145,18 @@ def test_entries_outside_the_folder_are_listed_as_invalid_and_never_deleted(qtbo
 def test_settings_of_the_wrong_type_are_ignored(start, shown, settings_file, tmp_path) -> None:
     model = make_checkpoint(tmp_path / "calibrated.pt", threshold=0.37, name="calibrated")
     key = str(model.resolve())
-    settings_file.write_text(json.dumps({"model/thresholds": json.dumps({key: "abc"}), "overlay/box": "maybe",
-                                         "model/last": ["a", "b"], "model/device": "gpu",
-                                         "model/backend": {"x": 1}, "window/geometry": "base64:%%%"}))
+    settings_file.write_text(
+        json.dumps(
+            {
+                "model/thresholds": json.dumps({key: "abc"}),
+                "overlay/box": "maybe",
+                "model/last": ["a", "b"],
+                "model/device": "gpu",
+                "model/backend": {"x": 1},
+                "window/geometry": "base64:%%%",
+            }
+        )
+    )
     window = start(model=model, device="cpu")
     assert window.threshold.value == pytest.approx(0.37)
     assert window.active_model.pipeline.threshold == pytest.approx(0.37)
@@ -175,8 +190,9 @@ def test_liveness_studio_home_moves_the_settings(_user_home: Path) -> None:
     assert Path(store.fileName()).is_relative_to(_user_home)
 
 
-def test_a_crash_at_start_is_logged_with_its_traceback_and_shown(qtbot, shown, monkeypatch, tiny_model,
-                                                                sample_video) -> None:
+def test_a_crash_at_start_is_logged_with_its_traceback_and_shown(
+    qtbot, shown, monkeypatch, tiny_model, sample_video
+) -> None:
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
 
     def broken(config: AppConfig) -> None:

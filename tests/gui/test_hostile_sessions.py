@@ -2,6 +2,7 @@
 (the app still starts), a session whose file is a FIFO or a folder (Delete removes nothing and says so), a
 recovery still counting when the window closes (it stops between videos), and a list too long to show
 whole (the newest rows, with a note). Waits are on events and signals, never on sleeps."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS, click  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtWidgets import QMessageBox  # noqa: E402
 
-from gui_helpers import TIMEOUT_MS, click  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.recorder import SessionStore  # noqa: E402
@@ -31,8 +32,18 @@ LABELS = [{"name": "live"}, {"name": "print"}]
 
 
 def _entry(sid: str, **extra: Any) -> dict[str, Any]:
-    return {"id": sid, "file": f"{sid}.avi", "label": "live", "subject": "ann", "fps": 30.0, "frames": 3,
-            "duration_s": 0.1, "date": "2026-01-01T00:00:00+00:00", "status": "complete", **extra}
+    return {
+        "id": sid,
+        "file": f"{sid}.avi",
+        "label": "live",
+        "subject": "ann",
+        "fps": 30.0,
+        "frames": 3,
+        "duration_s": 0.1,
+        "date": "2026-01-01T00:00:00+00:00",
+        "status": "complete",
+        **extra,
+    }
 
 
 def _manifest(root: Path, sessions: list[dict[str, Any]]) -> Path:
@@ -41,8 +52,11 @@ def _manifest(root: Path, sessions: list[dict[str, Any]]) -> Path:
     return root
 
 
-@pytest.mark.parametrize("text", ['{"version": 1, "sessions": [{"frames": ' + "9" * 5000 + "}]}",
-                                  "[" * 200_000 + "]" * 200_000], ids=["5000 digits", "200000 deep"])
+@pytest.mark.parametrize(
+    "text",
+    ['{"version": 1, "sessions": [{"frames": ' + "9" * 5000 + "}]}", "[" * 200_000 + "]" * 200_000],
+    ids=["5000 digits", "200000 deep"],
+)
 def test_the_app_starts_on_a_manifest_the_decoder_refuses(make_window, text: str) -> None:
     paths.recordings_dir().mkdir(parents=True, exist_ok=True)
     (paths.recordings_dir() / "manifest.json").write_text(text)
@@ -55,7 +69,8 @@ def test_the_app_starts_on_a_manifest_the_decoder_refuses(make_window, text: str
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("what", ["a FIFO", "a folder"])
 def test_delete_of_a_session_whose_file_is_no_regular_file_removes_nothing_and_says_so(
-        qtbot, tmp_path: Path, warnings_shown: list[str], monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    qtbot, tmp_path: Path, warnings_shown: list[str], monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
     root = _manifest(tmp_path / "rec", [_entry("odd")])
     if what == "a FIFO":
         os.mkfifo(root / "odd.avi")
@@ -73,8 +88,9 @@ def test_delete_of_a_session_whose_file_is_no_regular_file_removes_nothing_and_s
     assert (root / "odd.avi").exists() and [s["id"] for s in sessions.sessions()] == ["odd"]
 
 
-def test_delete_of_a_session_whose_video_is_gone_says_it_was_gone(qtbot, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_delete_of_a_session_whose_video_is_gone_says_it_was_gone(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sessions = SessionList(SessionStore(_manifest(tmp_path / "rec", [_entry("gone")])), LABELS)
     qtbot.addWidget(sessions)
     sessions.refresh()
@@ -85,8 +101,9 @@ def test_delete_of_a_session_whose_video_is_gone_says_it_was_gone(qtbot, tmp_pat
     assert "was already gone" in said.args[0] and sessions.sessions() == []
 
 
-def test_closing_the_window_stops_a_recovery_between_videos(qtbot, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closing_the_window_stops_a_recovery_between_videos(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = _manifest(tmp_path / "rec", [_entry(f"r{i}", status="recording") for i in range(3)])
     for i in range(3):
         (root / f"r{i}.avi").write_bytes(b"video")
@@ -111,8 +128,9 @@ def test_closing_the_window_stops_a_recovery_between_videos(qtbot, tmp_path: Pat
     assert status == {"r0": "complete", "r1": "recording", "r2": "recording"}  # recovered at the next start
 
 
-def test_no_recovery_runs_when_no_session_was_interrupted(qtbot, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_recovery_runs_when_no_session_was_interrupted(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     started: list[object] = []
     monkeypatch.setattr(recording_panel, "TaskWorker", lambda task: started.append(task))
     panel = RecordingPanel(StreamController(), store=SessionStore(_manifest(tmp_path / "rec", [_entry("done")])))
@@ -120,8 +138,9 @@ def test_no_recovery_runs_when_no_session_was_interrupted(qtbot, tmp_path: Path,
     assert started == [] and [s["id"] for s in panel.sessions()] == ["done"]
 
 
-def test_a_long_list_shows_the_newest_rows_and_says_how_many_there_are(qtbot, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_list_shows_the_newest_rows_and_says_how_many_there_are(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(session_list, "MAX_ROWS", 3)
     monkeypatch.setattr(session_list, "MAX_INVALID_ROWS", 1)
     entries = [_entry(f"s{i}", date=f"2026-01-0{i + 1}T12:00:00+00:00") for i in range(5)]

@@ -1,6 +1,7 @@
 """Settings that would run code: an old INI settings file holding a pickled Python object (``@Variant`` of
 type ``PyQt_PyObject``, which ``QSettings.value()`` unpickles before any type check) is imported without
 ever being unpickled, and the JSON store the app uses now cannot hold an object at all."""
+
 from __future__ import annotations
 
 import json
@@ -56,15 +57,21 @@ def test_an_old_settings_file_with_a_pickle_is_imported_without_running_it(tmp_p
     assert import_legacy_ini(legacy) and not marker.exists()  # importing twice changes nothing
 
 
-def test_the_app_starts_on_a_hostile_settings_file_and_runs_nothing(qtbot, tmp_path, detector_path,
-                                                                    sample_video, tiny_model) -> None:
+def test_the_app_starts_on_a_hostile_settings_file_and_runs_nothing(
+    qtbot, tmp_path, detector_path, sample_video, tiny_model
+) -> None:
     from liveness_app.config import AppConfig
     from liveness_app.gui.main_window import MainWindow
 
     marker = tmp_path / "code-ran"
     _hostile_ini(paths.user_data_dir() / "settings.ini", marker)
-    config = AppConfig(detector=detector_path, source=str(sample_video), model=tiny_model, device="cpu",
-                       explicit=frozenset({"source", "model", "device"}))
+    config = AppConfig(
+        detector=detector_path,
+        source=str(sample_video),
+        model=tiny_model,
+        device="cpu",
+        explicit=frozenset({"source", "model", "device"}),
+    )
     window = MainWindow(config)  # the default store: settings.json, importing the old settings.ini once
     qtbot.addWidget(window)
     window.show()

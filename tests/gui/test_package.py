@@ -4,6 +4,7 @@ CLI runs; and the entry point's train/eval/self-test paths work without a consol
 Building is slow (many minutes, several GB), so those tests run only when asked for:
 ``LIVENESS_BUILD_BUNDLE=1 python -m pytest -m package``.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,8 @@ APP = APP_DIR / ("liveness-studio.exe" if sys.platform == "win32" else "liveness
 
 needs_bundle = pytest.mark.skipif(
     os.environ.get("LIVENESS_BUILD_BUNDLE") != "1",
-    reason="builds the PyInstaller bundle (slow, several GB); set LIVENESS_BUILD_BUNDLE=1 to run")
+    reason="builds the PyInstaller bundle (slow, several GB); set LIVENESS_BUILD_BUNDLE=1 to run",
+)
 
 
 def test_subcommands_without_console_write_to_log(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,8 +49,14 @@ def test_self_test_without_console_writes_to_log(monkeypatch: pytest.MonkeyPatch
 def build() -> subprocess.CompletedProcess[str]:
     """Runs scripts/build_bundle.sh once for the module, with this interpreter's pyinstaller first on PATH."""
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run(["bash", str(ROOT / "scripts" / "build_bundle.sh")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=3 * 3600)
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build_bundle.sh")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3 * 3600,
+    )
 
 
 def _run_app(*args: str) -> subprocess.CompletedProcess[str]:
@@ -103,8 +111,14 @@ LEAN_APP = LEAN_DIR / ("liveness-studio-lean.exe" if sys.platform == "win32" els
 @pytest.fixture(scope="module")
 def lean_build() -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run(["bash", str(ROOT / "scripts" / "build_bundle.sh"), "--lean"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=3600)
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build_bundle.sh"), "--lean"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
 
 @pytest.mark.package

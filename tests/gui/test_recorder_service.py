@@ -1,6 +1,7 @@
 """The recorder service without a window: (label, subject, notes) -> a session, its signals, its refusals, and
 the adapt dialog recording through it with no Recording panel at all. The camera is the sample video, fed
 by a thread of the test's own as the capture thread would; waits are on signals and conditions."""
+
 from __future__ import annotations
 
 import threading
@@ -12,9 +13,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS, click  # noqa: E402
 from PyQt6.QtCore import QObject, pyqtSignal  # noqa: E402
 
-from gui_helpers import TIMEOUT_MS, click  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.camera import VideoFileSource  # noqa: E402
 from liveness_app.core.recorder import RecorderError, SessionStore  # noqa: E402
@@ -84,13 +85,18 @@ def record(qtbot, service: RecorderService, *args: str, frames: int = 10) -> dic
     return finished.args[0]
 
 
-def test_a_session_is_recorded_from_label_subject_and_notes(qtbot, service: RecorderService,
-                                                            stream: FakeStream) -> None:
+def test_a_session_is_recorded_from_label_subject_and_notes(
+    qtbot, service: RecorderService, stream: FakeStream
+) -> None:
     progress: list[tuple[float, int, int]] = []
     service.progress.connect(lambda *args: progress.append(args))
     session = record(qtbot, service, "print", " ann ", " far away ")
     assert (session["label"], session["attack_type"], session["subject"], session["notes"]) == (
-        "print", "print", "ann", "far away")
+        "print",
+        "print",
+        "ann",
+        "far away",
+    )
     assert session["status"] == "complete" and session["frames"] >= 10 and session["camera"] == "sample.mp4"
     assert [s["id"] for s in service.store.sessions()] == [session["id"]]
     assert (service.store.root / session["file"]).stat().st_size > 0
@@ -99,16 +105,19 @@ def test_a_session_is_recorded_from_label_subject_and_notes(qtbot, service: Reco
     assert service.stop() is None  # safe when idle
 
 
-@pytest.mark.parametrize("label, subject, setup, reason", [
-    ("live", "ann", lambda svc, stream: setattr(stream, "frame_size", None), "no video source is running"),
-    ("live", "ann", lambda svc, stream: setattr(svc, "store", None), "the recordings folder is not available"),
-    ("live", "ann", lambda svc, stream: setattr(svc, "labels", ()), "no labels"),
-    ("live", "  ", lambda svc, stream: None, "enter a subject id"),
-    ("mask", "ann", lambda svc, stream: None, "the label 'mask' is not in assets/labels.json"),
-])
-def test_what_cannot_be_recorded_is_refused_with_the_reason(qtbot, service: RecorderService, stream: FakeStream,
-                                                            label: str, subject: str, setup: Callable,
-                                                            reason: str) -> None:
+@pytest.mark.parametrize(
+    "label, subject, setup, reason",
+    [
+        ("live", "ann", lambda svc, stream: setattr(stream, "frame_size", None), "no video source is running"),
+        ("live", "ann", lambda svc, stream: setattr(svc, "store", None), "the recordings folder is not available"),
+        ("live", "ann", lambda svc, stream: setattr(svc, "labels", ()), "no labels"),
+        ("live", "  ", lambda svc, stream: None, "enter a subject id"),
+        ("mask", "ann", lambda svc, stream: None, "the label 'mask' is not in assets/labels.json"),
+    ],
+)
+def test_what_cannot_be_recorded_is_refused_with_the_reason(
+    qtbot, service: RecorderService, stream: FakeStream, label: str, subject: str, setup: Callable, reason: str
+) -> None:
     setup(service, stream)
     with qtbot.waitSignal(service.refused, timeout=TIMEOUT_MS) as refused:
         assert not service.start(label, subject)
@@ -123,8 +132,9 @@ def test_the_owner_can_block_recording(qtbot, stream: FakeStream, tmp_path: Path
     assert refused.args == ["the list is unreadable"]
 
 
-def test_a_recorder_that_cannot_start_is_a_failure_not_a_crash(qtbot, service: RecorderService,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recorder_that_cannot_start_is_a_failure_not_a_crash(
+    qtbot, service: RecorderService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def unwritable(*args: object, **kwargs: object) -> None:
         raise RecorderError("cannot open a video file for writing")
 
@@ -135,8 +145,9 @@ def test_a_recorder_that_cannot_start_is_a_failure_not_a_crash(qtbot, service: R
     assert not service.is_recording
 
 
-def test_a_recording_ends_with_its_source(qtbot, service: RecorderService, stream: FakeStream,
-                                          sample_video: Path) -> None:
+def test_a_recording_ends_with_its_source(
+    qtbot, service: RecorderService, stream: FakeStream, sample_video: Path
+) -> None:
     messages: list[str] = []
     service.message.connect(lambda text, _ms: messages.append(text))
     assert service.start("live", "ann")
@@ -153,8 +164,9 @@ def test_a_recording_ends_with_its_source(qtbot, service: RecorderService, strea
     assert messages[-1].endswith("(the source stopped)")
 
 
-def test_a_full_disk_stops_the_recording_and_says_what_was_saved(qtbot, service: RecorderService,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_stops_the_recording_and_says_what_was_saved(
+    qtbot, service: RecorderService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with qtbot.waitSignal(service.started, timeout=TIMEOUT_MS):
         assert service.start("live", "ann")
     monkeypatch.setattr(recorder_module, "shutil", SimpleNamespace(disk_usage=lambda p: SimpleNamespace(free=0)))
@@ -176,7 +188,8 @@ def test_the_adapt_dialog_records_through_the_service_alone(qtbot, service: Reco
     qtbot.waitUntil(lambda: dialog._step == 1, timeout=TIMEOUT_MS)
     sessions = dialog.recorded["live"]
     assert [(s["label"], s["subject"], s["notes"]) for s in sessions] == [
-        ("live", "dora", f"adapt to my camera, part {i} of 3") for i in (1, 2, 3)]
+        ("live", "dora", f"adapt to my camera, part {i} of 3") for i in (1, 2, 3)
+    ]
     assert {s["id"] for s in service.store.sessions()} == {s["id"] for s in sessions}
     assert not service.is_recording and dialog.record_button.isEnabled()
     dialog.reject()  # closing the dialog

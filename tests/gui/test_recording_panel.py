@@ -1,6 +1,7 @@
 """The recording panel as a new user meets it, offscreen: record labelled sessions of the sample video, fix
 a label, delete a take, survive a failing disk, recover an interrupted session. Waits are on signals and
 conditions, never on sleeps."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TAKES, TIMEOUT_MS, click, wait_result  # noqa: E402
 from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox  # noqa: E402
 
-from gui_helpers import TAKES, TIMEOUT_MS, click, wait_result  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402

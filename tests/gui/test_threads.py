@@ -1,5 +1,6 @@
 """Worker threads clean up after themselves (superqt's wiring: ``finished -> deleteLater``) and failures go out
 as the exception itself; receivers word it. Offscreen, fake sources and tasks."""
+
 from __future__ import annotations
 
 import threading
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS  # noqa: E402
 from PyQt6 import sip  # noqa: E402
 
-from gui_helpers import TIMEOUT_MS  # noqa: E402
 from liveness_app.gui.tasks import TaskRunner, TaskWorker, error_text  # noqa: E402
 from liveness_app.gui.workers import StreamController, alive, start_in_thread, stop_thread  # noqa: E402
 

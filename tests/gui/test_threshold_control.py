@@ -1,5 +1,6 @@
 """The threshold control shows a threshold with its source: its tooltip and its reset button read the source,
 never a comparison of floats. Offscreen, no model."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The training panel, offscreen and CI-sized: train a tiny model from the recordings, pick it up in the
 Model menu and score with it; cancel a run, close the window during one; say what to do without data;
 evaluate and get a report; the architectures offered and fine-tuning by default."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS, TRAIN_TIMEOUT_MS, click, wait_result  # noqa: E402
 from PyQt6.QtGui import QDesktopServices  # noqa: E402
 
-from gui_helpers import TIMEOUT_MS, TRAIN_TIMEOUT_MS, click, wait_result  # noqa: E402
 from liveness_app import paths  # noqa: E402
 from training.config import FINETUNE  # noqa: E402
 
@@ -77,8 +78,7 @@ def test_closing_the_window_stops_a_run(qtbot, recordings, window) -> None:
     assert thread.isFinished() and not panel.is_busy
 
 
-def test_training_without_data_or_with_a_bad_name_says_what_to_do(qtbot, recordings, window,
-                                                                  warnings_shown) -> None:
+def test_training_without_data_or_with_a_bad_name_says_what_to_do(qtbot, recordings, window, warnings_shown) -> None:
     panel = window.training_panel
     (recordings / "manifest.json").unlink()  # a new user: nothing recorded yet
     click(qtbot, panel.train_button)

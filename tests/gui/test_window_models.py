@@ -1,5 +1,6 @@
 """Models in the window: unusable files refused (from the menu, at start-up, from the open dialog) with the
 current model kept, the threshold control, and snapshots. Offscreen, tiny models on the CPU."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +10,11 @@ import pytest
 import torch
 
 pytest.importorskip("pytestqt")
-from studio_fakes import make_checkpoint  # noqa: E402
 from gui_helpers import TIMEOUT_MS, garbage_model, wait_result  # noqa: E402
+
 from liveness_app import paths  # noqa: E402
 from liveness_app.gui import dialogs  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -45,16 +47,18 @@ def test_unusable_model_is_refused_and_current_stays(qtbot, make_window, warning
     wait_result(qtbot, window, lambda r: r.model_name == "tiny")
 
 
-def test_a_refused_model_at_start_up_falls_back_to_the_bundled_default(qtbot, make_window, warnings_shown,
-                                                                      tmp_path) -> None:
+def test_a_refused_model_at_start_up_falls_back_to_the_bundled_default(
+    qtbot, make_window, warnings_shown, tmp_path
+) -> None:
     window = make_window(model=garbage_model(tmp_path / "corrupt.pt"))
     qtbot.waitUntil(lambda: window.active_model.model is not None, timeout=TIMEOUT_MS)
     assert window.active_model.model.path == paths.default_model_path()
     assert "corrupt.pt" in warnings_shown[0] and "default.pt is loaded instead" in warnings_shown[0]
 
 
-def test_unusable_model_at_start_up_leaves_a_running_window(qtbot, make_window, warnings_shown,
-                                                            tmp_path, monkeypatch) -> None:
+def test_unusable_model_at_start_up_leaves_a_running_window(
+    qtbot, make_window, warnings_shown, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setattr(paths, "default_model_path", lambda: tmp_path / "no-default.pt")  # nothing to fall back to
     window = make_window(model=garbage_model(tmp_path / "corrupt.pt"))
     qtbot.waitUntil(lambda: bool(warnings_shown), timeout=TIMEOUT_MS)  # shown once the window is up
@@ -70,8 +74,7 @@ def test_unusable_model_at_start_up_leaves_a_running_window(qtbot, make_window, 
     assert wait_result(qtbot, window).model_name == "good"
 
 
-def test_open_model_dialog_refuses_a_foreign_file(qtbot, make_window, warnings_shown, tmp_path,
-                                                  monkeypatch) -> None:
+def test_open_model_dialog_refuses_a_foreign_file(qtbot, make_window, warnings_shown, tmp_path, monkeypatch) -> None:
     foreign = _foreign_pickle(tmp_path / "foreign.pt")
     monkeypatch.setattr(dialogs, "ask_model_file", lambda parent, start: foreign)
     window = make_window()

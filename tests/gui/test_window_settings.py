@@ -1,6 +1,7 @@
 """What the app remembers and how it starts: settings that persist (and the command line that wins over
 them), a bundled model remembered by name, the config file, and the entry point (self-test, main, the
 excepthook that logs and shows a message)."""
+
 from __future__ import annotations
 
 import logging
@@ -10,14 +11,15 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS, garbage_model  # noqa: E402
 from PyQt6.QtCore import QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from studio_fakes import make_checkpoint  # noqa: E402
-from gui_helpers import TIMEOUT_MS, garbage_model  # noqa: E402
-from liveness_app import __main__ as entry, paths  # noqa: E402
+from liveness_app import __main__ as entry  # noqa: E402
+from liveness_app import paths
 from liveness_app.config import AppConfig, load_config  # noqa: E402
 from liveness_app.gui.main_window import MainWindow  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

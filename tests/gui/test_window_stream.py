@@ -1,6 +1,7 @@
 """The window streaming, offscreen: the bundled sample video stands in for the camera and a tiny model runs
 on the CPU; verdicts, the view, the Grad-CAM toggle and the device menu; a missing, replaced or unplugged
 source; threads that stop cleanly. Waits are on signals and conditions, never on sleeps."""
+
 from __future__ import annotations
 
 import threading
@@ -11,11 +12,12 @@ import pytest
 import torch
 
 pytest.importorskip("pytestqt")
-from studio_fakes import make_checkpoint  # noqa: E402
 from gui_helpers import TIMEOUT_MS, wait_result  # noqa: E402
+
 from liveness_app import paths  # noqa: E402
 from liveness_app.core.camera import CameraUnavailableError, VideoFileSource, open_source  # noqa: E402
 from liveness_app.core.smoothing import Verdict  # noqa: E402
+from studio_fakes import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -151,8 +153,11 @@ class _UnpluggedCamera:
 
 def test_unplugged_camera_is_reported_not_fatal(qtbot, make_window, sample_video) -> None:
     failures: list[str] = []
-    window = make_window(opener=lambda spec: _UnpluggedCamera(sample_video), source="0",
-                         on_window=lambda w: w.controller.source_failed.connect(failures.append))
+    window = make_window(
+        opener=lambda spec: _UnpluggedCamera(sample_video),
+        source="0",
+        on_window=lambda w: w.controller.source_failed.connect(failures.append),
+    )
     qtbot.waitUntil(lambda: bool(failures), timeout=TIMEOUT_MS)  # it may fail while the model still loads
     assert "unplugged" in failures[0]
     assert "unplugged" in window.view.message and "unplugged" in window.status.source_label.text()

@@ -1,11 +1,12 @@
 """Training augmentation: shape and type kept, reproducible by seed, optional parts really applied."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.data.augment import AugmentConfig, augment
 from training.config import TrainConfig
+from training.data.augment import AugmentConfig, augment
 
 
 def _crop() -> np.ndarray:

@@ -2,6 +2,7 @@
 
 Faces come from frames of the bundled sample video, in which BlazeFace finds one face in every frame.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,15 @@ def samples(tmp_path: Path, face_frames: list[np.ndarray]) -> list[Sample]:
 
 
 def _cache(tmp_path: Path, **kw: float) -> CropCache:
-    return CropCache(tmp_path / "cache", paths.default_detector_path(), crop_margin=MARGIN,
-                     cache_margin_extra=EXTRA, cache_size=128, frames_per_video=4, **kw)
+    return CropCache(
+        tmp_path / "cache",
+        paths.default_detector_path(),
+        crop_margin=MARGIN,
+        cache_margin_extra=EXTRA,
+        cache_size=128,
+        frames_per_video=4,
+        **kw,
+    )
 
 
 class _NoDetector:
@@ -97,8 +105,7 @@ def test_build_crops_and_skips(tmp_path: Path, samples: list[Sample]) -> None:
     assert len(index["entries"]) == len(samples) - 1  # all but the missing file
 
 
-def test_second_build_reuses_the_index(tmp_path: Path, samples: list[Sample],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_build_reuses_the_index(tmp_path: Path, samples: list[Sample], monkeypatch: pytest.MonkeyPatch) -> None:
     first = _cache(tmp_path).build(samples, workers=2)
     monkeypatch.setattr(faces_module, "FaceDetector", _NoDetector)
     second = _cache(tmp_path).build(samples)
@@ -106,8 +113,9 @@ def test_second_build_reuses_the_index(tmp_path: Path, samples: list[Sample],
     assert second.skipped == first.skipped and second.frames_without_face == 1
 
 
-def test_changed_settings_or_file_are_rebuilt(tmp_path: Path, samples: list[Sample],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_settings_or_file_are_rebuilt(
+    tmp_path: Path, samples: list[Sample], monkeypatch: pytest.MonkeyPatch
+) -> None:
     image = [samples[1]]
     first = _cache(tmp_path).build(image)
     wider = CropCache(tmp_path / "cache", paths.default_detector_path(), crop_margin=0.3)
@@ -130,8 +138,9 @@ def test_video_frames_are_spread_over_the_video(tmp_path: Path, face_frames: lis
 
 
 @pytest.mark.parametrize("reported", [0, -1, 100])
-def test_video_frames_survive_a_wrong_frame_count(tmp_path: Path, face_frames: list[np.ndarray],
-                                                  monkeypatch: pytest.MonkeyPatch, reported: int) -> None:
+def test_video_frames_survive_a_wrong_frame_count(
+    tmp_path: Path, face_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch, reported: int
+) -> None:
     video = _write_video(tmp_path / "v.mp4", face_frames)
     real_capture = cv2.VideoCapture
 
@@ -154,7 +163,7 @@ def _marked_frame() -> tuple[np.ndarray, FaceBox]:
     frame = np.full((480, 640, 3), 120, np.uint8)
     box = FaceBox(250.0, 150.0, 120.0, 130.0)
     cx, cy = (int(v) for v in box.center)
-    frame[cy - 3:cy + 3, cx - 3:cx + 3] = (0, 0, 255)  # a red dot on the face centre
+    frame[cy - 3 : cy + 3, cx - 3 : cx + 3] = (0, 0, 255)  # a red dot on the face centre
     return frame, box
 
 
@@ -206,5 +215,5 @@ def test_precropped_image_is_the_face_box(tmp_path: Path) -> None:
     side = 60 * (1 + 2 * MARGIN)
     assert abs(got.shape[0] - side) <= 1
     pad = int(round((side - 60) / 2))
-    assert got[pad + 1:-pad - 1, pad + 7:-pad - 7].min() > 150  # the face, in the middle
+    assert got[pad + 1 : -pad - 1, pad + 7 : -pad - 7].min() > 150  # the face, in the middle
     assert got[: pad - 1].max() == 0 and got[:, : pad - 1].max() == 0  # the margin, padded black

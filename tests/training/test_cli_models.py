@@ -2,6 +2,7 @@
 the ``.onnx`` export of it score the same crops alike in ``liveness-eval``, ``training.calibrate`` and the
 gate; where weights are trained (``liveness-train --init``/``--teacher``, adapting, the adaptation
 benchmark) an ``.onnx`` is one clear error line that names the ``.pt`` to use instead."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_cli import assert_one_clear_error, run_train_cli
 
 from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.backends.onnx_export import export_onnx
 from liveness_app.core.meta import ModelLoadError
 from studio_fakes import make_checkpoint, tiny_dataset
-from train_cli import assert_one_clear_error, run_train_cli
 
 SIZE = 32  # exported and scored in seconds; the graph is the shipped models' with a smaller input
 
@@ -40,8 +41,23 @@ def test_eval_takes_an_onnx_model_and_prints_a_table(pair, data: Path, tmp_path:
     rows = {}
     for model in (checkpoint, onnx):
         out = tmp_path / model.suffix[1:]
-        assert main(["--model", str(model), "--data", f"cropped:{data}", "--out", str(out), "--device", "cpu",
-                     "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert (
+            main(
+                [
+                    "--model",
+                    str(model),
+                    "--data",
+                    f"cropped:{data}",
+                    "--out",
+                    str(out),
+                    "--device",
+                    "cpu",
+                    "--cache-dir",
+                    str(tmp_path / "cache"),
+                ]
+            )
+            == 0
+        )
         captured = capsys.readouterr()
         assert "not a readable weights-only checkpoint" not in captured.err
         lines = captured.out.splitlines()
@@ -57,27 +73,37 @@ def test_eval_takes_an_onnx_model_and_prints_a_table(pair, data: Path, tmp_path:
 
 def test_the_report_summarises_what_the_model_was_trained_on(pair, data: Path, tmp_path: Path) -> None:
     """The model table shows counts and a few groups, never the per-group table and skipped-file list."""
-    from liveness_app.core.model import read_checkpoint, save_checkpoint, build_model
     from liveness_app.core.meta import ModelMeta
+    from liveness_app.core.model import build_model, read_checkpoint, save_checkpoint
     from training.eval.evaluate import evaluate_model
 
     meta = ModelMeta.from_dict(read_checkpoint(pair[0]))
-    training = {"data": {"train": {"samples": 3000, "groups": 40, "per_label": {"live": 1000, "print": 2000},
-                                   "per_group": {f"person-{i}": 75 for i in range(40)}},
-                         "dev_groups": ["person-40", "person-41"],
-                         "skipped_files": [{"path": f"/data/{i}.jpg", "reason": "no face"} for i in range(200)],
-                         "skipped": 200}}
+    training = {
+        "data": {
+            "train": {
+                "samples": 3000,
+                "groups": 40,
+                "per_label": {"live": 1000, "print": 2000},
+                "per_group": {f"person-{i}": 75 for i in range(40)},
+            },
+            "dev_groups": ["person-40", "person-41"],
+            "skipped_files": [{"path": f"/data/{i}.jpg", "reason": "no face"} for i in range(200)],
+            "skipped": 200,
+        }
+    }
     model = tmp_path / "described.pt"
     save_checkpoint(model, build_model(), ModelMeta(**{**meta.__dict__, "training": training}))
     evaluate_model(model, [f"cropped:{data}"], tmp_path / "out", cache_dir=tmp_path / "cache", device="cpu")
-    row = next(line for line in (tmp_path / "out" / "report.md").read_text().splitlines()
-               if line.startswith("| trained_on"))
+    row = next(
+        line for line in (tmp_path / "out" / "report.md").read_text().splitlines() if line.startswith("| trained_on")
+    )
     assert "train: 3,000 samples (live 1,000, print 2,000) from 40 groups" in row and "and 37 more" in row
     assert "200 file(s) skipped" in row and "/data/1.jpg" not in row and len(row) < 400
 
 
-def test_calibrate_and_the_gate_score_an_onnx_model(pair, data: Path, tmp_path: Path, capsys,
-                                                    detector_path: Path) -> None:
+def test_calibrate_and_the_gate_score_an_onnx_model(
+    pair, data: Path, tmp_path: Path, capsys, detector_path: Path
+) -> None:
     from training.calibrate import main
     from training.fit.prepare import load_samples
     from training.gate import score_model
@@ -96,8 +122,12 @@ def test_calibrate_and_the_gate_score_an_onnx_model(pair, data: Path, tmp_path: 
 def test_fine_tuning_from_an_onnx_model_names_the_checkpoint(pair, data: Path, tmp_path: Path, capsys) -> None:
     checkpoint, onnx = pair
     rc, err = run_train_cli(capsys, tmp_path, "--data", f"cropped:{data}", "--init", str(onnx), "--finetune")
-    assert_one_clear_error(rc, err, f"{onnx} is an ONNX model: fine-tuning (--init) needs PyTorch weights",
-                           f"use {checkpoint} (the checkpoint it was exported from)")
+    assert_one_clear_error(
+        rc,
+        err,
+        f"{onnx} is an ONNX model: fine-tuning (--init) needs PyTorch weights",
+        f"use {checkpoint} (the checkpoint it was exported from)",
+    )
     rc, err = run_train_cli(capsys, tmp_path, "--data", f"cropped:{data}", "--teacher", str(onnx))
     assert_one_clear_error(rc, err, f"{onnx} is an ONNX model: distilling from it (--teacher)", str(checkpoint))
 
@@ -105,8 +135,11 @@ def test_fine_tuning_from_an_onnx_model_names_the_checkpoint(pair, data: Path, t
 def test_an_onnx_file_that_is_not_an_export_still_gets_a_clear_line(tmp_path: Path) -> None:
     junk = tmp_path / "mine.onnx"
     junk.write_bytes(b"not a graph")
-    with pytest.raises(ModelLoadError, match=r"mine.onnx is an ONNX model: fine-tuning needs PyTorch weights; "
-                                             r"use its \.pt checkpoint"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"mine.onnx is an ONNX model: fine-tuning needs PyTorch weights; "
+        r"use its \.pt checkpoint",
+    ):
         require_checkpoint(junk, "fine-tuning")
     (tmp_path / "mine.pt").write_bytes(b"")
     with pytest.raises(ModelLoadError, match=r"use .*mine\.pt instead"):

@@ -1,6 +1,7 @@
 """What ``liveness-train`` and ``liveness-eval`` print and where a run goes (issue 25, item 6): a run folder in
 the user data folder unless ``--out-dir`` says otherwise, metrics as a short table (percentages, "n/a", never
 a raw dict or None), and a warning beside figures from too little data."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,14 +23,37 @@ def test_a_run_goes_to_the_user_data_folder_unless_told(tmp_path: Path) -> None:
 
 
 def test_a_small_run_says_where_it_went_and_what_its_figures_are_worth(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tiny_dataset(tmp_path / "data", per_class=4, groups=2)
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)  # the folder the user stands in gets nothing
-    rc = main(["--data", f"cropped:{data}", "--name", "tiny", "--device", "cpu", "--input-size", "32",
-               "--epochs", "1", "--batch-size", "8", "--workers", "0", "--dev-groups", "subj1", "--no-install",
-               "--ema-decay", "0", "--bn-refresh", "false"])
+    rc = main(
+        [
+            "--data",
+            f"cropped:{data}",
+            "--name",
+            "tiny",
+            "--device",
+            "cpu",
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--dev-groups",
+            "subj1",
+            "--no-install",
+            "--ema-decay",
+            "0",
+            "--bn-refresh",
+            "false",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     run = paths.user_data_dir() / "runs" / "tiny"
@@ -45,13 +69,36 @@ def test_a_small_run_says_where_it_went_and_what_its_figures_are_worth(
 
 
 def test_metrics_read_as_a_table_with_n_a_for_what_is_undefined() -> None:
-    frame = {"auc": 0.98765, "eer": 0.041, "bpcer": None, "apcer": {"print": 0.0, "replay": 0.0833},
-             "acer": 0.0833, "n_live": 0, "n_attack": 240}
+    frame = {
+        "auc": 0.98765,
+        "eer": 0.041,
+        "bpcer": None,
+        "apcer": {"print": 0.0, "replay": 0.0833},
+        "acer": 0.0833,
+        "n_live": 0,
+        "n_attack": 240,
+    }
     text = metrics_table({"frame": frame, "threshold_source": "..."})
     header, row = text.splitlines()
     assert header.split()[:2] == ["level", "AUC"]
-    assert row.split() == ["frame", "0.988", "4.1", "%", "n/a", "print", "0.0", "%,", "replay", "8.3", "%", "8.3",
-                           "%", "0", "/", "240"]
+    assert row.split() == [
+        "frame",
+        "0.988",
+        "4.1",
+        "%",
+        "n/a",
+        "print",
+        "0.0",
+        "%,",
+        "replay",
+        "8.3",
+        "%",
+        "8.3",
+        "%",
+        "0",
+        "/",
+        "240",
+    ]
     assert metrics_table({"frame": {"auc": float("nan")}}).splitlines()[1].split()[1] == "n/a"
 
 
@@ -67,6 +114,13 @@ def test_what_a_model_was_trained_on_is_one_line_whatever_its_metadata_says() ->
     assert data_summary({"data": "none: untrained test model"}) == "none: untrained test model"
     assert data_summary({"data": {"train": {"samples": "many"}}}) == "not recorded"
     assert len(data_summary({"data": "x" * 5000})) == 400
-    assert data_summary({"data": {"train": {"samples": 12, "groups": 1, "per_label": {"live": 6, "print": 6},
-                                            "per_group": {"me": 12}}}}) == \
-        "train: 12 samples (live 6, print 6) from 1 group (me)"
+    assert (
+        data_summary(
+            {
+                "data": {
+                    "train": {"samples": 12, "groups": 1, "per_label": {"live": 6, "print": 6}, "per_group": {"me": 12}}
+                }
+            }
+        )
+        == "train: 12 samples (live 6, print 6) from 1 group (me)"
+    )

@@ -1,4 +1,5 @@
 """training.data.samples and training.data.folders: manifests, label folders, recordings, group splits and summaries."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data.splits import split_by_group
+from training.data.folders import scan_label_folders
 from training.data.samples import (
     UNKNOWN_SUBJECT,
     DatasetLayoutError,
@@ -15,7 +16,7 @@ from training.data.samples import (
     load_recordings,
     summarize,
 )
-from training.data.folders import scan_label_folders
+from training.data.splits import split_by_group
 
 
 def _touch(path: Path) -> Path:
@@ -67,8 +68,14 @@ def test_manifest_csv_precropped_column_and_errors(tmp_path: Path) -> None:
 
 
 def test_scan_label_folders_groups(tmp_path: Path) -> None:
-    for rel in ("live/alice_001.jpg", "print/alice_002.PNG", "replay/bob_take1.mp4",
-                "live/sess1/carol_9.webp", "live/notes.txt", ".hidden/x.jpg"):
+    for rel in (
+        "live/alice_001.jpg",
+        "print/alice_002.PNG",
+        "replay/bob_take1.mp4",
+        "live/sess1/carol_9.webp",
+        "live/notes.txt",
+        ".hidden/x.jpg",
+    ):
         _touch(tmp_path / rel)
     samples = scan_label_folders(tmp_path)
     got = {(s.path.relative_to(tmp_path).as_posix(), s.label, s.group, s.kind) for s in samples}
@@ -96,15 +103,31 @@ def test_scan_label_folders_errors(tmp_path: Path) -> None:
 
 
 def _session(i: int, label: str, subject: str, status: str = "complete") -> dict:
-    return {"id": f"s{i}", "file": f"clips/s{i}.mp4", "label": label,
-            "attack_type": "" if label == "live" else label, "subject": subject, "camera": "cam0",
-            "width": 640, "height": 480, "fps": 30.0, "duration_s": 5.0, "frames": 150,
-            "date": "2024-05-01T10:00:00", "notes": "", "status": status}
+    return {
+        "id": f"s{i}",
+        "file": f"clips/s{i}.mp4",
+        "label": label,
+        "attack_type": "" if label == "live" else label,
+        "subject": subject,
+        "camera": "cam0",
+        "width": 640,
+        "height": 480,
+        "fps": 30.0,
+        "duration_s": 5.0,
+        "frames": 150,
+        "date": "2024-05-01T10:00:00",
+        "notes": "",
+        "status": status,
+    }
 
 
 def test_load_recordings_skips_incomplete(tmp_path: Path) -> None:
-    sessions = [_session(1, "live", "ann"), _session(2, "replay-phone", "ann"),
-                _session(3, "print", "ben", status="incomplete"), _session(4, "live", "")]
+    sessions = [
+        _session(1, "live", "ann"),
+        _session(2, "replay-phone", "ann"),
+        _session(3, "print", "ben", status="incomplete"),
+        _session(4, "live", ""),
+    ]
     (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "sessions": sessions}))
     samples = load_recordings(tmp_path)
     assert [s.path for s in samples] == [tmp_path / "clips" / f"s{i}.mp4" for i in (1, 2, 4)]

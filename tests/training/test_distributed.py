@@ -4,6 +4,7 @@ and share the balanced sample, the crop cache and the BatchNorm statistics as on
 The multi-process tests start ``python -m torch.distributed.run`` (what ``torchrun`` is), as users do;
 each takes about 15 s on a 2-core CPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,9 @@ from liveness_app.core.model import load_checkpoint
 from studio_fakes import tiny_dataset
 from training.data import faces as faces_module
 from training.data.cache import CropCache
+from training.data.frames import Entry, balanced_weights
 from training.data.samples import Sample
 from training.fit.distributed import SINGLE, balanced_share, session
-from training.data.frames import Entry, balanced_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 180  # a hung collective fails the test instead of the CI job
@@ -34,18 +35,52 @@ TIMEOUT_S = 180  # a hung collective fails the test instead of the CI job
 
 def _torchrun(args: list[str], home: Path, module: bool = True) -> subprocess.CompletedProcess:
     """Two processes on this CPU, one torch thread each, as ``torchrun --standalone`` runs them."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "LIVENESS_STUDIO_HOME": str(home),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
-           *(["-m", "training"] if module else []), *args]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "LIVENESS_STUDIO_HOME": str(home),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        *(["-m", "training"] if module else []),
+        *args,
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def _train_args(root: Path, run: Path, *extra: str) -> list[str]:
     """The CI-sized run of studio_fakes.tiny_train_config, as command-line options."""
-    return ["--data", f"cropped:{root / 'data'}", "--out-dir", str(run), "--cache-dir", str(root / "cache"),
-            "--input-size", "32", "--batch-size", "16", "--lr", "3e-3", "--workers", "0", "--dev-groups", "subj3",
-            "--loss", "bce", "--device", "cpu", "--no-install", *extra]
+    return [
+        "--data",
+        f"cropped:{root / 'data'}",
+        "--out-dir",
+        str(run),
+        "--cache-dir",
+        str(root / "cache"),
+        "--input-size",
+        "32",
+        "--batch-size",
+        "16",
+        "--lr",
+        "3e-3",
+        "--workers",
+        "0",
+        "--dev-groups",
+        "subj3",
+        "--loss",
+        "bce",
+        "--device",
+        "cpu",
+        "--no-install",
+        *extra,
+    ]
 
 
 def _log(run: Path) -> list[dict]:
@@ -65,14 +100,23 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
 def test_two_cpu_processes_train_one_model(ddp_run: tuple[Path, subprocess.CompletedProcess]) -> None:
     root, done = ddp_run
     run = root / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "last_state.pt", "log.jsonl",
-                                                     "skipped.csv"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "best.pt",
+        "config.json",
+        "last_state.pt",
+        "log.jsonl",
+        "skipped.csv",
+    ]
     assert sorted(p.name for p in root.rglob("*.pt")) == ["best.pt", "last_state.pt"]  # no second model anywhere
     assert not (root / "home").exists() or not list((root / "home").rglob("*.pt"))  # --no-install
     model, meta = load_checkpoint(run / "best.pt")
     assert meta.training["world_size"] == 2
-    assert meta.training["distributed"] == {"backend": "gloo", "sync_bn": False, "batch_per_rank": 16,
-                                            "global_batch": 32}
+    assert meta.training["distributed"] == {
+        "backend": "gloo",
+        "sync_bn": False,
+        "batch_per_rank": 16,
+        "global_batch": 32,
+    }
     (report,) = _log(run)  # one line: rank 0 alone writes the log
     assert report["world_size"] == 2 and report["replicas_in_sync"]  # one model, not two that trained alone
     assert report["images"] == 96 - 24  # the 72 training crops (subj3 is dev), split over the two ranks
@@ -99,14 +143,20 @@ def test_a_single_process_has_no_process_group() -> None:
     for env in ({}, {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0"}):
         with session("cpu", env) as dist:
             assert dist is SINGLE and not torch.distributed.is_initialized()
-    assert SINGLE.describe(True, 16) == {"world_size": 1, "distributed": {
-        "backend": None, "sync_bn": False, "batch_per_rank": 16, "global_batch": 16}}
+    assert SINGLE.describe(True, 16) == {
+        "world_size": 1,
+        "distributed": {"backend": None, "sync_bn": False, "batch_per_rank": 16, "global_batch": 16},
+    }
 
 
 @pytest.mark.parametrize("n", [50, 51, 7])
 def test_the_ranks_share_the_balanced_sample_disjointly(n: int) -> None:
-    entries = [Entry(Path(f"{g}{i}.png"), label, g, f"{g}{i}") for g, count in (("a", 30), ("b", 5))
-               for label in ("live", "print") for i in range(count)]
+    entries = [
+        Entry(Path(f"{g}{i}.png"), label, g, f"{g}{i}")
+        for g, count in (("a", 30), ("b", 5))
+        for label in ("live", "print")
+        for i in range(count)
+    ]
     weights = balanced_weights(entries)
     gen = lambda: torch.Generator().manual_seed(4007)  # noqa: E731 (the same seed on every rank)
     # One process draws exactly what WeightedRandomSampler drew before.
@@ -133,9 +183,11 @@ def _face_samples(folder: Path) -> list[Sample]:
     cv2.imwrite(str(folder / "tight.png"), frame[150:270, 160:280])
     cv2.imwrite(str(folder / "blank.png"), frame[:40, :40] * 0 + 90)
     (folder / "broken.png").write_bytes(b"not an image")
-    return samples + [Sample(folder / "tight.png", "replay", "g0", "image", precropped=True),
-                      Sample(folder / "blank.png", "live", "g1", "image"),
-                      Sample(folder / "broken.png", "print", "g2", "image")]
+    return samples + [
+        Sample(folder / "tight.png", "replay", "g0", "image", precropped=True),
+        Sample(folder / "blank.png", "live", "g1", "image"),
+        Sample(folder / "broken.png", "print", "g2", "image"),
+    ]
 
 
 def test_a_parallel_cache_build_equals_a_single_process_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,8 +207,9 @@ def test_a_parallel_cache_build_equals_a_single_process_one(tmp_path: Path, monk
     index = lambda name: json.loads(next((tmp_path / name).glob("*/index.json")).read_text())  # noqa: E731
     assert index("parallel") == index("single")
     for got in built:
-        assert [(i.sample, [p.name for p in i.crop_paths]) for i in got] == \
-               [(i.sample, [p.name for p in i.crop_paths]) for i in alone]
+        assert [(i.sample, [p.name for p in i.crop_paths]) for i in got] == [
+            (i.sample, [p.name for p in i.crop_paths]) for i in alone
+        ]
         assert got.skipped == alone.skipped and got.face_frames == alone.face_frames
     for mine, theirs in zip(built[1], alone):
         assert [p.read_bytes() for p in mine.crop_paths] == [p.read_bytes() for p in theirs.crop_paths]
@@ -169,7 +222,7 @@ class _NoDetector:
 
 # Run by two processes: the global BatchNorm of --sync-bn on the CPU against one BatchNorm2d that sees both
 # halves of the batch at once (outputs, input and parameter gradients, running statistics).
-_SYNC_BN_CHECK = textwrap.dedent('''
+_SYNC_BN_CHECK = textwrap.dedent("""
     import torch, torch.distributed as dist
     from torch import nn
     from training.fit.sync_bn import convert_sync_bn, GlobalBatchNorm2d
@@ -197,7 +250,7 @@ _SYNC_BN_CHECK = textwrap.dedent('''
     torch.testing.assert_close(bn.running_mean, rb.running_mean)
     torch.testing.assert_close(bn.running_var, rb.running_var)
     dist.destroy_process_group()
-''')
+""")
 
 
 def test_sync_bn_on_the_cpu_is_one_batchnorm_over_both_ranks(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The generalisation tools on tiny data: simulated attacks, threshold rules, leave-groups-out folds, the
 MobileNetV2 architecture, feature distillation from a teacher, and the cross-validation command."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,18 @@ import torch
 
 from liveness_app.core.model import build_model, load_checkpoint
 from liveness_app.core.pipeline import LoadedModel
+from liveness_app.core.weights import ModelLoadError
+from studio_fakes import tiny_dataset as _tiny_dataset
+from studio_fakes import tiny_train_config as _cfg
+from training.config import TrainConfig
 from training.data.attacks import simulate_attack, simulate_print, simulate_replay
+from training.data.samples import Sample
 from training.eval.thresholds import balanced_eer_threshold, group_median_eer_threshold, thresholds
 from training.fit.checkpoint import load_pretrained
-from training.config import TrainConfig
-from training.studies.cv import assign_folds, dev_groups_for, main as cv_main
-from training.data.samples import Sample
 from training.fit.distill import distillation_loss, kd_loss
-from liveness_app.core.weights import ModelLoadError
 from training.fit.loop import fit
-from studio_fakes import tiny_dataset as _tiny_dataset, tiny_train_config as _cfg
+from training.studies.cv import assign_folds, dev_groups_for
+from training.studies.cv import main as cv_main
 
 
 def _face(seed: int = 0) -> np.ndarray:
@@ -46,13 +49,16 @@ def test_simulated_attacks_keep_the_shape_add_their_traces_and_are_reproducible(
         assert np.abs(a.astype(int) - face).mean() > 3  # visibly a different image
     # a print's dynamic range is flattened (paper is never black nor pure white)
     printed = simulate_print(face, np.random.default_rng(5))
-    assert np.percentile(printed, 99) - np.percentile(printed, 1) < np.percentile(face, 99) - np.percentile(face, 1) + 60
+    assert (
+        np.percentile(printed, 99) - np.percentile(printed, 1) < np.percentile(face, 99) - np.percentile(face, 1) + 60
+    )
     kinds = {simulate_attack(face, np.random.default_rng(s))[1] for s in range(20)}
     assert kinds == {"synthetic-replay", "synthetic-print"}
 
 
 def test_screen_pixels_add_high_frequency_energy() -> None:
     from training.data.attacks import screen_pixels
+
     face = cv2.GaussianBlur(_face(), (0, 0), 2.0)
     assert _high_frequency(screen_pixels(face, np.random.default_rng(1), 0.7)) > 2 * _high_frequency(face)
 
@@ -60,8 +66,9 @@ def test_screen_pixels_add_high_frequency_energy() -> None:
 def test_threshold_rules() -> None:
     rng = np.random.default_rng(0)
     # group "big" (900 samples) scores high for everyone; "small" (100) lower: pooled EER follows "big"
-    scores = np.concatenate([rng.normal(0.8, 0.05, 450), rng.normal(0.6, 0.05, 450),
-                             rng.normal(0.5, 0.05, 50), rng.normal(0.3, 0.05, 50)])
+    scores = np.concatenate(
+        [rng.normal(0.8, 0.05, 450), rng.normal(0.6, 0.05, 450), rng.normal(0.5, 0.05, 50), rng.normal(0.3, 0.05, 50)]
+    )
     labels = ["live"] * 450 + ["print"] * 450 + ["live"] * 50 + ["print"] * 50
     groups = ["big"] * 900 + ["small"] * 100
     live = np.array([lab == "live" for lab in labels])
@@ -120,8 +127,19 @@ def test_fit_distils_then_trains_mobilenet_v3_with_synthetic_attacks(tmp_path: P
     data = _tiny_dataset(tmp_path / "data")
     teacher = build_model("mobilenet_v2").state_dict()
     torch.save(teacher, tmp_path / "teacher.pth")
-    events = list(fit(_cfg(tmp_path, data, epochs=1, distill_from=str(tmp_path / "teacher.pth"), distill_epochs=1,
-                           synth_attacks=0.5, install=False)))
+    events = list(
+        fit(
+            _cfg(
+                tmp_path,
+                data,
+                epochs=1,
+                distill_from=str(tmp_path / "teacher.pth"),
+                distill_epochs=1,
+                synth_attacks=0.5,
+                install=False,
+            )
+        )
+    )
     phases = [(e.kind, e.phase) for e in events]
     assert ("batch", "distil") in phases and ("epoch", "distil") in phases
     assert phases.index(("epoch", "distil")) < phases.index(("batch", ""))  # distillation comes first
@@ -146,8 +164,21 @@ def test_fit_learns_from_a_liveness_teacher_of_the_same_preprocessing_only(tmp_p
     _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
     assert meta.arch == "mobilenet_v3_large" and meta.training["recipe"]["teacher"] == str(teacher)
     with pytest.raises(ModelLoadError, match="preprocessing"):  # 48 px student, 32 px teacher: refused
-        next(iter(fit(_cfg(tmp_path, data, epochs=1, input_size=48, teacher=str(teacher), install=False,
-                           out_dir=str(tmp_path / "other")))))
+        next(
+            iter(
+                fit(
+                    _cfg(
+                        tmp_path,
+                        data,
+                        epochs=1,
+                        input_size=48,
+                        teacher=str(teacher),
+                        install=False,
+                        out_dir=str(tmp_path / "other"),
+                    )
+                )
+            )
+        )
 
 
 def test_a_bad_teacher_or_kd_setting_is_refused_before_any_caching(tmp_path: Path) -> None:
@@ -201,8 +232,13 @@ def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> N
     cv2.imwrite(str(data / "live" / "empty_wall.png"), np.full((240, 320, 3), 128, np.uint8))
     rows.append("live/empty_wall.png,live,,subj0,false")  # a frame the detector finds no face in
     (data / "manifest.csv").write_text("\n".join(rows) + "\n")
-    metrics = evaluate_model(make_checkpoint(tmp_path / "m.pt"), [str(data / "manifest.csv")], tmp_path / "out",
-                             cache_dir=tmp_path / "cache", device="cpu")
+    metrics = evaluate_model(
+        make_checkpoint(tmp_path / "m.pt"),
+        [str(data / "manifest.csv")],
+        tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        device="cpu",
+    )
     assert metrics["no_face"]["live"] == {"frames": 9, "no_face": 1, "no_face_rate": pytest.approx(1 / 9)}
     assert metrics["no_face"]["print"]["no_face"] == 0
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -213,11 +249,18 @@ def test_evaluation_reports_frames_without_a_face_per_label(tmp_path: Path) -> N
 def test_dev_early_stopping_can_be_limited_per_group_and_label() -> None:
     from training.data.frames import Entry, limit_per_group
 
-    entries = [Entry(Path(f"{g}{i}.png"), lab, g, f"{g}-{i // 5}") for g, n in (("big", 100), ("small", 6))
-               for i in range(n) for lab in ("live", "print")]
+    entries = [
+        Entry(Path(f"{g}{i}.png"), lab, g, f"{g}-{i // 5}")
+        for g, n in (("big", 100), ("small", 6))
+        for i in range(n)
+        for lab in ("live", "print")
+    ]
     kept = limit_per_group(entries, 10)
-    counts = {(g, lab): sum(1 for e in kept if (e.group, e.label) == (g, lab))
-              for g in ("big", "small") for lab in ("live", "print")}
+    counts = {
+        (g, lab): sum(1 for e in kept if (e.group, e.label) == (g, lab))
+        for g in ("big", "small")
+        for lab in ("live", "print")
+    }
     assert counts == {("big", "live"): 10, ("big", "print"): 10, ("small", "live"): 6, ("small", "print"): 6}
     assert len({e.video_id for e in kept if e.group == "big"}) == 10  # spread over the recording
     assert limit_per_group(entries, 0) == entries

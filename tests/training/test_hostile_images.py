@@ -2,6 +2,7 @@
 names that are not UTF-8, and "faces" the detector finds in tiny noise images. Each is skipped or handled
 with a reason; none aborts or crashes a run, and what reaches skipped.csv, logs and the model's data
 summary is text any file takes."""
+
 from __future__ import annotations
 
 import csv
@@ -18,13 +19,12 @@ import pytest
 
 from liveness_app import paths
 from liveness_app.core.face import FaceDetector
-from liveness_app.core.files import (MAX_IMAGE_PIXELS, ImageTooLargeError, check_frame_size, display_path,
-                                     read_image)
+from liveness_app.core.files import MAX_IMAGE_PIXELS, ImageTooLargeError, check_frame_size, display_path, read_image
 from training.data.cache import CropCache
 from training.data.faces import video_frames
-from training.data.samples import Sample
 from training.data.folders import scan_label_folders
 from training.data.frames import eval_entries
+from training.data.samples import Sample
 from training.fit.prepare import skipped_message, summarize_used, write_skipped
 
 
@@ -39,11 +39,18 @@ def face_frame() -> np.ndarray:
 
 
 def _cache(tmp_path: Path) -> CropCache:
-    return CropCache(tmp_path / "cache", paths.default_detector_path(), crop_margin=0.2,
-                     cache_margin_extra=0.25, cache_size=128, frames_per_video=2)
+    return CropCache(
+        tmp_path / "cache",
+        paths.default_detector_path(),
+        crop_margin=0.2,
+        cache_margin_extra=0.25,
+        cache_size=128,
+        frames_per_video=2,
+    )
 
 
 # -- decompression bombs: small files that declare huge frames ---------------------------------------------
+
 
 def png_bomb(width: int, height: int) -> bytes:
     """An 8x8 PNG whose IHDR says ``width`` x ``height``, its CRC made to match (a valid header)."""
@@ -58,7 +65,7 @@ def _patch_sof(data: bytearray, width: int, height: int) -> int:
     """Set the size in every baseline JPEG SOF0 segment of ``data``; returns how many were patched."""
     found, at = 0, data.find(b"\xff\xc0")
     while at >= 0:
-        data[at + 5:at + 9] = struct.pack(">HH", height, width)
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
         found, at = found + 1, data.find(b"\xff\xc0", at + 9)
     return found
 
@@ -79,8 +86,8 @@ def avi_bomb(path: Path, width: int, height: int) -> Path:
     writer.release()
     data = bytearray(path.read_bytes())
     avih, strf = data.index(b"avih") + 8, data.index(b"strf") + 8
-    data[avih + 32:avih + 40] = struct.pack("<II", width, height)  # dwWidth, dwHeight
-    data[strf + 4:strf + 12] = struct.pack("<ii", width, height)  # biWidth, biHeight
+    data[avih + 32 : avih + 40] = struct.pack("<II", width, height)  # dwWidth, dwHeight
+    data[strf + 4 : strf + 12] = struct.pack("<ii", width, height)  # biWidth, biHeight
     assert _patch_sof(data, width, height) == 3
     path.write_bytes(bytes(data))
     return path
@@ -138,8 +145,12 @@ def test_bombs_in_a_dataset_are_skipped_and_listed(tmp_path: Path, face_frame: n
     (data / "bomb.png").write_bytes(png_bomb(9000, 9000))
     (data / "bomb.jpg").write_bytes(jpeg_bomb(9000, 9000))
     avi_bomb(data / "bomb.avi", 9000, 9000)
-    samples = [Sample(data / "face.png", "live", "a", "image"), Sample(data / "bomb.png", "live", "b", "image"),
-               Sample(data / "bomb.jpg", "print", "c", "image"), Sample(data / "bomb.avi", "live", "d", "video")]
+    samples = [
+        Sample(data / "face.png", "live", "a", "image"),
+        Sample(data / "bomb.png", "live", "b", "image"),
+        Sample(data / "bomb.jpg", "print", "c", "image"),
+        Sample(data / "bomb.avi", "live", "d", "video"),
+    ]
     built = _cache(tmp_path).build(samples)
     assert [item.sample.path.name for item in built] == ["face.png"]
     reasons = {Path(p).name: r for p, r in built.skipped}
@@ -153,6 +164,7 @@ def test_bombs_in_a_dataset_are_skipped_and_listed(tmp_path: Path, face_frame: n
 
 # -- file names that are not UTF-8 -------------------------------------------------------------------------
 
+
 def _odd_name(folder: Path, raw: bytes) -> Path:
     """``folder / raw`` as Python names it (surrogate escapes); skips where the OS refuses such names."""
     try:
@@ -163,16 +175,16 @@ def _odd_name(folder: Path, raw: bytes) -> Path:
     return path
 
 
-def test_names_that_are_not_utf8_train_and_are_written(tmp_path: Path, face_frame: np.ndarray,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_names_that_are_not_utf8_train_and_are_written(
+    tmp_path: Path, face_frame: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
     root = tmp_path / "data"
     (root / "live").mkdir(parents=True)
     (root / "print").mkdir()
     odd_image = _odd_name(root / "live", b"face-\xff_1.png")
     cv2.imencode(".png", face_frame)[1].tofile(str(odd_image))
     odd_video = _odd_name(root / "live", b"clip-\xfe.mp4")
-    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0,
-                             face_frame.shape[1::-1])
+    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, face_frame.shape[1::-1])
     for _ in range(3):
         writer.write(face_frame)
     writer.release()
@@ -209,6 +221,7 @@ def test_display_path_keeps_valid_names() -> None:
 
 
 # -- tiny "faces" ------------------------------------------------------------------------------------------
+
 
 def _noise(count: int, side: int = 8) -> list[np.ndarray]:
     rng = np.random.default_rng(0)

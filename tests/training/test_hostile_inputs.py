@@ -1,5 +1,6 @@
 """Hostile or broken files, as a shared recordings folder, a hand-edited settings file or a downloaded
 model may be: nothing outside its folder is touched, nothing crashes, every refusal says why."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,28 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio_fakes import make_checkpoint
 from liveness_app.config import load_config
+from liveness_app.core.manifest_file import read_manifest
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, read_checkpoint
 from liveness_app.core.recorder import Recorder, RecorderError, SessionStore
-from liveness_app.core.manifest_file import read_manifest
 from liveness_app.core.sessions import ManifestError
+from studio_fakes import make_checkpoint
 from training.data.samples import DatasetLayoutError, load_recordings
 
 
 def _entry(sid: str, file: str, **extra: object) -> dict:
-    return {"id": sid, "file": file, "label": "live", "subject": "ann", "fps": 30.0, "frames": 3,
-            "duration_s": 0.1, "date": "2026-01-01T00:00:00+00:00", "status": "complete", **extra}
+    return {
+        "id": sid,
+        "file": file,
+        "label": "live",
+        "subject": "ann",
+        "fps": 30.0,
+        "frames": 3,
+        "duration_s": 0.1,
+        "date": "2026-01-01T00:00:00+00:00",
+        "status": "complete",
+        **extra,
+    }
 
 
 def _write_manifest(root: Path, sessions: object, version: int = 1) -> Path:
@@ -44,14 +55,24 @@ def test_sessions_pointing_outside_the_folder_are_refused_never_followed_or_dele
     root.mkdir()
     (root / "link.avi").symlink_to(victim)
     (root / "ok.avi").write_bytes(b"video")
-    _write_manifest(root, [_entry("abs", str(victim)), _entry("up", "../precious.txt"),
-                           _entry("link", "link.avi"), _entry("ok", "ok.avi")])
+    _write_manifest(
+        root,
+        [
+            _entry("abs", str(victim)),
+            _entry("up", "../precious.txt"),
+            _entry("link", "link.avi"),
+            _entry("ok", "ok.avi"),
+        ],
+    )
     store = SessionStore(root)
 
     manifest = store.read()
     assert [s["id"] for s in manifest.sessions] == ["ok"]
-    assert {bad.session_id: "outside the recordings folder" in bad.reason for bad in manifest.invalid} == \
-        {"abs": True, "up": True, "link": True}
+    assert {bad.session_id: "outside the recordings folder" in bad.reason for bad in manifest.invalid} == {
+        "abs": True,
+        "up": True,
+        "link": True,
+    }
     for sid in ("abs", "up", "link"):
         with pytest.raises(RecorderError, match="no valid session"):
             store.delete(sid)
@@ -73,16 +94,19 @@ def test_a_manifest_of_the_wrong_shape_is_one_clear_error(tmp_path, data) -> Non
         load_recordings(tmp_path)
 
 
-@pytest.mark.parametrize("entry, reason", [
-    ("x", "must be an object"),
-    ({"file": "a.avi", "label": "live", "status": "complete"}, "'id'"),
-    ({**_entry("d", "d.avi"), "duration_s": "abc"}, "duration_s"),
-    ({**_entry("f", "f.avi"), "frames": -1}, "frames"),
-    ({**_entry("n", "n.avi"), "fps": float("nan")}, "fps"),
-    ({**_entry("s", "s.avi"), "status": "done"}, "status"),
-    ({**_entry("l", "l.avi"), "label": ["live"]}, "label"),
-    ({**_entry("t", "t.avi"), "subject": 7}, "subject"),
-])
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        ("x", "must be an object"),
+        ({"file": "a.avi", "label": "live", "status": "complete"}, "'id'"),
+        ({**_entry("d", "d.avi"), "duration_s": "abc"}, "duration_s"),
+        ({**_entry("f", "f.avi"), "frames": -1}, "frames"),
+        ({**_entry("n", "n.avi"), "fps": float("nan")}, "fps"),
+        ({**_entry("s", "s.avi"), "status": "done"}, "status"),
+        ({**_entry("l", "l.avi"), "label": ["live"]}, "label"),
+        ({**_entry("t", "t.avi"), "subject": 7}, "subject"),
+    ],
+)
 def test_bad_entries_are_listed_as_invalid_with_the_reason(tmp_path, entry, reason) -> None:
     _write_manifest(tmp_path, [entry, _entry("good", "good.avi")])
     manifest = read_manifest(tmp_path)
@@ -138,25 +162,31 @@ def _tamper(tmp_path: Path, name: str, change) -> Path:
     return tmp_path / name
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["preprocessing"].update(mean=[float("nan")] * 3), "mean"),
-    (lambda d: d["preprocessing"].update(std=[0.0, 1.0, 1.0]), "std"),
-    (lambda d: d.update(threshold=float("nan")), "threshold"),
-    (lambda d: d.update(threshold="0.5"), "threshold"),
-    (lambda d: d.update(training=["x"]), "'training' must be a mapping"),
-    (lambda d: d.update(metrics="good"), "'metrics' must be a mapping"),
-    (lambda d: d.update(model_args=[1]), "model_args must be a mapping"),
-    (lambda d: d.update(model_args={"lbp_grid": 200}), "lbp_grid=200"),
-    (lambda d: d.update(model_args={"lbp_grid": 100000}), "lbp_grid=100000"),
-    (lambda d: d.update(model_args={"lbp_grid": 1.5}), "lbp_grid"),
-    (lambda d: d.update(model_args={"depth": 3}), "unknown model_args"),
-    (lambda d: d.update(class_names=["a"]), "class_names"),
-    (lambda d: d["state_dict"]["classifier.3.weight"].fill_(float("nan")), "NaN"),
-    (lambda d: d["state_dict"].pop("classifier.3.bias"), "1 missing key (classifier.3.bias)"),
-    (lambda d: d["state_dict"].update(extra=torch.zeros(1)), "1 unexpected key (extra)"),
-    (lambda d: d["state_dict"].update({"classifier.3.bias": torch.zeros(2)}), "classifier.3.bias: expected [1], got [2]"),
-    (lambda d: d.update(state_dict=[1, 2]), "not a mapping"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["preprocessing"].update(mean=[float("nan")] * 3), "mean"),
+        (lambda d: d["preprocessing"].update(std=[0.0, 1.0, 1.0]), "std"),
+        (lambda d: d.update(threshold=float("nan")), "threshold"),
+        (lambda d: d.update(threshold="0.5"), "threshold"),
+        (lambda d: d.update(training=["x"]), "'training' must be a mapping"),
+        (lambda d: d.update(metrics="good"), "'metrics' must be a mapping"),
+        (lambda d: d.update(model_args=[1]), "model_args must be a mapping"),
+        (lambda d: d.update(model_args={"lbp_grid": 200}), "lbp_grid=200"),
+        (lambda d: d.update(model_args={"lbp_grid": 100000}), "lbp_grid=100000"),
+        (lambda d: d.update(model_args={"lbp_grid": 1.5}), "lbp_grid"),
+        (lambda d: d.update(model_args={"depth": 3}), "unknown model_args"),
+        (lambda d: d.update(class_names=["a"]), "class_names"),
+        (lambda d: d["state_dict"]["classifier.3.weight"].fill_(float("nan")), "NaN"),
+        (lambda d: d["state_dict"].pop("classifier.3.bias"), "1 missing key (classifier.3.bias)"),
+        (lambda d: d["state_dict"].update(extra=torch.zeros(1)), "1 unexpected key (extra)"),
+        (
+            lambda d: d["state_dict"].update({"classifier.3.bias": torch.zeros(2)}),
+            "classifier.3.bias: expected [1], got [2]",
+        ),
+        (lambda d: d.update(state_dict=[1, 2]), "not a mapping"),
+    ],
+)
 def test_models_that_should_be_refused_are_refused_before_use(tmp_path, change, message) -> None:
     bad = _tamper(tmp_path, "bad.pt", change)
     with pytest.raises(ModelLoadError) as refused:
@@ -185,4 +215,3 @@ def test_a_broken_default_config_file_is_ignored_with_a_message(_user_home: Path
     assert config.device == "auto" and len(config.problems) == 1 and "gpu" in config.problems[0]
     (_user_home / "config.toml").write_bytes(b"\xff\xfe garbage")
     assert "not valid TOML" in load_config(["--device", "cpu"]).problems[0]
-

@@ -1,6 +1,7 @@
 """What training writes, when things go wrong while it writes: a full disk is said in words (and where), an
 install interrupted half-way leaves the previous model whole, ``--resume`` with nothing to resume says so,
 and what a killed run left behind is cleaned at the next start."""
+
 from __future__ import annotations
 
 import errno
@@ -27,8 +28,10 @@ def _fsync_on_a_full_disk(fd: int) -> None:
 def test_a_model_saved_to_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, monkeypatch) -> None:
     path = make_checkpoint(tmp_path / "m.pt", name="old")
     _, meta = load_checkpoint(path)
-    with monkeypatch.context() as m, \
-            pytest.raises(DiskFullError, match=rf"the disk is full: cannot write m.pt in {tmp_path}.*MiB free"):
+    with (
+        monkeypatch.context() as m,
+        pytest.raises(DiskFullError, match=rf"the disk is full: cannot write m.pt in {tmp_path}.*MiB free"),
+    ):
         m.setattr(files.os, "fsync", _fsync_on_a_full_disk)
         save_checkpoint(path, build_model(spec=meta.preprocessing), meta)
     assert load_checkpoint(path)[1].name == "old"
@@ -38,8 +41,25 @@ def test_a_model_saved_to_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, m
 def test_training_on_a_full_disk_ends_with_one_line_that_says_where(tmp_path, monkeypatch, capsys) -> None:
     data = tiny_dataset(tmp_path / "data", per_class=2, groups=2)
     monkeypatch.setattr(files.os, "fsync", _fsync_on_a_full_disk)
-    rc = main(["--data", str(data), "--out-dir", str(tmp_path / "run"), "--device", "cpu", "--input-size", "32",
-               "--epochs", "1", "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--no-install"])
+    rc = main(
+        [
+            "--data",
+            str(data),
+            "--out-dir",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--workers",
+            "0",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-install",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "inline_container" not in err
     assert f"liveness-train: error: the disk is full: cannot write config.json in {tmp_path / 'run'}" in err
@@ -68,9 +88,26 @@ def test_resume_with_no_saved_state_is_an_error_not_a_fresh_start(tmp_path, caps
     data = tiny_dataset(tmp_path / "data", per_class=2, groups=2)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "log.jsonl").write_text('{"epoch": 1}\n')
-    rc = main(["--data", str(data), "--out-dir", str(tmp_path / "run"), "--device", "cpu", "--input-size", "32",
-               "--epochs", "1", "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--no-install",
-               "--resume"])
+    rc = main(
+        [
+            "--data",
+            str(data),
+            "--out-dir",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--workers",
+            "0",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-install",
+            "--resume",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "--resume: there is no last_state.pt in" in err
     assert (tmp_path / "run" / "log.jsonl").read_text() == '{"epoch": 1}\n'  # no duplicated log lines
@@ -80,13 +117,20 @@ def test_leftovers_of_killed_runs_are_cleaned_at_the_next_start(tmp_path) -> Non
     home, models = tmp_path / "home", tmp_path / "home" / "models"
     models.mkdir(parents=True)
     old = time.time() - 2 * 3600
-    stale = [models / "mine.pt.0a1b2c3d.tmp", home / "onnx-cache" / "default-1.onnx.00ff00ff.tmp",
-             home / "runs" / "train-1" / "last_state.pt.deadbeef.tmp"]
+    stale = [
+        models / "mine.pt.0a1b2c3d.tmp",
+        home / "onnx-cache" / "default-1.onnx.00ff00ff.tmp",
+        home / "runs" / "train-1" / "last_state.pt.deadbeef.tmp",
+    ]
     killed_adapt = home / "runs" / "adapted-20261201-101010"
     finished_adapt = home / "runs" / "adapted-20261202-101010"
-    kept = [models / "mine.pt", home / "runs" / "train-1" / "last_state.pt",  # --resume needs it
-            finished_adapt / "run" / "best.pt", models / f"{finished_adapt.name}.pt",
-            home / "recent.json.12345678.tmp"]  # another process may be writing it now
+    kept = [
+        models / "mine.pt",
+        home / "runs" / "train-1" / "last_state.pt",  # --resume needs it
+        finished_adapt / "run" / "best.pt",
+        models / f"{finished_adapt.name}.pt",
+        home / "recent.json.12345678.tmp",
+    ]  # another process may be writing it now
     for path in stale + kept + [killed_adapt / "run" / "last_state.pt", finished_adapt / "run" / "last_state.pt"]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from training.eval import metrics as m
-
 from training.eval import thresholds as T
 
 # A hand-checked set at threshold 0.5 (accepted as live when score >= 0.5):
@@ -17,7 +16,7 @@ from training.eval import thresholds as T
 #   print  .6 .2 .1 .3     -> .6 accepted              APCER = 1/4
 #   replay .55 .7 .1 .2    -> .55, .7 accepted         APCER = 2/4
 #   mask   .1              -> nothing accepted         APCER = 0
-KNOWN_SCORES = [.9, .8, .4, .7, .6, .2, .1, .3, .55, .7, .1, .2, .1]
+KNOWN_SCORES = [0.9, 0.8, 0.4, 0.7, 0.6, 0.2, 0.1, 0.3, 0.55, 0.7, 0.1, 0.2, 0.1]
 KNOWN_LABELS = ["live"] * 4 + ["print"] * 4 + ["replay"] * 4 + ["mask"]
 
 
@@ -66,7 +65,7 @@ def test_eer_interpolates_between_operating_points():
     # live .9 .8 .3, attacks .6 .2 .1 .7.  At .7: FAR 1/4, FRR 1/3; at .6: FAR 1/2, FRR 1/3.
     # FRR - FAR goes 1/12 -> -1/6, crossing a third of the way: EER = 1/4 + 1/3 * 1/4 = 1/3,
     # threshold = .7 - 1/3 * .1.
-    rate, thr = m.eer([.9, .8, .3, .6, .2, .1, .7], [True] * 3 + [False] * 4)
+    rate, thr = m.eer([0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7], [True] * 3 + [False] * 4)
     assert rate == pytest.approx(1 / 3)
     assert thr == pytest.approx(0.7 - 0.1 / 3)
 
@@ -110,7 +109,7 @@ def test_threshold_for_bpcer_rejects_bad_input():
 
 
 def test_roc_and_det_points_agree():
-    scores = [.9, .8, .3, .6, .2, .1, .7]
+    scores = [0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7]
     is_live = [True] * 3 + [False] * 4
     fpr, tpr, thr = m.roc_points(scores, is_live)
     assert thr[0] == np.inf and fpr[0] == 0 and tpr[-1] == 1
@@ -144,8 +143,23 @@ def test_compute_all_frame_and_video():
     result = m.compute_all(KNOWN_SCORES, KNOWN_LABELS, 0.5, video_ids=vids)
     assert set(result) == {"frame", "video"}
     frame = result["frame"]
-    for key in ("auc", "eer", "eer_threshold", "threshold", "bpcer", "apcer", "acer", "hter",
-                "accuracy", "precision", "recall", "f1", "confusion_matrix", "n_live", "n_attack"):
+    for key in (
+        "auc",
+        "eer",
+        "eer_threshold",
+        "threshold",
+        "bpcer",
+        "apcer",
+        "acer",
+        "hter",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "confusion_matrix",
+        "n_live",
+        "n_attack",
+    ):
         assert key in frame
     # rows true [spoof, live], cols predicted: 9 attacks (3 accepted), 4 live (1 rejected)
     assert frame["confusion_matrix"] == [[6, 3], [1, 3]]

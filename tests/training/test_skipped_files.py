@@ -1,6 +1,7 @@
 """Untrusted training inputs, the data: symlink loops and dangling links in a dataset folder, and unusable
 files in a training set. Skipped files are listed (in the log and ``skipped.csv``), not hidden, and a split
 they leave empty is one clear CLI error. (Hostile --pretrained and --resume files: test_training_inputs.py.)"""
+
 from __future__ import annotations
 
 import csv
@@ -10,16 +11,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from train_cli import assert_one_clear_error, run_train_cli
+
 from liveness_app.core.model import load_checkpoint
 from training.__main__ import main
-from training.data.samples import DatasetLayoutError
 from training.data.folders import scan_label_folders
 from training.data.importers import load_any
-
+from training.data.samples import DatasetLayoutError
 
 # --- dataset folders with links --------------------------------------------------------------------------
+
 
 def _symlink(link: Path, target: str) -> None:
     try:
@@ -30,8 +31,7 @@ def _symlink(link: Path, target: str) -> None:
 
 def test_symlink_loops_and_dangling_links_are_listed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "data"
-    for rel in ("data/live/alice_1.jpg", "data/live/sub/bob_1.jpg", "data/print/alice_2.png",
-                "elsewhere/carol_1.jpg"):
+    for rel in ("data/live/alice_1.jpg", "data/live/sub/bob_1.jpg", "data/print/alice_2.png", "elsewhere/carol_1.jpg"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     _symlink(root / "live" / "sub" / "loop", "..")  # back to the label folder: would never end
@@ -67,6 +67,7 @@ def test_only_broken_links_is_an_error_that_names_them(tmp_path: Path) -> None:
 
 # --- files a training run skips --------------------------------------------------------------------------
 
+
 def _tiny_set(root: Path) -> Path:
     """Two subjects of pre-cropped stand-in faces, plus a broken video, a broken image and a dangling link."""
     rng = np.random.default_rng(0)
@@ -82,12 +83,35 @@ def _tiny_set(root: Path) -> Path:
     return root
 
 
-def test_skipped_files_are_listed_and_left_out_of_the_summary(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_skipped_files_are_listed_and_left_out_of_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = _tiny_set(tmp_path / "data")
-    rc = main(["--data", f"cropped:{data}", "--out-dir", str(tmp_path / "run"), "--device", "cpu",
-               "--input-size", "32", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--ema-decay", "0",
-               "--dev-groups", "subj1", "--cache-dir", str(tmp_path / "cache"), "--no-install"])
+    rc = main(
+        [
+            "--data",
+            f"cropped:{data}",
+            "--out-dir",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--ema-decay",
+            "0",
+            "--dev-groups",
+            "subj1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-install",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     with (tmp_path / "run" / "skipped.csv").open(newline="", encoding="utf-8") as fh:
@@ -104,11 +128,11 @@ def test_skipped_files_are_listed_and_left_out_of_the_summary(tmp_path: Path,
     assert {Path(f["path"]).name for f in summary["skipped_files"]} == set(rows)
 
 
-def test_a_dev_split_left_empty_by_skipped_files_is_an_error(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_dev_split_left_empty_by_skipped_files_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = _tiny_set(tmp_path / "data")
     (data / "live" / "subj2_x.jpg").write_bytes(b"broken")
     rc, err = run_train_cli(capsys, tmp_path, "--data", f"cropped:{data}", "--dev-groups", "subj2")
-    assert_one_clear_error(rc, err, "no usable dev data: all 1 dev file(s) were skipped", "skipped.csv",
-                            only=False)
+    assert_one_clear_error(rc, err, "no usable dev data: all 1 dev file(s) were skipped", "skipped.csv", only=False)
     assert (tmp_path / "run" / "skipped.csv").is_file()

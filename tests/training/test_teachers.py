@@ -1,6 +1,7 @@
 """training.teachers: external liveness models as specs, their own crops, a runner, cached scores and the
 rules that combine them. The real teachers are not in the repository (research weights): a tiny ONNX graph
 written here stands in for one, with a known output."""
+
 from __future__ import annotations
 
 import json
@@ -13,6 +14,8 @@ import pytest
 from liveness_app import paths
 from liveness_app.core.face import FaceBox
 from liveness_app.core.meta import ModelLoadError
+from studio_fakes import TINY_TEACHER_SPEC as SPEC
+from studio_fakes import tiny_teacher
 from training.data.cache import CropCache
 from training.data.samples import Sample
 from training.teachers import load_teachers
@@ -22,7 +25,6 @@ from training.teachers.runner import p_live
 from training.teachers.scores import TeacherScoreCache
 from training.teachers.spec import SpecError, builtin_specs, load_spec, spec_from_dict
 
-from studio_fakes import TINY_TEACHER_SPEC as SPEC, tiny_teacher
 
 @pytest.fixture()
 def teacher_dir(tmp_path: Path) -> Path:
@@ -39,12 +41,20 @@ def test_the_four_builtin_specs_read_as_the_teachers_readme_says() -> None:
     assert all(len(s.sha256) == 64 for s in specs.values())
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"file": "../../etc/passwd"}, "file"), ({"size": 5}, "size"), ({"colour": "cmyk"}, "colour"),
-    ({"threshold": 2}, "threshold"), ({"crop": {"rule": "magic", "scale": 1}}, "crop.rule"),
-    ({"scaling": {"offset": 0, "divisor": 0}}, "divisor"), ({"size": True}, "size"),
-    ({"name": "a b/c"}, "name"), ({"sha256": "zz"}, "sha256"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"file": "../../etc/passwd"}, "file"),
+        ({"size": 5}, "size"),
+        ({"colour": "cmyk"}, "colour"),
+        ({"threshold": 2}, "threshold"),
+        ({"crop": {"rule": "magic", "scale": 1}}, "crop.rule"),
+        ({"scaling": {"offset": 0, "divisor": 0}}, "divisor"),
+        ({"size": True}, "size"),
+        ({"name": "a b/c"}, "name"),
+        ({"sha256": "zz"}, "sha256"),
+    ],
+)
 def test_a_spec_out_of_place_is_refused_naming_the_field(change: dict, field: str) -> None:
     with pytest.raises(SpecError, match=field.split(".")[-1]):
         spec_from_dict({**SPEC, **change}, "my.json")
@@ -106,8 +116,10 @@ def test_teacher_scores_are_cached_and_aligned_with_the_cached_crops(tmp_path: P
     cv2.imwrite(str(data / "red.png"), red)
     cv2.imwrite(str(data / "dark.png"), dark)
     # tight face crops: no detector involved, each image is its own face box
-    samples = [Sample(data / "red.png", "live", "g", "image", precropped=True),
-               Sample(data / "dark.png", "print", "g", "image", precropped=True)]
+    samples = [
+        Sample(data / "red.png", "live", "g", "image", precropped=True),
+        Sample(data / "dark.png", "print", "g", "image", precropped=True),
+    ]
     detector = paths.default_detector_path()
     items = CropCache(tmp_path / "cache", detector, 0.25).build(samples)
     assert len(items) == 2

@@ -1,6 +1,7 @@
 """External teachers in use: a student learning their combined soft scores, ``liveness-eval --compare``, and
 the gate a candidate default passes on the locked split. The tiny ONNX stand-in of :func:`tiny_teacher`
 plays the external model."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,19 @@ from pathlib import Path
 import pytest
 
 from liveness_app.core.model import load_checkpoint
+from studio_fakes import tiny_dataset, tiny_teacher, tiny_train_config
 from training.data.locked import family_of, locked_families, locked_groups, without_locked
 from training.eval.evaluate import evaluate_model
 from training.fit.loop import fit
 from training.gate import markdown, run_gate
 
-from studio_fakes import tiny_dataset, tiny_teacher, tiny_train_config
-
 
 def test_a_student_learns_the_teachers_and_its_metadata_names_them(tmp_path: Path) -> None:
     data = tiny_dataset(tmp_path / "data", per_class=6)
     spec = tiny_teacher(tmp_path / "teachers")
-    cfg = tiny_train_config(tmp_path, data, epochs=1, install=False, teachers=(str(spec),), teacher_rule="stack",
-                            kd_weight=0.5)
+    cfg = tiny_train_config(
+        tmp_path, data, epochs=1, install=False, teachers=(str(spec),), teacher_rule="stack", kd_weight=0.5
+    )
     events = list(fit(cfg))
     assert any(e.kind == "cache" and "teachers" in e.message for e in events)
     _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
@@ -37,8 +38,14 @@ def test_eval_compares_an_external_model_on_the_same_frames(tmp_path: Path) -> N
     list(fit(tiny_train_config(tmp_path, data, epochs=1, install=False)))
     spec = tiny_teacher(tmp_path / "teachers")
     out = tmp_path / "report"
-    metrics = evaluate_model(tmp_path / "run" / "best.pt", [f"cropped:{data}"], out, cache_dir=tmp_path / "cache",
-                             device="cpu", compare=[str(spec)])
+    metrics = evaluate_model(
+        tmp_path / "run" / "best.pt",
+        [f"cropped:{data}"],
+        out,
+        cache_dir=tmp_path / "cache",
+        device="cpu",
+        compare=[str(spec)],
+    )
     tiny = metrics["compare"]["tiny"]
     assert tiny["scored"] == metrics["frame"]["n"] and tiny["missing"] == 0
     assert tiny["own_threshold"]["frame"]["threshold"] == 0.5
@@ -56,8 +63,13 @@ def test_the_gate_fails_a_candidate_worse_than_the_current_default(tmp_path: Pat
     list(fit(tiny_train_config(tmp_path, data, epochs=1, install=False, lr=0.0, out_dir=str(tmp_path / "untrained"))))
     untrained = tmp_path / "untrained" / "best.pt"
     spec = tiny_teacher(tmp_path / "teachers")
-    args = dict(data=[f"cropped:{data}"], teachers=[str(spec)], teachers_dir=None, cache_dir=tmp_path / "cache",
-                locked=frozenset({"subj1", "subj2"}))
+    args = dict(
+        data=[f"cropped:{data}"],
+        teachers=[str(spec)],
+        teachers_dir=None,
+        cache_dir=tmp_path / "cache",
+        locked=frozenset({"subj1", "subj2"}),
+    )
     result = run_gate(untrained, trained, **args, margin=0.0)
     models = result["models"]
     assert set(models) == {"candidate", "current default", "tiny"} and result["groups"] == ["subj1", "subj2"]

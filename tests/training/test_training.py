@@ -1,5 +1,6 @@
 """Training end to end on tiny generated data: one preprocessing path, fit() events, cancel, resume,
 calibration stored in the checkpoint, and the evaluation report."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from studio_fakes import tiny_dataset as _tiny_dataset, tiny_train_config as _cfg
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.face import FaceDetector
 from liveness_app.core.files import read_image
 from liveness_app.core.model import load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop, preprocess_face
 from liveness_app.core.sessions import LIVE
-from training.data.cache import CropCache, crop_for_training
+from studio_fakes import tiny_dataset as _tiny_dataset
+from studio_fakes import tiny_train_config as _cfg
 from training.config import TrainConfig
+from training.data.cache import CropCache, crop_for_training
+from training.data.frames import CropDataset, eval_entries
 from training.data.samples import Sample
 from training.eval.evaluate import evaluate_model
-from training.data.frames import CropDataset, eval_entries
 from training.fit.loop import fit, spec_of
 from training.fit.prepare import CACHE_MARGIN_EXTRA, make_cache
 
@@ -29,8 +31,7 @@ SPEC = PreprocessSpec(64, 0.25, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 RECIPE = Path(__file__).resolve().parents[2] / "training" / "configs" / "gen-distil.json"  # like every gen-*
 
 
-def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video: Path,
-                                                    detector_path: Path) -> None:
+def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video: Path, detector_path: Path) -> None:
     """The crop geometry alone: with no extra margin and no downscaling (settings training does not use)
     the cached crop is the app's crop; the default cache differs by resampling only."""
     src = VideoFileSource(sample_video)
@@ -54,8 +55,8 @@ def test_training_and_app_produce_identical_tensors(tmp_path: Path, sample_video
 
 @pytest.mark.parametrize("scale, mean_tol, frame_tol", [(1, 0.03, 0.15), (2, 0.035, 0.08)])
 def test_app_and_training_tensors_at_the_settings_training_uses(
-        tmp_path: Path, sample_video: Path, detector_path: Path, scale: int, mean_tol: float,
-        frame_tol: float) -> None:
+    tmp_path: Path, sample_video: Path, detector_path: Path, scale: int, mean_tol: float, frame_tol: float
+) -> None:
     """Golden test at a real recipe's settings (128 px, margin 0.25, the cache's extra 0.25 and 256 px):
     the app's model input of a frame against training's evaluation input of it (cached crop, then
     CropDataset), for 10 frames. At 1x the faces are ~100 px and the cache keeps their crops as cut: the
@@ -67,8 +68,10 @@ def test_app_and_training_tensors_at_the_settings_training_uses(
     cache = make_cache(cfg)
     assert (spec.input_size, spec.crop_margin, cache.cache_margin_extra, cache.cache_size) == (128, 0.25, 0.25, 256)
     src = VideoFileSource(sample_video)
-    frames = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else f
-              for f in [src.read() for _ in range(30)][::3]]
+    frames = [
+        cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else f
+        for f in [src.read() for _ in range(30)][::3]
+    ]
     src.close()
     app, samples = [], []
     with FaceDetector(detector_path) as det:
@@ -107,8 +110,15 @@ def test_fit_trains_calibrates_and_installs_a_model(tmp_path: Path) -> None:
     assert meta.metrics["dev"]["frame"]["score_std"] > 1e-3  # eval-mode outputs did not collapse (BN stats)
 
 
-@pytest.mark.parametrize("extra", [{"ema_decay": 0.0}, {"ema_decay": 0.9, "augment": {"gamma": 0.2, "jpeg_p": 1.0}},
-                                   {"lbp_grid": 2, "ema_decay": 0.0}], ids=["plain", "ema+strong-augment", "lbp-fusion"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"ema_decay": 0.0},
+        {"ema_decay": 0.9, "augment": {"gamma": 0.2, "jpeg_p": 1.0}},
+        {"lbp_grid": 2, "ema_decay": 0.0},
+    ],
+    ids=["plain", "ema+strong-augment", "lbp-fusion"],
+)
 def test_cancel_keeps_best_checkpoint_and_resume_continues(tmp_path: Path, extra: dict) -> None:
     data = _tiny_dataset(tmp_path / "data")
     run = fit(_cfg(tmp_path, data, epochs=2, **extra))
@@ -135,15 +145,23 @@ def test_evaluation_report(tmp_path: Path) -> None:
     data = _tiny_dataset(tmp_path / "data", per_class=8)
     list(fit(_cfg(tmp_path, data, epochs=1, install=False)))
     out = tmp_path / "report"
-    metrics = evaluate_model(tmp_path / "run" / "best.pt", [f"cropped:{data}"], out,
-                             cache_dir=tmp_path / "cache", device="cpu")
+    metrics = evaluate_model(
+        tmp_path / "run" / "best.pt", [f"cropped:{data}"], out, cache_dir=tmp_path / "cache", device="cpu"
+    )
     saved = json.loads((out / "metrics.json").read_text())
     for level in ("frame", "video"):
         assert {"auc", "eer", "threshold", "bpcer", "apcer", "acer", "hter"} <= set(saved[level])
         assert set(saved[level]["apcer"]) == {"print"}
     assert metrics["frame"]["threshold"] == pytest.approx(load_checkpoint(tmp_path / "run" / "best.pt")[1].threshold)
-    for name in ("report.html", "report.md", "roc.png", "det.png", "tsne.png", "gradcam_grid.png",
-                 "predictions_frames.csv"):
+    for name in (
+        "report.html",
+        "report.md",
+        "roc.png",
+        "det.png",
+        "tsne.png",
+        "gradcam_grid.png",
+        "predictions_frames.csv",
+    ):
         assert (out / name).is_file(), name
     assert "subj0_broken.png" in (out / "report.md").read_text()  # skipped files are listed
 
@@ -193,7 +211,6 @@ def test_bn_refresh_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.Monkey
     calls: list[int] = []
     real = loop.refresh_bn_stats
     monkeypatch.setattr(loop, "refresh_bn_stats", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    list(fit(_cfg(tmp_path, _tiny_dataset(tmp_path / "data"), epochs=2, patience=5, install=False,
-                  bn_refresh=refresh)))
+    list(fit(_cfg(tmp_path, _tiny_dataset(tmp_path / "data"), epochs=2, patience=5, install=False, bn_refresh=refresh)))
     assert len(calls) == (2 if refresh else 0)
     assert load_checkpoint(tmp_path / "run" / "best.pt")[1].training["recipe"]["bn_refresh"] is refresh

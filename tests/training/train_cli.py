@@ -1,5 +1,6 @@
 """``liveness-train`` as the training tests run it when they expect it to refuse: a tiny CPU config, and the
 check that a refusal is one clear error line (exit status 2, no traceback)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,21 @@ from training.__main__ import main
 def run_train_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str) -> tuple[int, str]:
     """Run ``liveness-train`` on a tiny CPU config; (exit status, stderr)."""
     data = [] if "--data" in args else ["--data", f"cropped:{tmp_path / 'no-data'}"]
-    base = ["--out-dir", str(tmp_path / "run"), "--device", "cpu", "--input-size", "32", "--epochs", "1",
-            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--no-install"]
+    base = [
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+        "--input-size",
+        "32",
+        "--epochs",
+        "1",
+        "--workers",
+        "0",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-install",
+    ]
     rc = main(data + base + list(args))
     return rc, capsys.readouterr().err
 

@@ -13,6 +13,7 @@ Everything works on a uint8 BGR crop and draws its parameters from the given gen
 reproducible from the run seed. The result passes through the usual augmentation afterwards (the camera
 that films the attack has its own colour, noise and compression).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -34,16 +35,21 @@ def screen_pixels(img: np.ndarray, rng: np.random.Generator, strength: float) ->
     sampling of the grid aliases into moire fringes whose pitch and angle depend on the draw."""
     h, w = img.shape[:2]
     up = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    u, v = _grid((2 * h, 2 * w), pitch=float(rng.uniform(2.2, 6.0)), angle=float(rng.uniform(-0.25, 0.25)),
-                 phase=float(rng.uniform(0, 1)))
+    u, v = _grid(
+        (2 * h, 2 * w),
+        pitch=float(rng.uniform(2.2, 6.0)),
+        angle=float(rng.uniform(-0.25, 0.25)),
+        phase=float(rng.uniform(0, 1)),
+    )
     frac = u - np.floor(u)
     rows = 0.5 + 0.5 * np.cos(2 * np.pi * v * float(rng.uniform(0.9, 1.1)))  # the gaps between pixel rows
     for channel, centre in ((2, 1 / 6), (1, 1 / 2), (0, 5 / 6)):  # BGR order: R, G, B stripes left to right
         stripe = np.clip(1.0 - np.abs(frac - centre) * 3.0, 0.0, 1.0)
         pattern = 0.55 * stripe + 0.45 * rows
         up[..., channel] *= (1.0 - strength) + strength * pattern / pattern.mean()  # same mean brightness
-    return cv2.resize(np.clip(up, 0, 255), (w, h), interpolation=cv2.INTER_NEAREST if rng.random() < 0.5
-                      else cv2.INTER_LINEAR)
+    return cv2.resize(
+        np.clip(up, 0, 255), (w, h), interpolation=cv2.INTER_NEAREST if rng.random() < 0.5 else cv2.INTER_LINEAR
+    )
 
 
 def display_tone(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -79,8 +85,10 @@ def bezel(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dist = np.arange(extent) if side in (0, 1) else np.arange(extent)[::-1]  # distance from that edge
     room = int(rng.uniform(0.0, 0.1) * extent)
     width = max(1, int(rng.uniform(0.04, 0.14) * extent))
-    for mask, colour in ((dist < room, rng.uniform(40, 200, 3)),
-                         ((dist >= room) & (dist < room + width), rng.uniform(5, 45, 3))):
+    for mask, colour in (
+        (dist < room, rng.uniform(40, 200, 3)),
+        ((dist >= room) & (dist < room + width), rng.uniform(5, 45, 3)),
+    ):
         if side in (0, 2):
             out[:, mask] = colour
         else:

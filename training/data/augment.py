@@ -8,6 +8,7 @@ config turns them on (``"augment": {"gamma": 0.2, "jpeg_p": 0.3, "downscale_p": 
 matters when source resolution goes with the label in the training data (one source's replays are tiny
 crops, another's live faces are): without it, "upsampled and soft" becomes a spoof cue.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields

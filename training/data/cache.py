@@ -15,6 +15,7 @@ mtime and pre-cropped flag. Images and videos whose frames would be larger than
 Under torchrun each rank makes its share of the crops (:meth:`CropCache.make_share`), the ranks exchange
 the index entries (:meth:`CropCache.remember`) and rank 0 alone writes the index.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,6 @@ import numpy as np
 from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox
 from liveness_app.core.files import atomic_write_text, display_path
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
-
 from training.data.faces import Detectors, sample_faces
 from training.data.samples import Sample
 
@@ -52,8 +52,13 @@ class CachedItem:
 class CachedSet(list[CachedItem]):
     """The samples that gave crops, in input order; ``skipped`` lists (path, reason) for the others."""
 
-    def __init__(self, items: Iterable[CachedItem], skipped: list[tuple[str, str]],
-                 frames_without_face: int = 0, face_frames: Counter | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[CachedItem],
+        skipped: list[tuple[str, str]],
+        frames_without_face: int = 0,
+        face_frames: Counter | None = None,
+    ) -> None:
         super().__init__(items)
         self.skipped = skipped
         self.frames_without_face = frames_without_face
@@ -79,9 +84,15 @@ def _save_png(path: Path, image: np.ndarray) -> None:
 class CropCache:
     """Makes and remembers face crops of samples under ``cache_dir`` (see the module docstring)."""
 
-    def __init__(self, cache_dir: Path, detector_path: Path, crop_margin: float,
-                 cache_margin_extra: float = 0.25, cache_size: int = 256,
-                 frames_per_video: int = 16) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        detector_path: Path,
+        crop_margin: float,
+        cache_margin_extra: float = 0.25,
+        cache_size: int = 256,
+        frames_per_video: int = 16,
+    ) -> None:
         self.detector_path = Path(detector_path)
         self.crop_margin = float(crop_margin)
         self.cache_margin_extra = float(cache_margin_extra)
@@ -91,17 +102,27 @@ class CropCache:
             detector_hash = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
         except OSError as exc:
             raise DetectorError(f"Face detector model not readable: {self.detector_path}") from exc
-        settings = {"format": CACHE_FORMAT, "detector": detector_hash, "min_face_px": MIN_FACE_PX,
-                    "crop_margin": self.crop_margin,
-                    "cache_margin_extra": self.cache_margin_extra, "cache_size": self.cache_size,
-                    "frames_per_video": self.frames_per_video}
+        settings = {
+            "format": CACHE_FORMAT,
+            "detector": detector_hash,
+            "min_face_px": MIN_FACE_PX,
+            "crop_margin": self.crop_margin,
+            "cache_margin_extra": self.cache_margin_extra,
+            "cache_size": self.cache_size,
+            "frames_per_video": self.frames_per_video,
+        }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.folder = Path(cache_dir) / digest
         self._settings = settings
         self._index: dict[str, _Entry] | None = None  # kept between builds: callers build in chunks
 
-    def build(self, samples: Sequence[Sample], progress: Callable[[int, int], None] | None = None,
-              workers: int = 1, save_index: bool = True) -> CachedSet:
+    def build(
+        self,
+        samples: Sequence[Sample],
+        progress: Callable[[int, int], None] | None = None,
+        workers: int = 1,
+        save_index: bool = True,
+    ) -> CachedSet:
         """Crops for every sample, from the index where possible; unreadable files and files without a
         face are skipped and listed, never raised. ``progress(done, total)`` follows each sample.
         ``workers`` threads (OpenCV decoding releases the GIL) each get their own detector.
@@ -143,8 +164,9 @@ class CropCache:
         if entries and save_index:
             self._save_index(index)
 
-    def _lookup(self, samples: Sequence[Sample], index: dict[str, _Entry]
-                ) -> tuple[list[_Entry | None], list[tuple[int, str]]]:
+    def _lookup(
+        self, samples: Sequence[Sample], index: dict[str, _Entry]
+    ) -> tuple[list[_Entry | None], list[tuple[int, str]]]:
         """Entries known from the index (stat calls only), and (position, key) of samples to make."""
         entries: list[_Entry | None] = [None] * len(samples)
         todo: list[tuple[int, str]] = []
@@ -196,9 +218,10 @@ class CropCache:
 
     def _save_index(self, index: dict[str, _Entry]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        data = {"settings": self._settings,
-                "entries": {k: {"crops": e.crops, "reason": e.reason, "no_face": e.no_face}
-                            for k, e in index.items()}}
+        data = {
+            "settings": self._settings,
+            "entries": {k: {"crops": e.crops, "reason": e.reason, "no_face": e.no_face} for k, e in index.items()},
+        }
         atomic_write_text(self.folder / INDEX_NAME, json.dumps(data))  # a crash never leaves half an index
 
 
@@ -213,10 +236,14 @@ def sample_key(sample: Sample) -> str | None:
     return hashlib.sha256(raw).hexdigest()[:24]
 
 
-def crop_for_training(cached_crop_bgr: np.ndarray, crop_margin: float, cache_margin_extra: float,
-                      rng: np.random.Generator | None = None,
-                      scale_jitter: tuple[float, float] = (-0.1, 0.2),
-                      max_shift: float = 0.05) -> np.ndarray:
+def crop_for_training(
+    cached_crop_bgr: np.ndarray,
+    crop_margin: float,
+    cache_margin_extra: float,
+    rng: np.random.Generator | None = None,
+    scale_jitter: tuple[float, float] = (-0.1, 0.2),
+    max_shift: float = 0.05,
+) -> np.ndarray:
     """The model's square crop out of a cached crop, cut by the app's own ``crop_face`` around the face
     box the cache cut it around: at ``crop_margin`` when ``rng`` is None (eval); in training, at margin +
     uniform(``scale_jitter``) with the centre shifted by up to ``max_shift`` face sides, both kept inside

@@ -5,6 +5,7 @@ the largest face in each (a tight, pre-cropped face is its own box). The crop ca
 from these, and the teachers' runner (:mod:`training.teachers.scores`) cuts each teacher's own crop from the
 same frames and boxes, so that the i-th teacher score of a sample belongs to its i-th cached crop.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,6 @@ import numpy as np
 from liveness_app.core.face import MIN_FACE_PX, FaceBox, FaceDetector
 from liveness_app.core.files import check_frame_size, display_path, opencv_path, read_image
 from liveness_app.core.preprocess import face_box_in_crop
-
 from training.data.samples import Sample
 
 
@@ -48,8 +48,9 @@ def _open_video(path: Path) -> cv2.VideoCapture:
         if not cap.isOpened():
             raise OSError(f"cannot open video {display_path(path.name)}")
         # The size the container declares, read before any frame is decoded.
-        check_frame_size(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         display_path(path.name))
+        check_frame_size(
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), display_path(path.name)
+        )
     except BaseException:
         cap.release()
         raise
@@ -122,8 +123,7 @@ def sample_faces(sample: Sample, detectors: Detectors, frames_per_video: int) ->
     if not sample.path.is_file():  # a FIFO or a device would block the reader for good
         return SampleFaces(reason="unreadable: not a regular file")
     try:
-        frames = ([read_image(sample.path)] if sample.kind == "image"
-                  else video_frames(sample.path, frames_per_video))
+        frames = [read_image(sample.path)] if sample.kind == "image" else video_frames(sample.path, frames_per_video)
     except (OSError, cv2.error) as exc:
         return SampleFaces(reason=f"unreadable: {exc}")
     out = SampleFaces()

@@ -6,6 +6,7 @@ keeps its real path to open, while its label, group and any skipped entry get th
 (``face-\\xff.png``), which the CSV files, logs and the model's data summary they reach can all hold.
 The sample type and the other readers are in :mod:`training.data.samples`.
 """
+
 from __future__ import annotations
 
 import errno
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from liveness_app.core.files import display_path
-
 from training.data.samples import DatasetLayoutError, Sample, kind_of
 
 log = logging.getLogger(__name__)
@@ -68,21 +68,20 @@ def _stat(path: Path, skipped: list[tuple[str, str]]) -> os.stat_result | None:
     try:
         return path.stat()
     except OSError as exc:
-        skipped.append((display_path(path), _broken_link(path, exc) if path.is_symlink() else
-                        f"unreadable: {exc.strerror or exc}"))
+        skipped.append(
+            (display_path(path), _broken_link(path, exc) if path.is_symlink() else f"unreadable: {exc.strerror or exc}")
+        )
         return None
 
 
-def _new_folder(path: Path, info: os.stat_result, seen: set[tuple[int, int]],
-                skipped: list[tuple[str, str]]) -> bool:
+def _new_folder(path: Path, info: os.stat_result, seen: set[tuple[int, int]], skipped: list[tuple[str, str]]) -> bool:
     """True the first time a folder is met; a folder met again (through a link back to a folder above it,
     or a second link to it) is a loop or a duplicate of files already found, and is skipped."""
     key = (info.st_dev, info.st_ino)
     if key not in seen:
         seen.add(key)
         return True
-    how = (f"links to {display_path(os.readlink(path))}, " if path.is_symlink()
-           else "reached through a symlink, ")
+    how = f"links to {display_path(os.readlink(path))}, " if path.is_symlink() else "reached through a symlink, "
     skipped.append((display_path(path), f"symlink loop or duplicate: {how}a folder already scanned"))
     return False
 
@@ -119,9 +118,7 @@ def _label_folders(root: Path, skipped: list[tuple[str, str]]) -> tuple[list[Pat
     return folders, seen
 
 
-def scan_label_folders(
-    root: Path, precropped: bool = False, group_pattern: str | None = None
-) -> SampleList:
+def scan_label_folders(root: Path, precropped: bool = False, group_pattern: str | None = None) -> SampleList:
     """Samples from the plain layout ``root/<label>/<files>`` (subfolders below a label folder allowed).
 
     Images: .jpg .jpeg .png .bmp .webp; videos: .mp4 .avi .mov .mkv .webm; anything else is ignored.
@@ -151,9 +148,17 @@ def scan_label_folders(
             samples.append(Sample(path, display_path(label_dir.name), group, kind, precropped=precropped))
     shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:3])
     if skipped:
-        log.warning("%s: skipped %d entr%s: %s%s", root, len(skipped), "y" if len(skipped) == 1 else "ies",
-                    shown, " ..." if len(skipped) > 3 else "")
+        log.warning(
+            "%s: skipped %d entr%s: %s%s",
+            root,
+            len(skipped),
+            "y" if len(skipped) == 1 else "ies",
+            shown,
+            " ..." if len(skipped) > 3 else "",
+        )
     if not samples:
-        raise DatasetLayoutError(f"no images or videos found in {root}/<label>/ folders"
-                                 + (f" (skipped {len(skipped)}: {shown})" if skipped else ""))
+        raise DatasetLayoutError(
+            f"no images or videos found in {root}/<label>/ folders"
+            + (f" (skipped {len(skipped)}: {shown})" if skipped else "")
+        )
     return SampleList(samples, skipped)

@@ -4,6 +4,7 @@ An *entry* is one cached crop of one sample. Each epoch draws a few random frame
 long videos do not swamp short ones and every epoch sees different frames; evaluation takes frames spread
 evenly over each video and scores are later aggregated per video.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,7 +19,6 @@ from torch.utils.data import Dataset
 from liveness_app.core.files import display_path, read_image
 from liveness_app.core.preprocess import PreprocessSpec, prepare_crop
 from liveness_app.core.sessions import LIVE
-
 from training.data.attacks import simulate_attack
 from training.data.augment import AugmentConfig, augment
 from training.data.cache import crop_for_training
@@ -49,8 +49,9 @@ def _entries(items: Sequence, pick, soft: Mapping[Path, float] | None = None) ->
     return out
 
 
-def epoch_entries(items: Sequence, per_video: int, seed: int, epoch: int,
-                  soft: Mapping[Path, float] | None = None) -> list[Entry]:
+def epoch_entries(
+    items: Sequence, per_video: int, seed: int, epoch: int, soft: Mapping[Path, float] | None = None
+) -> list[Entry]:
     """Up to ``per_video`` random crops of each sample, different every epoch, reproducible by seed; each
     with its soft target from ``soft`` (crop path -> P(live)) when given."""
     rng = np.random.default_rng([seed, epoch])
@@ -84,7 +85,9 @@ def limit_per_group(entries: Sequence[Entry], per_cell: int) -> list[Entry]:
         cells.setdefault((e.group, e.label), []).append(e)
     keep: set[int] = set()
     for cell in cells.values():
-        picks = cell if len(cell) <= per_cell else [cell[int(i)] for i in np.linspace(0, len(cell) - 1, per_cell).round()]
+        picks = (
+            cell if len(cell) <= per_cell else [cell[int(i)] for i in np.linspace(0, len(cell) - 1, per_cell).round()]
+        )
         keep.update(id(e) for e in picks)
     return [e for e in entries if id(e) in keep]
 
@@ -101,9 +104,17 @@ def balanced_weights(entries: Sequence[Entry]) -> torch.Tensor:
 class CropDataset(Dataset):
     """Reads cached crops; in training mode jitters scale/centre and colour, then the shared preprocessing."""
 
-    def __init__(self, entries: Sequence[Entry], spec: PreprocessSpec, cache_margin_extra: float,
-                 train: bool, seed: int = 4, epoch: int = 0, augment_cfg: AugmentConfig = AugmentConfig(),
-                 synth_attacks: float = 0.0) -> None:
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        spec: PreprocessSpec,
+        cache_margin_extra: float,
+        train: bool,
+        seed: int = 4,
+        epoch: int = 0,
+        augment_cfg: AugmentConfig = AugmentConfig(),
+        synth_attacks: float = 0.0,
+    ) -> None:
         self.entries = list(entries)
         self.spec = spec
         self.extra = cache_margin_extra

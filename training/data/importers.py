@@ -6,6 +6,7 @@ that a subject never lands in two splits and two datasets' "client001" stay apar
 uses the app's own face detector later (:mod:`training.data.cache`), never the dataset's face boxes, so
 that training crops look like the crops the app makes at run time.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,24 +17,53 @@ from typing import Callable
 
 from liveness_app.core.files import display_path
 from liveness_app.core.sessions import LIVE, MANIFEST_NAME
-
-from training.data.samples import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
 from training.data.folders import scan_label_folders
+from training.data.samples import DatasetLayoutError, Sample, kind_of, load_manifest_csv, load_recordings
 
-__all__ = ["DatasetLayoutError", "IMPORTERS", "load_any", "celeba_spoof", "oulu_npu",
-           "replay_attack", "casia_fasd", "msu_mfsd", "CELEBA_SPOOF_TYPES"]
+__all__ = [
+    "DatasetLayoutError",
+    "IMPORTERS",
+    "load_any",
+    "celeba_spoof",
+    "oulu_npu",
+    "replay_attack",
+    "casia_fasd",
+    "msu_mfsd",
+    "CELEBA_SPOOF_TYPES",
+]
 
 # CelebA-Spoof spoof types (index 40 of a label vector): 1-3 photo/poster/A4, 4-6 face/upper-body/region
 # masks cut from paper, 7-9 PC/pad/phone screens, 10 3D mask.
-CELEBA_SPOOF_TYPES: dict[int, str] = {0: LIVE, 1: "print", 2: "print", 3: "print", 4: "paper-cut",
-                                      5: "paper-cut", 6: "paper-cut", 7: "replay", 8: "replay",
-                                      9: "replay", 10: "mask"}
+CELEBA_SPOOF_TYPES: dict[int, str] = {
+    0: LIVE,
+    1: "print",
+    2: "print",
+    3: "print",
+    4: "paper-cut",
+    5: "paper-cut",
+    6: "paper-cut",
+    7: "replay",
+    8: "replay",
+    9: "replay",
+    10: "mask",
+}
 _CELEBA_TYPE_INDEX = 40
 _OULU_FILES = {"1": LIVE, "2": "print", "3": "print", "4": "replay", "5": "replay"}
 _REPLAY_ATTACK_MEDIA = {"print": "print", "mobile": "replay", "highdef": "replay"}
-_CASIA_FILES = {"1": LIVE, "2": LIVE, "HR_1": LIVE, "3": "print", "4": "print", "HR_2": "print",
-                "5": "print-cut", "6": "print-cut", "HR_3": "print-cut",
-                "7": "replay", "8": "replay", "HR_4": "replay"}
+_CASIA_FILES = {
+    "1": LIVE,
+    "2": LIVE,
+    "HR_1": LIVE,
+    "3": "print",
+    "4": "print",
+    "HR_2": "print",
+    "5": "print-cut",
+    "6": "print-cut",
+    "HR_3": "print-cut",
+    "7": "replay",
+    "8": "replay",
+    "HR_4": "replay",
+}
 _MSU_MEDIA = {"printed_photo": "print", "ipad_video": "replay", "iphone_video": "replay"}
 
 
@@ -54,8 +84,7 @@ def _scan_videos(root: Path, layout: _VideoLayout) -> list[Sample]:
     root = Path(root)
     present = [root / f for f in layout.folders if (root / f).is_dir()]
     if not present:
-        raise DatasetLayoutError(f"{root}: none of {', '.join(layout.folders)} found; "
-                                 f"expected {layout.expected}")
+        raise DatasetLayoutError(f"{root}: none of {', '.join(layout.folders)} found; expected {layout.expected}")
     samples = []
     for folder in present:
         for path in sorted(folder.glob(layout.glob)):
@@ -72,17 +101,21 @@ def _scan_videos(root: Path, layout: _VideoLayout) -> list[Sample]:
 
 _OULU = _VideoLayout(
     expected="{Train,Dev,Test}_files/Phone_Session_User_File.avi (e.g. 1_1_01_1.avi)",
-    folders=("Train_files", "Dev_files", "Test_files"), glob="*.avi",
+    folders=("Train_files", "Dev_files", "Test_files"),
+    glob="*.avi",
     name_re=re.compile(r"(?P<phone>\d+)_(?P<session>\d+)_(?P<user>\d+)_(?P<file>\d+)\.avi$"),
     label_of=lambda m: _OULU_FILES.get(m["file"]),
     group_of=lambda m, split: f"oulu-{m['user']}",
 )
 _REPLAY_ATTACK = _VideoLayout(
     expected="{train,devel,test}/{real,attack/fixed,attack/hand}/*.mov "
-             "(attack_(highdef|mobile|print)_clientNNN_... for attacks)",
-    folders=("train", "devel", "test"), glob="**/*.mov",
-    name_re=re.compile(r"(?P<where>real|attack/(?:fixed|hand))/"
-                       r"(?:attack_(?P<medium>highdef|mobile|print)_)?client(?P<client>\d+)_"),
+    "(attack_(highdef|mobile|print)_clientNNN_... for attacks)",
+    folders=("train", "devel", "test"),
+    glob="**/*.mov",
+    name_re=re.compile(
+        r"(?P<where>real|attack/(?:fixed|hand))/"
+        r"(?:attack_(?P<medium>highdef|mobile|print)_)?client(?P<client>\d+)_"
+    ),
     label_of=lambda m: LIVE if m["where"] == "real" else _REPLAY_ATTACK_MEDIA.get(m["medium"] or ""),
     group_of=lambda m, split: f"replayattack-{int(m['client']):03d}",
 )
@@ -90,18 +123,23 @@ _REPLAY_ATTACK = _VideoLayout(
 # so the split folder is part of the group.
 _CASIA = _VideoLayout(
     expected="{train_release,test_release}/<subject>/<n>.avi with n in 1-8 or HR_1-HR_4",
-    folders=("train_release", "test_release"), glob="*/*.avi",
+    folders=("train_release", "test_release"),
+    glob="*/*.avi",
     name_re=re.compile(r"(?P<subject>[^/]+)/(?P<file>HR_\d|\d+)\.avi$"),
     label_of=lambda m: _CASIA_FILES.get(m["file"]),
     group_of=lambda m, split: f"casia-{split.split('_')[0]}-{m['subject']}",
 )
 _MSU = _VideoLayout(
     expected="scene01/{real,attack}/(real|attack)_clientNNN_....(mov|mp4)",
-    folders=("scene01",), glob="*/*",
-    name_re=re.compile(r"(?P<where>real|attack)/(?P=where)_client(?P<client>\d+)_(?P<rest>.*)"
-                       r"\.(?:mov|mp4)$"),
-    label_of=lambda m: LIVE if m["where"] == "real" else next(
-        (label for key, label in _MSU_MEDIA.items() if key in m["rest"]), None),
+    folders=("scene01",),
+    glob="*/*",
+    name_re=re.compile(
+        r"(?P<where>real|attack)/(?P=where)_client(?P<client>\d+)_(?P<rest>.*)"
+        r"\.(?:mov|mp4)$"
+    ),
+    label_of=lambda m: (
+        LIVE if m["where"] == "real" else next((label for key, label in _MSU_MEDIA.items() if key in m["rest"]), None)
+    ),
     group_of=lambda m, split: f"msu-{int(m['client']):03d}",
 )
 
@@ -153,8 +191,11 @@ def _celeba_types(root: Path) -> dict[str, int]:
             if not isinstance(data, dict):
                 raise DatasetLayoutError(f"{path}: expected a JSON object of image -> labels")
             for key, values in data.items():
-                if isinstance(values, list) and len(values) > _CELEBA_TYPE_INDEX \
-                        and isinstance(values[_CELEBA_TYPE_INDEX], int):
+                if (
+                    isinstance(values, list)
+                    and len(values) > _CELEBA_TYPE_INDEX
+                    and isinstance(values[_CELEBA_TYPE_INDEX], int)
+                ):
                     types[key.replace("\\", "/")] = int(values[_CELEBA_TYPE_INDEX])
     return types
 
@@ -195,12 +236,19 @@ def _manifest(path: Path) -> list[Sample]:
 
 
 IMPORTERS: dict[str, Callable[[Path], list[Sample]]] = {
-    "celeba_spoof": celeba_spoof, "celeba": celeba_spoof,
-    "oulu_npu": oulu_npu, "oulu": oulu_npu,
-    "replay_attack": replay_attack, "replayattack": replay_attack,
-    "casia_fasd": casia_fasd, "casia": casia_fasd,
-    "msu_mfsd": msu_mfsd, "msu": msu_mfsd,
-    "manifest": _manifest, "recordings": load_recordings, "folders": scan_label_folders,
+    "celeba_spoof": celeba_spoof,
+    "celeba": celeba_spoof,
+    "oulu_npu": oulu_npu,
+    "oulu": oulu_npu,
+    "replay_attack": replay_attack,
+    "replayattack": replay_attack,
+    "casia_fasd": casia_fasd,
+    "casia": casia_fasd,
+    "msu_mfsd": msu_mfsd,
+    "msu": msu_mfsd,
+    "manifest": _manifest,
+    "recordings": load_recordings,
+    "folders": scan_label_folders,
     # root/<label>/<files> whose images are already tight face crops: no detection, same resize/normalise
     "cropped": lambda root: scan_label_folders(root, precropped=True),
 }
@@ -216,8 +264,9 @@ def load_any(spec: str) -> list[Sample]:
         return IMPORTERS[name.lower()](Path(rest))
     path = Path(spec)
     if not path.exists():
-        raise DatasetLayoutError(f"{spec!r}: no such path; give a path or NAME:PATH with NAME one of "
-                                 f"{', '.join(sorted(IMPORTERS))}")
+        raise DatasetLayoutError(
+            f"{spec!r}: no such path; give a path or NAME:PATH with NAME one of {', '.join(sorted(IMPORTERS))}"
+        )
     if path.is_file() or (path / "manifest.csv").is_file():
         return _manifest(path)
     if (path / MANIFEST_NAME).is_file():

@@ -4,6 +4,7 @@
 leaves them out by default (``TrainConfig.holdout_locked``), so does the cross-validation, and the gate
 (:mod:`training.gate`) scores every candidate default on them beside the current default and the teachers.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,8 @@ def locked_families(path: Path = LOCKED_FILE) -> dict[str, list[str]]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"locked split {path} unreadable: {exc}") from None
     if not isinstance(families, dict) or not all(
-            isinstance(v, list) and all(isinstance(g, str) for g in v) for v in families.values()):
+        isinstance(v, list) and all(isinstance(g, str) for g in v) for v in families.values()
+    ):
         raise ValueError(f"locked split {path}: 'families' must map names to lists of groups")
     return {str(k): list(v) for k, v in families.items()}
 

@@ -6,6 +6,7 @@ frame or image, because frames of one person in both train and dev make dev scor
 Samples from label folders are :mod:`training.data.folders`' job; turning samples into face crops is
 :mod:`training.data.cache`'s.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from liveness_app.core.manifest_file import read_manifest
-from liveness_app.core.sessions import (COMPLETE, LIVE, MANIFEST_NAME, VIDEO_EXTS, ManifestError, file_kind,
-                                        session_path)
+from liveness_app.core.sessions import COMPLETE, LIVE, MANIFEST_NAME, VIDEO_EXTS, ManifestError, file_kind, session_path
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -68,7 +68,7 @@ class Sample:
 
 
 def kind_of(path: Path) -> str | None:
-    """"image", "video", or None for a file that is neither (by extension)."""
+    """ "image", "video", or None for a file that is neither (by extension)."""
     ext = path.suffix.lower()
     return "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
 
@@ -77,9 +77,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "y")
 
 
-def load_manifest_csv(
-    csv_path: Path, precropped_prefixes: tuple[str, ...] = ("replay_crops/",)
-) -> list[Sample]:
+def load_manifest_csv(csv_path: Path, precropped_prefixes: tuple[str, ...] = ("replay_crops/",)) -> list[Sample]:
     """Samples listed in a ``path,label,attack_type,group`` CSV; paths are relative to the CSV's folder.
 
     A row is pre-cropped (a tight face crop, no detection needed) when its path starts with one of
@@ -91,8 +89,9 @@ def load_manifest_csv(
         reader = csv.DictReader(fh)
         missing = {"path", "label", "group"} - set(reader.fieldnames or [])
         if missing:
-            raise DatasetLayoutError(f"{csv_path}: missing column(s) {sorted(missing)}; "
-                                     "expected path,label,attack_type,group")
+            raise DatasetLayoutError(
+                f"{csv_path}: missing column(s) {sorted(missing)}; expected path,label,attack_type,group"
+            )
         samples = []
         for row_no, row in enumerate(reader, start=2):
             rel = row["path"].strip().replace("\\", "/")
@@ -101,11 +100,16 @@ def load_manifest_csv(
                 raise DatasetLayoutError(f"{csv_path}:{row_no}: not an image or video: {rel!r}")
             label = row["label"].strip()
             try:
-                samples.append(Sample(
-                    path=base / rel, label=label, group=row["group"].strip(), kind=kind,
-                    precropped=rel.startswith(precropped_prefixes) or _truthy(row.get("precropped")),
-                    attack_type="" if label == LIVE else (row.get("attack_type") or "").strip(),
-                ))
+                samples.append(
+                    Sample(
+                        path=base / rel,
+                        label=label,
+                        group=row["group"].strip(),
+                        kind=kind,
+                        precropped=rel.startswith(precropped_prefixes) or _truthy(row.get("precropped")),
+                        attack_type="" if label == LIVE else (row.get("attack_type") or "").strip(),
+                    )
+                )
             except ValueError as exc:
                 raise DatasetLayoutError(f"{csv_path}:{row_no}: {exc}") from exc
     return samples
@@ -123,6 +127,7 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     missing file is left to the crop cache, which lists it as unreadable.
     """
     from training.data.folders import SampleList  # here, not at the top: training.data.folders imports this module
+
     if not (Path(root) / MANIFEST_NAME).is_file():
         raise DatasetLayoutError(f"cannot read recordings manifest: no file {Path(root) / MANIFEST_NAME}")
     try:
@@ -130,8 +135,7 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
     except ManifestError as exc:
         raise DatasetLayoutError(f"cannot read recordings manifest: {exc}") from exc
     for bad in manifest.invalid:
-        log.warning("recordings %s: entry %d (%s) left out: %s", root, bad.index, bad.session_id or "no id",
-                    bad.reason)
+        log.warning("recordings %s: entry %d (%s) left out: %s", root, bad.index, bad.session_id or "no id", bad.reason)
     samples: list[Sample] = []
     skipped: list[tuple[str, str]] = []
     for session in manifest.sessions:
@@ -141,11 +145,19 @@ def load_recordings(root: Path, include_incomplete: bool = False) -> list[Sample
         kind = file_kind(path)
         if kind not in ("file", "missing"):
             skipped.append((str(path), f"{kind}, not a video file"))
-            log.warning("recordings %s: session %s left out: %s is %s, not a video file", root, session["id"],
-                        path.name, kind)
+            log.warning(
+                "recordings %s: session %s left out: %s is %s, not a video file", root, session["id"], path.name, kind
+            )
             continue
-        samples.append(Sample(path=path, label=session["label"], group=session["subject"] or UNKNOWN_SUBJECT,
-                              kind=kind_of(path) or "video", attack_type=session["attack_type"]))
+        samples.append(
+            Sample(
+                path=path,
+                label=session["label"],
+                group=session["subject"] or UNKNOWN_SUBJECT,
+                kind=kind_of(path) or "video",
+                attack_type=session["attack_type"],
+            )
+        )
     return SampleList(samples, skipped)
 
 

@@ -5,17 +5,19 @@ Across several subjects, :func:`split_by_group` keeps each subject in one split.
 alone in front of their own camera has one subject: then a split by session in time (the later sessions
 of each label are dev) is the only honest check left, and the run says so: dev is the same person.
 """
+
 from __future__ import annotations
 
 import random
 from typing import Iterable, Sequence
 
 from liveness_app.core.sessions import LIVE
-
 from training.data.samples import Sample
 
-ONE_PERSON_NOTE = ("one subject: split by session in time, dev = the later sessions of the same person "
-                   "(dev figures say how the model does for this person and camera, not for others)")
+ONE_PERSON_NOTE = (
+    "one subject: split by session in time, dev = the later sessions of the same person "
+    "(dev figures say how the model does for this person and camera, not for others)"
+)
 
 
 class SplitError(ValueError):
@@ -39,13 +41,16 @@ def split_by_session(samples: Sequence[Sample], dev_fraction: float = 0.25) -> t
     if LIVE not in by_label:
         raise SplitError("no live session: record a 'live' session of yourself looking at the camera")
     if len(by_label) < 2:
-        raise SplitError("no attack session: record at least one attack (a photo of yourself on a phone, "
-                         "a printed photo or a screen), then train again")
+        raise SplitError(
+            "no attack session: record at least one attack (a photo of yourself on a phone, "
+            "a printed photo or a screen), then train again"
+        )
     single = [label for label, sessions in by_label.items() if len(sessions) < 2]
     if single:
         names = ", ".join(f"'{label}'" for label in single)
-        raise SplitError(f"only one {names} session: record a second {names} session, so that one can be "
-                         "held out to check the model")
+        raise SplitError(
+            f"only one {names} session: record a second {names} session, so that one can be held out to check the model"
+        )
     train: list[Sample] = []
     dev: list[Sample] = []
     for sessions in by_label.values():
@@ -64,9 +69,7 @@ def _by_group(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
     return groups
 
 
-def _pick_groups(
-    order: list[str], groups: dict[str, list[Sample]], target: float, keep: int
-) -> list[str]:
+def _pick_groups(order: list[str], groups: dict[str, list[Sample]], target: float, keep: int) -> list[str]:
     """Groups from ``order`` for one held-out split of about ``target`` samples, leaving ``keep``.
 
     First one group with live and one with attack samples (a group with both if there is one), so the
@@ -120,8 +123,7 @@ def split_by_group(
         # Sorted before shuffling: set and dict order of strings may vary, the seed must not.
         order = sorted(groups)
         random.Random(seed).shuffle(order)
-        test_names = _pick_groups(order, groups, test_fraction * len(samples),
-                                  keep=1 + (dev_fraction > 0))
+        test_names = _pick_groups(order, groups, test_fraction * len(samples), keep=1 + (dev_fraction > 0))
         rest = [g for g in order if g not in test_names]
         dev_names = _pick_groups(rest, groups, dev_fraction * len(samples), keep=1)
     if set(dev_names) & set(test_names):

@@ -6,6 +6,7 @@ has no score for are left out of its figures and counted. Its metrics are comput
 threshold and at ours (the model under evaluation's frozen one), so a reader sees both what it does as
 published and how its scores rank against ours.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,9 +22,16 @@ from training.teachers.scores import TeacherScoreCache
 LEVEL_KEYS = ("auc", "eer", "apcer", "bpcer", "acer", "hter", "threshold", "n")
 
 
-def compared_scores(specs: Sequence[str], items: Sequence, entries: Sequence[Entry], teachers_dir: Path | None,
-                    cache_dir: Path, detector: Path, frames_per_video: int, workers: int = 1
-                    ) -> dict[str, tuple[np.ndarray, float, dict[str, Any]]]:
+def compared_scores(
+    specs: Sequence[str],
+    items: Sequence,
+    entries: Sequence[Entry],
+    teachers_dir: Path | None,
+    cache_dir: Path,
+    detector: Path,
+    frames_per_video: int,
+    workers: int = 1,
+) -> dict[str, tuple[np.ndarray, float, dict[str, Any]]]:
     """Spec name -> (P(live) per entry, NaN where it has none; its own threshold; spec facts)."""
     teachers = load_teachers(specs, teachers_dir)
     cache = TeacherScoreCache(cache_dir, detector, frames_per_video, teachers)
@@ -31,9 +39,15 @@ def compared_scores(specs: Sequence[str], items: Sequence, entries: Sequence[Ent
     out = {}
     for k, t in enumerate(teachers):
         scores = np.array([by_crop[e.crop_path][k] if e.crop_path in by_crop else np.nan for e in entries])
-        facts = {"title": t.spec.title, "file": t.spec.file, "sha256": t.sha256, "source": t.spec.source,
-                 "licence": t.spec.licence, "crop": f"{t.spec.crop_rule} x{t.spec.crop_scale}",
-                 "input": f"{t.spec.size} px {t.spec.colour.upper()}"}
+        facts = {
+            "title": t.spec.title,
+            "file": t.spec.file,
+            "sha256": t.sha256,
+            "source": t.spec.source,
+            "licence": t.spec.licence,
+            "crop": f"{t.spec.crop_rule} x{t.spec.crop_scale}",
+            "input": f"{t.spec.size} px {t.spec.colour.upper()}",
+        }
         out[t.spec.name] = (scores, t.spec.threshold, facts)
     return out
 
@@ -42,8 +56,9 @@ def _level(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics.get(k) for k in LEVEL_KEYS}
 
 
-def baseline_metrics(scores: np.ndarray, entries: Sequence[Entry], own_threshold: float, our_threshold: float
-                     ) -> dict[str, Any]:
+def baseline_metrics(
+    scores: np.ndarray, entries: Sequence[Entry], own_threshold: float, our_threshold: float
+) -> dict[str, Any]:
     """AUC, EER, APCER per attack type, BPCER, ACER at the model's own threshold and at ours, frame and
     video level, over the entries it scored."""
     keep = ~np.isnan(scores)
@@ -54,15 +69,28 @@ def baseline_metrics(scores: np.ndarray, entries: Sequence[Entry], own_threshold
     labels, videos = [e.label for e in kept], [e.video_id for e in kept]
     own = M.compute_all(s, labels, own_threshold, video_ids=videos)
     ours = M.compute_all(s, labels, our_threshold, video_ids=videos)
-    return {"scored": int(keep.sum()), "missing": int((~keep).sum()),
-            "own_threshold": {level: _level(own[level]) for level in own},
-            "our_threshold": {level: _level(ours[level]) for level in ours}}
+    return {
+        "scored": int(keep.sum()),
+        "missing": int((~keep).sum()),
+        "own_threshold": {level: _level(own[level]) for level in own},
+        "our_threshold": {level: _level(ours[level]) for level in ours},
+    }
 
 
-def compare_all(specs: Sequence[str], items: Sequence, entries: Sequence[Entry], our_threshold: float,
-                teachers_dir: Path | None, cache_dir: Path, detector: Path, frames_per_video: int,
-                workers: int = 1) -> dict[str, Any]:
+def compare_all(
+    specs: Sequence[str],
+    items: Sequence,
+    entries: Sequence[Entry],
+    our_threshold: float,
+    teachers_dir: Path | None,
+    cache_dir: Path,
+    detector: Path,
+    frames_per_video: int,
+    workers: int = 1,
+) -> dict[str, Any]:
     """Every compared model's metrics (see :func:`baseline_metrics`) with its facts."""
     found = compared_scores(specs, items, entries, teachers_dir, cache_dir, detector, frames_per_video, workers)
-    return {name: {**facts, **baseline_metrics(scores, entries, threshold, our_threshold)}
-            for name, (scores, threshold, facts) in found.items()}
+    return {
+        name: {**facts, **baseline_metrics(scores, entries, threshold, our_threshold)}
+        for name, (scores, threshold, facts) in found.items()
+    }

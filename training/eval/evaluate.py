@@ -8,6 +8,7 @@ attack type; images or videos), the app's recordings folder, a manifest.csv, or 
 public dataset. Faces are found and cropped by the app's own detector and crop. Bad files are skipped
 and listed in the report; they never stop the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,6 @@ from typing import Any, Iterator, Sequence
 
 from liveness_app.core import DEVICE_CHOICES as DEVICES
 from liveness_app.core.meta import ModelLoadError, ModelMeta, data_summary
-
 from training.eval.table import metrics_table, number, small_data_warning
 from training.teachers.spec import SpecError, builtin_specs
 
@@ -49,10 +49,20 @@ def no_face_table(face_frames: Counter) -> dict[str, dict[str, Any]]:
     return table
 
 
-def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, frames_per_video: int = 8,
-                   groups: Sequence[str] = (), cache_dir: Path | None = None, detector: Path | None = None,
-                   device: str = "auto", progress: bool = False, compare: Sequence[str] = (),
-                   teachers_dir: Path | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model_path: Path,
+    data: Sequence[str],
+    out_dir: Path,
+    *,
+    frames_per_video: int = 8,
+    groups: Sequence[str] = (),
+    cache_dir: Path | None = None,
+    detector: Path | None = None,
+    device: str = "auto",
+    progress: bool = False,
+    compare: Sequence[str] = (),
+    teachers_dir: Path | None = None,
+) -> dict[str, Any]:
     """Run the whole evaluation; returns the metrics dict also written to ``out_dir/metrics.json``.
     ``model_path``: a ``.pt`` checkpoint (scored in PyTorch on ``device``) or an ``.onnx`` export (in ONNX
     Runtime on the CPU, as the app runs it; its report has no t-SNE: the graph gives no embeddings)."""
@@ -68,16 +78,23 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
 
     model, meta, dev = open_model(model_path, device)
     if progress and Path(model_path).suffix.lower() == ".onnx":
-        print(f"{Path(model_path).name}: an ONNX model, scored in ONNX Runtime on the CPU as the app does"
-              + (" (--device cuda is for .pt models)" if device == "cuda" else ""), file=sys.stderr)
+        print(
+            f"{Path(model_path).name}: an ONNX model, scored in ONNX Runtime on the CPU as the app does"
+            + (" (--device cuda is for .pt models)" if device == "cuda" else ""),
+            file=sys.stderr,
+        )
     samples, scan_skipped = load_samples(data)  # with the broken links and loops the folder scans found
     if groups:
         samples = [s for s in samples if s.group in set(groups)]
     if not samples:
         raise ValueError("no samples to evaluate")
-    cache = CropCache(cache_dir or paths.user_data_dir() / "cache", detector or paths.default_detector_path(),
-                      crop_margin=meta.preprocessing.crop_margin, cache_margin_extra=CACHE_MARGIN_EXTRA,
-                      frames_per_video=frames_per_video)
+    cache = CropCache(
+        cache_dir or paths.user_data_dir() / "cache",
+        detector or paths.default_detector_path(),
+        crop_margin=meta.preprocessing.crop_margin,
+        cache_margin_extra=CACHE_MARGIN_EXTRA,
+        frames_per_video=frames_per_video,
+    )
     items, skipped = _drain(cache_samples(cache, samples), progress)
     skipped = list(scan_skipped) + list(skipped)
     entries = eval_entries(items, frames_per_video)
@@ -94,24 +111,62 @@ def evaluate_model(model_path: Path, data: Sequence[str], out_dir: Path, *, fram
     if compare:
         if progress:
             print(f"scoring with {', '.join(compare)}", file=sys.stderr)
-        metrics["compare"] = compare_all(compare, items, entries, meta.threshold, teachers_dir, cache.folder.parent,
-                                         cache.detector_path, frames_per_video, workers=2)
-    frame_rows = [{"path": str(e.crop_path), "video_id": e.video_id, "group": e.group, "label": e.label,
-                   "score": float(s), "accepted_live": bool(s >= meta.threshold)} for e, s in zip(entries, scores)]
+        metrics["compare"] = compare_all(
+            compare,
+            items,
+            entries,
+            meta.threshold,
+            teachers_dir,
+            cache.folder.parent,
+            cache.detector_path,
+            frames_per_video,
+            workers=2,
+        )
+    frame_rows = [
+        {
+            "path": str(e.crop_path),
+            "video_id": e.video_id,
+            "group": e.group,
+            "label": e.label,
+            "score": float(s),
+            "accepted_live": bool(s >= meta.threshold),
+        }
+        for e, s in zip(entries, scores)
+    ]
     v_scores, v_labels, v_ids = M.video_level(scores, [e.video_id for e in entries], labels)
-    video_rows = [{"video_id": i, "label": lab, "score": float(s), "accepted_live": bool(s >= meta.threshold)}
-                  for i, lab, s in zip(v_ids, v_labels, v_scores)]
+    video_rows = [
+        {"video_id": i, "label": lab, "score": float(s), "accepted_live": bool(s >= meta.threshold)}
+        for i, lab, s in zip(v_ids, v_labels, v_scores)
+    ]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = {"t-SNE of the model's embeddings": tsne_plot(embeds, labels, out_dir / "tsne.png")
-              if embeds is not None else None,
-              "Grad-CAM: right and wrong decisions": gradcam_grid(scorer_of(model, dev), meta, entries, scores,
-                                                                  out_dir / "gradcam_grid.png")}
-    info = {"model": str(model_path), "name": meta.name, "threshold": round(meta.threshold, 4),
-            "input_size": meta.preprocessing.input_size, "trained_on": data_summary(meta.training),
-            "data": ", ".join(data), "threshold_source": metrics["threshold_source"]}
-    write_report(out_dir, metrics, frame_rows, video_rows, {k: v for k, v in images.items() if v}, skipped,
-                 f"Liveness evaluation: {meta.name}", info)
+    images = {
+        "t-SNE of the model's embeddings": tsne_plot(embeds, labels, out_dir / "tsne.png")
+        if embeds is not None
+        else None,
+        "Grad-CAM: right and wrong decisions": gradcam_grid(
+            scorer_of(model, dev), meta, entries, scores, out_dir / "gradcam_grid.png"
+        ),
+    }
+    info = {
+        "model": str(model_path),
+        "name": meta.name,
+        "threshold": round(meta.threshold, 4),
+        "input_size": meta.preprocessing.input_size,
+        "trained_on": data_summary(meta.training),
+        "data": ", ".join(data),
+        "threshold_source": metrics["threshold_source"],
+    }
+    write_report(
+        out_dir,
+        metrics,
+        frame_rows,
+        video_rows,
+        {k: v for k, v in images.items() if v},
+        skipped,
+        f"Liveness evaluation: {meta.name}",
+        info,
+    )
     return metrics
 
 
@@ -124,20 +179,34 @@ def _threshold_source(meta: ModelMeta) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liveness-eval", description=__doc__.split("\n\n")[0].replace("``", ""))
-    p.add_argument("--model", type=Path, required=True,
-                   help="the model file to evaluate: a .pt checkpoint or an .onnx model the app exports")
-    p.add_argument("--data", action="append", required=True,
-                   help="folder, manifest.csv, recordings or NAME:PATH (repeat for more)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="the model file to evaluate: a .pt checkpoint or an .onnx model the app exports",
+    )
+    p.add_argument(
+        "--data", action="append", required=True, help="folder, manifest.csv, recordings or NAME:PATH (repeat for more)"
+    )
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json, scores.csv and report.html")
     p.add_argument("--frames-per-video", type=int, default=8, help="frames scored per video (default 8)")
     p.add_argument("--groups", nargs="+", default=(), help="evaluate only these groups (subjects/sources)")
     p.add_argument("--cache-dir", type=Path, help="face-crop cache folder (default: the user data folder's cache/)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="where to score (checked before any work)")
-    p.add_argument("--compare", action="append", default=[], metavar="SPEC",
-                   help="an external liveness model to score the same frames as a baseline: a built-in spec "
-                        f"({', '.join(builtin_specs())}) or a spec file (repeat for more)")
-    p.add_argument("--teachers-dir", type=Path, help="folder holding the ONNX files the --compare specs name "
-                                                     "(default: $LIVENESS_TEACHERS_DIR, or beside the spec file)")
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="an external liveness model to score the same frames as a baseline: a built-in spec "
+        f"({', '.join(builtin_specs())}) or a spec file (repeat for more)",
+    )
+    p.add_argument(
+        "--teachers-dir",
+        type=Path,
+        help="folder holding the ONNX files the --compare specs name "
+        "(default: $LIVENESS_TEACHERS_DIR, or beside the spec file)",
+    )
     return p
 
 
@@ -146,9 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     from liveness_app.core.scores import ScoreRangeError
 
     try:
-        m = evaluate_model(a.model, a.data, a.out, frames_per_video=a.frames_per_video, groups=a.groups,
-                           cache_dir=a.cache_dir, device=a.device, progress=True, compare=a.compare,
-                           teachers_dir=a.teachers_dir)
+        m = evaluate_model(
+            a.model,
+            a.data,
+            a.out,
+            frames_per_video=a.frames_per_video,
+            groups=a.groups,
+            cache_dir=a.cache_dir,
+            device=a.device,
+            progress=True,
+            compare=a.compare,
+            teachers_dir=a.teachers_dir,
+        )
     except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"liveness-eval: error: {exc}", file=sys.stderr)
         return 2
@@ -156,8 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     print(metrics_table(m))
     for name, c in m.get("compare", {}).items():
         own, ours = (c.get(k, {}).get("frame", {}) for k in ("own_threshold", "our_threshold"))
-        print(f"{name}: frame AUC {number(own.get('auc'), 'auc')}, ACER {number(own.get('acer'))} at its own "
-              f"threshold, {number(ours.get('acer'))} at ours")
+        print(
+            f"{name}: frame AUC {number(own.get('auc'), 'auc')}, ACER {number(own.get('acer'))} at its own "
+            f"threshold, {number(ours.get('acer'))} at ours"
+        )
     if m.get("small_data_warning"):
         print(f"liveness-eval: warning: {m['small_data_warning']}", file=sys.stderr)
     print(f"report: {a.out / 'report.html'}")

@@ -26,12 +26,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (confusion_matrix, det_curve, log_loss, precision_recall_fscore_support,
-                             roc_auc_score, roc_curve)
+from sklearn.metrics import (
+    confusion_matrix,
+    det_curve,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
 
 from liveness_app.core.sessions import LIVE
-
-
 
 LIVE_LABEL = LIVE  # the name training.eval.report imports
 EPS = 1e-9
@@ -49,8 +53,9 @@ def check_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
     return arr
 
 
-def check_pair(scores: Sequence[float] | np.ndarray, other: Sequence[Any] | np.ndarray,
-               name: str) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(
+    scores: Sequence[float] | np.ndarray, other: Sequence[Any] | np.ndarray, name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Checked scores and ``other`` (labels or flags, ``name`` in errors) as flat arrays of one length."""
     s = check_scores(scores)
     o = np.asarray(other).ravel()
@@ -69,8 +74,9 @@ def live_mask(labels: Sequence[str] | np.ndarray) -> np.ndarray:
     return np.array([str(lab) == LIVE for lab in np.asarray(labels).ravel()], dtype=bool)
 
 
-def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-                threshold: float) -> tuple[dict[str, float], float | None]:
+def apcer_bpcer(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray, threshold: float
+) -> tuple[dict[str, float], float | None]:
     """APCER per attack type and BPCER at ``threshold``.
 
     Returns ``(apcer, bpcer)`` where ``apcer[attack_type]`` is the fraction of that attack type's
@@ -81,13 +87,11 @@ def apcer_bpcer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np
     lab = np.array([str(x) for x in lab], dtype=object)
     accepted = s >= threshold
     live = lab == LIVE
-    apcer = {str(t): float(np.mean(accepted[lab == t]))
-             for t in sorted(set(lab[~live].tolist()))}
+    apcer = {str(t): float(np.mean(accepted[lab == t])) for t in sorted(set(lab[~live].tolist()))}
     return apcer, _rate(~accepted[live])
 
 
-def acer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-         threshold: float) -> float | None:
+def acer(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray, threshold: float) -> float | None:
     """Average classification error rate: ``(max_t APCER_t + BPCER) / 2``.
 
     Following ISO/IEC 30107-3 the APCER term is that of the *worst* (highest-APCER) attack type,
@@ -108,8 +112,7 @@ def far_frr(is_live: np.ndarray, accepted: np.ndarray) -> tuple[float | None, fl
     return far, frr
 
 
-def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-         threshold: float) -> float | None:
+def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray, threshold: float) -> float | None:
     """Half total error rate ``(FAR + FRR) / 2`` with all attack types pooled into FAR.
 
     None when there are no live or no attack samples.
@@ -119,8 +122,9 @@ def hter(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarra
     return None if far is None or frr is None else (far + frr) / 2.0
 
 
-def _check_binary(scores: Sequence[float] | np.ndarray,
-                  is_live: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_binary(
+    scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     s, y = check_pair(scores, is_live, "is_live flags")
     y = y.astype(bool)
     if y.all() or not y.any():
@@ -128,8 +132,10 @@ def _check_binary(scores: Sequence[float] | np.ndarray,
     return s, y
 
 
-def roc_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_points(
+    scores: Sequence[float] | np.ndarray,
+    is_live: Sequence[bool] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve ``(fpr, tpr, thresholds)`` with live as the positive class.
 
     ``fpr`` is the pooled APCER (FAR) and ``tpr`` is ``1 - BPCER``; thresholds are decreasing and the
@@ -139,8 +145,10 @@ def roc_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | n
     return roc_curve(y.astype(int), s, drop_intermediate=False)
 
 
-def det_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def det_points(
+    scores: Sequence[float] | np.ndarray,
+    is_live: Sequence[bool] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DET curve ``(apcer, bpcer, thresholds)`` with all attack types pooled.
 
     Meant for plotting on normal-deviate axes, i.e. ``scipy.stats.norm.ppf`` of both rates
@@ -152,8 +160,10 @@ def det_points(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | n
     return apcer, bpcer, thr
 
 
-def eer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-        ) -> tuple[float, float]:
+def eer(
+    scores: Sequence[float] | np.ndarray,
+    is_live: Sequence[bool] | np.ndarray,
+) -> tuple[float, float]:
     """Equal error rate and its threshold, from the ROC curve.
 
     Finds the first ROC operating point where FRR (= 1 - tpr) drops to or below FAR (= fpr) and
@@ -192,9 +202,12 @@ def log_loss_live(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | 
     return float(log_loss(live_mask(lab).astype(int), np.clip(s, PROB_CLIP, 1.0 - PROB_CLIP), labels=[0, 1]))
 
 
-def video_level(scores: Sequence[float] | np.ndarray, video_ids: Sequence[Any],
-                labels: Sequence[str] | np.ndarray, how: str = "mean",
-                ) -> tuple[np.ndarray, list[str], list[Any]]:
+def video_level(
+    scores: Sequence[float] | np.ndarray,
+    video_ids: Sequence[Any],
+    labels: Sequence[str] | np.ndarray,
+    how: str = "mean",
+) -> tuple[np.ndarray, list[str], list[Any]]:
     """Aggregate frame scores per video.
 
     Returns ``(video_scores, video_labels, video_ids)`` in order of each video's first frame.  ``how``
@@ -224,11 +237,14 @@ def _separation_metrics(s: np.ndarray, live: np.ndarray) -> dict[str, Any]:
     """AUC and EER, or None with a note when only one class is present."""
     if live.all() or not live.any():
         only = "live" if live.all() else "attack"
-        return {"auc": None, "eer": None, "eer_threshold": None,
-                "notes": [f"only {only} samples present: AUC and EER are undefined"]}
+        return {
+            "auc": None,
+            "eer": None,
+            "eer_threshold": None,
+            "notes": [f"only {only} samples present: AUC and EER are undefined"],
+        }
     rate, thr = eer(s, live)
-    return {"auc": float(roc_auc_score(live.astype(int), s)), "eer": rate, "eer_threshold": thr,
-            "notes": []}
+    return {"auc": float(roc_auc_score(live.astype(int), s)), "eer": rate, "eer_threshold": thr, "notes": []}
 
 
 def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[str, Any]:
@@ -239,43 +255,65 @@ def _level_metrics(s: np.ndarray, labels: list[str], threshold: float) -> dict[s
     apcer, bpcer = apcer_bpcer(s, labels, threshold)
     far, frr = far_frr(live, accepted)
     prec, rec, f1, _ = precision_recall_fscore_support(
-        live.astype(int), accepted.astype(int), labels=[1], zero_division=np.nan)
+        live.astype(int), accepted.astype(int), labels=[1], zero_division=np.nan
+    )
     counts = {t: int(sum(1 for x in labels if x == t)) for t in apcer}
-    out.update({
-        "threshold": float(threshold), "bpcer": bpcer, "apcer": apcer,
-        "worst_attack": max(apcer, key=apcer.__getitem__) if apcer else None,
-        "acer": acer(s, labels, threshold), "hter": hter(s, labels, threshold),
-        "far": far, "frr": frr, "accuracy": float(np.mean(accepted == live)),
-        "precision": _num(prec[0]), "recall": _num(rec[0]), "f1": _num(f1[0]),
-        "confusion_matrix": confusion_matrix(live.astype(int), accepted.astype(int),
-                                             labels=[0, 1]).tolist(),
-        "n": int(s.size), "n_live": int(live.sum()), "n_attack": int((~live).sum()),
-        "n_per_attack": counts,
-        "per_attack": _per_attack(s, live, labels, apcer, bpcer),
-        "score_std": float(np.std(s)),
-    })
+    out.update(
+        {
+            "threshold": float(threshold),
+            "bpcer": bpcer,
+            "apcer": apcer,
+            "worst_attack": max(apcer, key=apcer.__getitem__) if apcer else None,
+            "acer": acer(s, labels, threshold),
+            "hter": hter(s, labels, threshold),
+            "far": far,
+            "frr": frr,
+            "accuracy": float(np.mean(accepted == live)),
+            "precision": _num(prec[0]),
+            "recall": _num(rec[0]),
+            "f1": _num(f1[0]),
+            "confusion_matrix": confusion_matrix(live.astype(int), accepted.astype(int), labels=[0, 1]).tolist(),
+            "n": int(s.size),
+            "n_live": int(live.sum()),
+            "n_attack": int((~live).sum()),
+            "n_per_attack": counts,
+            "per_attack": _per_attack(s, live, labels, apcer, bpcer),
+            "score_std": float(np.std(s)),
+        }
+    )
     if s.size > 1 and np.std(s) < 1e-3:
         # A collapsed model can still rank by rounding noise and show a high AUC: say so loudly.
-        out["notes"].append(f"scores are nearly constant (std {np.std(s):.1e}): the model has collapsed; "
-                            "its AUC/EER are meaningless")
+        out["notes"].append(
+            f"scores are nearly constant (std {np.std(s):.1e}): the model has collapsed; its AUC/EER are meaningless"
+        )
     return out
 
 
-def _per_attack(s: np.ndarray, live: np.ndarray, labels: list[str], apcer: dict[str, float],
-                bpcer: float | None) -> dict[str, dict[str, Any]]:
+def _per_attack(
+    s: np.ndarray, live: np.ndarray, labels: list[str], apcer: dict[str, float], bpcer: float | None
+) -> dict[str, dict[str, Any]]:
     """Bona fide against one attack type at a time: AUC, EER, APCER, and ACER = (APCER + BPCER) / 2."""
     out = {}
     for attack, rate in apcer.items():
         keep = live | (np.asarray(labels) == attack)
         sep = _separation_metrics(s[keep], live[keep])
-        out[attack] = {"auc": sep["auc"], "eer": sep["eer"], "apcer": rate, "bpcer": bpcer,
-                       "acer": None if bpcer is None else (rate + bpcer) / 2}
+        out[attack] = {
+            "auc": sep["auc"],
+            "eer": sep["eer"],
+            "apcer": rate,
+            "bpcer": bpcer,
+            "acer": None if bpcer is None else (rate + bpcer) / 2,
+        }
     return out
 
 
-def compute_all(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np.ndarray,
-                threshold: float, video_ids: Sequence[Any] | None = None,
-                video_how: str = "mean") -> dict[str, dict[str, Any]]:
+def compute_all(
+    scores: Sequence[float] | np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    threshold: float,
+    video_ids: Sequence[Any] | None = None,
+    video_how: str = "mean",
+) -> dict[str, dict[str, Any]]:
     """Every metric at ``threshold``, as a JSON-serialisable dict.
 
     Returns ``{"frame": {...}}``, plus ``"video": {...}`` (frame scores aggregated per video with
@@ -293,5 +331,3 @@ def compute_all(scores: Sequence[float] | np.ndarray, labels: Sequence[str] | np
         v_scores, v_labels, _ = video_level(s, video_ids, lab_list, how=video_how)
         result["video"] = _level_metrics(v_scores, v_labels, threshold)
     return result
-
-

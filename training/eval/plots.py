@@ -3,6 +3,7 @@
 Drawn with matplotlib's object-oriented API on the Agg canvas (no pyplot, no display, no global backend
 switch), so this module is safe to import from the GUI process too.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,8 +41,7 @@ def save_figure(fig: Any, path: Path) -> None:
 
 
 def scores_labels(table: Sequence[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
-    return (np.array([float(r["score"]) for r in table], dtype=np.float64),
-            [str(r["label"]) for r in table])
+    return (np.array([float(r["score"]) for r in table], dtype=np.float64), [str(r["label"]) for r in table])
 
 
 def _new_figure(width: float = 6.0, height: float = 4.5) -> tuple[Figure, Any]:
@@ -55,8 +55,7 @@ def _both_classes(labels: list[str]) -> bool:
     return bool(live.any() and not live.all())
 
 
-def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
-              metrics: dict[str, Any]) -> None:
+def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]], metrics: dict[str, Any]) -> None:
     fig, ax = _new_figure()
     for level, (scores, labels) in curves.items():
         if not _both_classes(labels):
@@ -65,14 +64,18 @@ def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
         auc = metrics.get(level, {}).get("auc")
         ax.plot(fpr, tpr, label=f"{level} (AUC = {fmt(auc)})")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
-    ax.set(xlabel="APCER / FAR (attacks accepted)", ylabel="1 - BPCER (live accepted)",
-           title="ROC (live = positive)", xlim=(0, 1), ylim=(0, 1.01))
+    ax.set(
+        xlabel="APCER / FAR (attacks accepted)",
+        ylabel="1 - BPCER (live accepted)",
+        title="ROC (live = positive)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
     ax.legend(loc="lower right")
     save_figure(fig, path)
 
 
-def plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
-              metrics: dict[str, Any]) -> None:
+def plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]], metrics: dict[str, Any]) -> None:
     fig, ax = _new_figure()
 
     def probit(p: Any) -> np.ndarray:
@@ -82,19 +85,23 @@ def plot_det(path: Path, curves: dict[str, tuple[np.ndarray, list[str]]],
         if not _both_classes(labels):
             continue
         apcer, bpcer, _ = det_points(scores, live_mask(labels))
-        line, = ax.plot(probit(apcer), probit(bpcer), label=level)
+        (line,) = ax.plot(probit(apcer), probit(bpcer), label=level)
         rate = metrics.get(level, {}).get("eer")
         if rate is not None:
-            ax.plot(probit(rate), probit(rate), "o", color=line.get_color(),
-                    label=f"{level} EER = {fmt(rate, 'rate')}")
+            ax.plot(probit(rate), probit(rate), "o", color=line.get_color(), label=f"{level} EER = {fmt(rate, 'rate')}")
     lim = probit([0.0, 1.0])
     ax.plot(lim, lim, ":", color="grey", label="APCER = BPCER")
     ticks = probit(_DET_TICKS)
     names = [f"{100 * t:g}" for t in _DET_TICKS]
     ax.set_xticks(ticks, names)
     ax.set_yticks(ticks, names)
-    ax.set(xlim=lim, ylim=lim, xlabel="APCER, all attacks pooled (%)", ylabel="BPCER (%)",
-           title="DET (normal-deviate axes)")
+    ax.set(
+        xlim=lim,
+        ylim=lim,
+        xlabel="APCER, all attacks pooled (%)",
+        ylabel="BPCER (%)",
+        title="DET (normal-deviate axes)",
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     save_figure(fig, path)

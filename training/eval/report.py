@@ -17,15 +17,24 @@ from typing import Any
 import numpy as np
 
 from liveness_app.core.files import atomic_copy, atomic_write, atomic_write_text
-from training.eval.plots import LEVELS, fmt as _fmt, plot_confusion, plot_det, plot_hist, plot_roc, scores_labels
+from training.eval.plots import LEVELS, plot_confusion, plot_det, plot_hist, plot_roc, scores_labels
+from training.eval.plots import fmt as _fmt
+
 # (key, label, kind) for the metrics table; kind: "rate" -> percent, "num" -> 4 decimals, "int".
 _TABLE_ROWS = (
-    ("auc", "AUC", "num"), ("eer", "EER", "rate"), ("eer_threshold", "EER threshold", "num"),
-    ("threshold", "Threshold used", "num"), ("bpcer", "BPCER", "rate"),
-    ("worst_attack", "Worst attack type", "str"), ("acer", "ACER (worst-type APCER)", "rate"),
-    ("hter", "HTER (pooled FAR)", "rate"), ("accuracy", "Accuracy", "rate"),
-    ("precision", "Precision (live)", "rate"), ("recall", "Recall (live)", "rate"),
-    ("f1", "F1 (live)", "num"), ("n_live", "Live samples", "int"),
+    ("auc", "AUC", "num"),
+    ("eer", "EER", "rate"),
+    ("eer_threshold", "EER threshold", "num"),
+    ("threshold", "Threshold used", "num"),
+    ("bpcer", "BPCER", "rate"),
+    ("worst_attack", "Worst attack type", "str"),
+    ("acer", "ACER (worst-type APCER)", "rate"),
+    ("hter", "HTER (pooled FAR)", "rate"),
+    ("accuracy", "Accuracy", "rate"),
+    ("precision", "Precision (live)", "rate"),
+    ("recall", "Recall (live)", "rate"),
+    ("f1", "F1 (live)", "num"),
+    ("n_live", "Live samples", "int"),
     ("n_attack", "Attack samples", "int"),
 )
 
@@ -53,21 +62,33 @@ def _json_default(obj: Any) -> Any:
 
 def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
     levels = [lv for lv in LEVELS if lv in metrics]
-    rows = [[label] + [_fmt(metrics[lv].get(key), kind) for lv in levels]
-            for key, label, kind in _TABLE_ROWS]
+    rows = [[label] + [_fmt(metrics[lv].get(key), kind) for lv in levels] for key, label, kind in _TABLE_ROWS]
     attacks = sorted({t for lv in levels for t in metrics[lv].get("apcer", {})})
-    apcer_rows = [[t] + [f"{_fmt(metrics[lv].get('apcer', {}).get(t), 'rate')} "
-                         f"(n={metrics[lv].get('n_per_attack', {}).get(t, 0)})" for lv in levels]
-                  for t in attacks]
-    per_rows = [[f"{t} ({lv})"] + [_fmt(metrics[lv].get("per_attack", {}).get(t, {}).get(k),
-                                       "num" if k == "auc" else "rate")
-                                  for k in ("auc", "eer", "apcer", "bpcer", "acer")]
-                for t in attacks for lv in levels]
-    blocks: list[Block] = [("h2", "Metrics"), ("table", ["Metric"] + levels, rows),
-                           ("h2", "APCER per attack type"),
-                           ("table", ["Attack type"] + levels, apcer_rows),
-                           ("h2", "Bona fide against each attack type"),
-                           ("table", ["Attack type (level)", "AUC", "EER", "APCER", "BPCER", "ACER"], per_rows)]
+    apcer_rows = [
+        [t]
+        + [
+            f"{_fmt(metrics[lv].get('apcer', {}).get(t), 'rate')} (n={metrics[lv].get('n_per_attack', {}).get(t, 0)})"
+            for lv in levels
+        ]
+        for t in attacks
+    ]
+    per_rows = [
+        [f"{t} ({lv})"]
+        + [
+            _fmt(metrics[lv].get("per_attack", {}).get(t, {}).get(k), "num" if k == "auc" else "rate")
+            for k in ("auc", "eer", "apcer", "bpcer", "acer")
+        ]
+        for t in attacks
+        for lv in levels
+    ]
+    blocks: list[Block] = [
+        ("h2", "Metrics"),
+        ("table", ["Metric"] + levels, rows),
+        ("h2", "APCER per attack type"),
+        ("table", ["Attack type"] + levels, apcer_rows),
+        ("h2", "Bona fide against each attack type"),
+        ("table", ["Attack type (level)", "AUC", "EER", "APCER", "BPCER", "ACER"], per_rows),
+    ]
     notes = [f"{lv}: {n}" for lv in levels for n in metrics[lv].get("notes", [])]
     if notes:
         blocks += [("h2", "Notes")] + [("p", n) for n in notes]
@@ -80,24 +101,47 @@ def _compare_blocks(metrics: dict[str, Any]) -> list[Block]:
     compared = metrics.get("compare") or {}
     if not compared:
         return []
-    blocks: list[Block] = [("h2", "Compared with external models (same frames)"),
-                           ("p", "Each external model cuts its own crop of every frame scored above. 'Own' is "
-                                 "its authors' threshold, 'ours' this model's frozen one.")]
+    blocks: list[Block] = [
+        ("h2", "Compared with external models (same frames)"),
+        (
+            "p",
+            "Each external model cuts its own crop of every frame scored above. 'Own' is "
+            "its authors' threshold, 'ours' this model's frozen one.",
+        ),
+    ]
     headers = ["Model", "Threshold", "Frames", "AUC", "EER", "APCER per attack", "BPCER", "ACER"]
     for level in LEVELS:
         if level not in metrics:
             continue
         mine = metrics[level]
-        rows = [["this model", _fmt(mine.get("threshold")), mine.get("n"), _fmt(mine.get("auc")),
-                 _fmt(mine.get("eer"), "rate"), _apcer_text(mine.get("apcer")), _fmt(mine.get("bpcer"), "rate"),
-                 _fmt(mine.get("acer"), "rate")]]
+        rows = [
+            [
+                "this model",
+                _fmt(mine.get("threshold")),
+                mine.get("n"),
+                _fmt(mine.get("auc")),
+                _fmt(mine.get("eer"), "rate"),
+                _apcer_text(mine.get("apcer")),
+                _fmt(mine.get("bpcer"), "rate"),
+                _fmt(mine.get("acer"), "rate"),
+            ]
+        ]
         for name, found in compared.items():
             for which in ("own_threshold", "our_threshold"):
                 m = (found.get(which) or {}).get(level)
                 if m:
-                    rows.append([f"{name} ({which.split('_')[0]})", _fmt(m.get("threshold")), m.get("n"),
-                                 _fmt(m.get("auc")), _fmt(m.get("eer"), "rate"), _apcer_text(m.get("apcer")),
-                                 _fmt(m.get("bpcer"), "rate"), _fmt(m.get("acer"), "rate")])
+                    rows.append(
+                        [
+                            f"{name} ({which.split('_')[0]})",
+                            _fmt(m.get("threshold")),
+                            m.get("n"),
+                            _fmt(m.get("auc")),
+                            _fmt(m.get("eer"), "rate"),
+                            _apcer_text(m.get("apcer")),
+                            _fmt(m.get("bpcer"), "rate"),
+                            _fmt(m.get("acer"), "rate"),
+                        ]
+                    )
         blocks += [("p", f"{level.capitalize()} level:"), ("table", headers, rows)]
     return blocks
 
@@ -150,23 +194,34 @@ def _to_html(title: str, blocks: list[Block]) -> str:
             body.append(f"<{block[0]}>{e(str(block[1]))}</{block[0]}>")
         elif block[0] == "table":
             head = "".join(f"<th>{e(str(h))}</th>" for h in block[1])
-            rows = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
-                           for row in block[2])
+            rows = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in block[2])
             body.append(f"<table><tr>{head}</tr>{rows}</table>")
         elif block[0] == "img":
-            body.append(f'<figure><img src="{e(block[2])}" alt="{e(block[1])}">'
-                        f"<figcaption>{e(block[1])}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:960px;margin:2em auto;}"
-             "table{border-collapse:collapse;margin:1em 0;}"
-             "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left;}"
-             "img{max-width:100%;}")
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(title)}</title>'
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+            body.append(
+                f'<figure><img src="{e(block[2])}" alt="{e(block[1])}"><figcaption>{e(block[1])}</figcaption></figure>'
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:960px;margin:2em auto;}"
+        "table{border-collapse:collapse;margin:1em 0;}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left;}"
+        "img{max-width:100%;}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
-def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list[dict[str, Any]],
-                 video_table: list[dict[str, Any]] | None, extra_images: dict[str, Path] | None,
-                 skipped: list[tuple[str, str]], title: str, model_info: dict[str, Any]) -> Path:
+def write_report(
+    out_dir: str | Path,
+    metrics: dict[str, Any],
+    frame_table: list[dict[str, Any]],
+    video_table: list[dict[str, Any]] | None,
+    extra_images: dict[str, Path] | None,
+    skipped: list[tuple[str, str]],
+    title: str,
+    model_info: dict[str, Any],
+) -> Path:
     """Write an evaluation report into ``out_dir`` (created if needed) and return that folder.
 
     ``metrics`` is :func:`training.eval.metrics.compute_all` output (``{"frame": ..., "video": ...}``);
@@ -196,28 +251,40 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], frame_table: list
     source = metrics.get("threshold_source") or model_info.get("threshold_source") or "not stated"
     blocks: list[Block] = [
         ("p", f"Generated {_dt.datetime.now().isoformat(timespec='seconds')}"),
-        ("h2", "Model"), ("table", ["Key", "Value"], [[k, v] for k, v in model_info.items()]),
+        ("h2", "Model"),
+        ("table", ["Key", "Value"], [[k, v] for k, v in model_info.items()]),
         ("h2", "Decision threshold"),
-        ("p", f"Threshold {_fmt(threshold)} (a sample is live when score >= threshold); "
-              f"source: {source}."),
+        ("p", f"Threshold {_fmt(threshold)} (a sample is live when score >= threshold); source: {source}."),
     ]
     if metrics.get("small_data_warning"):
         blocks += [("p", f"Warning: {metrics['small_data_warning']}.")]
     blocks += _metrics_blocks(metrics)
     blocks += _compare_blocks(metrics)
     if metrics.get("no_face"):
-        blocks += [("h2", "Frames without a face (not scored, so outside every rate above)"),
-                   ("table", ["Label", "Frames looked at", "No face found", "Share"],
-                    [[label, row["frames"], row["no_face"], _fmt(row["no_face_rate"], "rate")]
-                     for label, row in metrics["no_face"].items()])]
-    blocks += [("h2", "Plots")] + [("img", cap, name) for cap, name in (
-        ("ROC curve", "roc.png"), ("DET curve", "det.png"),
-        ("Score histogram", "score_hist.png"), ("Confusion matrices", "confusion_matrix.png"))
-        if (out / name).is_file()]
+        blocks += [
+            ("h2", "Frames without a face (not scored, so outside every rate above)"),
+            (
+                "table",
+                ["Label", "Frames looked at", "No face found", "Share"],
+                [
+                    [label, row["frames"], row["no_face"], _fmt(row["no_face_rate"], "rate")]
+                    for label, row in metrics["no_face"].items()
+                ],
+            ),
+        ]
+    blocks += [("h2", "Plots")] + [
+        ("img", cap, name)
+        for cap, name in (
+            ("ROC curve", "roc.png"),
+            ("DET curve", "det.png"),
+            ("Score histogram", "score_hist.png"),
+            ("Confusion matrices", "confusion_matrix.png"),
+        )
+        if (out / name).is_file()
+    ]
     blocks += _extra_blocks(out, extra_images)
     blocks += [("h2", f"Skipped files ({len(skipped)})")]
-    blocks += ([("table", ["Path", "Reason"], [list(item) for item in skipped])] if skipped
-               else [("p", "None.")])
+    blocks += [("table", ["Path", "Reason"], [list(item) for item in skipped])] if skipped else [("p", "None.")]
     atomic_write_text(out / "report.md", _to_markdown(title, blocks))
     atomic_write_text(out / "report.html", _to_html(title, blocks))
     return out

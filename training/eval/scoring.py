@@ -7,6 +7,7 @@ function behind the app's scorer for that kind of model: a PyTorch network throu
 :func:`liveness_app.core.backends.torch_scorer.score_tensor` (fp32, eval mode), an ``.onnx`` export
 through its ONNX Runtime session, the engine the app runs it in. :func:`open_model` opens either kind.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,6 @@ from liveness_app.core.meta import ModelMeta
 from liveness_app.core.model import LivenessNet, load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec
 from liveness_app.core.scores import Scorer, check_scores
-
 from training.data.frames import CropDataset, Entry
 from training.fit.prepare import CACHE_MARGIN_EXTRA
 
@@ -49,15 +49,26 @@ def scorer_of(model: ScoringModel, device: torch.device) -> Scorer:
     return model if isinstance(model, OnnxScorer) else LivenessScorer(model, device)
 
 
-def score_entries(model: ScoringModel, spec: PreprocessSpec, entries: Sequence[Entry], device: torch.device,
-                  extra: float = CACHE_MARGIN_EXTRA, batch_size: int = 64, embeddings: bool = False,
-                  workers: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def score_entries(
+    model: ScoringModel,
+    spec: PreprocessSpec,
+    entries: Sequence[Entry],
+    device: torch.device,
+    extra: float = CACHE_MARGIN_EXTRA,
+    batch_size: int = 64,
+    embeddings: bool = False,
+    workers: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) for every entry, in order, and (``embeddings``, PyTorch models only: an ONNX graph gives
     none, and None is returned) the classifier's input vectors. A network is put in eval mode (BatchNorm
     running statistics, no dropout). ``workers``: DataLoader processes (a training run passes its own)."""
     onnx = isinstance(model, OnnxScorer)
-    loader = DataLoader(CropDataset(entries, spec, extra, train=False), batch_size=batch_size,
-                        num_workers=workers, pin_memory=device.type == "cuda" and not onnx)
+    loader = DataLoader(
+        CropDataset(entries, spec, extra, train=False),
+        batch_size=batch_size,
+        num_workers=workers,
+        pin_memory=device.type == "cuda" and not onnx,
+    )
     if isinstance(model, OnnxScorer):  # a file like any other: its scores are checked to be probabilities
         scores = [check_scores(model(x.numpy()).scores, len(x)) for x, _, _ in loader]
         return (np.concatenate(scores) if scores else np.zeros(0, np.float32)), None

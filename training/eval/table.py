@@ -4,6 +4,7 @@ and the warning that goes with figures from too little data. Plain Python: no nu
 Rates are percentages, AUC has three decimals, and an undefined figure (a rate with no sample of its class,
 an AUC with one class only: ``None`` in :func:`training.eval.metrics.compute_all`) reads "n/a".
 """
+
 from __future__ import annotations
 
 import math
@@ -39,9 +40,17 @@ def metrics_table(metrics: Mapping[str, Any], levels: Sequence[str] = LEVELS) ->
         m = metrics.get(level)
         if not isinstance(m, Mapping):
             continue
-        rows.append([level, number(m.get("auc"), "auc"), number(m.get("eer")), number(m.get("bpcer")),
-                     apcer_text(m.get("apcer")), number(m.get("acer")),
-                     f"{m.get('n_live', '?')} / {m.get('n_attack', '?')}"])
+        rows.append(
+            [
+                level,
+                number(m.get("auc"), "auc"),
+                number(m.get("eer")),
+                number(m.get("bpcer")),
+                apcer_text(m.get("apcer")),
+                number(m.get("acer")),
+                f"{m.get('n_live', '?')} / {m.get('n_attack', '?')}",
+            ]
+        )
     return aligned([headers, *rows])
 
 
@@ -62,8 +71,12 @@ def small_data_warning(labels: Iterable[str], groups: Iterable[str], what: str) 
     people = "1 group (one person or source)" if n_groups == 1 else f"{n_groups} groups"
     counts = f"{live} live and {attack} attack crops from {people}"
     if min(live, attack) >= SMALL_CLASS:
-        return (f"{what} holds one group only ({counts}): its figures say how the model does for that person "
-                "or source, not for others")
-    return (f"{what} is small ({counts}): its AUC, EER and error rates move by whole per cents with a crop or "
-            "two and say little about other people, cameras or attacks; an AUC of 1.000 here is no promise (at "
-            f"least {SMALL_CLASS} crops of each class from several groups make them worth comparing)")
+        return (
+            f"{what} holds one group only ({counts}): its figures say how the model does for that person "
+            "or source, not for others"
+        )
+    return (
+        f"{what} is small ({counts}): its AUC, EER and error rates move by whole per cents with a crop or "
+        "two and say little about other people, cameras or attacks; an AUC of 1.000 here is no promise (at "
+        f"least {SMALL_CLASS} crops of each class from several groups make them worth comparing)"
+    )

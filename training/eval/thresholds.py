@@ -11,6 +11,7 @@ shifts the score distribution. The rules here use the dev groups in different wa
 - ``bpcer5``: the lowest-APCER threshold keeping pooled BPCER <= 5 %;
 - ``group_median_eer``: the median of the per-group EER thresholds (groups holding both classes).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,14 +52,19 @@ def group_median_eer_threshold(scores: np.ndarray, live: np.ndarray, groups: Seq
     return float(np.median(found)) if found else None
 
 
-def thresholds(scores: Sequence[float] | np.ndarray, labels: Sequence[str],
-               groups: Sequence[str]) -> dict[str, float | None]:
+def thresholds(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[str], groups: Sequence[str]
+) -> dict[str, float | None]:
     """Every rule's threshold on one dev set (None where a rule cannot be applied)."""
     s = np.asarray(scores, dtype=np.float64)
     live = M.live_mask(labels)
     cal = calibrate(s, labels)
-    return {"pooled_eer": cal["eer_threshold"], "balanced_eer": balanced_eer_threshold(s, live, groups),
-            "bpcer5": cal["bpcer5_threshold"], "group_median_eer": group_median_eer_threshold(s, live, groups)}
+    return {
+        "pooled_eer": cal["eer_threshold"],
+        "balanced_eer": balanced_eer_threshold(s, live, groups),
+        "bpcer5": cal["bpcer5_threshold"],
+        "group_median_eer": group_median_eer_threshold(s, live, groups),
+    }
 
 
 def centred_threshold(scores: Sequence[float] | np.ndarray, threshold: float) -> float:
@@ -84,8 +90,9 @@ def logit_mean(a: float, b: float) -> float:
     return float(expit((lo + hi) / 2.0))
 
 
-def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray,
-                        target: float = 0.05) -> float:
+def threshold_for_bpcer(
+    scores: Sequence[float] | np.ndarray, is_live: Sequence[bool] | np.ndarray, target: float = 0.05
+) -> float:
     """The threshold that keeps BPCER <= ``target`` while minimising APCER.
 
     BPCER grows and APCER shrinks as the threshold rises, so this is the *highest* threshold whose
@@ -103,8 +110,10 @@ def threshold_for_bpcer(scores: Sequence[float] | np.ndarray, is_live: Sequence[
     return float(live[k])
 
 
-def calibrate(scores_dev: Sequence[float] | np.ndarray, labels_dev: Sequence[str] | np.ndarray,
-              ) -> dict[str, float | int]:
+def calibrate(
+    scores_dev: Sequence[float] | np.ndarray,
+    labels_dev: Sequence[str] | np.ndarray,
+) -> dict[str, float | int]:
     """Decision thresholds chosen on a development set, for storing in a checkpoint.
 
     Returns ``eer_threshold`` (with the dev ``eer``) and ``bpcer5_threshold`` (BPCER <= 5 %, lowest
@@ -116,7 +125,10 @@ def calibrate(scores_dev: Sequence[float] | np.ndarray, labels_dev: Sequence[str
     rate, eer_thr = eer(s, live)
     thr5 = threshold_for_bpcer(s, live, 0.05)
     return {
-        "eer_threshold": eer_thr, "eer": rate,
-        "bpcer5_threshold": thr5, "apcer_at_bpcer5": float(np.mean(s[~live] >= thr5)),
-        "n_live": int(live.sum()), "n_attack": int((~live).sum()),
+        "eer_threshold": eer_thr,
+        "eer": rate,
+        "bpcer5_threshold": thr5,
+        "apcer_at_bpcer5": float(np.mean(s[~live] >= thr5)),
+        "n_live": int(live.sum()),
+        "n_attack": int((~live).sum()),
     }

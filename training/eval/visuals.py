@@ -1,4 +1,5 @@
 """Figures for the evaluation report: t-SNE of embeddings and a grid of Grad-CAM examples."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,21 +16,22 @@ from liveness_app.core.overlay import heatmap_on_image
 from liveness_app.core.preprocess import to_batch
 from liveness_app.core.scores import Scorer
 from liveness_app.core.sessions import LIVE
-
 from training.data.cache import crop_for_training
 from training.data.frames import CropDataset, Entry
 from training.fit.prepare import CACHE_MARGIN_EXTRA
 
 
-def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points: int = 2000,
-              seed: int = 0) -> Path | None:
+def tsne_plot(
+    embeds: np.ndarray, labels: Sequence[str], path: Path, max_points: int = 2000, seed: int = 0
+) -> Path | None:
     """2-D t-SNE of the pooled features, one colour per label; None when there are too few points."""
     n = len(labels)
     if n < 10:
         return None
     idx = np.random.default_rng(seed).choice(n, min(n, max_points), replace=False)
     xy = TSNE(n_components=2, perplexity=min(30, (len(idx) - 1) // 3), init="pca", random_state=seed).fit_transform(
-        embeds[idx])
+        embeds[idx]
+    )
     fig = Figure(figsize=(6, 5), dpi=110)
     ax = fig.add_subplot()
     lab = np.asarray(labels)[idx]
@@ -45,12 +47,19 @@ def tsne_plot(embeds: np.ndarray, labels: Sequence[str], path: Path, max_points:
 
 
 def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_cell: int) -> list[tuple[str, int]]:
-    cells: dict[str, list[int]] = {"live, accepted": [], "live, rejected (BPCER)": [], "attack, rejected": [],
-                                   "attack, accepted (APCER)": []}
+    cells: dict[str, list[int]] = {
+        "live, accepted": [],
+        "live, rejected (BPCER)": [],
+        "attack, rejected": [],
+        "attack, accepted (APCER)": [],
+    }
     for i, (e, s) in enumerate(zip(entries, scores)):
         live, accepted = e.label == LIVE, s >= threshold
-        key = ("live, accepted" if accepted else "live, rejected (BPCER)") if live else (
-            "attack, accepted (APCER)" if accepted else "attack, rejected")
+        key = (
+            ("live, accepted" if accepted else "live, rejected (BPCER)")
+            if live
+            else ("attack, accepted (APCER)" if accepted else "attack, rejected")
+        )
         cells[key].append(i)
     rng = np.random.default_rng(0)
     out = []
@@ -60,8 +69,9 @@ def _pick(entries: Sequence[Entry], scores: np.ndarray, threshold: float, per_ce
     return out
 
 
-def gradcam_grid(scorer: Scorer, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray, path: Path,
-                 per_cell: int = 4) -> Path | None:
+def gradcam_grid(
+    scorer: Scorer, meta: ModelMeta, entries: Sequence[Entry], scores: np.ndarray, path: Path, per_cell: int = 4
+) -> Path | None:
     """Crops with their Grad-CAM for right and wrong decisions of each class, one row per case, drawn by
     the app's scorer of the model (PyTorch or ONNX Runtime: :func:`training.eval.scoring.scorer_of`)."""
     picks = _pick(entries, scores, meta.threshold, per_cell)

@@ -8,6 +8,7 @@ weights-only, its structure is checked against the model and optimizer it goes i
 raises :class:`ModelLoadError` with a message that names the problem (never torch's advice to load the
 file with ``weights_only=False``).
 """
+
 from __future__ import annotations
 
 import time
@@ -22,9 +23,8 @@ from liveness_app import paths
 from liveness_app.core.device import cpu_model
 from liveness_app.core.files import atomic_copy
 from liveness_app.core.model import LivenessNet, ModelLoadError, ModelMeta, save_checkpoint, save_torch
-from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from liveness_app.core.preprocess import PreprocessSpec
-
+from liveness_app.core.weights import _count, _names, describe_state_mismatch, read_weights_only
 from training.config import TrainConfig, spec_of
 from training.eval import thresholds as T
 
@@ -33,16 +33,37 @@ if TYPE_CHECKING:
     from training.fit.prepare import PreparedData
 
 # What fit() saves in last_state.pt, and the type each entry must have ("ema" is optional).
-STATE_TYPES: dict[str, tuple[type, ...]] = {"model": (dict,), "optimizer": (dict,), "scheduler": (dict,),
-                                            "epoch": (int,), "best": (list, tuple), "stale": (int,)}
+STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (dict,),
+    "optimizer": (dict,),
+    "scheduler": (dict,),
+    "epoch": (int,),
+    "best": (list, tuple),
+    "stale": (int,),
+}
 
 
-def save_model(path: Path, model: LivenessNet, spec: PreprocessSpec, threshold: float, *, name: str,
-                 training: dict[str, Any], metrics: dict[str, Any]) -> Path:
+def save_model(
+    path: Path,
+    model: LivenessNet,
+    spec: PreprocessSpec,
+    threshold: float,
+    *,
+    name: str,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+) -> Path:
     """Write the model the app loads: weights, its construction arguments, preprocessing, calibrated
     threshold, data and metrics."""
-    meta = ModelMeta(arch=model.arch, preprocessing=spec, threshold=float(threshold),
-                     model_args=dict(model.model_args), training=training, metrics=metrics, name=name)
+    meta = ModelMeta(
+        arch=model.arch,
+        preprocessing=spec,
+        threshold=float(threshold),
+        model_args=dict(model.model_args),
+        training=training,
+        metrics=metrics,
+        name=name,
+    )
     save_checkpoint(Path(path), model, meta)
     return Path(path)
 
@@ -57,13 +78,19 @@ def _weights_of(data: Any, what: str) -> dict[str, torch.Tensor]:
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
-        raise ModelLoadError(f"{what}: not a weights file (it holds a {type(data).__name__}, "
-                             "expected a dict of parameter names to tensors)")
-    bad = [f"{k!r}: {type(v).__name__}" for k, v in data.items()
-           if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+        raise ModelLoadError(
+            f"{what}: not a weights file (it holds a {type(data).__name__}, "
+            "expected a dict of parameter names to tensors)"
+        )
+    bad = [
+        f"{k!r}: {type(v).__name__}"
+        for k, v in data.items()
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor)
+    ]
     if bad:
-        raise ModelLoadError(f"{what}: not a weights file ({_count(len(bad), 'entry', 'entries')} "
-                             f"not a named tensor: {_names(bad)})")
+        raise ModelLoadError(
+            f"{what}: not a weights file ({_count(len(bad), 'entry', 'entries')} not a named tensor: {_names(bad)})"
+        )
     return data
 
 
@@ -84,8 +111,10 @@ def load_pretrained(model: nn.Module, path: Path) -> list[str]:
     backbone = {k: v for k, v in own.items() if k.startswith("features.")}
     if not set(backbone) <= set(usable):
         arch = getattr(model, "arch", type(model).__name__)
-        raise ModelLoadError(f"{what}: no complete {arch} feature weights in this file "
-                             f"({describe_state_mismatch(backbone, {k: v for k, v in state.items() if k.startswith('features.')})})")
+        raise ModelLoadError(
+            f"{what}: no complete {arch} feature weights in this file "
+            f"({describe_state_mismatch(backbone, {k: v for k, v in state.items() if k.startswith('features.')})})"
+        )
     model.load_state_dict(usable, strict=False)
     return sorted(set(own) - set(usable))
 
@@ -96,15 +125,18 @@ def load_state(path: Path) -> dict[str, Any]:
     what = f"cannot resume from {path}"
     state = read_weights_only(Path(path), what)
     if not isinstance(state, dict):
-        raise ModelLoadError(f"{what}: not a training state (it holds a {type(state).__name__}, expected a "
-                             f"dict with {', '.join(STATE_TYPES)})")
+        raise ModelLoadError(
+            f"{what}: not a training state (it holds a {type(state).__name__}, expected a "
+            f"dict with {', '.join(STATE_TYPES)})"
+        )
     missing = [k for k in STATE_TYPES if k not in state]
     if missing:
         raise ModelLoadError(f"{what}: not a training state (no {', '.join(repr(k) for k in missing)})")
     for key, types in {**STATE_TYPES, "ema": (dict,), "lrs": (list, tuple)}.items():
         if key in state and (not isinstance(state[key], types) or isinstance(state[key], bool)):
-            raise ModelLoadError(f"{what}: '{key}' is a {type(state[key]).__name__}, expected "
-                                 f"{' or '.join(t.__name__ for t in types)}")
+            raise ModelLoadError(
+                f"{what}: '{key}' is a {type(state[key]).__name__}, expected {' or '.join(t.__name__ for t in types)}"
+            )
     if state["epoch"] < 0 or state["stale"] < 0:
         raise ModelLoadError(f"{what}: negative epoch ({state['epoch']}) or stale count ({state['stale']})")
     best = state["best"]
@@ -116,9 +148,14 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                  ema: nn.Module | None = None, state: dict[str, Any] | None = None
-                  ) -> tuple[int, tuple[float, ...], int]:
+def restore_state(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    ema: nn.Module | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[int, tuple[float, ...], int]:
     """Load ``last_state.pt`` into the run's model, optimizer, scheduler (and EMA, when both have one);
     returns (first epoch to run, best dev key so far, epochs without improvement). Everything is checked
     before it is used, so a state from another model or run fails here with a message, never mid-epoch.
@@ -134,8 +171,9 @@ def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
     except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
-        raise ModelLoadError(f"{what}: the saved optimizer or scheduler state does not fit: "
-                             f"{type(exc).__name__}: {str(exc)[:160]}") from exc
+        raise ModelLoadError(
+            f"{what}: the saved optimizer or scheduler state does not fit: {type(exc).__name__}: {str(exc)[:160]}"
+        ) from exc
     # a state saved before the dev loss joined the key (two numbers) resumes with that term unknown (+inf)
     best = tuple(float(v) for v in state["best"]) + (float("inf"),) * (3 - len(state["best"]))
     return int(state["epoch"]) + 1, best, int(state["stale"])
@@ -144,8 +182,10 @@ def restore_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 def _load_module(module: nn.Module, given: dict[Any, Any], what: str) -> None:
     mismatch = describe_state_mismatch(module.state_dict(), given)
     if mismatch:
-        raise ModelLoadError(f"{what} does not match this model ({mismatch}); was the run started with "
-                             "other settings (e.g. --lbp-grid, --ema-decay)?")
+        raise ModelLoadError(
+            f"{what} does not match this model ({mismatch}); was the run started with "
+            "other settings (e.g. --lbp-grid, --ema-decay)?"
+        )
     try:
         module.load_state_dict(given, strict=True)
     except (RuntimeError, TypeError, ValueError) as exc:
@@ -160,19 +200,24 @@ def _check_optimizer(optimizer: torch.optim.Optimizer, given: dict[Any, Any], wh
     if not isinstance(groups, list) or not isinstance(per_param, dict):
         raise ModelLoadError(f"{what} has no 'param_groups' list and 'state' dict")
     if len(groups) != len(optimizer.param_groups):
-        raise ModelLoadError(f"{what} has {len(groups)} parameter group(s), this optimizer "
-                             f"{len(optimizer.param_groups)}")
+        raise ModelLoadError(
+            f"{what} has {len(groups)} parameter group(s), this optimizer {len(optimizer.param_groups)}"
+        )
     params: dict[Any, torch.Tensor] = {}
     for i, (saved, live) in enumerate(zip(groups, optimizer.param_groups)):
         ids = saved.get("params") if isinstance(saved, dict) else None
         if not isinstance(ids, list) or not all(isinstance(p, int) for p in ids):
             raise ModelLoadError(f"{what}: parameter group {i} has no list of parameter numbers")
         if len(ids) != len(live["params"]):
-            raise ModelLoadError(f"{what}: parameter group {i} holds {len(ids)} parameters, this model "
-                                 f"{len(live['params'])}")
-        _check_settings({k: v for k, v in live.items() if k != "params"},
-                        {k: v for k, v in saved.items() if k != "params"}, f"{what}, group {i},",
-                        allow_unknown=True)
+            raise ModelLoadError(
+                f"{what}: parameter group {i} holds {len(ids)} parameters, this model {len(live['params'])}"
+            )
+        _check_settings(
+            {k: v for k, v in live.items() if k != "params"},
+            {k: v for k, v in saved.items() if k != "params"},
+            f"{what}, group {i},",
+            allow_unknown=True,
+        )
         params.update(zip(ids, live["params"]))
     _check_param_state(params, per_param, what)
 
@@ -186,15 +231,17 @@ def _check_param_state(params: dict[Any, torch.Tensor], per_param: dict[Any, Any
         if not isinstance(entry, dict):
             raise ModelLoadError(f"{what}: the entry of parameter {key!r} is a {type(entry).__name__}")
         shape = tuple(params[key].shape)
-        wrong += [f"parameter {key} {name}: expected {list(shape)}, got {list(v.shape)}"
-                  for name, v in entry.items() if isinstance(v, torch.Tensor) and v.dim() and v.shape != shape]
+        wrong += [
+            f"parameter {key} {name}: expected {list(shape)}, got {list(v.shape)}"
+            for name, v in entry.items()
+            if isinstance(v, torch.Tensor) and v.dim() and v.shape != shape
+        ]
     if wrong:
         count = _count(len(wrong), "shape mismatch", "shape mismatches")
         raise ModelLoadError(f"{what} does not match this model ({count}: {_names(wrong, sep='; ')})")
 
 
-def _check_settings(own: Mapping[str, Any], given: Mapping[Any, Any], what: str,
-                    allow_unknown: bool = False) -> None:
+def _check_settings(own: Mapping[str, Any], given: Mapping[Any, Any], what: str, allow_unknown: bool = False) -> None:
     """Saved settings have the kind (number, flag, text, list of n) of this object's own settings.
 
     A scheduler's ``load_state_dict`` copies every saved key onto the object, so an unknown key (one
@@ -216,23 +263,34 @@ def _same_kind(own: Any, given: Any) -> bool:
     if isinstance(own, (int, float)):
         return isinstance(given, (int, float))
     if isinstance(own, (list, tuple)):
-        return (isinstance(given, (list, tuple)) and len(own) == len(given)
-                and all(_same_kind(a, b) for a, b in zip(own, given)))
+        return (
+            isinstance(given, (list, tuple))
+            and len(own) == len(given)
+            and all(_same_kind(a, b) for a, b in zip(own, given))
+        )
     return type(own) is type(given)
 
 
 def hardware() -> dict[str, Any]:
     """Where a model was trained, for its metadata."""
-    info: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
-                            "torch": torch.__version__}
+    info: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
 
 
-def save_best(path: Path, model: LivenessNet, cfg: TrainConfig, data: PreparedData, dev: dict,
-                dev_scores: np.ndarray, dev_entries: Sequence[Entry], epoch: int, run: dict[str, Any],
-                t_start: float) -> None:
+def save_best(
+    path: Path,
+    model: LivenessNet,
+    cfg: TrainConfig,
+    data: PreparedData,
+    dev: dict,
+    dev_scores: np.ndarray,
+    dev_entries: Sequence[Entry],
+    epoch: int,
+    run: dict[str, Any],
+    t_start: float,
+) -> None:
     """Best model so far, with the threshold calibrated on the dev groups (EER) and the BPCER<=5% one.
     ``run``: where it trained (``device``) and how many processes trained it (``world_size``,
     ``distributed``: backend, sync_bn, batches), copied into the ``training`` metadata."""
@@ -240,14 +298,31 @@ def save_best(path: Path, model: LivenessNet, cfg: TrainConfig, data: PreparedDa
     # the middle of the gap the EER threshold sits in: the same dev decisions, better on new faces
     threshold = T.centred_threshold(dev_scores, cal["eer_threshold"]) if cal["eer_threshold"] is not None else 0.5
     split = data.summary.get("split", "by group")
-    training = {"recipe": cfg.to_dict(), "epoch": epoch, "data": data.summary, **run,
-                "hardware": hardware(), "seconds": round(time.perf_counter() - t_start, 1),
-                "calibration": {**cal, "chosen": "eer_threshold, centred in its gap (logit space)",
-                                "threshold": threshold, "on": f"dev split ({split})"}}
+    training = {
+        "recipe": cfg.to_dict(),
+        "epoch": epoch,
+        "data": data.summary,
+        **run,
+        "hardware": hardware(),
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "calibration": {
+            **cal,
+            "chosen": "eer_threshold, centred in its gap (logit space)",
+            "threshold": threshold,
+            "on": f"dev split ({split})",
+        },
+    }
     if cfg.init:
         training["fine_tuned_from"] = Path(cfg.init).name
-    save_model(path, model, spec_of(cfg), threshold, name=cfg.name, training=training,
-                 metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"})
+    save_model(
+        path,
+        model,
+        spec_of(cfg),
+        threshold,
+        name=cfg.name,
+        training=training,
+        metrics={"dev": dev, "note": f"dev = held out from training, also used for calibration; split {split}"},
+    )
 
 
 def install(best: Path, cfg: TrainConfig) -> Path | None:

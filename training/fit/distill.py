@@ -11,6 +11,7 @@ training split is seen, so a cross-validation fold never distils on its test gro
 :func:`kd_loss` is the other kind: during the liveness training, the student also learns the soft scores
 of a trained liveness model (``--teacher``, e.g. the ImageNet MobileNetV2 trained on the same split).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,8 @@ from torch import nn
 from liveness_app.core.backends.factory import require_checkpoint
 from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
 from liveness_app.core.weights import ModelLoadError
-
-from training.fit.checkpoint import load_pretrained
 from training.config import TrainConfig
+from training.fit.checkpoint import load_pretrained
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
 
@@ -56,8 +56,14 @@ def distillation_loss(student_map: torch.Tensor, teacher_map: torch.Tensor, proj
     return spatial + pooled
 
 
-def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequence, cfg: TrainConfig,
-                     device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+def distill_backbone(
+    student: LivenessNet,
+    teacher: LivenessNet,
+    loaders: Sequence,
+    cfg: TrainConfig,
+    device: torch.device,
+    dist: Dist = SINGLE,
+) -> Iterator[TrainEvent]:
     """Train ``student.features`` (in place) to match ``teacher.features``; one loader per epoch. Under
     torchrun (``dist``) each rank's loader holds its part of the crops, and the ranks start from rank 0's
     weights and average their gradients, as DDP would (this stage runs before the model is wrapped).
@@ -82,23 +88,29 @@ def distill_backbone(student: LivenessNet, teacher: LivenessNet, loaders: Sequen
             dist.average_gradients(params)
             opt.step()
             total, count = total + loss.item() * len(x), count + len(x)
-            yield TrainEvent("batch", epoch, epochs, step, len(loader), metrics={"loss": total / count},
-                             phase="distil")
-        yield TrainEvent("epoch", epoch, epochs, message=f"distillation epoch {epoch}/{epochs}: loss "
-                         f"{total / max(count, 1):.4f} ({count} crops)", metrics={"distill_loss": total / max(count, 1)},
-                         phase="distil")
-
+            yield TrainEvent("batch", epoch, epochs, step, len(loader), metrics={"loss": total / count}, phase="distil")
+        yield TrainEvent(
+            "epoch",
+            epoch,
+            epochs,
+            message=f"distillation epoch {epoch}/{epochs}: loss {total / max(count, 1):.4f} ({count} crops)",
+            metrics={"distill_loss": total / max(count, 1)},
+            phase="distil",
+        )
 
 
 # --- Knowledge distillation from a trained liveness model (Hinton et al. 2015, binary form) ---------------
+
 
 def load_liveness_teacher(path: Path, spec, device: torch.device) -> LivenessNet:
     """A trained liveness model to learn soft scores from (frozen, eval mode). It must see faces exactly
     as the student does: a different preprocessing is refused (ModelLoadError for a bad file)."""
     teacher, meta = load_checkpoint(require_checkpoint(Path(path), "distilling from it (--teacher)"), device)
     if meta.preprocessing != spec:
-        raise ModelLoadError(f"{Path(path).name}: the teacher's preprocessing ({meta.preprocessing}) is not the "
-                             f"run's ({spec}); train both at the same input size, margin and normalisation")
+        raise ModelLoadError(
+            f"{Path(path).name}: the teacher's preprocessing ({meta.preprocessing}) is not the "
+            f"run's ({spec}); train both at the same input size, margin and normalisation"
+        )
     teacher.eval().requires_grad_(False)
     return teacher.to(device).to(memory_format=torch.channels_last)
 
@@ -107,4 +119,4 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     """Binary cross-entropy of the student's softened score against the teacher's, times T^2 so that the
     term's gradient keeps its size whatever the temperature."""
     soft = torch.sigmoid(teacher_logits / temperature)
-    return F.binary_cross_entropy_with_logits(student_logits / temperature, soft) * temperature ** 2
+    return F.binary_cross_entropy_with_logits(student_logits / temperature, soft) * temperature**2

@@ -10,6 +10,7 @@ What the ranks share and how: each trains on its own part of the epoch's balance
 a part per rank and gathered (:meth:`Dist.gather_scores`), so every rank takes the same early-stopping
 and learning-rate decisions from the same numbers; rank 0 alone writes files (``Dist.is_main``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,6 @@ import torch.distributed as dist
 from torch import nn
 
 from liveness_app.core.device import select_device
-
 from training.fit.sync_bn import convert_sync_bn
 
 T = TypeVar("T")
@@ -103,10 +103,10 @@ class Dist:
         on, and the parts are put back in the items' order on every rank."""
         if not self.active:
             return score(list(items))
-        parts = self.all_gather_object(np.asarray(score(list(items[self.rank::self.world_size]))))
+        parts = self.all_gather_object(np.asarray(score(list(items[self.rank :: self.world_size]))))
         out = np.empty(len(items), dtype=parts[0].dtype if len(parts[0]) else np.float32)
         for rank, part in enumerate(parts):
-            out[rank::self.world_size] = part
+            out[rank :: self.world_size] = part
         return out
 
     def broadcast_tensors(self, tensors: Iterable[torch.Tensor]) -> None:
@@ -117,8 +117,10 @@ class Dist:
     def average_gradients(self, params: Iterable[torch.Tensor]) -> None:
         """What DDP does for a model, for parameters trained outside one (the distillation stage)."""
         if self.active:
-            _in_one([p.grad for p in params if p.grad is not None],
-                    lambda flat: (dist.all_reduce(flat), flat.div_(self.world_size)))
+            _in_one(
+                [p.grad for p in params if p.grad is not None],
+                lambda flat: (dist.all_reduce(flat), flat.div_(self.world_size)),
+            )
 
     def in_sync(self, model: nn.Module) -> bool:
         """Whether every rank holds bit-identical parameters: what makes N processes one DDP run rather
@@ -143,9 +145,15 @@ class Dist:
 
     def describe(self, sync_bn: bool, batch_size: int) -> dict[str, Any]:
         """The ``training`` metadata of a model: how many processes trained it, and how."""
-        return {"world_size": self.world_size,
-                "distributed": {"backend": self.backend or None, "sync_bn": bool(sync_bn and self.active),
-                                "batch_per_rank": batch_size, "global_batch": batch_size * self.world_size}}
+        return {
+            "world_size": self.world_size,
+            "distributed": {
+                "backend": self.backend or None,
+                "sync_bn": bool(sync_bn and self.active),
+                "batch_per_rank": batch_size,
+                "global_batch": batch_size * self.world_size,
+            },
+        }
 
     def _comm_device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")
@@ -164,12 +172,13 @@ def _in_one(tensors: list[torch.Tensor], op: Callable[[torch.Tensor], object]) -
     op(flat)
     offset = 0
     for t in tensors:
-        t.copy_(flat[offset:offset + t.numel()].view_as(t))
+        t.copy_(flat[offset : offset + t.numel()].view_as(t))
         offset += t.numel()
 
 
-def balanced_share(weights: torch.Tensor, n: int, generator: torch.Generator, rank: int = 0,
-                   world_size: int = 1) -> list[int]:
+def balanced_share(
+    weights: torch.Tensor, n: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
+) -> list[int]:
     """This rank's part of an epoch's balanced sample of ``n`` indices (drawn with replacement by
     ``weights``, as ``WeightedRandomSampler`` draws them). Every rank draws the whole epoch with the same
     seeded generator, then keeps every ``world_size``-th index from its rank on: the parts are disjoint and
@@ -200,8 +209,10 @@ def session(device_preference: str, env: Mapping[str, str] = os.environ) -> Iter
     cuda = select_device(device_preference)[0].type == "cuda"
     if cuda:
         if local >= torch.cuda.device_count():
-            raise ValueError(f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} GPU(s): "
-                             "give torchrun --nproc-per-node at most the number of GPUs")
+            raise ValueError(
+                f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} GPU(s): "
+                "give torchrun --nproc-per-node at most the number of GPUs"
+            )
         torch.cuda.set_device(local)  # before the NCCL group: each rank owns one GPU
     dist.init_process_group("nccl" if cuda else "gloo")
     try:

@@ -1,4 +1,5 @@
 """The progress event that ``fit()`` yields and the CLI and the app consume."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

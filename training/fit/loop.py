@@ -2,6 +2,7 @@
 with cancel) both consume. Stopping the iteration (``close()``) cancels the run; the best checkpoint
 written so far stays on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,46 +16,52 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from liveness_app.core.backends.factory import require_checkpoint
-from liveness_app.core.files import atomic_write_text
 from liveness_app.core.device import select_device, use_training_threads
+from liveness_app.core.files import atomic_write_text
 from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
-
-from training.eval import metrics as M
-
-from training.eval import thresholds as T
-from training.fit.checkpoint import load_state, restore_state, save_state
-from training.config import TrainConfig
-from training.fit.distributed import SINGLE, Dist
-from training.fit.distill import distill_backbone, load_liveness_teacher, load_teacher
-from training.fit.events import TrainEvent
+from training.config import TrainConfig, spec_of
 from training.data.frames import Entry, epoch_entries, eval_entries, limit_per_group
-from training.config import spec_of
-from training.fit.checkpoint import save_best, install
-from training.fit.prepare import PreparedData, prepare_data
-from training.fit.refit import refit_all
+from training.eval import metrics as M
+from training.eval import thresholds as T
 from training.eval.scoring import score_entries
 from training.eval.table import number, small_data_warning
+from training.fit.checkpoint import install, load_state, restore_state, save_best, save_state
+from training.fit.distill import distill_backbone, load_liveness_teacher, load_teacher
+from training.fit.distributed import SINGLE, Dist
+from training.fit.events import TrainEvent
+from training.fit.prepare import PreparedData, prepare_data
+from training.fit.refit import refit_all
 from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
-
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
-
 
 
 def summary(r: dict[str, Any]) -> str:
     """The line the CLI prints after an epoch."""
     f, v = r["dev"]["frame"], r["dev"].get("video", {})
-    return (f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {number(f['auc'], 'auc')}, "
-            f"EER {number(f['eer'])}, ACER {number(f['acer'])} (video ACER {number(v.get('acer'))}), "
-            f"{r['images']} img in {r['seconds_train']} s")
+    return (
+        f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, dev AUC {number(f['auc'], 'auc')}, "
+        f"EER {number(f['eer'])}, ACER {number(f['acer'])} (video ACER {number(v.get('acer'))}), "
+        f"{r['images']} img in {r['seconds_train']} s"
+    )
 
-def dev_metrics(model: LivenessNet, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
-             extra: float, threshold: float | None = None, dist: Dist = SINGLE) -> tuple[dict[str, Any], np.ndarray]:
+
+def dev_metrics(
+    model: LivenessNet,
+    entries: Sequence[Entry],
+    cfg: TrainConfig,
+    device: torch.device,
+    extra: float,
+    threshold: float | None = None,
+    dist: Dist = SINGLE,
+) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
     the app scores (:mod:`.scoring`: fp32), so the saved threshold fits the app's numbers. Under
     torchrun each rank scores a part and every rank gets all the scores (and so the same metrics)."""
-    scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
-                                                           workers=cfg.workers)[0], entries)
+    scores = dist.gather_scores(
+        lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers)[0],
+        entries,
+    )
     labels = [e.label for e in entries]
     if threshold is None:
         threshold = T.calibrate(scores, labels)["eer_threshold"] or 0.5
@@ -69,13 +76,20 @@ def adopt_base(cfg: TrainConfig) -> TrainConfig:
         return cfg
     meta = ModelMeta.from_dict(read_checkpoint(require_checkpoint(Path(cfg.init), "fine-tuning (--init)")))
     spec = meta.preprocessing
-    return replace(cfg, arch=meta.arch, lbp_grid=int(meta.model_args.get("lbp_grid", 0)),
-                   input_size=spec.input_size, crop_margin=spec.crop_margin, mean=tuple(spec.mean),
-                   std=tuple(spec.std))
+    return replace(
+        cfg,
+        arch=meta.arch,
+        lbp_grid=int(meta.model_args.get("lbp_grid", 0)),
+        input_size=spec.input_size,
+        crop_margin=spec.crop_margin,
+        mean=tuple(spec.mean),
+        std=tuple(spec.std),
+    )
 
 
-def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE
-        ) -> Generator[TrainEvent, None, None]:
+def fit(
+    cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SINGLE
+) -> Generator[TrainEvent, None, None]:
     """Train, calibrate and save a model; yields progress. See :class:`TrainEvent`.
 
     The model, ``--pretrained`` weights and a ``--resume`` state are set up (and a bad file refused)
@@ -99,8 +113,10 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     if cfg.resume:  # rank 0 reads the state in its run folder, every rank continues from it
         state = dist.from_main(lambda: load_state(state_path) if state_path.is_file() else None)
         if state is None:  # every rank sees the same None: all stop, none waits for the others
-            raise ValueError(f"--resume: there is no {state_path.name} in {run_dir} to continue from; "
-                             "run without --resume to start this run again from epoch 1")
+            raise ValueError(
+                f"--resume: there is no {state_path.name} in {run_dir} to continue from; "
+                "run without --resume to start this run again from epoch 1"
+            )
         start, best, stale = restore_state(state_path, model, opt, sched, ema, state=state)
         lrs = list(state.get("lrs", [cfg.lr] * (start - 1)))  # a state from before the refit: the start lr
     teacher = load_teacher(Path(cfg.distill_from), device) if cfg.distill_from and start == 1 else None
@@ -137,10 +153,16 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
                     save_best(best_path, judged, cfg, data, dev, dev_scores, dev_entries, epoch, run_info, t_start)
             else:
                 stale += 1
-            report = {"epoch": epoch, "train_loss": dist.mean(ev.metrics.get("loss")), "dev": dev,
-                      "lr": opt.param_groups[0]["lr"], "seconds_train": round(t_train, 1),
-                      "seconds_total": round(time.perf_counter() - t0, 1),
-                      "images": len(cast(Sized, loader.sampler)) * dist.world_size, "improved": improved}
+            report = {
+                "epoch": epoch,
+                "train_loss": dist.mean(ev.metrics.get("loss")),
+                "dev": dev,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds_train": round(t_train, 1),
+                "seconds_total": round(time.perf_counter() - t0, 1),
+                "images": len(cast(Sized, loader.sampler)) * dist.world_size,
+                "improved": improved,
+            }
             if dist.active:
                 report.update(world_size=dist.world_size, replicas_in_sync=dist.in_sync(model))
             if dist.is_main and log is not None:  # the log is open on rank 0
@@ -149,10 +171,18 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
                 save_state(state_path, _state(model, opt, sched, ema, epoch, best, stale, lrs))
             if not report.get("replicas_in_sync", True):
                 yield TrainEvent("warning", message=f"epoch {epoch}: the ranks' weights differ (a DDP fault)")
-            yield TrainEvent("epoch", epoch, cfg.epochs, message=summary(report), metrics=report,
-                             model_path=best_path if best_path.is_file() else None)
+            yield TrainEvent(
+                "epoch",
+                epoch,
+                cfg.epochs,
+                message=summary(report),
+                metrics=report,
+                model_path=best_path if best_path.is_file() else None,
+            )
             if stale >= cfg.patience:  # every rank decides alike: the same gathered dev scores
-                yield TrainEvent("epoch", epoch, cfg.epochs, message=f"early stop: no dev improvement in {stale} epochs")
+                yield TrainEvent(
+                    "epoch", epoch, cfg.epochs, message=f"early stop: no dev improvement in {stale} epochs"
+                )
                 break
     finally:
         if log is not None:
@@ -166,9 +196,16 @@ def fit(cfg: TrainConfig, data: PreparedData | None = None, *, dist: Dist = SING
     yield TrainEvent("done", message=f"best model: {installed or final}{note}", model_path=installed or final)
 
 
-def _judge(model: LivenessNet, ema: AveragedModel | None, entries: Sequence[Entry], dev_entries: Sequence[Entry],
-           cfg: TrainConfig, device: torch.device, data: PreparedData, dist: Dist
-           ) -> tuple[LivenessNet, dict[str, Any], np.ndarray, tuple[float, float, float]]:
+def _judge(
+    model: LivenessNet,
+    ema: AveragedModel | None,
+    entries: Sequence[Entry],
+    dev_entries: Sequence[Entry],
+    cfg: TrainConfig,
+    device: torch.device,
+    data: PreparedData,
+    dist: Dist,
+) -> tuple[LivenessNet, dict[str, Any], np.ndarray, tuple[float, float, float]]:
     """The model that is evaluated and saved (the weight average when there is one) with its BN
     statistics recomputed, its dev metrics and scores, and its early-stopping key (dev EER, 1 - AUC, dev
     log-loss: on a dev set the model already separates, as a user's few sessions often are, the loss still
@@ -180,26 +217,61 @@ def _judge(model: LivenessNet, ema: AveragedModel | None, entries: Sequence[Entr
     dev, dev_scores = dev_metrics(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
     frame = dev["frame"]
     loss = M.log_loss_live(dev_scores, [e.label for e in dev_entries])
-    return judged, dev, dev_scores, (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0),
-                                     loss)
+    return (
+        judged,
+        dev,
+        dev_scores,
+        (frame["eer"] if frame["eer"] is not None else 1.0, 1.0 - (frame["auc"] or 0.0), loss),
+    )
 
 
-def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, ema: AveragedModel | None, epoch: int,
-           best: tuple[float, ...], stale: int, lrs: Sequence[float]) -> dict[str, Any]:
+def _state(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    ema: AveragedModel | None,
+    epoch: int,
+    best: tuple[float, ...],
+    stale: int,
+    lrs: Sequence[float],
+) -> dict[str, Any]:
     """What ``last_state.pt`` holds (see checkpoint.STATE_TYPES): the plain model's weights, never DDP's."""
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-             "epoch": epoch, "best": list(best), "stale": stale, "lrs": list(lrs)}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "epoch": epoch,
+        "best": list(best),
+        "stale": stale,
+        "lrs": list(lrs),
+    }
     if ema is not None:
         state["ema"] = ema.state_dict()
     return state
 
 
-def _distill(model: LivenessNet, teacher: LivenessNet, ema: AveragedModel | None, data: PreparedData,
-             cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Iterator[TrainEvent]:
+def _distill(
+    model: LivenessNet,
+    teacher: LivenessNet,
+    ema: AveragedModel | None,
+    data: PreparedData,
+    cfg: TrainConfig,
+    device: torch.device,
+    dist: Dist = SINGLE,
+) -> Iterator[TrainEvent]:
     """The distillation stage on the training crops; the weight average then restarts from its result."""
     seeds = [DISTILL_SEED_OFFSET + epoch for epoch in range(1, cfg.distill_epochs + 1)]  # apart from training's
-    loaders = [loader_for(epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e), cfg, True, e,
-                       data.cache_margin_extra, dist) for e in seeds]
+    loaders = [
+        loader_for(
+            epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, e),
+            cfg,
+            True,
+            e,
+            data.cache_margin_extra,
+            dist,
+        )
+        for e in seeds
+    ]
     yield from distill_backbone(model, teacher, loaders, cfg, device, dist)
     if ema is not None:
         ema.module.load_state_dict(model.state_dict())

@@ -4,6 +4,7 @@ Files that give no training crop (broken links, unreadable images or videos, no 
 never fatal: they are listed in ``<out_dir>/skipped.csv`` (path, reason), named in a "warning" event, and
 left out of the data summary that the model's metadata carries, which counts only the samples used.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,18 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence
 
-from liveness_app.core.files import atomic_write
 from liveness_app import paths
-
-from training.data.cache import CachedSet, CropCache
+from liveness_app.core.files import atomic_write
 from training.config import TrainConfig
-from training.data.samples import Sample, summarize
-from training.data.splits import split_by_group
-from training.fit.distributed import SINGLE, Dist
-from training.fit.events import TrainEvent
+from training.data.cache import CachedSet, CropCache
 from training.data.importers import load_any
 from training.data.locked import without_locked
-from training.data.splits import ONE_PERSON_NOTE, split_by_session
+from training.data.samples import Sample, summarize
+from training.data.splits import ONE_PERSON_NOTE, split_by_group, split_by_session
+from training.fit.distributed import SINGLE, Dist
+from training.fit.events import TrainEvent
 
 if TYPE_CHECKING:
     from training.teachers.targets import SoftTargets
@@ -70,13 +69,21 @@ def detector_path(cfg: TrainConfig) -> Path:
 
 
 def make_cache(cfg: TrainConfig) -> CropCache:
-    return CropCache(cache_root(cfg), detector_path(cfg), crop_margin=cfg.crop_margin,
-                     cache_margin_extra=CACHE_MARGIN_EXTRA, frames_per_video=cfg.frames_per_video)
+    return CropCache(
+        cache_root(cfg),
+        detector_path(cfg),
+        crop_margin=cfg.crop_margin,
+        cache_margin_extra=CACHE_MARGIN_EXTRA,
+        frames_per_video=cfg.frames_per_video,
+    )
 
 
-def cache_samples(cache: CropCache, samples: Sequence[Sample],
-                  event: Callable[[int, int], Any] = lambda done, total: (done, total),
-                  dist: Dist = SINGLE) -> Generator[Any, None, tuple[CachedSet, list[tuple[str, str]]]]:
+def cache_samples(
+    cache: CropCache,
+    samples: Sequence[Sample],
+    event: Callable[[int, int], Any] = lambda done, total: (done, total),
+    dist: Dist = SINGLE,
+) -> Generator[Any, None, tuple[CachedSet, list[tuple[str, str]]]]:
     """Generator: yields ``event(done, total)`` while caching; returns (items, skipped). ``items`` is a
     :class:`~.cache.CachedSet`: its ``face_frames`` counts, per label, the frames looked at and those
     with no face. Under torchrun the ranks detect faces in their own part of each chunk and exchange the
@@ -86,7 +93,7 @@ def cache_samples(cache: CropCache, samples: Sequence[Sample],
     counts: Counter = Counter()
     chunk = CHUNK * dist.world_size  # CHUNK samples per rank between two exchanges
     for start in range(0, len(samples), chunk):
-        part = list(samples[start:start + chunk])
+        part = list(samples[start : start + chunk])
         if dist.active:
             for made in dist.all_gather_object(cache.make_share(part, dist.rank, dist.world_size)):
                 cache.remember(made, save_index=dist.is_main)
@@ -119,21 +126,25 @@ def skipped_message(skipped: Sequence[tuple[str, str]], total: int, listed_in: P
     """One line naming the first few skipped files and where the full list is."""
     shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:SHOWN_SKIPPED])
     more = f"; and {len(skipped) - SHOWN_SKIPPED} more" if len(skipped) > SHOWN_SKIPPED else ""
-    return (f"skipped {len(skipped)} of {total} file(s) that gave no face crop: {shown}{more}; "
-            f"full list in {listed_in}")
+    return f"skipped {len(skipped)} of {total} file(s) that gave no face crop: {shown}{more}; full list in {listed_in}"
 
 
-def summarize_used(train: list, dev: list, test: list, skipped: Sequence[tuple[str, str]],
-                   sources: Sequence[str]) -> dict[str, Any]:
+def summarize_used(
+    train: list, dev: list, test: list, skipped: Sequence[tuple[str, str]], sources: Sequence[str]
+) -> dict[str, Any]:
     """The data summary of the model's metadata: counts of the cached items actually trained and
     evaluated on, and the skipped files apart (their count, and the first few with their reasons)."""
-    samples = {name: [item.sample for item in split] for name, split in (("train", train), ("dev", dev),
-                                                                         ("test", test))}
-    return {**{name: summarize(split) for name, split in samples.items()},
-            "dev_groups": sorted({s.group for s in samples["dev"]}),
-            "test_groups": sorted({s.group for s in samples["test"]}),
-            "sources": list(sources), "skipped": len(skipped),
-            "skipped_files": [{"path": p, "reason": r} for p, r in skipped[:SUMMARY_SKIPPED]]}
+    samples = {
+        name: [item.sample for item in split] for name, split in (("train", train), ("dev", dev), ("test", test))
+    }
+    return {
+        **{name: summarize(split) for name, split in samples.items()},
+        "dev_groups": sorted({s.group for s in samples["dev"]}),
+        "test_groups": sorted({s.group for s in samples["test"]}),
+        "sources": list(sources),
+        "skipped": len(skipped),
+        "skipped_files": [{"path": p, "reason": r} for p, r in skipped[:SUMMARY_SKIPPED]],
+    }
 
 
 def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent, None, PreparedData]:
@@ -146,8 +157,11 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
     if cfg.holdout_locked:
         samples, locked_out = without_locked(samples)
         if locked_out:
-            yield TrainEvent("warning", message=f"{locked_out} sample(s) of the locked test split's groups left "
-                                                "out (they judge shipped models; holdout_locked false keeps them)")
+            yield TrainEvent(
+                "warning",
+                message=f"{locked_out} sample(s) of the locked test split's groups left "
+                "out (they judge shipped models; holdout_locked false keeps them)",
+            )
         if not samples:
             raise ValueError("every sample belongs to the locked test split's groups")
     split_note = "by group: no subject or source is in two splits"
@@ -157,13 +171,21 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         split_note = ONE_PERSON_NOTE
         yield TrainEvent("warning", message=f"dev split: {ONE_PERSON_NOTE}")
     else:
-        train, dev, test = split_by_group(samples, dev_fraction=cfg.dev_fraction, seed=cfg.seed,
-                                          dev_groups=list(cfg.dev_groups) or None,
-                                          test_groups=list(cfg.test_groups) or None)
+        train, dev, test = split_by_group(
+            samples,
+            dev_fraction=cfg.dev_fraction,
+            seed=cfg.seed,
+            dev_groups=list(cfg.dev_groups) or None,
+            test_groups=list(cfg.test_groups) or None,
+        )
     if not dev:
         raise ValueError("the dev split is empty: the held-out groups need live and attack samples")
-    items, not_cached = yield from cache_samples(make_cache(cfg), train + dev + test, lambda done, total: TrainEvent(
-        "cache", step=done, steps=total, message=f"caching face crops {done}/{total}"), dist)
+    items, not_cached = yield from cache_samples(
+        make_cache(cfg),
+        train + dev + test,
+        lambda done, total: TrainEvent("cache", step=done, steps=total, message=f"caching face crops {done}/{total}"),
+        dist,
+    )
     skipped = scan_skipped + not_cached
     listed_in = Path(cfg.out_dir) / SKIPPED_NAME
     if dist.is_main:
@@ -171,15 +193,19 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
     if skipped:
         yield TrainEvent("warning", message=skipped_message(skipped, len(scan_skipped) + len(samples), listed_in))
     by_path = {item.sample.path: item for item in items}
+
     def cached(split: list[Sample]) -> list:
         return [by_path[s.path] for s in split if s.path in by_path]
+
     used = (cached(train), cached(dev), cached(test))
     for name, split, kept in zip(("train", "dev"), (train, dev), used):
         if not kept:
-            raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped "
-                             f"(see {listed_in})")
-    summary = {**summarize_used(*used, skipped=skipped, sources=cfg.data), "split": split_note,
-               "locked_split_left_out": locked_out}
+            raise ValueError(f"no usable {name} data: all {len(split)} {name} file(s) were skipped (see {listed_in})")
+    summary = {
+        **summarize_used(*used, skipped=skipped, sources=cfg.data),
+        "split": split_note,
+        "locked_split_left_out": locked_out,
+    }
     soft: dict[Path, float] = {}
     if cfg.teachers:
         targets = yield from teacher_targets(cfg, used[0], used[1])
@@ -194,8 +220,16 @@ def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[Train
     from training.teachers.targets import soft_targets
 
     teachers = load_teachers(cfg.teachers, Path(cfg.teachers_dir) if cfg.teachers_dir else None)
-    steps = soft_targets(teachers, cfg.teacher_rule, train, dev, cache_root(cfg), detector_path(cfg),
-                         cfg.frames_per_video, workers=max(1, cfg.workers))
+    steps = soft_targets(
+        teachers,
+        cfg.teacher_rule,
+        train,
+        dev,
+        cache_root(cfg),
+        detector_path(cfg),
+        cfg.frames_per_video,
+        workers=max(1, cfg.workers),
+    )
     while True:
         try:
             done, total = next(steps)

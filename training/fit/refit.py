@@ -11,6 +11,7 @@ but for another model's scores; "blend" goes halfway, in logit space, between th
 own EER threshold (centred) on train + dev, fitted to its scores but on sessions it trained on. Why
 "blend" is the default: docs/adr/0010-adapt-to-my-camera-recipe.md (the study: experiments/README.md).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -20,24 +21,22 @@ from typing import Any, Generator, Sequence, cast
 import torch
 
 from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
-
-
+from training.config import TrainConfig, spec_of
+from training.data.frames import epoch_entries, eval_entries
 from training.eval import thresholds as T
+from training.eval.scoring import score_entries
 from training.fit.checkpoint import save_model
-from training.config import TrainConfig
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
-from training.data.frames import epoch_entries, eval_entries
-from training.config import spec_of
 from training.fit.prepare import PreparedData
-from training.eval.scoring import score_entries
 from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 REFIT_NAME = "refit.pt"
 
 
-def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[float], device: torch.device,
-              dist: Dist = SINGLE) -> Generator[TrainEvent, None, Path]:
+def refit_all(
+    cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[float], device: torch.device, dist: Dist = SINGLE
+) -> Generator[TrainEvent, None, Path]:
     """Train ``cfg``'s model from its start on ``data.train`` + ``data.dev`` for as many epochs as ``best``
     trained (``lrs``: the learning rate of each of those epochs, ``cfg.lr`` where unknown), save it beside
     ``best`` with ``best``'s threshold and metadata (plus a ``refit`` entry); returns (StopIteration value)
@@ -58,8 +57,13 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
         ev = TrainEvent("batch")
         for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty):
             yield replace(ev, epochs=epochs, phase="refit")
-        yield TrainEvent("epoch", epoch, epochs, message=f"refit on train + dev, epoch {epoch} of {epochs}: "
-                         f"loss {dist.mean(ev.metrics.get('loss')):.4f}", phase="refit")
+        yield TrainEvent(
+            "epoch",
+            epoch,
+            epochs,
+            message=f"refit on train + dev, epoch {epoch} of {epochs}: loss {dist.mean(ev.metrics.get('loss')):.4f}",
+            phase="refit",
+        )
     final = cast(LivenessNet, ema.module) if ema is not None else model  # the average of a LivenessNet is one
     if cfg.bn_refresh:
         refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra)
@@ -67,22 +71,39 @@ def refit_all(cfg: TrainConfig, data: PreparedData, best: Path, lrs: Sequence[fl
     threshold["twin_from"] = f"{best.name}, calibrated on dev (held out from it)"
     path = Path(best).with_name(REFIT_NAME)
     if dist.is_main:
-        training: dict[str, Any] = {**meta.training, "refit": {
-            "epochs": epochs, "on": "train + dev", "items": len(items), "threshold": threshold}}
-        save_model(path, final, spec_of(cfg), threshold["chosen"],
-                     name=cfg.name, training=training,
-                     metrics={**meta.metrics, "note": f"dev figures are {best.name}'s; this model trained on dev too"})
+        training: dict[str, Any] = {
+            **meta.training,
+            "refit": {"epochs": epochs, "on": "train + dev", "items": len(items), "threshold": threshold},
+        }
+        save_model(
+            path,
+            final,
+            spec_of(cfg),
+            threshold["chosen"],
+            name=cfg.name,
+            training=training,
+            metrics={**meta.metrics, "note": f"dev figures are {best.name}'s; this model trained on dev too"},
+        )
     dist.barrier()
     return path
 
 
-def refit_threshold(model: LivenessNet, items: Sequence, twin: float, cfg: TrainConfig, device: torch.device,
-                    extra: float, dist: Dist = SINGLE) -> dict[str, Any]:
+def refit_threshold(
+    model: LivenessNet,
+    items: Sequence,
+    twin: float,
+    cfg: TrainConfig,
+    device: torch.device,
+    extra: float,
+    dist: Dist = SINGLE,
+) -> dict[str, Any]:
     """The refit model's threshold by ``cfg.refit_threshold`` (module docstring), with the ones it came
     from: ``twin``, ``own`` (on ``items``, the sessions it trained on) and ``chosen``."""
     entries = eval_entries(items, cfg.eval_frames_per_video)
-    scores = dist.gather_scores(lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size,
-                                                           workers=cfg.workers)[0], entries)
+    scores = dist.gather_scores(
+        lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers)[0],
+        entries,
+    )
     eer_threshold = T.calibrate(scores, [e.label for e in entries])["eer_threshold"]
     own = T.centred_threshold(scores, eer_threshold) if eer_threshold is not None else twin
     chosen = T.logit_mean(twin, own) if cfg.refit_threshold == "blend" else twin

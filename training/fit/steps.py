@@ -1,6 +1,7 @@
 """The pieces one training step and one run are made of, shared by :func:`training.fit.loop.fit` and
 :mod:`training.fit.refit`: the loss, the epoch's data loader, one epoch of steps, precise BN, the L2-SP pull
 and the set-up of model, weight average, optimizer and schedule."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,15 +15,13 @@ from torch.utils.data import DataLoader
 from torchvision.ops import sigmoid_focal_loss
 
 from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
-
+from training.config import TrainConfig, spec_of
 from training.data.augment import AugmentConfig
-from training.fit.checkpoint import load_pretrained
-from training.config import TrainConfig
-from training.fit.distributed import SINGLE, Dist, balanced_share
-from training.fit.distill import kd_loss
-from training.fit.events import TrainEvent
 from training.data.frames import CropDataset, Entry, balanced_weights
-from training.config import spec_of
+from training.fit.checkpoint import load_pretrained
+from training.fit.distill import kd_loss
+from training.fit.distributed import SINGLE, Dist, balanced_share
+from training.fit.events import TrainEvent
 from training.fit.sync_bn import BN_TYPES
 
 
@@ -34,26 +33,44 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> to
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
-def loader_for(entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float,
-            dist: Dist = SINGLE) -> DataLoader:
+def loader_for(
+    entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float, dist: Dist = SINGLE
+) -> DataLoader:
     """Training: this rank's part of the epoch's balanced sample (all of it for one process); else all
     ``entries`` in order."""
-    ds = CropDataset(entries, spec_of(cfg), extra, train=train, seed=cfg.seed, epoch=epoch,
-                     augment_cfg=AugmentConfig.from_overrides(cfg.augment), synth_attacks=cfg.synth_attacks)
+    ds = CropDataset(
+        entries,
+        spec_of(cfg),
+        extra,
+        train=train,
+        seed=cfg.seed,
+        epoch=epoch,
+        augment_cfg=AugmentConfig.from_overrides(cfg.augment),
+        synth_attacks=cfg.synth_attacks,
+    )
     sampler = None
     if train:
         n = cfg.epoch_size or len(entries)
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # the same on every rank
         sampler = balanced_share(balanced_weights(entries), n, gen, dist.rank, dist.world_size)
     pin = cfg.device != "cpu" and torch.cuda.is_available()  # page-locked batches: async copies to the GPU
-    return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, num_workers=cfg.workers,
-                      persistent_workers=False, drop_last=False, pin_memory=pin)
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=cfg.workers,
+        persistent_workers=False,
+        drop_last=False,
+        pin_memory=pin,
+    )
 
 
 def ema_warmup_fn(decay: float):
     """EMA update whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates n (timm's
     ModelEmaV3 warmup), so that the average of a short run (a few hundred steps on a user's recordings)
     is not dominated by the first, untrained weights."""
+
     @torch.no_grad()
     def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
         n = float(num_averaged)
@@ -63,10 +80,17 @@ def ema_warmup_fn(decay: float):
     return update
 
 
-def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                    device: torch.device, epoch: int, ema: AveragedModel | None = None,
-                    penalty: Callable[[], torch.Tensor | float] | None = None,
-                    teacher: torch.nn.Module | None = None) -> Iterator[TrainEvent]:
+def train_one_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    device: torch.device,
+    epoch: int,
+    ema: AveragedModel | None = None,
+    penalty: Callable[[], torch.Tensor | float] | None = None,
+    teacher: torch.nn.Module | None = None,
+) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
     a regulariser added to each step's loss). With a ``teacher``, the loss mixes the labels' term with
     the distillation of its soft scores (``kd_weight``, ``kd_temperature``)."""
@@ -86,8 +110,9 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 t_logits = teacher(x).squeeze(1)
-            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd_loss(logits.float(), t_logits.float(),
-                                                                          cfg.kd_temperature)
+            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd_loss(
+                logits.float(), t_logits.float(), cfg.kd_temperature
+            )
         opt.zero_grad(set_to_none=True)
         (loss + penalty() if penalty is not None else loss).backward()
         opt.step()
@@ -98,8 +123,9 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, opt: torch.optim
         yield TrainEvent("batch", epoch, cfg.epochs, step, len(loader), metrics={"loss": total / count})
 
 
-def soft_target_loss(logits: torch.Tensor, y: torch.Tensor, index: torch.Tensor, entries: Sequence[Entry],
-                     cfg: TrainConfig) -> torch.Tensor:
+def soft_target_loss(
+    logits: torch.Tensor, y: torch.Tensor, index: torch.Tensor, entries: Sequence[Entry], cfg: TrainConfig
+) -> torch.Tensor:
     """The distillation term against the external teachers' combined P(live) of each crop (``Entry.soft``),
     over the crops that have one and whose label the augmentation kept (a live crop turned into a
     simulated attack has no teacher score)."""
@@ -113,8 +139,14 @@ def soft_target_loss(logits: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
 
 
 @torch.no_grad()
-def refresh_bn_stats(model: torch.nn.Module, entries: Sequence[Entry], cfg: TrainConfig, device: torch.device,
-                     extra: float, max_images: int = 1024) -> None:
+def refresh_bn_stats(
+    model: torch.nn.Module,
+    entries: Sequence[Entry],
+    cfg: TrainConfig,
+    device: torch.device,
+    extra: float,
+    max_images: int = 1024,
+) -> None:
     """Precise BN (as in pycls): recompute BatchNorm running statistics as plain averages over a seeded
     sample of un-augmented training crops, so that eval-mode outputs match what was trained even after
     few steps (short runs on a user's own recordings)."""
@@ -139,15 +171,16 @@ def l2sp_penalty(model: torch.nn.Module, weight: float) -> Callable[[], torch.Te
     return lambda: weight * sum(((p - p0) ** 2).sum() for p, p0 in pairs)
 
 
-def build_run(cfg: TrainConfig, device: torch.device
-              ) -> tuple[LivenessNet, AveragedModel | None, torch.optim.Optimizer, Any]:
+def build_run(
+    cfg: TrainConfig, device: torch.device
+) -> tuple[LivenessNet, AveragedModel | None, torch.optim.Optimizer, Any]:
     """The model (``init`` or ``--pretrained`` weights loaded, the first ``freeze_blocks`` frozen), its
     weight EMA, optimizer (over the trainable weights) and LR scheduler."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.arch, lbp_grid=cfg.lbp_grid, spec=spec_of(cfg))
     if cfg.init:
         model.load_state_dict(load_checkpoint(Path(cfg.init))[0].state_dict())
-    for block in list(model.features)[:cfg.freeze_blocks]:
+    for block in list(model.features)[: cfg.freeze_blocks]:
         block.requires_grad_(False)
     model = model.to(device).to(memory_format=torch.channels_last)
     for m in model.modules():
@@ -164,8 +197,8 @@ def build_run(cfg: TrainConfig, device: torch.device
     if cfg.ema_decay:
         avg = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
         ema = AveragedModel(model, multi_avg_fn=avg)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                            weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
     return model, ema, opt, sched
-

@@ -8,6 +8,7 @@ torch's own :class:`torch.nn.SyncBatchNorm`; torch's works on GPUs only, so on t
 Either way the layers keep their parameters and buffers (the same objects), so the state dict, the
 exported model and the running statistics are those of a plain BatchNorm model.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,7 +50,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         stats = _SumOverRanks.apply(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
         n = stats[-1]
         mean = stats[:c] / n
-        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0.0)
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0.0)
         self._track(mean.detach(), var.detach(), float(n.detach()))
         scale = self.weight / torch.sqrt(var + self.eps)
         return (x - mean[None, :, None, None]) * scale[None, :, None, None] + self.bias[None, :, None, None]

@@ -15,6 +15,7 @@ disk, faces not yet detected) to the adapted model. Writes ``DIR/adapt.json``, `
 ``DIR/users/GROUP/scores.npz`` (the held-out and dev scores of the base and the adapted model, the labels, the
 three thresholds) for looking into a result without training again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,11 +28,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from liveness_app.core.backends.factory import require_checkpoint
+from liveness_app.core.device import CHOICES as DEVICES
+from liveness_app.core.device import use_training_threads
 from liveness_app.core.files import atomic_write_text
-from liveness_app.core.device import CHOICES as DEVICES, use_training_threads
 from liveness_app.core.model import ModelLoadError, load_checkpoint
 from liveness_app.core.sessions import file_kind
-
 from training.adapt import CHOICES, adapt_to_camera
 from training.config import FINETUNE
 from training.data.samples import Sample
@@ -85,26 +86,45 @@ def _load(p: argparse.ArgumentParser, specs: list[str]) -> list[Sample]:
     return samples
 
 
-def adapt_user(group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace,
-               recipe: dict[str, Any]) -> dict[str, Any]:
+def adapt_user(
+    group: str, samples: Sequence[Sample], base: Path, out: Path, args: argparse.Namespace, recipe: dict[str, Any]
+) -> dict[str, Any]:
     """The three judgements for one user, by the app's own flow (:func:`training.adapt.adapt_to_camera`)
     on a cache of its own, so that face detection on the recordings is part of the timed wait."""
     recorded, later = split_user(samples, args.minutes)
     user_dir = out / "users" / group.replace("/", "_")
     fresh_cache = user_dir / "cache"
     shutil.rmtree(fresh_cache, ignore_errors=True)
-    flow = adapt_to_camera(base, recorded, later, user_dir, f"adapted-{group}", device=args.device,
-                           cache_dir=fresh_cache, install=False, recipe=recipe)
+    flow = adapt_to_camera(
+        base,
+        recorded,
+        later,
+        user_dir,
+        f"adapted-{group}",
+        device=args.device,
+        cache_dir=fresh_cache,
+        install=False,
+        recipe=recipe,
+    )
     r = returned(flow, lambda ev: ev.kind == "epoch" and print(f"[{group}] {ev.message}", flush=True))
-    arrays = {**{f"later_{k}": np.asarray(v) for k, v in r["scores"].items()},
-              **{f"dev_{k}": np.asarray(v) for k, v in r["dev_scores"].items()},
-              "thresholds": np.asarray([r["before"]["threshold"], r["calibrated"]["threshold"],
-                                        r["adapted"]["threshold"]])}
+    arrays = {
+        **{f"later_{k}": np.asarray(v) for k, v in r["scores"].items()},
+        **{f"dev_{k}": np.asarray(v) for k, v in r["dev_scores"].items()},
+        "thresholds": np.asarray([r["before"]["threshold"], r["calibrated"]["threshold"], r["adapted"]["threshold"]]),
+    }
     # mypy matches the unpacked names against savez's allow_pickle: bool; none of them is that name
     np.savez(user_dir / "scores.npz", **arrays)  # type: ignore[arg-type]
-    return {"group": group, "before": r["before"], "calibrated": r["calibrated"], "adapted": r["adapted"],
-            "chosen": r["chosen"], "app": r["app"], "seconds": r["seconds"], "recorded": len(recorded),
-            "later": len(later)}
+    return {
+        "group": group,
+        "before": r["before"],
+        "calibrated": r["calibrated"],
+        "adapted": r["adapted"],
+        "chosen": r["chosen"],
+        "app": r["app"],
+        "seconds": r["seconds"],
+        "recorded": len(recorded),
+        "later": len(later),
+    }
 
 
 def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,34 +145,49 @@ def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace) -> str:
     pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
-    lines = [f"# Adaptation benchmark: {Path(args.model).name}, {args.minutes:g} min of recordings per user", "",
-             "| user | recorded / later | before ACER (APCER/BPCER) | calibrated ACER (APCER/BPCER) | "
-             "adapted ACER (APCER/BPCER) | app's choice | AUC before / adapted | seconds |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Adaptation benchmark: {Path(args.model).name}, {args.minutes:g} min of recordings per user",
+        "",
+        "| user | recorded / later | before ACER (APCER/BPCER) | calibrated ACER (APCER/BPCER) | "
+        "adapted ACER (APCER/BPCER) | app's choice | AUC before / adapted | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for u in users:
-        cells = [f"{pct(u[c]['acer'])} ({pct(u[c]['apcer'])} / {pct(u[c]['bpcer'])})"
-                 for c in ("before", "calibrated", "adapted")]
+        cells = [
+            f"{pct(u[c]['acer'])} ({pct(u[c]['apcer'])} / {pct(u[c]['bpcer'])})"
+            for c in ("before", "calibrated", "adapted")
+        ]
         auc = f"{u['before']['auc']:.3f} / {u['adapted']['auc']:.3f}" if u["adapted"]["auc"] is not None else "-"
         choice = f"{u['chosen']}: {pct(u['app']['acer'])}"
-        lines.append(f"| {u['group']} | {u['recorded']} / {u['later']} | " + " | ".join(cells)
-                     + f" | {choice} | {auc} | {u['seconds']} |")
+        lines.append(
+            f"| {u['group']} | {u['recorded']} / {u['later']} | "
+            + " | ".join(cells)
+            + f" | {choice} | {auc} | {u['seconds']} |"
+        )
     s = summary
-    lines += ["", f"Medians: ACER before {pct(s['before']['acer'])}, calibrated {pct(s['calibrated']['acer'])}, "
-              f"adapted {pct(s['adapted']['acer'])}, the app's choice {pct(s['app']['acer'])} (of "
-              f"{s['users']} users: the fine-tuned model for {s['choices']['adapted']}, the calibrated threshold "
-              f"for {s['choices']['calibrated']}, the model as it was for {s['choices']['kept']}). Target "
-              f"(ACER <= half of before and <= 5 %) met for {s['target_met_adapted']} of {s['users']} users "
-              f"adapted ({pct(s['target_met_share_adapted'])}), {s['target_met_app']} with the app's choice "
-              f"({pct(s['target_met_share_app'])}). Recordings to adapted model: median "
-              f"{s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s."]
+    lines += [
+        "",
+        f"Medians: ACER before {pct(s['before']['acer'])}, calibrated {pct(s['calibrated']['acer'])}, "
+        f"adapted {pct(s['adapted']['acer'])}, the app's choice {pct(s['app']['acer'])} (of "
+        f"{s['users']} users: the fine-tuned model for {s['choices']['adapted']}, the calibrated threshold "
+        f"for {s['choices']['calibrated']}, the model as it was for {s['choices']['kept']}). Target "
+        f"(ACER <= half of before and <= 5 %) met for {s['target_met_adapted']} of {s['users']} users "
+        f"adapted ({pct(s['target_met_share_adapted'])}), {s['target_met_app']} with the app's choice "
+        f"({pct(s['target_met_share_app'])}). Recordings to adapted model: median "
+        f"{s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.studies.adapt_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", action="append", required=True, help="dataset spec, as liveness-train --data")
-    p.add_argument("--model", type=Path, required=True,
-                   help="the base model, a .pt checkpoint (it is fine-tuned; never trained on these groups)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="the base model, a .pt checkpoint (it is fine-tuned; never trained on these groups)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--minutes", type=float, default=2.0, help="minutes of 30 fps recordings per user (default 2)")
     p.add_argument("--groups", nargs="*", help="only these groups (default: every group with both classes)")
@@ -180,11 +215,15 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:  # e.g. a recording with no usable dev split: reported, not fatal
             print(f"[{group}] skipped: {exc}", file=sys.stderr)
         summary = summarize(users) if users else {}
-        atomic_write_text(args.out / "adapt.json", json.dumps({"users": users, "summary": summary,
-                                                         "recipe": {**FINETUNE, **args.recipe}}, indent=1))
+        atomic_write_text(
+            args.out / "adapt.json",
+            json.dumps({"users": users, "summary": summary, "recipe": {**FINETUNE, **args.recipe}}, indent=1),
+        )
     if not users:
-        print(f"no user could be measured (see the messages above); nothing written to {args.out / 'adapt.md'}",
-              file=sys.stderr)
+        print(
+            f"no user could be measured (see the messages above); nothing written to {args.out / 'adapt.md'}",
+            file=sys.stderr,
+        )
         return 1
     atomic_write_text(args.out / "adapt.md", markdown(users, summarize(users), args))
     print((args.out / "adapt.md").read_text())

@@ -10,6 +10,7 @@ the test fold is then scored once. A ``teacher`` may name each fold's own model 
 Writes ``fold-K/result.json`` and ``scores.csv`` per fold, and ``cv.json`` / ``cv.md``: per fold and
 overall AUC, EER, APCER per attack type, BPCER and ACER, at frame and video level, for every rule.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,20 +26,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from liveness_app.core.files import atomic_write, atomic_write_text
 from liveness_app.core.device import select_device
+from liveness_app.core.files import atomic_write, atomic_write_text
 from liveness_app.core.model import load_checkpoint
-
-from training.eval import metrics as M
-from training.eval.thresholds import RULES, thresholds
 from training.config import TrainConfig
+from training.data.frames import eval_entries
 from training.data.locked import without_locked
 from training.data.samples import Sample
+from training.eval import metrics as M
+from training.eval.scoring import score_entries
+from training.eval.thresholds import RULES, thresholds
 from training.fit.events import returned
-from training.data.frames import eval_entries
 from training.fit.loop import fit, spec_of
 from training.fit.prepare import load_samples, prepare_data
-from training.eval.scoring import score_entries
 
 
 def family(group: str, all_groups: Sequence[str]) -> str:
@@ -61,8 +61,10 @@ def assign_folds(samples: Sequence[Sample], k: int) -> list[list[str]]:
         by_family[family(g, names)].append(g)
     for fam in sorted(by_family):
         for g in sorted(by_family[fam], key=lambda x: (-sizes[x], x)):
-            i = min(range(k), key=lambda j: (sum(family(x, names) == fam for x in folds[j]),
-                                             sum(sizes[x] for x in folds[j]), j))
+            i = min(
+                range(k),
+                key=lambda j: (sum(family(x, names) == fam for x in folds[j]), sum(sizes[x] for x in folds[j]), j),
+            )
             folds[i].append(g)
     return folds
 
@@ -93,8 +95,15 @@ def _score(model, items: list, cfg: TrainConfig, device, extra: float) -> tuple[
 
 def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Path) -> dict[str, Any]:
     """Train on the fold's training groups, freeze every rule's threshold on dev, score the test groups."""
-    fold_cfg = replace(cfg, out_dir=str(out / f"fold-{k}"), dev_groups=tuple(dev), test_groups=tuple(test),
-                       install=False, name=f"{cfg.name}-fold{k}", teacher=cfg.teacher.replace("{fold}", str(k)))
+    fold_cfg = replace(
+        cfg,
+        out_dir=str(out / f"fold-{k}"),
+        dev_groups=tuple(dev),
+        test_groups=tuple(test),
+        install=False,
+        name=f"{cfg.name}-fold{k}",
+        teacher=cfg.teacher.replace("{fold}", str(k)),
+    )
     t0 = time.perf_counter()
     data = returned(prepare_data(fold_cfg))
     for ev in fit(fold_cfg, data):
@@ -106,19 +115,29 @@ def run_fold(cfg: TrainConfig, k: int, test: list[str], dev: list[str], out: Pat
     test_scores, test_entries = _score(model, data.test, cfg, device, data.cache_margin_extra)
     rules = thresholds(dev_scores, [e.label for e in dev_entries], [e.group for e in dev_entries])
     labels, videos = [e.label for e in test_entries], [e.video_id for e in test_entries]
-    at_rules = {rule: M.compute_all(test_scores, labels, thr, video_ids=videos) for rule, thr in rules.items()
-                if thr is not None}
+    at_rules = {
+        rule: M.compute_all(test_scores, labels, thr, video_ids=videos)
+        for rule, thr in rules.items()
+        if thr is not None
+    }
     _write_scores(Path(fold_cfg.out_dir) / "scores.csv", test_entries, test_scores, dev_entries, dev_scores)
-    result = {"fold": k, "test_groups": sorted(test), "dev_groups": dev,
-              "thresholds": rules, "test": at_rules, "best_epoch": meta.training.get("epoch"),
-              "dev_at_pooled_eer": meta.metrics.get("dev", {}).get("frame", {}),
-              "seconds": round(time.perf_counter() - t0, 1)}
+    result = {
+        "fold": k,
+        "test_groups": sorted(test),
+        "dev_groups": dev,
+        "thresholds": rules,
+        "test": at_rules,
+        "best_epoch": meta.training.get("epoch"),
+        "dev_at_pooled_eer": meta.metrics.get("dev", {}).get("frame", {}),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     atomic_write_text(Path(fold_cfg.out_dir) / "result.json", json.dumps(result, indent=1, default=float))
     return result
 
 
-def _write_scores(path: Path, test_entries: list, test_scores: np.ndarray, dev_entries: list,
-                  dev_scores: np.ndarray) -> None:
+def _write_scores(
+    path: Path, test_entries: list, test_scores: np.ndarray, dev_entries: list, dev_scores: np.ndarray
+) -> None:
     with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["split", "group", "label", "video_id", "score"])
@@ -150,10 +169,13 @@ def summarize(out: Path, folds: list[dict[str, Any]]) -> dict[str, Any]:
         if any(r is None for r in per_fold):
             continue
         acers = [r["frame"]["acer"] for r in per_fold]
-        summary[rule] = {"acer_mean": float(np.mean(acers)), "acer_worst": float(np.max(acers)),
-                         "auc_mean": float(np.mean([r["frame"]["auc"] for r in per_fold])),
-                         "auc_worst": float(np.min([r["frame"]["auc"] for r in per_fold])),
-                         "pooled": pooled(out, folds, rule)}
+        summary[rule] = {
+            "acer_mean": float(np.mean(acers)),
+            "acer_worst": float(np.max(acers)),
+            "auc_mean": float(np.mean([r["frame"]["auc"] for r in per_fold])),
+            "auc_worst": float(np.min([r["frame"]["auc"] for r in per_fold])),
+            "pooled": pooled(out, folds, rule),
+        }
     return summary
 
 
@@ -161,21 +183,30 @@ def write_markdown(path: Path, cfg: TrainConfig, folds: list[dict[str, Any]], su
     pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     lines = [f"# Cross-validation: {cfg.name}", "", f"{len(folds)} folds over groups; recipe in config.json.", ""]
     for rule, s in summary.items():
-        lines += [f"## Threshold rule `{rule}` (frozen on each fold's dev groups)", "",
-                  "| fold | test groups | thr | AUC | EER | APCER per attack | BPCER | ACER | video ACER |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## Threshold rule `{rule}` (frozen on each fold's dev groups)",
+            "",
+            "| fold | test groups | thr | AUC | EER | APCER per attack | BPCER | ACER | video ACER |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for f in folds:
             r = f["test"][rule]
             fr, vid = r["frame"], r.get("video", {})
             apcer = ", ".join(f"{a} {pct(v)}" for a, v in fr["apcer"].items())
-            lines.append(f"| {f['fold']} | {len(f['test_groups'])} | {f['thresholds'][rule]:.3f} | "
-                         f"{fr['auc']:.4f} | {pct(fr['eer'])} | {apcer} | {pct(fr['bpcer'])} | {pct(fr['acer'])} | "
-                         f"{pct(vid.get('acer'))} |")
+            lines.append(
+                f"| {f['fold']} | {len(f['test_groups'])} | {f['thresholds'][rule]:.3f} | "
+                f"{fr['auc']:.4f} | {pct(fr['eer'])} | {apcer} | {pct(fr['bpcer'])} | {pct(fr['acer'])} | "
+                f"{pct(vid.get('acer'))} |"
+            )
         p = s["pooled"]["frame"]
-        lines += ["", f"Pooled over folds: AUC {p['auc']:.4f}, APCER "
-                  + ", ".join(f"{a} {pct(v)}" for a, v in p["apcer"].items())
-                  + f", BPCER {pct(p['bpcer'])}, ACER {pct(p['acer'])}; mean fold ACER {pct(s['acer_mean'])}, "
-                  f"worst {pct(s['acer_worst'])}; worst fold AUC {s['auc_worst']:.4f}.", ""]
+        lines += [
+            "",
+            f"Pooled over folds: AUC {p['auc']:.4f}, APCER "
+            + ", ".join(f"{a} {pct(v)}" for a, v in p["apcer"].items())
+            + f", BPCER {pct(p['bpcer'])}, ACER {pct(p['acer'])}; mean fold ACER {pct(s['acer_mean'])}, "
+            f"worst {pct(s['acer_worst'])}; worst fold AUC {s['auc_worst']:.4f}.",
+            "",
+        ]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 

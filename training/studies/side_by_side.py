@@ -9,6 +9,7 @@ authors' threshold) and the gate's table (the locked split); scores the previous
 groups at its own threshold (it trained on every group: the table says so). Writes ``side_by_side.md`` and
 ``.json``: frame-level AUC / ACER over all of each fold's test groups and per family.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,12 @@ def student_folds(cv_dir: Path) -> dict[str, Any]:
         k, threshold = fold["fold"], fold["thresholds"]["pooled_eer"]
         with (cv_dir / f"fold-{k}" / "scores.csv").open(newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
-        out[f"fold {k}"] = _per_family(np.array([float(r["score"]) for r in rows]), [r["label"] for r in rows],
-                                       [r["group"] for r in rows], threshold)
+        out[f"fold {k}"] = _per_family(
+            np.array([float(r["score"]) for r in rows]),
+            [r["label"] for r in rows],
+            [r["group"] for r in rows],
+            threshold,
+        )
     return out
 
 
@@ -69,8 +74,9 @@ def table(rows: dict[str, dict[str, Any]], splits: list[str]) -> str:
         return f"{c['auc']:.3f} / {100 * c['acer']:.1f} %" if c.get("acer") is not None else f"{c['auc']:.3f}"
 
     lines = ["| model | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
-    lines += [f"| {name} | " + " | ".join(cell(r.get(s, {}).get("all")) for s in splits) + " |"
-              for name, r in rows.items()]
+    lines += [
+        f"| {name} | " + " | ".join(cell(r.get(s, {}).get("all")) for s in splits) + " |" for name, r in rows.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -86,16 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     teachers = json.loads(a.teachers.read_text())
     gate = json.loads(a.gate.read_text())["models"]
-    rows: dict[str, dict[str, Any]] = {"student (this recipe; locked: the candidate file)": student_folds(a.cv),
-                                       "previous default (trained on every fold's groups)":
-                                           previous_folds(a.previous, a.cv, a.data, a.cache_dir)}
+    rows: dict[str, dict[str, Any]] = {
+        "student (this recipe; locked: the candidate file)": student_folds(a.cv),
+        "previous default (trained on every fold's groups)": previous_folds(a.previous, a.cv, a.data, a.cache_dir),
+    }
     rows["student (this recipe; locked: the candidate file)"]["locked split"] = gate["candidate"]["families"]
     rows["previous default (trained on every fold's groups)"]["locked split"] = gate["current default"]["families"]
     names = [n for n in teachers["fold 0"] if not n.startswith("rule:")]
     for name in names + ["rule:mean"]:
         how = "dev_eer_threshold" if name.startswith("rule:") else "own_threshold"
         rows[name + (" (dev EER thr.)" if name.startswith("rule:") else " (own thr.)")] = {
-            split: found[name][how] for split, found in teachers.items()}
+            split: found[name][how] for split, found in teachers.items()
+        }
     splits = sorted(s for s in teachers if s.startswith("fold")) + ["locked split"]
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "side_by_side.json").write_text(json.dumps(rows, indent=1, default=float))

@@ -11,6 +11,7 @@ groups of all other data (the shipped model's dev rule). Nothing here trains a n
 student has to beat, and the evidence for which soft target to teach it. Writes ``teachers.json`` and
 ``teachers.md``; crops and scores are cached.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,9 @@ def _judge(scores: np.ndarray, labels: list[str], groups: list[str], threshold: 
     return out
 
 
-def evaluate_split(names: list[str], items: Sequence, by_crop: dict, dev: set[str], test: set[str],
-                   own: dict[str, float]) -> dict[str, Any]:
+def evaluate_split(
+    names: list[str], items: Sequence, by_crop: dict, dev: set[str], test: set[str], own: dict[str, float]
+) -> dict[str, Any]:
     """Every teacher and every rule: fitted / thresholded on ``dev``, judged on ``test``."""
     from training.eval import metrics as M
 
@@ -63,14 +65,15 @@ def evaluate_split(names: list[str], items: Sequence, by_crop: dict, dev: set[st
     out: dict[str, Any] = {}
     for i, name in enumerate(names):
         thr = M.eer(p_dev[:, i], live_dev)[1]
-        out[name] = {"dev_eer_threshold": _judge(p_test[:, i], lab_test, g_test, thr),
-                     "own_threshold": _judge(p_test[:, i], lab_test, g_test, own[name])}
+        out[name] = {
+            "dev_eer_threshold": _judge(p_test[:, i], lab_test, g_test, thr),
+            "own_threshold": _judge(p_test[:, i], lab_test, g_test, own[name]),
+        }
     for rule in RULES:
         comb = fit_combiner(rule, names, p_dev, live_dev)
         dev_scores = comb(p_dev)
         thr = M.eer(dev_scores, live_dev)[1]
-        out[f"rule:{rule}"] = {"dev_eer_threshold": _judge(comb(p_test), lab_test, g_test, thr),
-                               "fit": comb.to_dict()}
+        out[f"rule:{rule}"] = {"dev_eer_threshold": _judge(comb(p_test), lab_test, g_test, thr), "fit": comb.to_dict()}
     return out
 
 
@@ -78,15 +81,24 @@ def markdown(result: dict[str, Any]) -> str:
     lines = []
     for split, found in result.items():
         fams = list(next(iter(found.values()))["dev_eer_threshold"])
-        lines += [f"### {split}", "", "| model | " + " | ".join(f"{f} AUC / ACER" for f in fams) + " |",
-                  "|---|" + "---|" * len(fams)]
+        lines += [
+            f"### {split}",
+            "",
+            "| model | " + " | ".join(f"{f} AUC / ACER" for f in fams) + " |",
+            "|---|" + "---|" * len(fams),
+        ]
         for name, r in found.items():
             for how in ("dev_eer_threshold", "own_threshold"):
                 if how in r:
-                    cells = [f"{c['auc']:.3f} / {100 * c['acer']:.1f} %" if c["auc"] is not None else "n/a"
-                             for c in (r[how][f] for f in fams)]
-                    lines.append(f"| {name} ({'dev EER thr.' if how.startswith('dev') else 'own thr.'}) | "
-                                 + " | ".join(cells) + " |")
+                    cells = [
+                        f"{c['auc']:.3f} / {100 * c['acer']:.1f} %" if c["auc"] is not None else "n/a"
+                        for c in (r[how][f] for f in fams)
+                    ]
+                    lines.append(
+                        f"| {name} ({'dev EER thr.' if how.startswith('dev') else 'own thr.'}) | "
+                        + " | ".join(cells)
+                        + " |"
+                    )
         lines.append("")
     return "\n".join(lines)
 
@@ -117,10 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     names = [t.spec.name for t in teachers]
     samples, _ = load_samples(cfg.data)
     items, _ = returned(cache_samples(make_cache(cfg), samples))
-    cache = TeacherScoreCache(Path(cfg.cache_dir or paths.user_data_dir() / "cache"), paths.default_detector_path(),
-                              cfg.frames_per_video, teachers)
-    by_crop = cache.build(items, workers=a.workers,
-                          progress=lambda n, t: print(f"\rteachers {n}/{t}", end="", file=sys.stderr))
+    cache = TeacherScoreCache(
+        Path(cfg.cache_dir or paths.user_data_dir() / "cache"),
+        paths.default_detector_path(),
+        cfg.frames_per_video,
+        teachers,
+    )
+    by_crop = cache.build(
+        items, workers=a.workers, progress=lambda n, t: print(f"\rteachers {n}/{t}", end="", file=sys.stderr)
+    )
     own = {t.spec.name: t.spec.threshold for t in teachers}
     open_samples, _ = without_locked(samples)
     result: dict[str, Any] = {}

@@ -1,5 +1,6 @@
 """External liveness models (ONNX) as baselines and as teachers: specs, their own crops, a runner, a score
 cache, and rules to combine several into one soft target. See :mod:`.spec` for the spec format."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ Rules (``RULES``), all working on the teachers' logits ``z = log(p / (1 - p))`` 
 The fitted rule is kept as plain numbers (``weights`` per teacher on the logits, ``bias``, ``kind``) so a
 model's metadata can record exactly how its soft targets were made.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,9 +51,14 @@ class Combiner:
         return _sigmoid(logits(p) @ np.asarray(self.weights) + self.bias)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "teachers": list(self.names), "weights": [round(w, 6) for w in self.weights],
-                "bias": round(self.bias, 6), "kind": self.kind,
-                "dev_auc": {k: round(v, 4) for k, v in self.dev_auc.items()}}
+        return {
+            "rule": self.rule,
+            "teachers": list(self.names),
+            "weights": [round(w, 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "kind": self.kind,
+            "dev_auc": {k: round(v, 4) for k, v in self.dev_auc.items()},
+        }
 
 
 def _auc(scores: np.ndarray, live: np.ndarray) -> float:
@@ -68,8 +74,7 @@ def _logistic(z: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, float]:
     return fit.coef_[0].astype(np.float64), float(fit.intercept_[0])
 
 
-def fit_combiner(rule: str, names: Sequence[str], p_dev: np.ndarray,
-                 live_dev: Sequence[bool] | np.ndarray) -> Combiner:
+def fit_combiner(rule: str, names: Sequence[str], p_dev: np.ndarray, live_dev: Sequence[bool] | np.ndarray) -> Combiner:
     """The ``rule`` fitted on dev scores ``p_dev`` (crops x teachers) and their labels."""
     if rule not in RULES:
         raise ValueError(f"unknown teacher combination {rule!r}; one of {', '.join(RULES)}")

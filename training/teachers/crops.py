@@ -12,13 +12,13 @@ Every published model was trained on crops cut its own way, so each gets its own
 The crop is then resized to the model's input (``reflect_square``: Lanczos when enlarging, area when
 shrinking; the others: bilinear), put in the model's colour order and scaled ``(x - offset) / divisor``.
 """
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
 from liveness_app.core.face import FaceBox
-
 from training.teachers.spec import TeacherSpec
 
 
@@ -39,7 +39,7 @@ def shift_inside(frame: np.ndarray, box: FaceBox, scale: float) -> np.ndarray:
     if y1 > h - 1:
         y0, y1 = y0 - (y1 - h + 1), h - 1.0
     x0, y0, x1, y1 = (max(0, int(v)) for v in (x0, y0, x1, y1))
-    return frame[y0:max(y1, y0) + 1, x0:max(x1, x0) + 1]
+    return frame[y0 : max(y1, y0) + 1, x0 : max(x1, x0) + 1]
 
 
 def reflect_square(frame: np.ndarray, box: FaceBox, scale: float) -> np.ndarray:
@@ -66,7 +66,7 @@ def clip_square(frame: np.ndarray, box: FaceBox, scale: float) -> np.ndarray:
     cx, cy = box.x + box.w / 2, box.y + box.h / 2
     x0, y0 = max(0, int(round(cx - side / 2))), max(0, int(round(cy - side / 2)))
     x1, y1 = min(w, int(round(cx + side / 2))), min(h, int(round(cy + side / 2)))
-    return frame[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+    return frame[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
 
 
 CROPPERS = {"shift_inside": shift_inside, "reflect_square": reflect_square, "clip": clip_square}

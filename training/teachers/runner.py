@@ -5,6 +5,7 @@ one) and its graph by the app's own guard (:func:`liveness_app.core.backends.onn
 standard operators only, no external data, no subgraphs). Its outputs are read the spec's way
 (:func:`p_live`) and checked to be probabilities.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,6 @@ import numpy as np
 from liveness_app.core.backends.onnx_guard import inspect_graph
 from liveness_app.core.face import FaceBox
 from liveness_app.core.meta import ModelLoadError
-
 from training.teachers.crops import teacher_input
 from training.teachers.spec import TeacherSpec
 
@@ -36,8 +36,9 @@ def p_live(output: np.ndarray, spec: TeacherSpec) -> np.ndarray:
     else:  # "softmax" (one column of a probability row) or "probability" (P(live) itself)
         p = out[:, spec.live_index]
     if not np.all(np.isfinite(p)) or p.min(initial=0.0) < -1e-6 or p.max(initial=0.0) > 1 + 1e-6:
-        raise ModelLoadError(f"{spec.name}: outputs are not probabilities (e.g. {float(p.flat[0]):.4g}); "
-                             "check the spec's output kind")
+        raise ModelLoadError(
+            f"{spec.name}: outputs are not probabilities (e.g. {float(p.flat[0]):.4g}); check the spec's output kind"
+        )
     return np.clip(p, 0.0, 1.0)
 
 
@@ -51,8 +52,10 @@ class TeacherModel:
         data = Path(path).read_bytes()
         self.sha256 = hashlib.sha256(data).hexdigest()
         if spec.sha256 and spec.sha256 != self.sha256:
-            raise ModelLoadError(f"{spec.name}: {Path(path).name} is not the file the spec names "
-                                 f"(SHA-256 {self.sha256[:12]}..., expected {spec.sha256[:12]}...)")
+            raise ModelLoadError(
+                f"{spec.name}: {Path(path).name} is not the file the spec names "
+                f"(SHA-256 {self.sha256[:12]}..., expected {spec.sha256[:12]}...)"
+            )
         inspect_graph(data, Path(path).name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
@@ -63,8 +66,9 @@ class TeacherModel:
 
     def score_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """P(live) for a stack of prepared inputs (N, 3, size, size)."""
-        outs = [self.session.run(None, {self.input_name: inputs[i:i + BATCH]})[0]
-                for i in range(0, len(inputs), BATCH)]
+        outs = [
+            self.session.run(None, {self.input_name: inputs[i : i + BATCH]})[0] for i in range(0, len(inputs), BATCH)
+        ]
         return p_live(np.concatenate(outs) if outs else np.zeros((0, 1)), self.spec)
 
     def score_faces(self, faces: Sequence[tuple[np.ndarray, FaceBox]]) -> np.ndarray:

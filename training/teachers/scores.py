@@ -9,6 +9,7 @@ Layout: ``cache_dir/teachers/<spec name>-<hash>.json`` = ``{"settings": ..., "sc
 [P(live), ...]}}``, where the hash covers the model file's SHA-256, the spec, the face detector and the
 frame settings, as the crop cache's settings hash does.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,6 @@ import numpy as np
 
 from liveness_app.core.face import MIN_FACE_PX
 from liveness_app.core.files import atomic_write_text
-
 from training.data.cache import CachedItem, sample_key
 from training.data.faces import Detectors, sample_faces
 from training.teachers.runner import TeacherModel
@@ -33,16 +33,23 @@ _SAVE_EVERY = 512
 class TeacherScoreCache:
     """Per-sample teacher scores for a set of teachers (see the module docstring)."""
 
-    def __init__(self, cache_dir: Path, detector_path: Path, frames_per_video: int,
-                 teachers: Sequence[TeacherModel]) -> None:
+    def __init__(
+        self, cache_dir: Path, detector_path: Path, frames_per_video: int, teachers: Sequence[TeacherModel]
+    ) -> None:
         self.detector_path = Path(detector_path)
         self.frames_per_video = int(frames_per_video)
         self.teachers = list(teachers)
         detector = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
         self.files, self.tables = [], []
         for t in self.teachers:
-            settings = {"format": FORMAT, "model": t.sha256, "spec": t.spec.to_dict(), "detector": detector,
-                        "min_face_px": MIN_FACE_PX, "frames_per_video": self.frames_per_video}
+            settings = {
+                "format": FORMAT,
+                "model": t.sha256,
+                "spec": t.spec.to_dict(),
+                "detector": detector,
+                "min_face_px": MIN_FACE_PX,
+                "frames_per_video": self.frames_per_video,
+            }
             digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
             path = Path(cache_dir) / "teachers" / f"{t.spec.name}-{digest}.json"
             self.files.append((path, settings))
@@ -52,8 +59,9 @@ class TeacherScoreCache:
     def names(self) -> list[str]:
         return [t.spec.name for t in self.teachers]
 
-    def build(self, items: Sequence[CachedItem], workers: int = 1,
-              progress: Callable[[int, int], None] | None = None) -> dict[Path, np.ndarray]:
+    def build(
+        self, items: Sequence[CachedItem], workers: int = 1, progress: Callable[[int, int], None] | None = None
+    ) -> dict[Path, np.ndarray]:
         """Crop path -> P(live) of each teacher (in ``names`` order), scoring what no table holds yet;
         ``progress(done, total)`` after each sample scored."""
         steps = self.steps(items, workers)
@@ -110,7 +118,10 @@ def _load(path: Path) -> dict[str, list[float]]:
     """A table from disk (untrusted): only lists of numbers in 0..1 are kept; anything else is rebuilt."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["scores"]
-        return {str(k): [float(p) for p in v] for k, v in data.items()
-                if isinstance(v, list) and all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in v)}
+        return {
+            str(k): [float(p) for p in v]
+            for k, v in data.items()
+            if isinstance(v, list) and all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in v)
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
         return {}

@@ -9,6 +9,7 @@ user's own spec file works the same way (``liveness-eval --compare my-model.json
 Specs are read from disk, so they are untrusted: :func:`load_spec` checks every field and raises
 :class:`SpecError` with the file and field for anything out of place.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,27 +79,42 @@ def spec_from_dict(data: Any, where: str) -> TeacherSpec:
     crop, scaling, output = (_get(data, k, dict, where) for k in ("crop", "scaling", "output"))
     file = _get(data, "file", str, where)
     if not file or os.path.basename(file) != file or file in (".", ".."):
-        raise SpecError(f"{where}: 'file' must be a plain file name (the model is looked up in the teachers "
-                        f"folder), got {file!r:.60}")
+        raise SpecError(
+            f"{where}: 'file' must be a plain file name (the model is looked up in the teachers "
+            f"folder), got {file!r:.60}"
+        )
     spec = TeacherSpec(
-        name=_get(data, "name", str, where), file=file,
+        name=_get(data, "name", str, where),
+        file=file,
         crop_rule=_choice(_get(crop, "rule", str, where), CROP_RULES, "crop.rule", where),
-        crop_scale=_get(crop, "scale", float, where), size=_get(data, "size", int, where),
+        crop_scale=_get(crop, "scale", float, where),
+        size=_get(data, "size", int, where),
         colour=_choice(_get(data, "colour", str, where), COLOURS, "colour", where),
-        offset=_get(scaling, "offset", float, where), divisor=_get(scaling, "divisor", float, where),
+        offset=_get(scaling, "offset", float, where),
+        divisor=_get(scaling, "divisor", float, where),
         output=_choice(_get(output, "kind", str, where), OUTPUT_KINDS, "output.kind", where),
-        live_index=_get(output, "live_index", int, where), threshold=_get(data, "threshold", float, where),
-        sha256=str(data.get("sha256") or ""), title=str(data.get("title") or "")[:200],
-        source=str(data.get("source") or "")[:300], licence=str(data.get("licence") or "")[:100])
-    checks = [(bool(spec.name) and len(spec.name) <= 64 and spec.name.replace("-", "").replace("_", "").isalnum(),
-               "'name' must be 1-64 letters, digits, '-' or '_'"),
-              (0.5 <= spec.crop_scale <= 8.0, "'crop.scale' must be within 0.5..8"),
-              (16 <= spec.size <= 1024, "'size' must be within 16..1024"),
-              (abs(spec.divisor) >= 1e-6, "'scaling.divisor' must not be 0"),
-              (0 <= spec.live_index < 16, "'output.live_index' must be within 0..15"),
-              (0.0 <= spec.threshold <= 1.0, "'threshold' is a probability, within 0..1"),
-              (not spec.sha256 or (len(spec.sha256) == 64 and all(c in "0123456789abcdef" for c in spec.sha256)),
-               "'sha256' must be 64 lowercase hex digits")]
+        live_index=_get(output, "live_index", int, where),
+        threshold=_get(data, "threshold", float, where),
+        sha256=str(data.get("sha256") or ""),
+        title=str(data.get("title") or "")[:200],
+        source=str(data.get("source") or "")[:300],
+        licence=str(data.get("licence") or "")[:100],
+    )
+    checks = [
+        (
+            bool(spec.name) and len(spec.name) <= 64 and spec.name.replace("-", "").replace("_", "").isalnum(),
+            "'name' must be 1-64 letters, digits, '-' or '_'",
+        ),
+        (0.5 <= spec.crop_scale <= 8.0, "'crop.scale' must be within 0.5..8"),
+        (16 <= spec.size <= 1024, "'size' must be within 16..1024"),
+        (abs(spec.divisor) >= 1e-6, "'scaling.divisor' must not be 0"),
+        (0 <= spec.live_index < 16, "'output.live_index' must be within 0..15"),
+        (0.0 <= spec.threshold <= 1.0, "'threshold' is a probability, within 0..1"),
+        (
+            not spec.sha256 or (len(spec.sha256) == 64 and all(c in "0123456789abcdef" for c in spec.sha256)),
+            "'sha256' must be 64 lowercase hex digits",
+        ),
+    ]
     for ok, message in checks:
         if not ok:
             raise SpecError(f"{where}: {message}")
@@ -133,6 +149,7 @@ def model_file(spec: TeacherSpec, spec_path: Path, teachers_dir: Path | None = N
         folder = spec_path.parent
     path = Path(folder) / spec.file
     if not path.is_file():
-        raise SpecError(f"{spec.name}: model file {spec.file} not found in {folder} (give --teachers-dir or set "
-                        f"{TEACHERS_ENV})")
+        raise SpecError(
+            f"{spec.name}: model file {spec.file} not found in {folder} (give --teachers-dir or set {TEACHERS_ENV})"
+        )
     return path

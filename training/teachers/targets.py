@@ -5,6 +5,7 @@ rule (:mod:`.combine`) is fitted on the **dev** crops only, then applied to the 
 model's metadata records (:func:`teacher_record`): each teacher's spec, file and SHA-256, the fitted rule
 and each teacher's dev AUC, and how many training crops got a soft target.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,15 +29,35 @@ class SoftTargets:
     dev_crops: int
 
     def record(self, train_crops: int) -> dict[str, Any]:
-        return {"teachers": [{"name": t.spec.name, "file": t.spec.file, "sha256": t.sha256, "title": t.spec.title,
-                              "source": t.spec.source, "licence": t.spec.licence} for t in self.teachers],
-                "combination": self.combiner.to_dict(), "dev_crops": self.dev_crops,
-                "train_crops_with_target": len(self.by_crop), "train_crops": train_crops}
+        return {
+            "teachers": [
+                {
+                    "name": t.spec.name,
+                    "file": t.spec.file,
+                    "sha256": t.sha256,
+                    "title": t.spec.title,
+                    "source": t.spec.source,
+                    "licence": t.spec.licence,
+                }
+                for t in self.teachers
+            ],
+            "combination": self.combiner.to_dict(),
+            "dev_crops": self.dev_crops,
+            "train_crops_with_target": len(self.by_crop),
+            "train_crops": train_crops,
+        }
 
 
-def soft_targets(teachers: Sequence[TeacherModel], rule: str, train: Sequence, dev: Sequence, cache_dir: Path,
-                 detector: Path, frames_per_video: int, workers: int = 1
-                 ) -> Generator[tuple[int, int], None, SoftTargets]:
+def soft_targets(
+    teachers: Sequence[TeacherModel],
+    rule: str,
+    train: Sequence,
+    dev: Sequence,
+    cache_dir: Path,
+    detector: Path,
+    frames_per_video: int,
+    workers: int = 1,
+) -> Generator[tuple[int, int], None, SoftTargets]:
     """Generator of (done, total) while the teachers score ``train`` and ``dev`` items (CachedItems); fits
     ``rule`` on dev, applies it to train, returns the result. ValueError when no dev crop has scores."""
     cache = TeacherScoreCache(cache_dir, detector, frames_per_video, teachers)

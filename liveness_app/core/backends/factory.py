@@ -6,6 +6,7 @@ A ``.pt`` checkpoint runs in ONNX Runtime through an ONNX copy that computes wha
 (:mod:`.onnx_copies`): the ``.onnx`` beside it, else a copy exported once into the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
 is refused with a message that says how to export it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from .. import BACKEND_CHOICES
 from ..meta import ModelLoadError, ModelMeta
-from .onnx_copies import ExportUnavailable
 from ..scores import Scorer
+from .onnx_copies import ExportUnavailable
 
 if TYPE_CHECKING:
     import torch
@@ -57,8 +58,9 @@ class LoadedModel:
         return cls(Path(path), meta, LivenessScorer(model, device))
 
     @classmethod
-    def open(cls, path: Path, device_preference: str = "auto", backend: str = "auto",
-             cache_dir: Path | None = None) -> "LoadedModel":
+    def open(
+        cls, path: Path, device_preference: str = "auto", backend: str = "auto", cache_dir: Path | None = None
+    ) -> "LoadedModel":
         """``path`` in the engine :func:`choose_backend` picks. Raises :class:`ModelLoadError` for an
         unusable file, including a load that fails on the device (out of GPU memory, ...)."""
         path = Path(path)
@@ -90,9 +92,11 @@ def choose_backend(path: Path, backend: str = "auto", device_preference: str = "
             raise ModelLoadError(f"{Path(path).name}: ONNX Runtime is not installed (pip install onnxruntime)")
         return "onnx", "ONNX Runtime (an ONNX file)" + (" although PyTorch was asked for" if backend == "torch" else "")
     if not has_torch:
-        raise ModelLoadError(f"{Path(path).name} is a PyTorch checkpoint and this runtime has no PyTorch: it runs "
-                             "ONNX models only. Export it with `liveness-export --model FILE.pt --out FILE.onnx` "
-                             "in the full install, or use the full bundle")
+        raise ModelLoadError(
+            f"{Path(path).name} is a PyTorch checkpoint and this runtime has no PyTorch: it runs "
+            "ONNX models only. Export it with `liveness-export --model FILE.pt --out FILE.onnx` "
+            "in the full install, or use the full bundle"
+        )
     if backend == "torch" or (backend == "onnx" and not has_ort):
         return "torch", "PyTorch" + (" (ONNX Runtime is not installed)" if backend == "onnx" else " (chosen)")
     if backend == "onnx":
@@ -111,8 +115,9 @@ def require_checkpoint(path: Path, purpose: str) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         return path
-    raise ModelLoadError(f"{path} is an ONNX model: {purpose} needs PyTorch weights; use {_exported_from(path)} "
-                         "instead")
+    raise ModelLoadError(
+        f"{path} is an ONNX model: {purpose} needs PyTorch weights; use {_exported_from(path)} instead"
+    )
 
 
 def _exported_from(onnx_path: Path) -> str:

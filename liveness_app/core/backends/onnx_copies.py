@@ -8,6 +8,7 @@ checkpoint's in PyTorch: :func:`.onnx_guard.trial_run` with a reference) or in t
 ``models/onnx-copies.json`` (the shipped pairs, checked by a test); any other copy is checked first. A copy that fails (corrupt, another network, another threshold) is
 passed over and, in the cache, exported again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,11 @@ class VerifiedCopies:
             data = {}  # unreadable: every copy is checked again, nothing worse
         if not isinstance(data, dict):
             return {}
-        return {k: [d for d in v if isinstance(d, str)] for k, v in data.items()
-                if isinstance(k, str) and isinstance(v, list)}
+        return {
+            k: [d for d in v if isinstance(d, str)]
+            for k, v in data.items()
+            if isinstance(k, str) and isinstance(v, list)
+        }
 
     def _read(self) -> dict[str, list[str]]:
         return self._read_file(self.path)
@@ -86,8 +90,9 @@ def open_copy(checkpoint: Path, cache_dir: Path) -> tuple[OnnxScorer, ModelMeta,
     return (*_load_checked(cached, checkpoint, digest, record, ours=True), cached)
 
 
-def _load_checked(copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies,
-                  ours: bool = False) -> tuple[OnnxScorer, ModelMeta]:
+def _load_checked(
+    copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies, ours: bool = False
+) -> tuple[OnnxScorer, ModelMeta]:
     """``copy`` loaded from one read of its bytes (the bytes hashed are the bytes run), compared with the
     checkpoint unless its hash is recorded; ``ours``: this project just exported it (recorded first)."""
     data = read_model_bytes(copy)

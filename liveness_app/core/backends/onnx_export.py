@@ -12,6 +12,7 @@ The model's metadata (:class:`.meta.ModelMeta`: preprocessing, threshold, class 
 summary) travels as one JSON entry of the graph's ``metadata_props`` (:data:`META_KEY`), with the SHA-256
 of the checkpoint it came from, so a converted copy can be matched to its source.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,13 @@ def hardswish_slope(x: torch.Tensor) -> torch.Tensor:
 def head_input_gradient(classifier: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
     """d logit / d z (N x D) for the classifier head, from forward operations only (eval mode: dropout is
     the identity). Raises ExportError for a layer whose derivative is not written here."""
-    forward = {nn.Linear: lambda layer, h: layer(h), nn.Hardswish: lambda layer, h: F.hardswish(h),
-               nn.ReLU: lambda layer, h: F.relu(h), nn.Dropout: lambda layer, h: h, nn.Identity: lambda layer, h: h}
+    forward = {
+        nn.Linear: lambda layer, h: layer(h),
+        nn.Hardswish: lambda layer, h: F.hardswish(h),
+        nn.ReLU: lambda layer, h: F.relu(h),
+        nn.Dropout: lambda layer, h: h,
+        nn.Identity: lambda layer, h: h,
+    }
     inputs = []
     h = z
     for layer in classifier:
@@ -63,8 +69,13 @@ def head_input_gradient(classifier: nn.Sequential, z: torch.Tensor) -> torch.Ten
     return grad
 
 
-def head_cam(model: LivenessNet, features: torch.Tensor, texture: torch.Tensor | None, logits: torch.Tensor,
-             threshold: torch.Tensor) -> torch.Tensor:
+def head_cam(
+    model: LivenessNet,
+    features: torch.Tensor,
+    texture: torch.Tensor | None,
+    logits: torch.Tensor,
+    threshold: torch.Tensor,
+) -> torch.Tensor:
     """Grad-CAM of the decision taken (the live logit when P(live) >= threshold, else its negative), from
     forward operations: the map :class:`.scorer.LivenessScorer` computes with autograd."""
     n, channels, height, width = features.shape
@@ -99,22 +110,40 @@ def export_onnx(checkpoint: Path, out: Path, source_sha256: str | None = None) -
     checkpoint, out = Path(checkpoint), Path(out)
     model, meta = load_checkpoint(checkpoint, "cpu")
     if model.texture is not None:
-        raise ExportError(f"{checkpoint.name}: models with colour-LBP fusion (lbp_grid > 0) cannot be "
-                          "exported: their histogram step has no ONNX equivalent")
+        raise ExportError(
+            f"{checkpoint.name}: models with colour-LBP fusion (lbp_grid > 0) cannot be "
+            "exported: their histogram step has no ONNX equivalent"
+        )
     size = meta.preprocessing.input_size
     example = (torch.zeros(2, 3, size, size), torch.tensor([meta.threshold], dtype=torch.float32))
-    metadata = _plain({**meta.to_dict(), "onnx": {"inputs": list(INPUTS), "outputs": list(OUTPUTS),
-                                                  "source": checkpoint.name,
-                                                  "source_sha256": source_sha256 or file_sha256(checkpoint)}})
+    metadata = _plain(
+        {
+            **meta.to_dict(),
+            "onnx": {
+                "inputs": list(INPUTS),
+                "outputs": list(OUTPUTS),
+                "source": checkpoint.name,
+                "source_sha256": source_sha256 or file_sha256(checkpoint),
+            },
+        }
+    )
     batch = torch.export.Dim("batch", min=1, max=64)
     try:
         # the exporter prints its progress and warns about its own internals: neither is the user's business
         with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(ScoreAndCam(model), example, dynamo=True, opset_version=OPSET,
-                                        input_names=list(INPUTS), output_names=list(OUTPUTS),
-                                        dynamic_shapes=({0: batch}, None), external_data=False,
-                                        verbose=False, optimize=True)
+            program = torch.onnx.export(
+                ScoreAndCam(model),
+                example,
+                dynamo=True,
+                opset_version=OPSET,
+                input_names=list(INPUTS),
+                output_names=list(OUTPUTS),
+                dynamic_shapes=({0: batch}, None),
+                external_data=False,
+                verbose=False,
+                optimize=True,
+            )
     except Exception as exc:  # the exporter raises many types; all mean "this model cannot be exported"
         # torch's message runs to a page of advice; its first line and its summary say what broke
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -11,6 +11,7 @@
    inputs with the checkpoint in PyTorch and the outputs must agree: a derived file is trusted for what it
    computes, never for what it says about itself.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,15 +29,68 @@ from ..meta import ModelLoadError
 
 # Every operator in the graphs liveness-export writes (MobileNetV3-Large and V2, score and Grad-CAM), and
 # the plain layers a compatible network may add. Nothing with a subgraph, a sequence or a loop.
-ALLOWED_OPS = frozenset({
-    "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Pow", "Exp", "Log", "Reciprocal", "Min", "Max",
-    "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softmax",
-    "Conv", "BatchNormalization", "Gemm", "MatMul", "GlobalAveragePool", "AveragePool", "MaxPool",
-    "ReduceMax", "ReduceMean", "ReduceSum", "ReduceMin", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-    "Transpose", "Concat", "Slice", "Gather", "Shape", "Expand", "Cast", "Identity", "Constant", "Where",
-    "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "Not", "And", "Or", "Dropout", "Pad",
-    "ConstantOfShape",  # a constant tensor of a given shape (HyperFAS's graph pads with one)
-})
+ALLOWED_OPS = frozenset(
+    {
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Neg",
+        "Abs",
+        "Sqrt",
+        "Pow",
+        "Exp",
+        "Log",
+        "Reciprocal",
+        "Min",
+        "Max",
+        "Relu",
+        "LeakyRelu",
+        "PRelu",
+        "Clip",
+        "Sigmoid",
+        "HardSigmoid",
+        "HardSwish",
+        "Tanh",
+        "Softmax",
+        "Conv",
+        "BatchNormalization",
+        "Gemm",
+        "MatMul",
+        "GlobalAveragePool",
+        "AveragePool",
+        "MaxPool",
+        "ReduceMax",
+        "ReduceMean",
+        "ReduceSum",
+        "ReduceMin",
+        "Reshape",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Transpose",
+        "Concat",
+        "Slice",
+        "Gather",
+        "Shape",
+        "Expand",
+        "Cast",
+        "Identity",
+        "Constant",
+        "Where",
+        "Less",
+        "LessOrEqual",
+        "Greater",
+        "GreaterOrEqual",
+        "Equal",
+        "Not",
+        "And",
+        "Or",
+        "Dropout",
+        "Pad",
+        "ConstantOfShape",  # a constant tensor of a given shape (HyperFAS's graph pads with one)
+    }
+)
 TRIAL_TIMEOUT_S = 60.0  # the shipped graphs open and run in under a second; a busy CI machine is slower
 REFERENCE_TIMEOUT_S = 240.0  # with the PyTorch comparison: importing torch alone takes seconds
 TRIAL_MEMORY_BYTES = 4 * 2**30  # address space of the child while ONNX Runtime runs (about 0.4 GiB used)
@@ -58,32 +112,46 @@ def _schema() -> dict[str, Any]:
         "Opset": [("domain", 1, F.TYPE_STRING, False)],
         "Tensor": [("external_data", 13, "Entry", True), ("data_location", 14, F.TYPE_INT32, False)],
         "Sparse": [("values", 1, "Tensor", False), ("indices", 2, "Tensor", False)],
-        "Attribute": [("t", 5, "Tensor", False), ("g", 6, "Graph", False), ("tensors", 10, "Tensor", True),
-                      ("graphs", 11, "Graph", True), ("sparse_tensor", 22, "Sparse", False),
-                      ("sparse_tensors", 23, "Sparse", True)],
-        "Node": [("op_type", 4, F.TYPE_STRING, False), ("attribute", 5, "Attribute", True),
-                 ("domain", 7, F.TYPE_STRING, False)],
-        "Graph": [("node", 1, "Node", True), ("initializer", 5, "Tensor", True),
-                  ("sparse_initializer", 15, "Sparse", True)],
+        "Attribute": [
+            ("t", 5, "Tensor", False),
+            ("g", 6, "Graph", False),
+            ("tensors", 10, "Tensor", True),
+            ("graphs", 11, "Graph", True),
+            ("sparse_tensor", 22, "Sparse", False),
+            ("sparse_tensors", 23, "Sparse", True),
+        ],
+        "Node": [
+            ("op_type", 4, F.TYPE_STRING, False),
+            ("attribute", 5, "Attribute", True),
+            ("domain", 7, F.TYPE_STRING, False),
+        ],
+        "Graph": [
+            ("node", 1, "Node", True),
+            ("initializer", 5, "Tensor", True),
+            ("sparse_initializer", 15, "Sparse", True),
+        ],
         "Function": [("name", 1, F.TYPE_STRING, False)],
-        "Model": [("graph", 7, "Graph", False), ("opset_import", 8, "Opset", True),
-                  ("metadata_props", 14, "Entry", True), ("functions", 25, "Function", True)],
+        "Model": [
+            ("graph", 7, "Graph", False),
+            ("opset_import", 8, "Opset", True),
+            ("metadata_props", 14, "Entry", True),
+            ("functions", 25, "Function", True),
+        ],
     }
-    proto = descriptor_pb2.FileDescriptorProto(name="liveness_onnx_subset.proto", package="lsonnx",
-                                               syntax="proto2")
+    proto = descriptor_pb2.FileDescriptorProto(name="liveness_onnx_subset.proto", package="lsonnx", syntax="proto2")
     for name, specs in fields.items():
         message = proto.message_type.add(name=name)
         for field_name, number, kind, repeated in specs:
-            f = message.field.add(name=field_name, number=number,
-                                  label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
+            f = message.field.add(
+                name=field_name, number=number, label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL
+            )
             if isinstance(kind, str):
                 f.type, f.type_name = F.TYPE_MESSAGE, f".lsonnx.{kind}"
             else:
                 f.type = kind
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"lsonnx.{name}"))
-            for name in fields}
+    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"lsonnx.{name}")) for name in fields}
 
 
 @dataclass(frozen=True)
@@ -108,8 +176,9 @@ def inspect_graph(data: bytes, name: str) -> GraphFacts:
         raise ModelLoadError(f"{name}: defines functions ({model.functions[0].name!r}); a liveness graph needs none")
     domains = {o.domain for o in model.opset_import} - {"", "ai.onnx"}
     if domains:
-        raise ModelLoadError(f"{name}: uses operator domain(s) {sorted(domains)}; only the standard ONNX "
-                             "operators are allowed")
+        raise ModelLoadError(
+            f"{name}: uses operator domain(s) {sorted(domains)}; only the standard ONNX operators are allowed"
+        )
     _check_graph(model.graph, name)
     return GraphFacts({e.key: e.value for e in model.metadata_props})
 
@@ -120,14 +189,17 @@ def _check_graph(graph: Any, name: str) -> None:
     for node in graph.node:
         if node.domain not in ("", "ai.onnx") or node.op_type not in ALLOWED_OPS:
             op = f"{node.domain}.{node.op_type}" if node.domain else node.op_type
-            raise ModelLoadError(f"{name}: uses the operator {op!r}, which a liveness graph does not need "
-                                 "(loops, conditionals and custom operators are refused)")
+            raise ModelLoadError(
+                f"{name}: uses the operator {op!r}, which a liveness graph does not need "
+                "(loops, conditionals and custom operators are refused)"
+            )
         for attr in node.attribute:
             if attr.HasField("g") or attr.graphs:
                 raise ModelLoadError(f"{name}: the operator {node.op_type!r} carries a subgraph")
             tensors = [attr.t] if attr.HasField("t") else []
-            tensors += list(attr.tensors) + [t for s in [attr.sparse_tensor, *attr.sparse_tensors]
-                                             for t in (s.values, s.indices)]
+            tensors += list(attr.tensors) + [
+                t for s in [attr.sparse_tensor, *attr.sparse_tensors] for t in (s.values, s.indices)
+            ]
             for tensor in tensors:
                 _check_tensor(tensor, name)
 
@@ -135,19 +207,26 @@ def _check_graph(graph: Any, name: str) -> None:
 def _check_tensor(tensor: Any, name: str) -> None:
     if tensor.data_location == 1 or tensor.external_data:  # TensorProto.EXTERNAL
         where = next((e.value for e in tensor.external_data if e.key == "location"), "?")
-        raise ModelLoadError(f"{name}: its weights point to external data ({where!r}); a model must be one "
-                             "self-contained file, so this one is refused unread")
+        raise ModelLoadError(
+            f"{name}: its weights point to external data ({where!r}); a model must be one "
+            "self-contained file, so this one is refused unread"
+        )
 
 
-def trial_run(data: bytes, name: str, size: int, threads: int, reference: Path | None = None,
-              timeout_s: float | None = None) -> dict[str, Any] | None:
+def trial_run(
+    data: bytes, name: str, size: int, threads: int, reference: Path | None = None, timeout_s: float | None = None
+) -> dict[str, Any] | None:
     """Open and run the graph in a child process (see the module docstring); :class:`ModelLoadError` when
     it fails, exceeds the limits, or (with ``reference``) does not compute what the checkpoint does.
     Returns the reference checkpoint's metadata (as a dict), or None without a reference."""
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or Qt state inherited
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send, data, size, threads, str(reference) if reference else None),
-                        name="onnx-trial", daemon=True)
+    child = ctx.Process(
+        target=_child,
+        args=(send, data, size, threads, str(reference) if reference else None),
+        name="onnx-trial",
+        daemon=True,
+    )
     limit = timeout_s or (REFERENCE_TIMEOUT_S if reference else TRIAL_TIMEOUT_S)
     started = _aborts[0]
     child.start()
@@ -164,8 +243,10 @@ def trial_run(data: bytes, name: str, size: int, threads: int, reference: Path |
     if answer is None:
         raise ModelLoadError(f"{name}: the graph did not finish a trial run in {limit:.0f} s; refused")
     if answer[0] == "died":
-        raise ModelLoadError(f"{name}: the trial run of the graph crashed or ran past "
-                             f"{TRIAL_MEMORY_BYTES / 2**30:.0f} GiB of memory (exit code {child.exitcode}); refused")
+        raise ModelLoadError(
+            f"{name}: the trial run of the graph crashed or ran past "
+            f"{TRIAL_MEMORY_BYTES / 2**30:.0f} GiB of memory (exit code {child.exitcode}); refused"
+        )
     if answer[0] != "ok":
         raise ModelLoadError(f"{name}: {answer[1]}")
     return answer[1]
@@ -213,8 +294,12 @@ def _child(conn: Any, data: bytes, size: int, threads: int, reference: str | Non
     except ModelLoadError as exc:
         conn.send(("refused", str(exc)))
     except MemoryError:
-        conn.send(("refused", f"the trial run of the graph needed more than "
-                              f"{TRIAL_MEMORY_BYTES / 2**30:.0f} GiB of memory; refused"))
+        conn.send(
+            (
+                "refused",
+                f"the trial run of the graph needed more than {TRIAL_MEMORY_BYTES / 2**30:.0f} GiB of memory; refused",
+            )
+        )
     except Exception as exc:  # ORT's own error types: the graph cannot run
         conn.send(("refused", f"the graph fails on a trial input ({type(exc).__name__}: {str(exc)[:160]})"))
     finally:
@@ -231,11 +316,7 @@ def _run_graph(data: bytes, size: int, threads: int) -> tuple[np.ndarray, np.nda
     """Scores and maps of the fixed inputs, each checked to be probabilities and maps in [0, 1]."""
     import onnxruntime as ort
 
-    from .onnx_scorer import check_io
-
-    from .onnx_scorer import check_outputs
-
-    from .onnx_scorer import session_options
+    from .onnx_scorer import check_io, check_outputs, session_options
 
     session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
     check_io(session, size)
@@ -258,9 +339,13 @@ def _compare(outputs: tuple[np.ndarray, np.ndarray], reference: Path, size: int)
     model, meta = load_checkpoint(reference, "cpu")
     with torch.no_grad():
         scores, cams = ScoreAndCam(model)(torch.from_numpy(fixed_inputs(size)), torch.tensor([0.5]))
-    worst = (float(np.max(np.abs(scores.numpy() - outputs[0]))),
-             float(np.max(np.abs(cams.numpy() - outputs[1]))) if cams.shape == outputs[1].shape else float("inf"))
+    worst = (
+        float(np.max(np.abs(scores.numpy() - outputs[0]))),
+        float(np.max(np.abs(cams.numpy() - outputs[1]))) if cams.shape == outputs[1].shape else float("inf"),
+    )
     if not (worst[0] <= SCORE_TOLERANCE and worst[1] <= CAM_TOLERANCE):
-        raise ModelLoadError(f"its scores and maps differ from {reference.name}'s (by up to {worst[0]:.2g} and "
-                             f"{worst[1]:.2g}) on fixed inputs: it is not an export of that checkpoint")
+        raise ModelLoadError(
+            f"its scores and maps differ from {reference.name}'s (by up to {worst[0]:.2g} and "
+            f"{worst[1]:.2g}) on fixed inputs: it is not an export of that checkpoint"
+        )
     return meta.to_dict()

@@ -6,6 +6,7 @@ run in a child process under time and memory limits), its metadata as :class:`.m
 checkpoint's, its inputs and outputs by name and shape. Every score it gives later is checked to be a
 probability. Any failure is a :class:`.meta.ModelLoadError` that names the file.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ import numpy as np
 
 from ..cpu import scoring_threads
 from ..meta import ModelLoadError, ModelMeta
-from .onnx_guard import inspect_graph, trial_run
 from ..scores import ScoreOutput
+from .onnx_guard import inspect_graph, trial_run
 
 META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
 INPUTS = ("input", "threshold")
@@ -42,8 +43,10 @@ class OnnxScorer:
     def __call__(self, batch: np.ndarray, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
         """Score an NCHW float32 batch; the graph computes the map with the score (a few per cent of it)."""
         t0 = time.perf_counter()
-        feed = {"input": np.ascontiguousarray(batch, dtype=np.float32),
-                "threshold": np.asarray([threshold], dtype=np.float32)}
+        feed = {
+            "input": np.ascontiguousarray(batch, dtype=np.float32),
+            "threshold": np.asarray([threshold], dtype=np.float32),
+        }
         wanted = list(OUTPUTS) if with_cam else ["score"]
         outputs = self.session.run(wanted, feed)
         ms = (time.perf_counter() - t0) * 1e3
@@ -63,8 +66,9 @@ def session_options(threads: int | None = None) -> Any:
     return options
 
 
-def load_onnx(path: Path, threads: int | None = None, reference: Path | None = None
-              ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
+def load_onnx(
+    path: Path, threads: int | None = None, reference: Path | None = None
+) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
     """Scorer, metadata and the graph's own export notes (``source_sha256``, ...) for a Liveness Studio
     ONNX file; :class:`ModelLoadError` for anything else. ``reference``: the checkpoint this file must be an
     export of (its outputs are compared with the checkpoint's in the trial run)."""
@@ -90,8 +94,9 @@ def read_model_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def load_onnx_bytes(data: bytes, name: str, threads: int | None = None, reference: Path | None = None
-                    ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
+def load_onnx_bytes(
+    data: bytes, name: str, threads: int | None = None, reference: Path | None = None
+) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
     """:func:`load_onnx` for a graph already read into memory; ``name`` is the file's, for messages."""
     try:
         import onnxruntime as ort
@@ -101,8 +106,10 @@ def load_onnx_bytes(data: bytes, name: str, threads: int | None = None, referenc
     size, threads = meta.preprocessing.input_size, threads or scoring_threads()
     own = trial_run(data, name, size, threads, reference)  # a child process: a hostile graph is abandoned there
     if reference is not None and own is not None and _plain_meta(ModelMeta.from_dict(own)) != _plain_meta(meta):
-        raise ModelLoadError(f"{name}: its metadata (threshold {meta.threshold:.3f}, model {meta.name!r}) is "
-                             f"not {reference.name}'s: it is not an export of that checkpoint")
+        raise ModelLoadError(
+            f"{name}: its metadata (threshold {meta.threshold:.3f}, model {meta.name!r}) is "
+            f"not {reference.name}'s: it is not an export of that checkpoint"
+        )
     try:
         session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
         check_io(session, size)
@@ -122,8 +129,10 @@ def _plain_meta(meta: ModelMeta) -> dict[str, Any]:
 
 def _metadata(path: Path, props: dict[str, str]) -> tuple[ModelMeta, dict[str, Any]]:
     if META_KEY not in props:
-        raise ModelLoadError(f"{path.name}: an ONNX model, but not a Liveness Studio one (no '{META_KEY}' "
-                             "metadata); export checkpoints with liveness-export")
+        raise ModelLoadError(
+            f"{path.name}: an ONNX model, but not a Liveness Studio one (no '{META_KEY}' "
+            "metadata); export checkpoints with liveness-export"
+        )
     try:
         data = json.loads(props[META_KEY])
     except (ValueError, RecursionError) as exc:
@@ -148,18 +157,30 @@ def check_io(session: Any, size: int) -> None:
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = [o.name for o in session.get_outputs()]
     if set(inputs) != set(INPUTS) or set(outputs) != set(OUTPUTS):
-        raise ModelLoadError(f"inputs {sorted(inputs)} and outputs {outputs} are not "
-                             f"{list(INPUTS)} and {list(OUTPUTS)}")
+        raise ModelLoadError(
+            f"inputs {sorted(inputs)} and outputs {outputs} are not {list(INPUTS)} and {list(OUTPUTS)}"
+        )
     if list(inputs["input"][1:]) != [3, size, size]:
-        raise ModelLoadError(f"input shape {inputs['input']} does not match its "
-                             f"preprocessing (N x 3 x {size} x {size})")
+        raise ModelLoadError(
+            f"input shape {inputs['input']} does not match its preprocessing (N x 3 x {size} x {size})"
+        )
 
 
 def check_outputs(score: Any, cam: Any, n: int) -> None:
     """``n`` probabilities and ``n`` maps in [0, 1]; :class:`ModelLoadError` for anything else."""
-    ok = (np.shape(score) == (n,) and np.ndim(cam) == 3 and np.shape(cam)[0] == n
-          and np.all(np.isfinite(score)) and float(np.min(score)) >= 0.0 and float(np.max(score)) <= 1.0
-          and np.all(np.isfinite(cam)) and float(np.min(cam)) >= 0.0 and float(np.max(cam)) <= 1.0 + 1e-5)
+    ok = (
+        np.shape(score) == (n,)
+        and np.ndim(cam) == 3
+        and np.shape(cam)[0] == n
+        and np.all(np.isfinite(score))
+        and float(np.min(score)) >= 0.0
+        and float(np.max(score)) <= 1.0
+        and np.all(np.isfinite(cam))
+        and float(np.min(cam)) >= 0.0
+        and float(np.max(cam)) <= 1.0 + 1e-5
+    )
     if not ok:
-        raise ModelLoadError(f"on a trial input the graph gives score shape {np.shape(score)} and map shape "
-                             f"{np.shape(cam)}, not {n} probabilities and maps in [0, 1]")
+        raise ModelLoadError(
+            f"on a trial input the graph gives score shape {np.shape(score)} and map shape "
+            f"{np.shape(cam)}, not {n} probabilities and maps in [0, 1]"
+        )

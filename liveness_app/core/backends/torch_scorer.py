@@ -11,6 +11,7 @@ block this gives exactly the textbook Grad-CAM map (the gradient of the logit w.
 activations only flows through the head), at a few per cent of the cost of a full backward pass. The map explains the decision taken: the live logit when the
 face is judged live, its negative when judged spoof.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,8 +38,7 @@ def forward_parts(model: LivenessNet, x: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 @torch.no_grad()
-def score_tensor(model: LivenessNet, x: torch.Tensor, embeddings: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
+def score_tensor(model: LivenessNet, x: torch.Tensor, embeddings: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) per row of a batch on the model's device and, if asked, the vector the classifier sees
     (pooled CNN features, + texture): the one way every part of the project scores."""
     features, texture, logits = forward_parts(model, x)
@@ -69,8 +69,7 @@ class LivenessScorer:
         """Status-bar label: where the model runs."""
         return describe(self.device)
 
-    def __call__(self, batch: np.ndarray | torch.Tensor, with_cam: bool = False,
-                 threshold: float = 0.5) -> ScoreOutput:
+    def __call__(self, batch: np.ndarray | torch.Tensor, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
         """Score an NCHW batch prepared by :mod:`liveness_app.core.preprocess`."""
         t0 = time.perf_counter()
         x = torch.as_tensor(batch).to(self.device, memory_format=torch.channels_last, non_blocking=True)

@@ -1,4 +1,5 @@
 """The list of training data sources (recordings, labelled folders, manifest.csv datasets), checkable."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,10 @@ class DataSourceList(QWidget):
         self.list.setToolTip("Checked sources are used to train and to evaluate")
         self.list.setMaximumHeight(64)  # the dock shares its height with the model summary
         self.buttons = add_folder, add_dataset, remove = (
-            QPushButton("Add folder..."), QPushButton("Add dataset..."), QPushButton("Remove"))
+            QPushButton("Add folder..."),
+            QPushButton("Add dataset..."),
+            QPushButton("Remove"),
+        )
         add_folder.setToolTip("A folder with one sub-folder per label (live, print, ...) of images or videos")
         add_dataset.setToolTip("A manifest.csv listing files with their label and subject")
         add_folder.clicked.connect(self._add_folder)
@@ -49,8 +53,9 @@ class DataSourceList(QWidget):
     def sources(self) -> list[str]:
         """The checked data specs."""
         items = (self.list.item(i) for i in range(self.list.count()))
-        return [i.data(Qt.ItemDataRole.UserRole) for i in items
-                if i is not None and i.checkState() == Qt.CheckState.Checked]
+        return [
+            i.data(Qt.ItemDataRole.UserRole) for i in items if i is not None and i.checkState() == Qt.CheckState.Checked
+        ]
 
     def missing_data(self) -> str:
         """Why there is nothing to train on ("" when there may be)."""
@@ -58,8 +63,10 @@ class DataSourceList(QWidget):
         if not specs:
             return "No data selected: check at least one data source, or add a folder or dataset."
         if specs == [str(paths.recordings_dir())] and not (paths.recordings_dir() / MANIFEST_NAME).is_file():
-            return ("No recordings yet: record live and attack sessions of at least two subjects in the "
-                    "Recording panel, or add a folder or dataset.")
+            return (
+                "No recordings yet: record live and attack sessions of at least two subjects in the "
+                "Recording panel, or add a folder or dataset."
+            )
         return ""
 
     def _remove_selected(self) -> None:

@@ -1,12 +1,24 @@
 """Side panels and small controls: model summary, per-face list, threshold control."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
-                             QLabel, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.overlay import VERDICT_RGB
 from ...core.pipeline import FrameResult, LoadedModel
@@ -57,8 +69,10 @@ def trained_on(training: dict[str, Any]) -> str:
             labels = ", ".join(f"{k} {v:,}" for k, v in train.get("per_label", {}).items())
             dev = [str(g) for g in data.get("dev_groups", [])]
             shown = ", ".join(dev[:3]) + (f" and {len(dev) - 3} more" if len(dev) > 3 else "")
-            return (f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
-                    f"dev groups: {shown or 'none'}")
+            return (
+                f"{train.get('samples', 0):,} samples from {train.get('groups', '?')} groups ({labels}); "
+                f"dev groups: {shown or 'none'}"
+            )
         except (TypeError, ValueError, AttributeError):
             return summarise(data)
     for key in ("data", "data_summary", "dataset", "datasets"):
@@ -72,10 +86,13 @@ def metrics_line(metrics: dict[str, Any]) -> str:
     parts = []
     for split, value in metrics.items():
         frame = value.get("frame") if isinstance(value, dict) else None
-        if isinstance(frame, dict) and all(isinstance(frame.get(k), (int, float)) and
-                                           not isinstance(frame.get(k), bool) for k in ("auc", "eer", "acer")):
-            parts.append(f"{split}: AUC {frame['auc']:.3f}, EER {100 * frame['eer']:.1f} %, "
-                         f"ACER {100 * frame['acer']:.1f} %")
+        if isinstance(frame, dict) and all(
+            isinstance(frame.get(k), (int, float)) and not isinstance(frame.get(k), bool)
+            for k in ("auc", "eer", "acer")
+        ):
+            parts.append(
+                f"{split}: AUC {frame['auc']:.3f}, EER {100 * frame['eer']:.1f} %, ACER {100 * frame['acer']:.1f} %"
+            )
     return "; ".join(parts) if parts else summarise(metrics)
 
 

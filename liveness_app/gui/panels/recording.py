@@ -7,6 +7,7 @@ recording: progress, why a recording was refused or failed. Record is enabled on
 frame (its size is the video's). Labels are data (``assets/labels.json``), not code. Status-bar text goes
 out by ``message``; the composition root wires it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,11 +21,11 @@ from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageB
 from ... import paths
 from ...core.recorder import SessionStore, load_labels
 from ...core.sessions import RECORDING
-from .info import button_row
-from .session_list import REC_COLOUR, SessionList, fill_label_combo
 from ..recorder_service import RecorderService
 from ..tasks import TaskWorker, error_text
 from ..workers import StreamController, start_in_thread, stop_thread
+from .info import button_row
+from .session_list import REC_COLOUR, SessionList, fill_label_combo
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,26 @@ class RecordingPanel(QWidget):
     recovered = pyqtSignal(list)  # ids of sessions a crash had left unfinished, settled off the GUI thread
     message = pyqtSignal(str, int)  # status-bar text, milliseconds to show it
 
-    def __init__(self, controller: StreamController, store: SessionStore | None = None,
-                 labels_path: Path | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        controller: StreamController,
+        store: SessionStore | None = None,
+        labels_path: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.counts_label = QLabel()
         self.labels = self._load_labels(labels_path or paths.asset_path("labels.json"))
         self.store = store or self._open_store()
         self.session_list = SessionList(self.store, self.labels)
         self.table, self.relabel_button, self.delete_button = (
-            self.session_list.table, self.session_list.relabel_button, self.session_list.delete_button)
-        self.recorder_service = RecorderService(controller, self.store, [lab["name"] for lab in self.labels],
-                                                self._list_problem, parent=self)
+            self.session_list.table,
+            self.session_list.relabel_button,
+            self.session_list.delete_button,
+        )
+        self.recorder_service = RecorderService(
+            controller, self.store, [lab["name"] for lab in self.labels], self._list_problem, parent=self
+        )
         self._build()
         fill_label_combo(self.label_combo, self.labels)
         self._recovery: tuple[TaskWorker, QThread] | None = None
@@ -117,14 +127,18 @@ class RecordingPanel(QWidget):
         store, abort = self.store, self._recovery_abort
         worker = TaskWorker(lambda: store.recover(abort))
         worker.returned.connect(self._on_recovered)
-        worker.errored.connect(lambda exc: self.message.emit(
-            f"Recordings: cannot check for interrupted sessions: {error_text(exc)}", 15000))
+        worker.errored.connect(
+            lambda exc: self.message.emit(
+                f"Recordings: cannot check for interrupted sessions: {error_text(exc)}", 15000
+            )
+        )
         self._recovery = (worker, start_in_thread(worker))
 
     def _on_recovered(self, ids: list[str]) -> None:
         if ids:
-            self.message.emit(f"Recovered {len(ids)} recording(s) cut short by a crash or power loss; "
-                              "see the Recording panel", 15000)
+            self.message.emit(
+                f"Recovered {len(ids)} recording(s) cut short by a crash or power loss; see the Recording panel", 15000
+            )
             self.refresh_sessions()
         self.recovered.emit(list(ids))
 
@@ -141,8 +155,9 @@ class RecordingPanel(QWidget):
 
     def start_recording(self) -> bool:
         """Record a session of the label, subject and notes entered here (:meth:`RecorderService.start`)."""
-        return self.recorder_service.start(self.label_combo.currentText(), self.subject_edit.text(),
-                                           self.notes_edit.text())
+        return self.recorder_service.start(
+            self.label_combo.currentText(), self.subject_edit.text(), self.notes_edit.text()
+        )
 
     def stop_recording(self, reason: str = "") -> dict[str, Any] | None:
         """Finish the session (safe to call when idle); returns its manifest entry."""

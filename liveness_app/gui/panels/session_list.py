@@ -7,6 +7,7 @@ reported above the table, with an offer to set it aside (renamed, not deleted) a
 A list of many thousand sessions shows the newest :data:`MAX_ROWS` (all stay in :meth:`SessionList.sessions`):
 a table item per cell of 100,000 sessions took seconds and gigabytes before the window could open.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,22 @@ from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                             QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableWidget,
-                             QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.recorder import RecorderError, SessionStore
 from ...core.sessions import RECORDING, InvalidEntry, ManifestError, shown
@@ -39,7 +53,8 @@ def fill_label_combo(combo: QComboBox, labels: list[dict[str, Any]], current: st
         combo.addItem(lab["name"])
         combo.setItemData(combo.count() - 1, str(lab.get("description", "")), Qt.ItemDataRole.ToolTipRole)
     combo.currentIndexChanged.connect(
-        lambda i: combo.setToolTip(str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "")))
+        lambda i: combo.setToolTip(str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or ""))
+    )
     if current:
         combo.setCurrentText(current)
     combo.setToolTip(str(combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""))
@@ -73,16 +88,28 @@ def local_time(iso: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 def session_row(s: dict[str, Any]) -> tuple[str, ...]:
     """The table's cells for one (validated) manifest entry."""
     status = s["status"] + (" (recovered)" if s.get("recovered") else "")
-    return (local_time(s["date"], "%m-%d %H:%M"), s["label"], s["subject"], f"{s['duration_s']:.1f} s",
-            str(s["frames"]), status)
+    return (
+        local_time(s["date"], "%m-%d %H:%M"),
+        s["label"],
+        s["subject"],
+        f"{s['duration_s']:.1f} s",
+        str(s["frames"]),
+        status,
+    )
 
 
 def invalid_row(bad: InvalidEntry) -> tuple[str, ...]:
     """Cells for a refused entry: what can be shown of it as text, and why it was refused."""
     raw = bad.raw if isinstance(bad.raw, dict) else {}
     text = lambda key: shown(raw.get(key, ""))[:40]  # noqa: E731
-    return (local_time(raw.get("date", ""), "%m-%d %H:%M"), text("label"), text("subject"), "", "",
-            f"invalid: {bad.reason}")
+    return (
+        local_time(raw.get("date", ""), "%m-%d %H:%M"),
+        text("label"),
+        text("subject"),
+        "",
+        "",
+        f"invalid: {bad.reason}",
+    )
 
 
 class SessionList(QWidget):
@@ -91,8 +118,7 @@ class SessionList(QWidget):
     message = pyqtSignal(str)
     changed = pyqtSignal()  # re-read: the manifest was set aside, a session relabelled or deleted
 
-    def __init__(self, store: SessionStore | None, labels: list[dict[str, Any]],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, store: SessionStore | None, labels: list[dict[str, Any]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.labels = store, labels
         self.manifest_error = ""  # why the manifest cannot be read ("" when it can)
@@ -162,14 +188,24 @@ class SessionList(QWidget):
             self.table.setRowCount(0)  # drops the old items at once instead of reusing them cell by cell
             self.table.setRowCount(len(sessions) + len(invalid))
             for row, s in enumerate(sessions):
-                self._fill_row(row, session_row(s), s["id"], REC_COLOUR if s["status"] == RECORDING else None,
-                               "\n".join(filter(None, [local_time(s["date"]), s["notes"]])))
+                self._fill_row(
+                    row,
+                    session_row(s),
+                    s["id"],
+                    REC_COLOUR if s["status"] == RECORDING else None,
+                    "\n".join(filter(None, [local_time(s["date"]), s["notes"]])),
+                )
                 if s["id"] == selected:
                     self.table.selectRow(row)
             for i, bad in enumerate(invalid, start=len(sessions)):
-                self._fill_row(i, invalid_row(bad), None, INVALID_COLOUR,
-                               f"Entry {bad.index + 1} of manifest.json was refused and is never opened or "
-                               f"deleted from here: {bad.reason}")
+                self._fill_row(
+                    i,
+                    invalid_row(bad),
+                    None,
+                    INVALID_COLOUR,
+                    f"Entry {bad.index + 1} of manifest.json was refused and is never opened or "
+                    f"deleted from here: {bad.reason}",
+                )
         finally:
             self.table.setUpdatesEnabled(True)
 
@@ -183,8 +219,9 @@ class SessionList(QWidget):
         self.note_label.setText(f"Showing {' and '.join(parts)}." if parts else "")
         self.note_label.setVisible(bool(parts))
 
-    def _fill_row(self, row: int, cells: tuple[str, ...], session_id: str | None, colour: QColor | None,
-                  tooltip: str) -> None:
+    def _fill_row(
+        self, row: int, cells: tuple[str, ...], session_id: str | None, colour: QColor | None, tooltip: str
+    ) -> None:
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, session_id)
@@ -196,11 +233,15 @@ class SessionList(QWidget):
 
     def _show_problem(self, invalid: list[InvalidEntry]) -> None:
         if self.manifest_error:
-            text = (f"The session list cannot be read: {self.manifest_error}. Nothing was changed; "
-                    "recording is off until it is fixed or set aside.")
+            text = (
+                f"The session list cannot be read: {self.manifest_error}. Nothing was changed; "
+                "recording is off until it is fixed or set aside."
+            )
         elif invalid:
-            text = (f"{len(invalid)} entr{'y' if len(invalid) == 1 else 'ies'} of the session list "
-                    "refused (greyed below, never opened or deleted from here).")
+            text = (
+                f"{len(invalid)} entr{'y' if len(invalid) == 1 else 'ies'} of the session list "
+                "refused (greyed below, never opened or deleted from here)."
+            )
         else:
             text = ""
         self.problem_label.setText(text)
@@ -256,14 +297,19 @@ class SessionList(QWidget):
         except ValueError as exc:  # validated on read; the file may have been swapped since
             self._warn(str(exc))
             return
-        text = (f"Delete the '{session['label']}' session of {session['subject'] or 'no subject'} "
-                f"({local_time(session['date'])}) and its video file?\n\n{path}")
+        text = (
+            f"Delete the '{session['label']}' session of {session['subject'] or 'no subject'} "
+            f"({local_time(session['date'])}) and its video file?\n\n{path}"
+        )
         if QMessageBox.question(self, "Delete session", text) != QMessageBox.StandardButton.Yes:
             return
         try:
             removed = self.store.delete(session["id"])
-            self.message.emit(f"Deleted {removed}" if removed else
-                              f"Removed the session from the list; its video {path} was already gone")
+            self.message.emit(
+                f"Deleted {removed}"
+                if removed
+                else f"Removed the session from the list; its video {path} was already gone"
+            )
         except (RecorderError, OSError) as exc:  # e.g. the file is a FIFO or a folder: nothing was removed
             self._warn(str(exc))
         self.refresh()
@@ -273,8 +319,10 @@ class SessionList(QWidget):
         """Rename the unreadable manifest (after asking), so that a new list can start."""
         if self.store is None or not self.manifest_error:
             return
-        text = (f"{self.store.path} cannot be read:\n{self.manifest_error}\n\nRename it (it is kept, "
-                "with the videos) and start a new session list?")
+        text = (
+            f"{self.store.path} cannot be read:\n{self.manifest_error}\n\nRename it (it is kept, "
+            "with the videos) and start a new session list?"
+        )
         if QMessageBox.question(self, "Session list", text) != QMessageBox.StandardButton.Yes:
             return
         try:

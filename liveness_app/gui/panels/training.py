@@ -9,6 +9,7 @@ it waits for the running step to end so that no thread outlives the window.
 The panel gets a ``model_provider`` (the active model, for fine-tuning and evaluation) and emits what the
 window acts on: ``model_trained`` (list it in the Model menu), ``use_model`` (switch to it), ``message``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,9 @@ from training.fit.loop import TrainEvent, fit
 
 from ... import paths
 from ...core.pipeline import LoadedModel
+from ..tasks import TaskRunner, error_text
 from .data_sources import DataSourceList
 from .info import button_row
-from ..tasks import TaskRunner, error_text
 from .training_form import TrainingForm, stamp
 
 
@@ -55,8 +56,12 @@ class TrainingPanel(QWidget):
     use_model = pyqtSignal(Path)  # the user asks to score with the new model
     message = pyqtSignal(str, int)  # status-bar text, milliseconds (0: until replaced)
 
-    def __init__(self, model_provider: Callable[[], LoadedModel | None],
-                 overrides: Mapping[str, Any] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model_provider: Callable[[], LoadedModel | None],
+        overrides: Mapping[str, Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._active_model = model_provider
         self.overrides: dict[str, Any] = dict(overrides or {})
@@ -161,21 +166,26 @@ class TrainingPanel(QWidget):
             self._show_progress(ev.step, ev.steps, f"Caching face crops {ev.step}/{ev.steps}")
         elif ev.kind == "batch":
             loss, phase = ev.metrics.get("loss"), (ev.phase or "epoch").capitalize()  # Epoch, Distil, Refit
-            self._show_progress((ev.epoch - 1) * ev.steps + ev.step, ev.epochs * ev.steps,
-                                f"{phase} {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
-                                + (f", loss {loss:.4f}" if loss is not None else ""))
+            self._show_progress(
+                (ev.epoch - 1) * ev.steps + ev.step,
+                ev.epochs * ev.steps,
+                f"{phase} {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
+                + (f", loss {loss:.4f}" if loss is not None else ""),
+            )
         elif ev.kind == "epoch":
             self.log_view.appendPlainText(ev.message)
             frame = ev.metrics.get("dev", {}).get("frame", {})
             if frame:
-                self.status_label.setText(f"Epoch {ev.epoch}/{ev.epochs}: dev AUC {_fmt(frame.get('auc'))}, "
-                                          f"ACER {_fmt(frame.get('acer'))}")
+                self.status_label.setText(
+                    f"Epoch {ev.epoch}/{ev.epochs}: dev AUC {_fmt(frame.get('auc'))}, ACER {_fmt(frame.get('acer'))}"
+                )
         elif ev.kind == "warning":  # e.g. files skipped while caching, with where the full list is
             self.log_view.appendPlainText(f"Warning: {ev.message}")
         elif ev.kind == "done":
             self.log_view.appendPlainText(ev.message)
-            self._show_progress(1, 1, "Done" if ev.model_path is None else
-                                f"Done: {Path(ev.model_path).name} is in the Model menu")
+            self._show_progress(
+                1, 1, "Done" if ev.model_path is None else f"Done: {Path(ev.model_path).name} is in the Model menu"
+            )
             if ev.model_path is not None and Path(ev.model_path).is_file():
                 self.new_model = Path(ev.model_path)
                 self.model_trained.emit(self.new_model)
@@ -193,16 +203,21 @@ class TrainingPanel(QWidget):
         if self._job is not None:
             return False
         model = self._active_model()
-        problem = ("No active model: choose one in the Model menu." if model is None
-                   else self.data.missing_data())
+        problem = "No active model: choose one in the Model menu." if model is None else self.data.missing_data()
         if problem:
             self._fail("evaluate", problem)
             return False
         assert model is not None  # problem says so otherwise
         out_dir = paths.user_data_dir() / "reports" / f"{model.meta.name or model.path.stem}-{stamp()}"
-        task = partial(evaluate_model, model.path, self.sources(), out_dir,
-                       frames_per_video=int(self.overrides.get("frames_per_video", 8)),
-                       cache_dir=paths.user_data_dir() / "cache", device=self.form.device_combo.currentText())
+        task = partial(
+            evaluate_model,
+            model.path,
+            self.sources(),
+            out_dir,
+            frames_per_video=int(self.overrides.get("frames_per_video", 8)),
+            cache_dir=paths.user_data_dir() / "cache",
+            device=self.form.device_combo.currentText(),
+        )
         self.report_label.hide()
         self.open_report_button.hide()
         self._start(task, "evaluate", out_dir, f"Evaluating {model.path.name}...")
@@ -253,8 +268,13 @@ class TrainingPanel(QWidget):
             outcome = "evaluated"
         if outcome == "cancelled":
             best = job.out_dir / "best.pt"
-            self._show_progress(0, 1, f"Cancelled. The best model so far is kept: {best}" if best.is_file()
-                                else "Cancelled before the first epoch ended; no model was saved.")
+            self._show_progress(
+                0,
+                1,
+                f"Cancelled. The best model so far is kept: {best}"
+                if best.is_file()
+                else "Cancelled before the first epoch ended; no model was saved.",
+            )
         self._set_busy(None)
         self.job_finished.emit(outcome)
 
@@ -280,4 +300,3 @@ class TrainingPanel(QWidget):
         if job is not None:
             self.message.emit("Stopping the training run...", 0)
             self._runner.shutdown()
-

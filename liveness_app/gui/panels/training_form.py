@@ -1,5 +1,6 @@
 """The training settings of the Training panel (name, epochs, input size, architecture, device, options)
 and the :class:`TrainConfig` they make."""
+
 from __future__ import annotations
 
 import re
@@ -53,30 +54,41 @@ class TrainingForm(QWidget):
         for arch, text in ARCH_CHOICES:
             self.arch_combo.addItem(text, arch)
         weights = paths.imagenet_weights("mobilenet_v2")
-        self.arch_combo.setToolTip("MobileNetV3-Large is the shipped architecture (trained from scratch). "
-                                   "MobileNetV2 starts from ImageNet weights: " +
-                                   (str(weights) if weights else "fetch them once with "
-                                    "'python scripts/fetch_imagenet_weights.py'"))
+        self.arch_combo.setToolTip(
+            "MobileNetV3-Large is the shipped architecture (trained from scratch). "
+            "MobileNetV2 starts from ImageNet weights: "
+            + (str(weights) if weights else "fetch them once with 'python scripts/fetch_imagenet_weights.py'")
+        )
         if weights is None:
             _disable_entry(self.arch_combo, 1)
         self.init_check = QCheckBox("Fine-tune the active model (short schedule)")
-        self.init_check.setToolTip("Start from the model in use, keep its architecture and preprocessing, and "
-                                   "train briefly on your data (about a minute on a CPU); off: train a new "
-                                   "model from the settings above")
+        self.init_check.setToolTip(
+            "Start from the model in use, keep its architecture and preprocessing, and "
+            "train briefly on your data (about a minute on a CPU); off: train a new "
+            "model from the settings above"
+        )
         self.init_check.setChecked(True)
         self.init_check.toggled.connect(self._on_init_toggled)
         self.lbp_check = QCheckBox("Fuse LBP texture features")
-        self.lbp_check.setToolTip("Add colour-LBP texture histograms (Y, Cb, Cr on a 2x2 grid) to the CNN's "
-                                  "features: a classic print/replay cue; slightly slower to score")
+        self.lbp_check.setToolTip(
+            "Add colour-LBP texture histograms (Y, Cb, Cr on a 2x2 grid) to the CNN's "
+            "features: a classic print/replay cue; slightly slower to score"
+        )
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICES))
         if not torch.cuda.is_available():
             _disable_entry(self.device_combo, DEVICES.index("cuda"))
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        for label, widget in (("Model name:", self.name_edit), ("Epochs:", self.epochs_spin),
-                              ("Input size:", self.size_combo), ("Architecture:", self.arch_combo),
-                              ("Device:", self.device_combo), ("", self.lbp_check), ("", self.init_check)):
+        for label, widget in (
+            ("Model name:", self.name_edit),
+            ("Epochs:", self.epochs_spin),
+            ("Input size:", self.size_combo),
+            ("Architecture:", self.arch_combo),
+            ("Device:", self.device_combo),
+            ("", self.lbp_check),
+            ("", self.init_check),
+        ):
             form.addRow(label, widget)
         self._on_init_toggled(self.init_check.isChecked())
 
@@ -87,22 +99,35 @@ class TrainingForm(QWidget):
         for w in (self.size_combo, self.arch_combo, self.lbp_check):
             w.setEnabled(idle and not self.init_check.isChecked())
 
-    def config(self, sources: Sequence[str], active: LoadedModel | None,
-               overrides: Mapping[str, Any]) -> TrainConfig:
+    def config(self, sources: Sequence[str], active: LoadedModel | None, overrides: Mapping[str, Any]) -> TrainConfig:
         """The run's configuration from the widgets and ``overrides``; raises ValueError when invalid."""
         name = self.name_edit.text().strip()
         if not NAME_RE.fullmatch(name):
             raise ValueError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (it becomes a file name)")
         root = paths.user_data_dir()
         values: dict[str, Any] = {
-            **APP_DEFAULTS, "data": tuple(sources), "name": name,
-            "out_dir": str(root / "runs" / f"{name}-{stamp()}"), "cache_dir": str(root / "cache"),
-            "epochs": self.epochs_spin.value(), "input_size": int(self.size_combo.currentText()),
-            "device": self.device_combo.currentText(), "install": True,
-            "lbp_grid": 2 if self.lbp_check.isChecked() else 0, **self._arch_values()}
+            **APP_DEFAULTS,
+            "data": tuple(sources),
+            "name": name,
+            "out_dir": str(root / "runs" / f"{name}-{stamp()}"),
+            "cache_dir": str(root / "cache"),
+            "epochs": self.epochs_spin.value(),
+            "input_size": int(self.size_combo.currentText()),
+            "device": self.device_combo.currentText(),
+            "install": True,
+            "lbp_grid": 2 if self.lbp_check.isChecked() else 0,
+            **self._arch_values(),
+        }
         if self.init_check.isChecked() and active is not None:  # the base's architecture and input win
-            values = {**values, **FINETUNE, "epochs": self.epochs_spin.value(), "init": str(active.path),
-                      "arch": "mobilenet_v3_large", "lbp_grid": 0, "pretrained": ""}
+            values = {
+                **values,
+                **FINETUNE,
+                "epochs": self.epochs_spin.value(),
+                "init": str(active.path),
+                "arch": "mobilenet_v3_large",
+                "lbp_grid": 0,
+                "pretrained": "",
+            }
         return TrainConfig(**{**values, **overrides})
 
     def _on_init_toggled(self, on: bool) -> None:
