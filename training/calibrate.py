@@ -33,16 +33,16 @@ RULES = ("eer", "bpcer")
 
 def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer", bpcer_target: float = 0.05) -> float:
     """The threshold of ``rule`` on these scores ("eer", or "bpcer": BPCER <= ``bpcer_target``)."""
-    from training.eval import metrics as M
+    from training.eval import rates as R
     from training.eval import thresholds as T
 
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
-    live = M.live_mask(labels)
+    live = R.live_mask(labels)
     if live.all() or not live.any():
         raise ValueError("calibration needs live and attack sessions of this camera: record both")
     if rule == "eer":
-        return T.centred_threshold(scores, M.eer(scores, live)[1])
+        return T.centred_threshold(scores, R.eer(scores, live)[1])
     return T.threshold_for_bpcer(scores, live, bpcer_target)
 
 

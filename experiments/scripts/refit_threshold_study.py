@@ -23,7 +23,7 @@ from training.adapt import judge
 from training.calibrate import score_samples
 from training.config import FINETUNE
 from training.data.splits import split_by_session
-from training.eval import metrics as M
+from training.eval import rates as R
 from training.eval import thresholds as T
 from training.fit.prepare import load_samples
 
@@ -51,7 +51,7 @@ for u in res["users"]:
     t = {"twin": twin, "dev": own(s_dev, l_dev), "all": own(s_all, l_all)}
     t["mid"] = T.logit_mean(t["twin"], t["all"])
     z = logit(np.clip(s_all, 1e-6, 1 - 1e-6))
-    is_live = M.live_mask(l_all)
+    is_live = R.live_mask(l_all)
     z_live, z_attack = np.median(z[is_live]), np.median(z[~is_live])
     for k in LIVE_K:
         t[f"live-{k}"] = float(expit(z_live - k))

@@ -9,7 +9,7 @@ import pytest
 
 import liveness_app.bench as bench
 import liveness_app.config as app_config
-import training.__main__ as train_cli
+import training.cli as train_cli
 import training.eval.evaluate as evaluate
 
 PARSERS = {
@@ -52,7 +52,7 @@ assert not heavy, heavy
 @pytest.mark.parametrize(
     "imports",
     [
-        "from training.__main__ import build_parser; build_parser().format_help()",
+        "import training.__main__; from training.cli import build_parser; build_parser().format_help()",
         "from training.eval.evaluate import build_parser; build_parser().format_help()",
         "import training.calibrate, liveness_app.export; liveness_app.export.build_parser().format_help()",
     ],

@@ -1,48 +1,22 @@
 """One person, one camera: the later sessions are dev, training fine-tunes the active model, calibration
-alone sets a threshold; CI-sized, on sessions of the sample video written by the app's own recorder."""
+alone sets a threshold; CI-sized, on sessions of the sample video written by the app's own recorder.
+(The adaptation benchmark: test_adaptation_bench.py; the advice after adapting: test_adaptation_advice.py.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from adaptation_helpers import TINY, record_sessions
 
-from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.model import load_checkpoint
-from liveness_app.core.recorder import Recorder, SessionStore
 from studio_fakes import make_checkpoint
 from training.config import FINETUNE, TrainConfig
 from training.data.samples import Sample, load_recordings
 from training.data.splits import ONE_PERSON_NOTE, SplitError, split_by_session
 from training.eval import thresholds as T
 from training.fit.loop import fit
-
-TINY = {
-    "batch_size": 8,
-    "workers": 0,
-    "frames_per_video": 4,
-    "train_frames_per_video": 4,
-    "eval_frames_per_video": 4,
-    "epoch_size": 16,
-    "epochs": 2,
-}
-
-
-def record_sessions(root: Path, video: Path, takes: list[tuple[str, str]], frames: int = 12) -> Path:
-    """Sessions written by the app's recorder, in this order (their names carry the time: path order)."""
-    store = SessionStore(root)
-    source = VideoFileSource(video)
-    try:
-        for label, subject in takes:
-            rec = Recorder(store, label, subject, camera="cam0", fps=source.fps, size=(640, 480))
-            for _ in range(frames):
-                rec.write(source.read(), block=True)
-            rec.stop()
-    finally:
-        source.close()
-    return root
 
 
 def _s(label: str, video: str) -> Sample:
@@ -178,151 +152,3 @@ def test_the_refit_threshold_rule_is_checked_and_the_blend_is_halfway_in_logits(
 
     assert T.logit_mean(expit(-2.0), expit(4.0)) == pytest.approx(expit(1.0))
     assert T.logit_mean(0.3, 0.3) == pytest.approx(0.3) and T.logit_mean(0.0, 1.0) == pytest.approx(0.5)
-
-
-def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None:
-    import json
-
-    from studio_fakes import tiny_dataset as _tiny_dataset
-    from training.studies.adapt_bench import main as bench_main
-
-    data = _tiny_dataset(tmp_path / "data", per_class=10, groups=2)
-    base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
-    recipe = json.dumps({**TINY, "epochs": 1})
-    assert (
-        bench_main(
-            [
-                "--data",
-                f"cropped:{data}",
-                "--model",
-                str(base),
-                "--out",
-                str(tmp_path / "bench"),
-                "--minutes",
-                "0.1",
-                "--recipe",
-                recipe,
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    result = json.loads((tmp_path / "bench" / "adapt.json").read_text())
-    assert [u["group"] for u in result["users"]] == ["subj0", "subj1"]
-    for user in result["users"]:
-        assert {"before", "calibrated", "adapted"} <= set(user) and user["seconds"] > 0
-        for cond in ("before", "calibrated", "adapted"):
-            assert {"auc", "apcer", "bpcer", "acer"} <= set(user[cond])
-        assert user["recorded"] == 10 and user["later"] >= 10  # at most half of each label is "recorded"
-    assert "| subj0 |" in (tmp_path / "bench" / "adapt.md").read_text()
-    assert {"before", "calibrated", "adapted", "users"} <= set(result["summary"])
-    assert sum(result["summary"]["choices"].values()) == 2
-    scores = np.load(tmp_path / "bench" / "users" / "subj0" / "scores.npz")
-    assert len(scores["later_labels"]) == len(scores["later_base"]) == len(scores["later_adapted"]) > 0
-    assert len(scores["dev_labels"]) == len(scores["dev_adapted"]) > 0 and scores["thresholds"].shape == (3,)
-
-
-def test_the_adaptation_benchmark_refuses_a_bad_base_or_group_before_any_user(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from studio_fakes import tiny_dataset as _tiny_dataset
-    from training.studies.adapt_bench import main as bench_main
-
-    data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
-    base = make_checkpoint(tmp_path / "base.pt", input_size=32, name="base")
-    (tmp_path / "foreign.pt").write_bytes(b"not a model")
-    runs = {
-        "missing base": ["--model", str(tmp_path / "missing.pt")],
-        "foreign base": ["--model", str(tmp_path / "foreign.pt")],
-        "unknown group": ["--model", str(base), "--groups", "subj0", "nobody"],
-    }
-    for why, args in runs.items():
-        with pytest.raises(SystemExit) as stopped:
-            bench_main(["--data", f"cropped:{data}", "--out", str(tmp_path / "bench"), *args])
-        assert stopped.value.code == 2, why
-        err = capsys.readouterr().err
-        assert ("nobody" in err) if why == "unknown group" else ("--model:" in err), why
-    assert not (tmp_path / "bench").exists()  # nothing started
-
-
-def test_a_users_frames_become_app_recordings_in_capture_order(tmp_path: Path) -> None:
-    import importlib.util
-
-    from studio_fakes import tiny_dataset as _tiny_dataset
-
-    spec = importlib.util.spec_from_file_location(
-        "images_to_recordings", Path(__file__).parents[2] / "scripts" / "images_to_recordings.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    data = _tiny_dataset(tmp_path / "data", per_class=4, groups=2)
-    out = tmp_path / "rec"
-    assert (
-        script.main(
-            [
-                "--data",
-                f"cropped:{data}",
-                "--group",
-                "subj1",
-                "--out",
-                str(out),
-                "--sessions",
-                "2",
-                "--session-seconds",
-                "0.2",
-            ]
-        )
-        == 0
-    )
-    samples = load_recordings(out)
-    assert len(samples) == 4 and {s.group for s in samples} == {"subj1"}  # 2 labels x 2 sessions, one user
-    assert sorted(s.label for s in samples) == sorted(2 * list({s.label for s in samples}))
-    sessions = SessionStore(out).read().sessions
-    assert all(s["frames"] == 6 and s["fps"] == 30.0 and s["status"] == "complete" for s in sessions)
-    broken = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix in {".png", ".jpg"})[0]
-    broken.write_bytes(b"not an image")
-    with pytest.raises(SystemExit, match="cannot read image"):
-        script.main(["--data", f"cropped:{data}", "--group", "subj0", "--out", str(tmp_path / "rec2")])
-
-
-@pytest.mark.parametrize(
-    "kept, adapted, calibrated, n, expected",
-    [
-        (0.0, 0.0, 0.0, 100, "kept"),  # the dev sessions cannot tell them apart: nothing changes
-        (0.0, 0.1, 0.0, 100, "kept"),
-        (0.2, 0.0, 0.0, 100, "calibrated"),  # a tie between two changes: the smaller one
-        (0.2, 0.1, 0.05, 100, "calibrated"),
-        (0.2, 0.05, 0.1, 100, "adapted"),
-        (0.05, 0.1, 0.1, 100, "kept"),
-        (0.05, 0.04, 0.1, 100, "kept"),  # one point better is not evidence
-        (0.10, 0.03, 0.1, 100, "adapted"),
-        (0.10, 0.03, 0.1, 12, "kept"),  # 7 points on 12 frames of a class: under two frames' worth (8.3 points)
-        (0.20, 0.03, 0.2, 12, "adapted"),
-    ],
-)
-def test_the_model_is_kept_unless_a_change_is_better_on_dev_by_more_than_a_few_frames(
-    kept, adapted, calibrated, n, expected
-) -> None:
-    from training.adapt import ADVICE, recommend
-
-    counts = {"n_live": n, "n_attack": 3 * n}
-    judged = {
-        "kept": {"acer": kept, **counts},
-        "adapted": {"acer": adapted, **counts},
-        "calibrated": {"acer": calibrated, **counts},
-    }
-    assert recommend(judged) == expected
-    assert set(ADVICE) == set(judged)
-
-
-def test_the_advice_explains_a_recommendation_the_held_out_sessions_do_not_bear_out() -> None:
-    from training.adapt import ADAPTED_NOT_BETTER, ADVICE, advice, sentence
-
-    same = {"acer": 0.5, "bpcer": 1.0, "apcer": 0.0, "n_live": 16, "n_attack": 16}
-    text = sentence(same, same) + advice("adapted", better_on_held_out=False)
-    assert text.startswith("The adapted model is not better") and text.endswith(ADAPTED_NOT_BETTER)
-    assert "dev sessions" in ADAPTED_NOT_BETTER and "switches back" in ADAPTED_NOT_BETTER
-    assert advice("adapted", better_on_held_out=True) == ""
-    assert advice("kept", better_on_held_out=True) == ADVICE["kept"]
-    assert advice("calibrated", better_on_held_out=False) == ADVICE["calibrated"]

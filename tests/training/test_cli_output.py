@@ -11,7 +11,8 @@ import pytest
 from liveness_app import paths
 from liveness_app.core.meta import data_summary
 from studio_fakes import tiny_dataset
-from training.__main__ import config_from_args, main
+from training.__main__ import main
+from training.cli import config_from_args
 from training.eval.table import metrics_table, small_data_warning
 
 

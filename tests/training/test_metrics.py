@@ -1,4 +1,4 @@
-"""Tests for training.eval.metrics on small, hand-computed examples."""
+"""Tests for training.eval.rates and training.eval.metrics on small, hand-computed examples."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from training.eval import metrics as m
+from training.eval import rates as r
 from training.eval import thresholds as T
 
 # A hand-checked set at threshold 0.5 (accepted as live when score >= 0.5):
@@ -21,20 +22,20 @@ KNOWN_LABELS = ["live"] * 4 + ["print"] * 4 + ["replay"] * 4 + ["mask"]
 
 
 def test_apcer_bpcer_by_hand():
-    apcer, bpcer = m.apcer_bpcer(KNOWN_SCORES, KNOWN_LABELS, 0.5)
+    apcer, bpcer = r.apcer_bpcer(KNOWN_SCORES, KNOWN_LABELS, 0.5)
     assert apcer == pytest.approx({"mask": 0.0, "print": 0.25, "replay": 0.5})
     assert bpcer == pytest.approx(0.25)
 
 
 def test_acer_uses_worst_attack_and_hter_pools_attacks():
     # ACER = (max APCER + BPCER)/2 = (0.5 + 0.25)/2
-    assert m.acer(KNOWN_SCORES, KNOWN_LABELS, 0.5) == pytest.approx(0.375)
+    assert r.acer(KNOWN_SCORES, KNOWN_LABELS, 0.5) == pytest.approx(0.375)
     # FAR pools the 9 attacks: 3 accepted -> 1/3; FRR = 1/4
-    assert m.hter(KNOWN_SCORES, KNOWN_LABELS, 0.5) == pytest.approx((1 / 3 + 1 / 4) / 2)
+    assert r.hter(KNOWN_SCORES, KNOWN_LABELS, 0.5) == pytest.approx((1 / 3 + 1 / 4) / 2)
 
 
 def test_score_equal_to_threshold_is_accepted():
-    apcer, bpcer = m.apcer_bpcer([0.5, 0.5], ["live", "print"], 0.5)
+    apcer, bpcer = r.apcer_bpcer([0.5, 0.5], ["live", "print"], 0.5)
     assert bpcer == 0.0
     assert apcer == {"print": 1.0}
 
@@ -42,7 +43,7 @@ def test_score_equal_to_threshold_is_accepted():
 def test_separable_case_gives_auc_one_and_eer_zero():
     scores = [0.1, 0.2, 0.3, 0.8, 0.9, 0.95]
     is_live = [False, False, False, True, True, True]
-    rate, thr = m.eer(scores, is_live)
+    rate, thr = r.eer(scores, is_live)
     assert rate == 0.0
     assert 0.3 < thr <= 0.8
     result = m.compute_all(scores, ["print"] * 3 + ["live"] * 3, thr)["frame"]
@@ -56,7 +57,7 @@ def test_eer_exact_crossing():
     # At threshold .65: FAR = 1/4 (.65 accepted), FRR = 1/4 (.6 rejected).
     scores = [0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.65]
     is_live = [True] * 4 + [False] * 4
-    rate, thr = m.eer(scores, is_live)
+    rate, thr = r.eer(scores, is_live)
     assert rate == pytest.approx(0.25)
     assert thr == pytest.approx(0.65)
 
@@ -65,14 +66,14 @@ def test_eer_interpolates_between_operating_points():
     # live .9 .8 .3, attacks .6 .2 .1 .7.  At .7: FAR 1/4, FRR 1/3; at .6: FAR 1/2, FRR 1/3.
     # FRR - FAR goes 1/12 -> -1/6, crossing a third of the way: EER = 1/4 + 1/3 * 1/4 = 1/3,
     # threshold = .7 - 1/3 * .1.
-    rate, thr = m.eer([0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7], [True] * 3 + [False] * 4)
+    rate, thr = r.eer([0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7], [True] * 3 + [False] * 4)
     assert rate == pytest.approx(1 / 3)
     assert thr == pytest.approx(0.7 - 0.1 / 3)
 
 
 def test_eer_needs_both_classes():
     with pytest.raises(ValueError, match="one class"):
-        m.eer([0.2, 0.4], [True, True])
+        r.eer([0.2, 0.4], [True, True])
 
 
 def test_threshold_for_bpcer_on_grid():
@@ -83,7 +84,7 @@ def test_threshold_for_bpcer_on_grid():
     thr = T.threshold_for_bpcer(scores, is_live, 0.05)
     assert thr == pytest.approx(0.10)
     labels = ["live"] * 20 + ["print"] * 4
-    _, bpcer = m.apcer_bpcer(scores, labels, thr)
+    _, bpcer = r.apcer_bpcer(scores, labels, thr)
     assert bpcer == pytest.approx(0.05)
 
 
@@ -111,9 +112,9 @@ def test_threshold_for_bpcer_rejects_bad_input():
 def test_roc_and_det_points_agree():
     scores = [0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7]
     is_live = [True] * 3 + [False] * 4
-    fpr, tpr, thr = m.roc_points(scores, is_live)
+    fpr, tpr, thr = r.roc_points(scores, is_live)
     assert thr[0] == np.inf and fpr[0] == 0 and tpr[-1] == 1
-    apcer, bpcer, det_thr = m.det_points(scores, is_live)
+    apcer, bpcer, det_thr = r.det_points(scores, is_live)
     for a, b, t in zip(apcer, bpcer, det_thr):
         j = int(np.flatnonzero(thr == t)[0])
         assert a == pytest.approx(fpr[j]) and b == pytest.approx(1 - tpr[j])
@@ -207,9 +208,9 @@ def test_calibrate():
     labels = ["live"] * 200 + ["print"] * 100 + ["replay"] * 50
     cal = T.calibrate(scores, labels)
     assert set(cal) >= {"eer_threshold", "bpcer5_threshold"}
-    _, bpcer = m.apcer_bpcer(scores, labels, cal["bpcer5_threshold"])
+    _, bpcer = r.apcer_bpcer(scores, labels, cal["bpcer5_threshold"])
     assert bpcer <= 0.05
-    rate, thr = m.eer(scores, m.live_mask(labels))
+    rate, thr = r.eer(scores, r.live_mask(labels))
     assert cal["eer_threshold"] == thr and cal["eer"] == rate
     json.dumps(cal, allow_nan=False)
 

@@ -14,8 +14,9 @@ from train_cli import assert_one_clear_error, run_train_cli
 
 from liveness_app.core.model import build_model
 from training.config import TrainConfig
-from training.fit.checkpoint import describe_state_mismatch, load_pretrained, restore_state, save_state
+from training.fit.checkpoint import describe_state_mismatch, load_pretrained
 from training.fit.loop import build_run
+from training.fit.resume import restore_state, save_state
 
 
 class Payload:

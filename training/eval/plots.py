@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from liveness_app.core.files import atomic_write_bytes
-from training.eval.metrics import LIVE_LABEL, det_points, live_mask, roc_points
+from training.eval.rates import LIVE_LABEL, det_points, live_mask, roc_points
 
 LEVELS = ("frame", "video")
 _PROBIT_EPS = 5e-4

@@ -22,8 +22,8 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.metrics import roc_curve
 
-from training.eval import metrics as M
-from training.eval.metrics import EPS, PROB_CLIP, check_pair, check_scores, eer, live_mask
+from training.eval import rates as R
+from training.eval.rates import EPS, PROB_CLIP, check_pair, check_scores, eer, live_mask
 
 RULES = ("pooled_eer", "balanced_eer", "bpcer5", "group_median_eer")
 MIN_PER_CLASS = 5  # a group's own EER threshold needs at least this many live and attack samples
@@ -48,7 +48,7 @@ def group_median_eer_threshold(scores: np.ndarray, live: np.ndarray, groups: Seq
     for g in sorted(set(names.tolist())):
         mask = names == g
         if live[mask].sum() >= MIN_PER_CLASS and (~live[mask]).sum() >= MIN_PER_CLASS:
-            found.append(M.eer(scores[mask], live[mask])[1])
+            found.append(R.eer(scores[mask], live[mask])[1])
     return float(np.median(found)) if found else None
 
 
@@ -57,7 +57,7 @@ def thresholds(
 ) -> dict[str, float | None]:
     """Every rule's threshold on one dev set (None where a rule cannot be applied)."""
     s = np.asarray(scores, dtype=np.float64)
-    live = M.live_mask(labels)
+    live = R.live_mask(labels)
     cal = calibrate(s, labels)
     return {
         "pooled_eer": cal["eer_threshold"],

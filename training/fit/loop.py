@@ -25,12 +25,13 @@ from training.eval import metrics as M
 from training.eval import thresholds as T
 from training.eval.scoring import score_entries
 from training.eval.table import number, small_data_warning
-from training.fit.checkpoint import install, load_state, restore_state, save_best, save_state
+from training.fit.checkpoint import install, save_best
 from training.fit.distill import distill_backbone, load_liveness_teacher, load_teacher
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
 from training.fit.prepare import PreparedData, prepare_data
 from training.fit.refit import refit_all
+from training.fit.resume import load_state, restore_state, save_state
 from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
@@ -235,7 +236,7 @@ def _state(
     stale: int,
     lrs: Sequence[float],
 ) -> dict[str, Any]:
-    """What ``last_state.pt`` holds (see checkpoint.STATE_TYPES): the plain model's weights, never DDP's."""
+    """What ``last_state.pt`` holds (see resume.STATE_TYPES): the plain model's weights, never DDP's."""
     state = {
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),

@@ -57,14 +57,14 @@ def evaluate_split(
     names: list[str], items: Sequence, by_crop: dict, dev: set[str], test: set[str], own: dict[str, float]
 ) -> dict[str, Any]:
     """Every teacher and every rule: fitted / thresholded on ``dev``, judged on ``test``."""
-    from training.eval import metrics as M
+    from training.eval import rates as R
 
     p_dev, lab_dev, _ = _rows(items, by_crop, dev)
     p_test, lab_test, g_test = _rows(items, by_crop, test)
-    live_dev = M.live_mask(lab_dev)
+    live_dev = R.live_mask(lab_dev)
     out: dict[str, Any] = {}
     for i, name in enumerate(names):
-        thr = M.eer(p_dev[:, i], live_dev)[1]
+        thr = R.eer(p_dev[:, i], live_dev)[1]
         out[name] = {
             "dev_eer_threshold": _judge(p_test[:, i], lab_test, g_test, thr),
             "own_threshold": _judge(p_test[:, i], lab_test, g_test, own[name]),
@@ -72,7 +72,7 @@ def evaluate_split(
     for rule in RULES:
         comb = fit_combiner(rule, names, p_dev, live_dev)
         dev_scores = comb(p_dev)
-        thr = M.eer(dev_scores, live_dev)[1]
+        thr = R.eer(dev_scores, live_dev)[1]
         out[f"rule:{rule}"] = {"dev_eer_threshold": _judge(comb(p_test), lab_test, g_test, thr), "fit": comb.to_dict()}
     return out
 
