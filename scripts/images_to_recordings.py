@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from liveness_app.core.recorder import Recorder, SessionStore  # noqa: E402
+from liveness_app.core.recorder import Recorder  # noqa: E402
+from liveness_app.core.session_store import SessionStore  # noqa: E402
 from training.fit.prepare import load_samples  # noqa: E402
 
 SIZE = (640, 480)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from liveness_app import paths
 from liveness_app.core.camera import VideoFileSource
-from liveness_app.core.recorder import Recorder, SessionStore
+from liveness_app.core.recorder import Recorder
+from liveness_app.core.session_store import SessionStore
 from liveness_app.core.sessions import LIVE
 from training.config import TrainConfig
 from training.fit.loop import fit

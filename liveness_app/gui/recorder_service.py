@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from ..core.camera import FrameSource
-from ..core.recorder import Recorder, RecorderError, SessionStore
+from ..core.recorder import Recorder
+from ..core.session_store import RecorderError, SessionStore
 from .workers import StreamController
 
 TICK_MS = 200  # how often a recording is checked (disk full, source gone) and its progress reported

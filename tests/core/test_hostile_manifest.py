@@ -13,7 +13,7 @@ from manifest_fakes import entry, write_manifest
 
 from liveness_app.core import manifest_file
 from liveness_app.core.manifest_file import read_manifest
-from liveness_app.core.recorder import RecorderError, SessionStore
+from liveness_app.core.session_store import RecorderError, SessionStore
 from liveness_app.core.sessions import ManifestError
 from training.data.samples import DatasetLayoutError, load_recordings
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from liveness_app.core.camera import VideoFileSource
-from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, count_frames, load_labels
+from liveness_app.core.recorder import Recorder, load_labels
+from liveness_app.core.session_store import RecorderError, SessionStore, count_frames
 from training.data.samples import load_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +107,7 @@ def test_manifest_write_failure_keeps_the_previous_manifest(
     def no_space(*a: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("liveness_app.core.recorder.os.replace", no_space)
+    monkeypatch.setattr("liveness_app.core.session_store.os.replace", no_space)
     with pytest.raises(RecorderError, match="previous one is kept"):
         store.relabel(s["id"], "live")
     assert store.path.read_text() == before and json.loads(before)["sessions"][0]["label"] == "print"

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from manifest_fakes import entry, write_manifest
 
-from liveness_app.core import recorder as recorder_module
-from liveness_app.core.recorder import RecorderError, SessionStore
+from liveness_app.core import session_store as store_module
+from liveness_app.core.session_store import RecorderError, SessionStore
 from studio_fakes import make_checkpoint
 from training.data.samples import load_recordings
 
@@ -176,13 +176,13 @@ def test_the_adaptation_benchmark_leaves_out_a_fifo_any_dataset_lists(tmp_path: 
 # -- 11. recovery: one save, not one per session; abortable ------------------------------------------------
 def _count_writes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     writes: list[Path] = []
-    real = recorder_module.atomic_write
+    real = store_module.atomic_write
 
     def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
         writes.append(Path(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(recorder_module, "atomic_write", counting)
+    monkeypatch.setattr(store_module, "atomic_write", counting)
     return writes
 
 
@@ -227,7 +227,7 @@ def test_recovery_stops_when_aborted_and_keeps_what_it_settled(tmp_path: Path, m
             abort.set()  # the window closes while the second video is counted
         return 7
 
-    monkeypatch.setattr(recorder_module, "count_frames", count)
+    monkeypatch.setattr(store_module, "count_frames", count)
     writes = _count_writes(monkeypatch)
     assert store.recover(abort) == ["r000", "r001"] and counted == ["r000.avi", "r001.avi"]
     assert {s["id"]: s["status"] for s in store.sessions()} == {
@@ -247,8 +247,8 @@ def test_counting_a_long_video_stops_when_aborted(tmp_path: Path, sample_video: 
     abort = threading.Event()
     abort.set()
     assert store.recover(abort) == [] and store.sessions()[0]["status"] == "recording"
-    with pytest.raises(recorder_module._Aborted):
-        recorder_module.count_frames(root / "r000.avi", abort)
+    with pytest.raises(store_module._Aborted):
+        store_module.count_frames(root / "r000.avi", abort)
 
 
 def test_a_recovery_that_cannot_settle_a_session_deleted_meanwhile_leaves_it_deleted(
@@ -264,6 +264,6 @@ def test_a_recovery_that_cannot_settle_a_session_deleted_meanwhile_leaves_it_del
 
     for i in range(2):
         (root / f"r{i:03d}.avi").write_bytes(b"video")
-    monkeypatch.setattr(recorder_module, "count_frames", count_and_delete)
+    monkeypatch.setattr(store_module, "count_frames", count_and_delete)
     assert store.recover(save_every_s=3600) == ["r000"]
     assert [s["id"] for s in store.sessions()] == ["r000"]

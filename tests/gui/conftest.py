@@ -15,7 +15,8 @@ from PyQt6.QtWidgets import QMessageBox
 from liveness_app import paths
 from liveness_app.config import AppConfig
 from liveness_app.core.camera import VideoFileSource
-from liveness_app.core.recorder import Recorder, SessionStore
+from liveness_app.core.recorder import Recorder
+from liveness_app.core.session_store import SessionStore
 from liveness_app.gui.main_window import MainWindow
 from liveness_app.gui.settings_store import SettingsFile
 

@@ -19,8 +19,8 @@ from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtWidgets import QMessageBox  # noqa: E402
 
 from liveness_app import paths  # noqa: E402
-from liveness_app.core import recorder as recorder_module  # noqa: E402
-from liveness_app.core.recorder import SessionStore  # noqa: E402
+from liveness_app.core import session_store as store_module  # noqa: E402
+from liveness_app.core.session_store import SessionStore  # noqa: E402
 from liveness_app.gui.panels import recording as recording_panel  # noqa: E402
 from liveness_app.gui.panels import session_list  # noqa: E402
 from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
@@ -118,7 +118,7 @@ def test_closing_the_window_stops_a_recovery_between_videos(
             abort.wait(30)
         return 5
 
-    monkeypatch.setattr(recorder_module, "count_frames", slow_count)
+    monkeypatch.setattr(store_module, "count_frames", slow_count)
     panel = RecordingPanel(StreamController(), store=SessionStore(root))
     qtbot.addWidget(panel)
     assert counting.wait(30)

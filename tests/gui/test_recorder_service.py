@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, pyqtSignal  # noqa: E402
 
 from liveness_app.core import recorder as recorder_module  # noqa: E402
 from liveness_app.core.camera import VideoFileSource  # noqa: E402
-from liveness_app.core.recorder import RecorderError, SessionStore  # noqa: E402
+from liveness_app.core.session_store import RecorderError, SessionStore  # noqa: E402
 from liveness_app.gui import recorder_service  # noqa: E402
 from liveness_app.gui.recorder_service import RecorderService  # noqa: E402
 

@@ -17,7 +17,8 @@ from PyQt6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox  # n
 
 from liveness_app import paths  # noqa: E402
 from liveness_app.core import recorder as recorder_module  # noqa: E402
-from liveness_app.core.recorder import Recorder, RecorderError, SessionStore, load_labels  # noqa: E402
+from liveness_app.core.recorder import Recorder, load_labels  # noqa: E402
+from liveness_app.core.session_store import RecorderError, SessionStore  # noqa: E402
 from liveness_app.gui import recorder_service  # noqa: E402
 from liveness_app.gui.panels import session_list  # noqa: E402
 from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from liveness_app.core.camera import VideoFileSource
-from liveness_app.core.recorder import Recorder, SessionStore
+from liveness_app.core.recorder import Recorder
+from liveness_app.core.session_store import SessionStore
 
 TINY = {
     "batch_size": 8,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from adaptation_helpers import TINY
 
-from liveness_app.core.recorder import SessionStore
+from liveness_app.core.session_store import SessionStore
 from studio_fakes import make_checkpoint
 from training.data.samples import load_recordings
 

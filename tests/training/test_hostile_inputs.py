@@ -14,7 +14,8 @@ import torch
 from liveness_app.config import load_config
 from liveness_app.core.manifest_file import read_manifest
 from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint, read_checkpoint
-from liveness_app.core.recorder import Recorder, RecorderError, SessionStore
+from liveness_app.core.recorder import Recorder
+from liveness_app.core.session_store import RecorderError, SessionStore
 from liveness_app.core.sessions import ManifestError
 from studio_fakes import make_checkpoint
 from training.data.samples import DatasetLayoutError, load_recordings

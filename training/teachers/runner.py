@@ -1,7 +1,7 @@
 """One external liveness model in ONNX Runtime: faces in, P(live) out.
 
 The file is checked before ONNX Runtime opens it: its SHA-256 against the spec's (when the spec gives
-one) and its graph by the app's own guard (:func:`liveness_app.core.backends.onnx_guard.inspect_graph`:
+one) and its graph by the app's own guard (:func:`liveness_app.core.backends.onnx_inspect.inspect_graph`:
 standard operators only, no external data, no subgraphs). Its outputs are read the spec's way
 (:func:`p_live`) and checked to be probabilities.
 """
@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from liveness_app.core.backends.onnx_guard import inspect_graph
+from liveness_app.core.backends.onnx_inspect import inspect_graph
 from liveness_app.core.face import FaceBox
 from liveness_app.core.meta import ModelLoadError
 from training.teachers.crops import teacher_input

@@ -1,8 +1,8 @@
 """The ONNX Runtime backend: a graph written by :mod:`.onnx_export` scores and draws Grad-CAM with no torch.
 
 The file is untrusted like any model: it is read into memory and checked before ONNX Runtime opens it in
-this process (:mod:`.onnx_guard`: no external data, only the operators a liveness network needs, a trial
-run in a child process under time and memory limits), its metadata as :class:`.meta.ModelMeta` checks a
+this process (:mod:`.onnx_inspect`: no external data, only the operators a liveness network needs;
+:mod:`.onnx_guard`: a trial run in a child process under time and memory limits), its metadata as :class:`.meta.ModelMeta` checks a
 checkpoint's, its inputs and outputs by name and shape. Every score it gives later is checked to be a
 probability. Any failure is a :class:`.meta.ModelLoadError` that names the file.
 """
@@ -19,7 +19,8 @@ import numpy as np
 from ..cpu import scoring_threads
 from ..meta import ModelLoadError, ModelMeta
 from ..scores import ScoreOutput
-from .onnx_guard import inspect_graph, trial_run
+from .onnx_guard import trial_run
+from .onnx_inspect import inspect_graph
 
 META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the same name there)
 INPUTS = ("input", "threshold")
