@@ -1,11 +1,13 @@
 """The Qt user interface. Qt is imported only in this package, and nothing imports this package except
 the ``liveness_app.__main__`` entry point (import-linter contracts in pyproject.toml).
 
-Layout: ``main_window`` composes and wires; ``workers`` (capture/scoring QThreads, ``StreamController``);
-``active_model`` (the model that scores: loading via ``model_loader``, device, engine, threshold, pipeline;
-signals, no widgets) and ``model_views`` (the menus, Model panel and threshold control that show it);
-``video_sources`` (cameras and video files), ``snapshots``, ``overlay_toggles``; ``video_view`` (newest frame + overlay,
-throttled to paints); ``menus``, ``panels``, ``status``, ``dialogs``, ``settings`` (a JSON file, never a pickle).
+Layout: ``main_window`` composes and wires; ``workers`` (capture/scoring workers, ``StreamController``) on
+``qthreads``; ``active_model`` (the model that scores: loading via ``model_loader``, device, engine, threshold,
+pipeline; signals, no widgets) and ``model_views`` (the menus, Model panel and threshold control that show it);
+``video_sources`` (cameras and video files), ``snapshots``, ``overlay_toggles``; ``stream_display`` (a source
+starts or is lost: view, statistics, status bar); ``video_view`` (newest frame + overlay, throttled to paints);
+``adapt_flow`` (opens "Adapt to my camera", uses what it gives); ``docks``, ``menus``, ``panels``, ``status``,
+``dialogs``, ``settings`` (a JSON file, never a pickle).
 
 Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,
 ``TrainingPanel(model_provider)``; they emit signals (``message``, ``model_trained``, ``use_model``,
@@ -26,7 +28,7 @@ Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(
   ``threshold_changed`` (a ``core.threshold.Threshold``: value and source), ``device_changed``,
   ``backend_changed``.
 - ``tasks.TaskRunner`` runs one task (a ``fit()`` generator, an evaluation) at a time on its own QThread:
-  progress by signal, cancel, ``shutdown`` that waits; ``workers.start_in_thread`` underneath (worker and
+  progress by signal, cancel, ``shutdown`` that waits; ``qthreads.start_in_thread`` underneath (worker and
   thread delete themselves when finished). ``errored`` signals carry the exception; ``tasks.error_text``
   words it.
 """

@@ -8,7 +8,6 @@ later panels: see the package docstring (``liveness_app.gui``).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -19,12 +18,12 @@ from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 from .. import paths
 from ..config import AppConfig
 from ..core.backends.factory import cuda_available, installed
-from ..core.camera import FrameSource
 from ..core.face import DetectorError, FaceDetector
 from . import dialogs
 from .active_model import ActiveModel, startup_preferences
+from .adapt_flow import open_adapt_dialog
+from .docks import add_dock
 from .menus import build_menus, build_toolbar
-from .model_loader import LoadFailure
 from .model_views import ModelViews
 from .overlay_toggles import OverlayToggles
 from .panels.info import FacesPanel, ModelInfoPanel, NotePanel, ThresholdControl
@@ -32,7 +31,8 @@ from .panels.recording import RecordingPanel
 from .settings import AppSettings
 from .settings_store import SettingsFile
 from .snapshots import Snapshots
-from .status import StatusBar, StreamStats
+from .status import StatusBar
+from .stream_display import StreamDisplay
 from .video_sources import SourceOpener, VideoSources
 from .video_view import VideoView
 from .workers import StreamController
@@ -48,7 +48,6 @@ LEAN_TRAINING_NOTE = (
     "while calibrating, training and adapting need the full install (pip install liveness-studio, or the "
     "full bundle). Recordings made here train there."
 )
-NO_SOURCE_HINT = "Open a video file (File > Open video...) or pick a camera (File > Open camera)."
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +96,15 @@ class MainWindow(QMainWindow):
             self,
         )
         self.sources = VideoSources(self.settings, source_opener, self)
+        self.display = StreamDisplay(
+            self.controller,
+            self.active_model,
+            self.view,
+            self.faces_panel,
+            self.status,
+            self.menu_actions.open_video,
+            self,
+        )
         self._connect()
         self._start_timers()
         self._start_up()
@@ -111,17 +119,9 @@ class MainWindow(QMainWindow):
         tabify: bool = False,
     ) -> QDockWidget:
         """Dock ``widget`` (listed under View > Panels); ``tabify`` stacks it as a tab on the area's last dock."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(object_name)  # saveState/restoreState key
-        dock.setWidget(widget)
-        same_area = [d for d in self.findChildren(QDockWidget) if d is not dock and self.dockWidgetArea(d) == area]
-        self.addDockWidget(area, dock)
-        if tabify and same_area:
-            self.tabifyDockWidget(same_area[-1], dock)
         panels = self.menu_actions.panels_menu
         assert panels is not None  # build_menus makes it
-        panels.addAction(dock.toggleViewAction())
-        return dock
+        return add_dock(self, panels, widget, title, object_name, area, tabify)
 
     def open_source(self, spec: str, remember: bool = True) -> bool:
         """Stream a camera index ("0") or a video file; if it cannot be opened the window says why."""
@@ -144,25 +144,8 @@ class MainWindow(QMainWindow):
         if not self.can_train:
             self._warn("Needs the full install", LEAN_TRAINING_NOTE)
             return None
-        from .adapt_dialog import AdaptDialog
-
-        active = self.active_model
-        dialog = AdaptDialog(
-            self.recording_panel.recorder_service,
-            lambda: active.model.path if active.model else None,
-            device=active.device_preference,
-            parent=self,
-            **options,
-        )
-
-        def use_adapted(path: Path) -> None:
-            self.model_views.refresh_menu()
-            active.activate(path)
-
-        dialog.model_ready.connect(use_adapted)
-        dialog.threshold_ready.connect(self._calibrate_camera)
-        dialog.show()
-        return dialog
+        recorder, refresh = self.recording_panel.recorder_service, self.model_views.refresh_menu
+        return open_adapt_dialog(recorder, self.active_model, refresh, self.status, self, **options)
 
     # -- building ----------------------------------------------------------------------------------------
     def _build_view(self) -> None:
@@ -171,7 +154,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
-        self.stats = StreamStats()
         self.snapshots = Snapshots(self.view, self.settings, self)
         self.controller = StreamController(self)
         self.threshold = ThresholdControl()
@@ -222,7 +204,7 @@ class MainWindow(QMainWindow):
     def _start_timers(self) -> None:
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(250)
-        self._status_timer.timeout.connect(self._refresh_status)
+        self._status_timer.timeout.connect(self.display.refresh_status)
         self._status_timer.start()
         # settings reach the disk every few seconds (a crash loses little) and at close
         self._settings_timer = QTimer(self)
@@ -241,7 +223,7 @@ class MainWindow(QMainWindow):
 
     # -- wiring ------------------------------------------------------------------------------------------
     def _connect(self) -> None:
-        a = self.menu_actions
+        a, d = self.menu_actions, self.display
         a.open_video.triggered.connect(self.open_video_dialog)
         for action in a.cameras:
             action.triggered.connect(lambda _=False, i=action.data(): self.open_source(str(i)))
@@ -252,15 +234,15 @@ class MainWindow(QMainWindow):
         a.heatmap.toggled.connect(self.active_model.set_heatmap)  # Grad-CAM is computed only while shown
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
         self.model_menu.adapt_action.triggered.connect(lambda: self.open_adapt_dialog())
-        self.active_model.model_changed.connect(self._score_with_active_model)
-        self.active_model.load_failed.connect(self._on_load_failed)
-        self.sources.started.connect(self._start)
-        self.sources.unavailable.connect(self._show_no_source)
-        for on_frame in (self.stats.on_frame, self.view.show_frame):
+        self.active_model.model_changed.connect(d.score_with_active_model)
+        self.active_model.load_failed.connect(d.on_load_failed)
+        self.sources.started.connect(d.start)
+        self.sources.unavailable.connect(d.show_no_source)
+        for on_frame in (d.stats.on_frame, self.view.show_frame):
             self.controller.frame_ready.connect(on_frame)
-        for on_result in (self.stats.on_result, self.view.show_result, self.faces_panel.set_result):
+        for on_result in (d.stats.on_result, self.view.show_result, self.faces_panel.set_result):
             self.controller.result_ready.connect(on_result)
-        self.controller.source_failed.connect(self._show_no_source)
+        self.controller.source_failed.connect(d.show_no_source)
         self.controller.scoring_failed.connect(lambda msg: self.status.showMessage(msg))
         self._connect_panels()
 
@@ -278,48 +260,11 @@ class MainWindow(QMainWindow):
         self.active_model.model_changed.connect(train.on_model_changed)
 
     # -- slots -------------------------------------------------------------------------------------------
-    def _start(self, source: FrameSource, text: str) -> None:
-        log.info("streaming from %s (%.1f fps)", source.name, source.fps)
-        self.active_model.set_camera(source.name)
-        self.view.clear()
-        self.stats.reset()
-        self.faces_panel.set_result(None)
-        self.controller.start(source, self.active_model.pipeline)
-        self.status.set_source_text(text)
-
-    def _score_with_active_model(self) -> None:
-        """Scoring uses the active model's pipeline, and restarts if it had stopped (after a scoring error)."""
-        self.controller.set_pipeline(self.active_model.pipeline)
-        self.stats.reset()
-
-    def _on_load_failed(self, failure: LoadFailure) -> None:
-        if failure.instead is None:  # no fallback follows: go on with what there is
-            self._score_with_active_model()
-
-    def _calibrate_camera(self, value: float, rule: str) -> None:
-        """Use (and remember for this model and camera) a threshold calibrated on this camera's sessions."""
-        self.active_model.calibrate_camera(value, rule, datetime.now().strftime("%Y-%m-%d"))
-        self.status.showMessage(f"Threshold {value:.3f} calibrated to {self.active_model.camera}", 10000)
-
     def _warn(self, title: str, text: str) -> None:
         if self.isVisible():
             QMessageBox.warning(self, title, text)
         else:  # start-up: wait for the window, so that the box does not pop up alone
             QTimer.singleShot(0, lambda: QMessageBox.warning(self, title, text))
-
-    def _show_no_source(self, reason: str) -> None:
-        log.warning("no video source: %s", reason)
-        self.controller.stop()
-        self.faces_panel.set_result(None)
-        self.view.show_message(f"{reason}\n{NO_SOURCE_HINT}", self.menu_actions.open_video)
-        self.status.set_source_text(f"No source: {reason}")
-
-    def _refresh_status(self) -> None:
-        """Text updates a few times a second, not per frame: they would cost more than the video."""
-        self.status.show_stats(
-            self.stats, self.controller.dropped, self.controller.is_running, self.active_model.pipeline is not None
-        )
-        self.faces_panel.refresh()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 (Qt's name)
         if not self._closed:

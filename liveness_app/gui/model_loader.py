@@ -14,8 +14,8 @@ from typing import Callable
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from ..core.pipeline import LoadedModel
+from .qthreads import start_in_thread, stop_thread
 from .tasks import TaskWorker, error_text
-from .workers import start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class LoadFailure:
 
 class ModelLoader(QObject):
     """Runs ``load(path, device, backend)`` on a QThread per request; ``loaded``/``failed`` arrive on the GUI
-    thread. Each worker and thread deletes itself when it has finished (:func:`.workers.start_in_thread`)."""
+    thread. Each worker and thread deletes itself when it has finished (:func:`.qthreads.start_in_thread`)."""
 
     loaded = pyqtSignal(object, object)  # LoadedModel, LoadRequest
     failed = pyqtSignal(object, object)  # LoadRequest, the exception

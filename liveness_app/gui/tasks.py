@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from .workers import alive, start_in_thread, stop_thread
+from .qthreads import alive, start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
 

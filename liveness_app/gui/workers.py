@@ -1,9 +1,8 @@
 """Capture and scoring workers on their own QThreads, and the controller that owns them.
 
 The loops themselves (latest frame wins, pacing, timing) live in :mod:`liveness_app.core.realtime`; the
-workers only turn their callbacks and exceptions into signals. Pattern of superqt's
-``new_worker_qthread``: ``worker.moveToThread(thread); thread.started.connect(worker.run)``. Shutdown
-sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
+workers only turn their callbacks and exceptions into signals; they run on threads of :mod:`.qthreads`.
+Shutdown sets the loop's abort flag, wakes the worker (closes the frame slot), then ``quit()`` and ``wait()``.
 Workers and threads delete themselves when finished; ``errored`` carries the exception, the receiver words it.
 """
 
@@ -12,33 +11,17 @@ from __future__ import annotations
 import itertools
 import logging
 from functools import partial
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
-from PyQt6 import sip
-from PyQt6.QtCore import QObject, Qt, QThread, pyqtBoundSignal, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from ..core.camera import CameraUnavailableError, FrameSource
 from ..core.pipeline import Pipeline
 from ..core.realtime import CaptureLoop, Frame, LatestFrameSlot, ScoringLoop
+from .qthreads import alive, start_in_thread, stop_thread
 
 log = logging.getLogger(__name__)
-
-
-class Worker(Protocol):
-    """What :func:`start_in_thread` needs: a blocking ``run`` that ends after ``stop`` and a ``finished``
-    (and, being a QObject, ``moveToThread`` and ``deleteLater``)."""
-
-    finished: pyqtBoundSignal
-
-    def run(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def moveToThread(self, thread: QThread | None) -> None: ...  # noqa: N802 (Qt's name)
-
-    def deleteLater(self) -> None: ...  # noqa: N802 (Qt's name)
-
 
 FrameSink = Callable[[np.ndarray], None]  # called on the capture thread with every frame; must not block
 
@@ -112,45 +95,6 @@ class ScoringWorker(QObject):
     def stop(self) -> None:
         """Thread-safe: sets the abort flag and closes the slot, which wakes a waiting ``take``."""
         self._loop.stop()
-
-
-def start_in_thread(worker: Worker) -> QThread:
-    """Move ``worker`` to a new QThread and run its ``run`` there; the thread ends when ``run`` returns.
-
-    Both delete themselves when finished, on the calling (GUI) thread: callers that keep them check
-    :func:`alive` (``stop_thread`` does). Reusable by any worker with ``run``/``stop``/``finished``.
-    """
-    thread = QThread()
-    thread.setObjectName(type(worker).__name__)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
-    home = QThread.currentThread()
-    # The worker goes home (direct: only its own thread may push it), then deleteLater is queued there. Deleted
-    # on its own thread, Qt's signal lock and PyQt's need for the GIL there can deadlock with the GUI thread.
-    # (PyQt's stubs leave out connect's connection-type argument.)
-    worker.finished.connect(
-        lambda: worker.moveToThread(home),  # type: ignore[call-arg]
-        Qt.ConnectionType.DirectConnection,
-    )
-    worker.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    thread.start()
-    return thread
-
-
-def alive(obj: QObject | None) -> bool:
-    """``obj`` exists and Qt has not deleted it yet (a finished worker or thread deletes itself)."""
-    return obj is not None and not sip.isdeleted(obj)
-
-
-def stop_thread(worker: Worker, thread: QThread) -> None:
-    """Abort flag + wake-up (``worker.stop``: Python state only, safe on a deleted worker), then ``quit``
-    and ``wait``: the thread is over on return (one that deleted itself has ended)."""
-    worker.stop()
-    if alive(thread):
-        thread.quit()
-        thread.wait()
 
 
 class StreamController(QObject):

@@ -12,8 +12,9 @@ pytest.importorskip("pytestqt")
 from gui_helpers import TIMEOUT_MS  # noqa: E402
 from PyQt6 import sip  # noqa: E402
 
+from liveness_app.gui.qthreads import alive, start_in_thread, stop_thread  # noqa: E402
 from liveness_app.gui.tasks import TaskRunner, TaskWorker, error_text  # noqa: E402
-from liveness_app.gui.workers import StreamController, alive, start_in_thread, stop_thread  # noqa: E402
+from liveness_app.gui.workers import StreamController  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

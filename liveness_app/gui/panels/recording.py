@@ -21,11 +21,14 @@ from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageB
 from ... import paths
 from ...core.recorder import SessionStore, load_labels
 from ...core.sessions import RECORDING
+from ..qthreads import start_in_thread, stop_thread
 from ..recorder_service import RecorderService
 from ..tasks import TaskWorker, error_text
-from ..workers import StreamController, start_in_thread, stop_thread
+from ..workers import StreamController
 from .info import button_row
-from .session_list import REC_COLOUR, SessionList, fill_label_combo
+from .label_picker import fill_label_combo
+from .session_list import SessionList
+from .session_rows import REC_COLOUR
 
 log = logging.getLogger(__name__)
 

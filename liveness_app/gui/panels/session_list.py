@@ -11,20 +11,14 @@ a table item per cell of 100,000 sessions took seconds and gigabytes before the 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -33,83 +27,16 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...core.recorder import RecorderError, SessionStore
-from ...core.sessions import RECORDING, InvalidEntry, ManifestError, shown
+from ...core.session_store import RecorderError, SessionStore
+from ...core.sessions import RECORDING, InvalidEntry, ManifestError
 from .info import button_row, wrapped_label
+from .label_picker import ask_relabel
+from .session_rows import COLUMNS, INVALID_COLOUR, REC_COLOUR, invalid_row, local_time, session_row
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Date", "Label", "Subject", "Length", "Frames", "Status")
-REC_COLOUR = QColor(208, 32, 32)
-INVALID_COLOUR = QColor(128, 128, 128)
 MAX_ROWS = 1000  # newest valid sessions shown
 MAX_INVALID_ROWS = 200  # refused entries shown (all are counted above the table)
-
-
-def fill_label_combo(combo: QComboBox, labels: list[dict[str, Any]], current: str = "") -> None:
-    """Label names as items, their descriptions as tooltips (on the item and on the combo itself)."""
-    combo.clear()
-    for lab in labels:
-        combo.addItem(lab["name"])
-        combo.setItemData(combo.count() - 1, str(lab.get("description", "")), Qt.ItemDataRole.ToolTipRole)
-    combo.currentIndexChanged.connect(
-        lambda i: combo.setToolTip(str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or ""))
-    )
-    if current:
-        combo.setCurrentText(current)
-    combo.setToolTip(str(combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""))
-
-
-def ask_relabel(parent: QWidget, labels: list[dict[str, Any]], label: str, subject: str) -> tuple[str, str] | None:
-    """Label and subject for a recorded session, or None when cancelled (tests replace this function)."""
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("Relabel session")
-    combo, subject_edit = QComboBox(dialog), QLineEdit(subject, dialog)
-    fill_label_combo(combo, labels, label)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    form = QFormLayout(dialog)
-    form.addRow("Label:", combo)
-    form.addRow("Subject:", subject_edit)
-    form.addRow(buttons)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return combo.currentText(), subject_edit.text().strip()
-
-
-def local_time(iso: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime(fmt)
-    except (TypeError, ValueError, OverflowError):
-        return shown(iso)  # short: a refused entry's "date" may be anything
-
-
-def session_row(s: dict[str, Any]) -> tuple[str, ...]:
-    """The table's cells for one (validated) manifest entry."""
-    status = s["status"] + (" (recovered)" if s.get("recovered") else "")
-    return (
-        local_time(s["date"], "%m-%d %H:%M"),
-        s["label"],
-        s["subject"],
-        f"{s['duration_s']:.1f} s",
-        str(s["frames"]),
-        status,
-    )
-
-
-def invalid_row(bad: InvalidEntry) -> tuple[str, ...]:
-    """Cells for a refused entry: what can be shown of it as text, and why it was refused."""
-    raw = bad.raw if isinstance(bad.raw, dict) else {}
-    text = lambda key: shown(raw.get(key, ""))[:40]  # noqa: E731
-    return (
-        local_time(raw.get("date", ""), "%m-%d %H:%M"),
-        text("label"),
-        text("subject"),
-        "",
-        "",
-        f"invalid: {bad.reason}",
-    )
 
 
 class SessionList(QWidget):

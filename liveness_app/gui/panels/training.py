@@ -28,6 +28,7 @@ from training.fit.loop import TrainEvent, fit
 from ... import paths
 from ...core.pipeline import LoadedModel
 from ..tasks import TaskRunner, error_text
+from . import training_status as run_status
 from .data_sources import DataSourceList
 from .info import button_row
 from .training_form import TrainingForm, stamp
@@ -37,10 +38,6 @@ from .training_form import TrainingForm, stamp
 class _Job:
     kind: str  # "train" | "evaluate"
     out_dir: Path
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
 
 class TrainingPanel(QWidget):
@@ -163,39 +160,28 @@ class TrainingPanel(QWidget):
         if self._job is None:
             return
         if ev.kind == "cache":
-            self._show_progress(ev.step, ev.steps, f"Caching face crops {ev.step}/{ev.steps}")
+            self._show_progress(run_status.cache_progress(ev))
         elif ev.kind == "batch":
-            loss, phase = ev.metrics.get("loss"), (ev.phase or "epoch").capitalize()  # Epoch, Distil, Refit
-            self._show_progress(
-                (ev.epoch - 1) * ev.steps + ev.step,
-                ev.epochs * ev.steps,
-                f"{phase} {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
-                + (f", loss {loss:.4f}" if loss is not None else ""),
-            )
+            self._show_progress(run_status.batch_progress(ev))
         elif ev.kind == "epoch":
             self.log_view.appendPlainText(ev.message)
-            frame = ev.metrics.get("dev", {}).get("frame", {})
-            if frame:
-                self.status_label.setText(
-                    f"Epoch {ev.epoch}/{ev.epochs}: dev AUC {_fmt(frame.get('auc'))}, ACER {_fmt(frame.get('acer'))}"
-                )
+            if text := run_status.epoch_text(ev):
+                self.status_label.setText(text)
         elif ev.kind == "warning":  # e.g. files skipped while caching, with where the full list is
             self.log_view.appendPlainText(f"Warning: {ev.message}")
         elif ev.kind == "done":
             self.log_view.appendPlainText(ev.message)
-            self._show_progress(
-                1, 1, "Done" if ev.model_path is None else f"Done: {Path(ev.model_path).name} is in the Model menu"
-            )
+            self._show_progress(run_status.done_progress(ev))
             if ev.model_path is not None and Path(ev.model_path).is_file():
                 self.new_model = Path(ev.model_path)
                 self.model_trained.emit(self.new_model)
                 self.use_button.show()
         self.event_received.emit(ev)
 
-    def _show_progress(self, value: int, maximum: int, text: str) -> None:
-        self.progress.setRange(0, max(maximum, 1))
-        self.progress.setValue(min(value, max(maximum, 1)))
-        self.status_label.setText(text)
+    def _show_progress(self, shown: run_status.Progress) -> None:
+        self.progress.setRange(0, max(shown.maximum, 1))
+        self.progress.setValue(min(shown.value, max(shown.maximum, 1)))
+        self.status_label.setText(shown.text)
 
     # -- evaluation --------------------------------------------------------------------------------------
     def evaluate(self) -> bool:
@@ -227,8 +213,7 @@ class TrainingPanel(QWidget):
         if self._job is None:
             return
         self.report_path = self._job.out_dir / "report.html"
-        frame = metrics.get("frame", {})
-        self._show_progress(1, 1, f"Evaluated: AUC {_fmt(frame.get('auc'))}, ACER {_fmt(frame.get('acer'))}")
+        self._show_progress(run_status.evaluated_progress(metrics))
         # Short enough for a narrow dock; the full path is in the tooltip and the log.
         self.report_label.setText(f"Report written to {self.report_path.parent.name}")
         self.report_label.setToolTip(str(self.report_path))
@@ -267,14 +252,7 @@ class TrainingPanel(QWidget):
         if outcome == "done" and job.kind == "evaluate":
             outcome = "evaluated"
         if outcome == "cancelled":
-            best = job.out_dir / "best.pt"
-            self._show_progress(
-                0,
-                1,
-                f"Cancelled. The best model so far is kept: {best}"
-                if best.is_file()
-                else "Cancelled before the first epoch ended; no model was saved.",
-            )
+            self._show_progress(run_status.cancelled_progress(job.out_dir))
         self._set_busy(None)
         self.job_finished.emit(outcome)
 
