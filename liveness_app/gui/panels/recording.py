@@ -19,7 +19,8 @@ from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ... import paths
-from ...core.recorder import SessionStore, load_labels
+from ...core.recorder import load_labels
+from ...core.session_store import SessionStore
 from ...core.sessions import RECORDING
 from ..qthreads import start_in_thread, stop_thread
 from ..recorder_service import RecorderService

@@ -1,6 +1,6 @@
 """The recorded sessions as a table: relabel and delete valid ones; list refused entries, never act on them.
 
-The manifest is read through :class:`~liveness_app.core.recorder.SessionStore`, whose schema refuses
+The manifest is read through :class:`~liveness_app.core.session_store.SessionStore`, whose schema refuses
 entries that cannot be trusted (a file outside the recordings folder, missing fields, ...): they are shown
 greyed with the reason and cannot be selected for an action. A manifest that cannot be read at all is
 reported above the table, with an offer to set it aside (renamed, not deleted) and start a new list.
