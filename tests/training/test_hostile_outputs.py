@@ -10,6 +10,7 @@ import os
 import time
 
 import pytest
+from train_cli import tiny_cli_args
 
 from liveness_app.core import files
 from liveness_app.core.files import DiskFullError, atomic_write_text
@@ -41,25 +42,7 @@ def test_a_model_saved_to_a_full_disk_says_so_and_keeps_the_old_file(tmp_path, m
 def test_training_on_a_full_disk_ends_with_one_line_that_says_where(tmp_path, monkeypatch, capsys) -> None:
     data = tiny_dataset(tmp_path / "data", per_class=2, groups=2)
     monkeypatch.setattr(files.os, "fsync", _fsync_on_a_full_disk)
-    rc = main(
-        [
-            "--data",
-            str(data),
-            "--out-dir",
-            str(tmp_path / "run"),
-            "--device",
-            "cpu",
-            "--input-size",
-            "32",
-            "--epochs",
-            "1",
-            "--workers",
-            "0",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-install",
-        ]
-    )
+    rc = main(["--data", str(data), *tiny_cli_args(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "inline_container" not in err
     assert f"liveness-train: error: the disk is full: cannot write config.json in {tmp_path / 'run'}" in err
@@ -88,26 +71,7 @@ def test_resume_with_no_saved_state_is_an_error_not_a_fresh_start(tmp_path, caps
     data = tiny_dataset(tmp_path / "data", per_class=2, groups=2)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "log.jsonl").write_text('{"epoch": 1}\n')
-    rc = main(
-        [
-            "--data",
-            str(data),
-            "--out-dir",
-            str(tmp_path / "run"),
-            "--device",
-            "cpu",
-            "--input-size",
-            "32",
-            "--epochs",
-            "1",
-            "--workers",
-            "0",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-install",
-            "--resume",
-        ]
-    )
+    rc = main(["--data", str(data), *tiny_cli_args(tmp_path), "--resume"])
     err = capsys.readouterr().err
     assert rc == 2 and "--resume: there is no last_state.pt in" in err
     assert (tmp_path / "run" / "log.jsonl").read_text() == '{"epoch": 1}\n'  # no duplicated log lines

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from train_cli import assert_one_clear_error, run_train_cli
+from train_cli import assert_one_clear_error, run_train_cli, tiny_cli_args
 
 from liveness_app.core.model import load_checkpoint
 from training.__main__ import main
@@ -87,31 +87,8 @@ def test_skipped_files_are_listed_and_left_out_of_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = _tiny_set(tmp_path / "data")
-    rc = main(
-        [
-            "--data",
-            f"cropped:{data}",
-            "--out-dir",
-            str(tmp_path / "run"),
-            "--device",
-            "cpu",
-            "--input-size",
-            "32",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--workers",
-            "0",
-            "--ema-decay",
-            "0",
-            "--dev-groups",
-            "subj1",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-install",
-        ]
-    )
+    options = ["--batch-size", "8", "--ema-decay", "0", "--dev-groups", "subj1"]
+    rc = main(["--data", f"cropped:{data}", *tiny_cli_args(tmp_path), *options])
     err = capsys.readouterr().err
     assert rc == 0, err
     with (tmp_path / "run" / "skipped.csv").open(newline="", encoding="utf-8") as fh:

@@ -10,25 +10,16 @@ import pytest
 from training.__main__ import main
 
 
+def tiny_cli_args(tmp_path: Path) -> list[str]:
+    """The options of a tiny CPU run in ``tmp_path`` (run and cache folders there, nothing installed)."""
+    fixed = "--device cpu --input-size 32 --epochs 1 --workers 0 --no-install".split()
+    return ["--out-dir", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), *fixed]
+
+
 def run_train_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str) -> tuple[int, str]:
     """Run ``liveness-train`` on a tiny CPU config; (exit status, stderr)."""
     data = [] if "--data" in args else ["--data", f"cropped:{tmp_path / 'no-data'}"]
-    base = [
-        "--out-dir",
-        str(tmp_path / "run"),
-        "--device",
-        "cpu",
-        "--input-size",
-        "32",
-        "--epochs",
-        "1",
-        "--workers",
-        "0",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--no-install",
-    ]
-    rc = main(data + base + list(args))
+    rc = main(data + tiny_cli_args(tmp_path) + list(args))
     return rc, capsys.readouterr().err
 
 
