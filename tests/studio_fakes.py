@@ -5,7 +5,7 @@ folder is on the path through its conftest)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -112,3 +112,10 @@ def tiny_teacher(folder: Path) -> Path:
     (folder / "tiny.onnx").write_bytes(model.SerializeToString())
     (folder / "tiny.json").write_text(json.dumps(TINY_TEACHER_SPEC))
     return folder / "tiny.json"
+
+
+def session_entry(sid: str, file: str, **extra: Any) -> dict[str, Any]:
+    """A valid complete live session of ``ann`` in a recordings manifest, whose video is ``file``; ``extra``
+    overrides any field."""
+    fields = {"id": sid, "file": file, "label": "live", "subject": "ann", "fps": 30.0, "frames": 3}
+    return {**fields, "duration_s": 0.1, "date": "2026-01-01T00:00:00+00:00", "status": "complete", **extra}

@@ -6,21 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from studio_fakes import session_entry
+
 
 def entry(sid: str, file: str, **extra: Any) -> dict[str, Any]:
     """A valid complete live session of ``ann`` whose video is ``file``; ``extra`` overrides any field."""
-    return {
-        "id": sid,
-        "file": file,
-        "label": "live",
-        "subject": "ann",
-        "fps": 30.0,
-        "frames": 3,
-        "duration_s": 0.1,
-        "date": "2026-01-01T00:00:00+00:00",
-        "status": "complete",
-        **extra,
-    }
+    return session_entry(sid, file, **extra)
 
 
 def write_manifest(root: Path, sessions: list[Any]) -> Path:

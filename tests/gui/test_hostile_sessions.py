@@ -26,24 +26,14 @@ from liveness_app.gui.panels import session_list  # noqa: E402
 from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
 from liveness_app.gui.panels.session_list import SessionList  # noqa: E402
 from liveness_app.gui.workers import StreamController  # noqa: E402
+from studio_fakes import session_entry  # noqa: E402
 
 pytestmark = pytest.mark.gui
 LABELS = [{"name": "live"}, {"name": "print"}]
 
 
 def _entry(sid: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": sid,
-        "file": f"{sid}.avi",
-        "label": "live",
-        "subject": "ann",
-        "fps": 30.0,
-        "frames": 3,
-        "duration_s": 0.1,
-        "date": "2026-01-01T00:00:00+00:00",
-        "status": "complete",
-        **extra,
-    }
+    return session_entry(sid, f"{sid}.avi", **extra)
 
 
 def _manifest(root: Path, sessions: list[dict[str, Any]]) -> Path:

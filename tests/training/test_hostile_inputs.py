@@ -17,23 +17,12 @@ from liveness_app.core.model import ModelLoadError, build_model, load_checkpoint
 from liveness_app.core.recorder import Recorder
 from liveness_app.core.session_store import RecorderError, SessionStore
 from liveness_app.core.sessions import ManifestError
-from studio_fakes import make_checkpoint
+from studio_fakes import make_checkpoint, session_entry
 from training.data.samples import DatasetLayoutError, load_recordings
 
 
 def _entry(sid: str, file: str, **extra: object) -> dict:
-    return {
-        "id": sid,
-        "file": file,
-        "label": "live",
-        "subject": "ann",
-        "fps": 30.0,
-        "frames": 3,
-        "duration_s": 0.1,
-        "date": "2026-01-01T00:00:00+00:00",
-        "status": "complete",
-        **extra,
-    }
+    return session_entry(sid, file, **extra)
 
 
 def _write_manifest(root: Path, sessions: object, version: int = 1) -> Path:

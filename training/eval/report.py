@@ -113,37 +113,22 @@ def _compare_blocks(metrics: dict[str, Any]) -> list[Block]:
     for level in LEVELS:
         if level not in metrics:
             continue
-        mine = metrics[level]
-        rows = [
-            [
-                "this model",
-                _fmt(mine.get("threshold")),
-                mine.get("n"),
-                _fmt(mine.get("auc")),
-                _fmt(mine.get("eer"), "rate"),
-                _apcer_text(mine.get("apcer")),
-                _fmt(mine.get("bpcer"), "rate"),
-                _fmt(mine.get("acer"), "rate"),
-            ]
-        ]
+        rows = [_compare_row("this model", metrics[level])]
         for name, found in compared.items():
             for which in ("own_threshold", "our_threshold"):
                 m = (found.get(which) or {}).get(level)
                 if m:
-                    rows.append(
-                        [
-                            f"{name} ({which.split('_')[0]})",
-                            _fmt(m.get("threshold")),
-                            m.get("n"),
-                            _fmt(m.get("auc")),
-                            _fmt(m.get("eer"), "rate"),
-                            _apcer_text(m.get("apcer")),
-                            _fmt(m.get("bpcer"), "rate"),
-                            _fmt(m.get("acer"), "rate"),
-                        ]
-                    )
+                    rows.append(_compare_row(f"{name} ({which.split('_')[0]})", m))
         blocks += [("p", f"{level.capitalize()} level:"), ("table", headers, rows)]
     return blocks
+
+
+def _compare_row(name: str, m: dict[str, Any]) -> list[Any]:
+    return [name, _fmt(m.get("threshold")), m.get("n"), _fmt(m.get("auc")), _fmt(m.get("eer"), "rate")] + [
+        _apcer_text(m.get("apcer")),
+        _fmt(m.get("bpcer"), "rate"),
+        _fmt(m.get("acer"), "rate"),
+    ]
 
 
 def _apcer_text(apcer: dict[str, float] | None) -> str:
