@@ -5,6 +5,7 @@ alone sets a threshold; CI-sized, on sessions of the sample video written by the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -21,6 +22,13 @@ from training.fit.loop import fit
 
 def _s(label: str, video: str) -> Sample:
     return Sample(Path(f"/rec/{video}.avi"), label, "me", "video")
+
+
+def finetune_config(tmp_path: Path, rec: Path, base: Path, **extra: Any) -> TrainConfig:
+    """The app's fine-tune schedule at CI size on recordings ``rec``, from ``base``; ``extra`` overrides."""
+    where = {"out_dir": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "install": False}
+    run = {"data": (str(rec),), "init": str(base), "name": "mine"}
+    return TrainConfig(**{**FINETUNE, **TINY, **run, **where, **extra})
 
 
 def test_one_person_is_split_by_session_in_time() -> None:
@@ -57,20 +65,9 @@ def test_a_single_subject_fine_tunes_the_active_model(tmp_path: Path, sample_vid
     )
     assert {s.group for s in load_recordings(rec)} == {"me"}
     base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
-    cfg = TrainConfig(
-        **{
-            **FINETUNE,
-            **TINY,
-            "data": (str(rec),),
-            "init": str(base),
-            "out_dir": str(tmp_path / "run"),
-            "cache_dir": str(tmp_path / "cache"),
-            "install": False,
-            "name": "mine",
-            "freeze_blocks": 8,  # an option (FINETUNE trains every block): frozen ones stay put
-            "input_size": 224,
-        }
-    )  # the base's 48 px wins: its preprocessing is kept
+    # freeze_blocks is an option (FINETUNE trains every block): frozen ones stay put; the base's 48 px wins
+    # over input_size 224: its preprocessing is kept
+    cfg = finetune_config(tmp_path, rec, base, freeze_blocks=8, input_size=224)
     events = list(fit(cfg))
     assert any(e.kind == "warning" and ONE_PERSON_NOTE in e.message for e in events)
     model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
@@ -101,21 +98,7 @@ def test_refit_trains_again_on_train_and_dev_for_the_early_stopped_epochs(
         "epoch_entries",
         lambda items, *a: (seen.append((a[-1], {it.sample.path.name for it in items})), real(items, *a))[1],
     )
-    cfg = TrainConfig(
-        **{
-            **FINETUNE,
-            **TINY,
-            "data": (str(rec),),
-            "init": str(base),
-            "out_dir": str(tmp_path / "run"),
-            "cache_dir": str(tmp_path / "cache"),
-            "install": False,
-            "name": "mine",
-            "refit": True,
-            "epochs": 3,
-            "patience": 1,
-        }
-    )
+    cfg = finetune_config(tmp_path, rec, base, refit=True, epochs=3, patience=1)
     events = list(fit(cfg))
     twin, final = tmp_path / "run" / "best.pt", tmp_path / "run" / refit.REFIT_NAME
     assert events[-1].kind == "done" and events[-1].model_path == final
