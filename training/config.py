@@ -167,6 +167,9 @@ FINETUNE: dict[str, Any] = {
     "refit": True,
     # simulated replays/prints (training.data.attacks): later use shows attack instruments the user never recorded
     "synth_attacks": 0.15,
+    # a user's own recordings are never left out, whatever their subject is called: the locked split guards
+    # the shipped models, and an adapted model is the user's own
+    "holdout_locked": False,
 }
 
 
