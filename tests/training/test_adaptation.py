@@ -135,3 +135,18 @@ def test_the_refit_threshold_rule_is_checked_and_the_blend_is_halfway_in_logits(
 
     assert T.logit_mean(expit(-2.0), expit(4.0)) == pytest.approx(expit(1.0))
     assert T.logit_mean(0.3, 0.3) == pytest.approx(0.3) and T.logit_mean(0.0, 1.0) == pytest.approx(0.5)
+
+
+def test_a_user_named_like_a_locked_group_keeps_every_recording(tmp_path: Path, sample_video: Path) -> None:
+    from training.data.locked import locked_groups
+    from training.fit.events import returned
+    from training.fit.prepare import prepare_data
+
+    name = sorted(locked_groups())[0]  # the locked split guards shipped models, not a user's own data
+    rec = record_sessions(tmp_path / "rec", sample_video, [("live", name), ("print", name)] * 2)
+    base = make_checkpoint(tmp_path / "base.pt", input_size=48, name="base")
+    events: list = []
+    data = returned(prepare_data(finetune_config(tmp_path, rec, base)), events.append)
+    assert data.summary["locked_split_left_out"] == 0
+    assert {item.sample.group for item in data.train + data.dev} == {name}
+    assert not any("locked" in (e.message or "") for e in events)
