@@ -11,6 +11,10 @@ import numpy as np
 
 from .native_log import quiet_native_log
 
+# The first detections run with native stderr captured (see __init__): LiteRT's once-per-process alignment
+# warning comes with the first frame that lands unaligned, not always the first frame (a CI run saw it later)
+QUIET_DETECTIONS = 20
+
 # Boxes whose longer side is below this many pixels (of the frame searched) are not faces, to the app or
 # to training. BlazeFace "finds" faces in about a quarter of 8x8 noise images, and in noise up to 64 px
 # (boxes up to 24 px), which would enter training as faces. A real face that small has no print dots or
@@ -77,7 +81,9 @@ class FaceDetector:
         self._max_faces = max_faces
         self._min_face_px = float(min_face_px)
         self._last_ts = -1
-        self._quiet_next = True  # the first detection logs a memory-alignment warning: once, not ours
+        # LiteRT warns once per process when an input buffer is not aligned to its liking, which depends on
+        # where the frame happens to lie in memory (most frames, not all): the first detections are kept quiet
+        self._quiet_left = QUIET_DETECTIONS
 
     def detect(self, frame_bgr: np.ndarray, t_ms: int) -> list[FaceBox]:
         """Faces in ``frame_bgr`` no smaller than ``min_face_px``, largest first. ``t_ms`` is forced to
@@ -88,8 +94,8 @@ class FaceDetector:
         self._last_ts = ts
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        if self._quiet_next:
-            self._quiet_next = False
+        if self._quiet_left > 0:
+            self._quiet_left -= 1
             with quiet_native_log():
                 result = self._detector.detect_for_video(image, ts)
         else:
