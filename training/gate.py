@@ -25,22 +25,6 @@ MARGIN = 0.02
 CACHED_FRAMES = 16  # frames cached per video: training's default, so the gate reuses training's crops and scores
 
 
-def _families(entries: Sequence, scores: np.ndarray, threshold: float) -> dict[str, dict[str, Any]]:
-    from training.data.locked import family_of
-    from training.eval import metrics as M
-
-    out = {}
-    fams = np.array([family_of(e.group) for e in entries])
-    for fam in sorted(set(fams)) + ["all"]:
-        keep = (fams == fam) if fam != "all" else np.ones(len(entries), bool)
-        keep &= ~np.isnan(scores)
-        if not keep.any():
-            continue
-        m = M.compute_all(scores[keep], [e.label for e, k in zip(entries, keep) if k], threshold)["frame"]
-        out[fam] = {k: m[k] for k in ("auc", "eer", "acer", "bpcer", "apcer", "threshold", "n")}
-    return out
-
-
 def _saw_locked(meta: Any, locked: frozenset[str]) -> list[str]:
     data = meta.training.get("data", {}) if isinstance(meta.training, dict) else {}
     seen = set()
@@ -86,7 +70,7 @@ def run_gate(
     unless given."""
     from liveness_app import paths
     from training.data.locked import locked_groups
-    from training.eval.compare import compared_scores
+    from training.eval.compare import compared_scores, per_family
     from training.fit.prepare import load_samples
 
     locked = locked if locked is not None else locked_groups()
@@ -102,7 +86,7 @@ def run_gate(
             "name": meta.name,
             "threshold": meta.threshold,
             "saw_locked_groups": _saw_locked(meta, locked),
-            "families": _families(entries, scores, meta.threshold),
+            "families": per_family(scores, [e.label for e in entries], [e.group for e in entries], meta.threshold),
         }
         if role == "candidate":
             cand_items, cand_entries = items, entries
@@ -114,7 +98,7 @@ def run_gate(
             "sha256": facts["sha256"],
             "threshold": threshold,
             "teacher": True,
-            "families": _families(cand_entries, scores, threshold),
+            "families": per_family(scores, [e.label for e in cand_entries], [e.group for e in cand_entries], threshold),
         }
     return {
         "groups": sorted({s.group for s in samples}),

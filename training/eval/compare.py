@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from training.data.frames import Entry
+from training.data.locked import family_of
 from training.eval import metrics as M
 from training.teachers import load_teachers
 from training.teachers.scores import TeacherScoreCache
@@ -94,3 +95,23 @@ def compare_all(
         name: {**facts, **baseline_metrics(scores, entries, threshold, our_threshold)}
         for name, (scores, threshold, facts) in found.items()
     }
+
+
+FAMILY_KEYS = ("auc", "eer", "acer", "bpcer", "apcer", "threshold", "n")
+
+
+def per_family(
+    scores: np.ndarray, labels: Sequence[str], groups: Sequence[str], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """Frame metrics (:data:`FAMILY_KEYS`) per family of groups (:func:`family_of`) and over "all", at
+    ``threshold``; frames scored NaN (no score from that model) are left out, a family with none is absent."""
+    scores = np.asarray(scores, dtype=np.float64)
+    fams = np.array([family_of(g) for g in groups])
+    scored = ~np.isnan(scores)
+    out = {}
+    for fam in sorted(set(fams)) + ["all"]:
+        keep = ((fams == fam) if fam != "all" else np.ones(len(fams), bool)) & scored
+        if keep.any():
+            m = M.compute_all(scores[keep], [lab for lab, k in zip(labels, keep) if k], threshold)["frame"]
+            out[fam] = {k: m[k] for k in FAMILY_KEYS}
+    return out

@@ -21,19 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from training.data.locked import family_of
-
-
-def _per_family(scores: np.ndarray, labels: list[str], groups: list[str], threshold: float) -> dict[str, Any]:
-    from training.eval import metrics as M
-
-    fams = np.array([family_of(g) for g in groups])
-    out = {}
-    for fam in sorted(set(fams)) + ["all"]:
-        keep = fams == fam if fam != "all" else np.ones(len(fams), bool)
-        m = M.compute_all(scores[keep], [lab for lab, k in zip(labels, keep) if k], threshold)["frame"]
-        out[fam] = {"auc": m["auc"], "acer": m["acer"]}
-    return out
+from training.eval.compare import per_family
 
 
 def student_folds(cv_dir: Path) -> dict[str, Any]:
@@ -43,7 +31,7 @@ def student_folds(cv_dir: Path) -> dict[str, Any]:
         k, threshold = fold["fold"], fold["thresholds"]["pooled_eer"]
         with (cv_dir / f"fold-{k}" / "scores.csv").open(newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
-        out[f"fold {k}"] = _per_family(
+        out[f"fold {k}"] = per_family(
             np.array([float(r["score"]) for r in rows]),
             [r["label"] for r in rows],
             [r["group"] for r in rows],
@@ -63,7 +51,7 @@ def previous_folds(model: Path, cv_dir: Path, data: list[str], cache_dir: Path) 
     for k, test in enumerate(json.loads((cv_dir / "folds.json").read_text())):
         chosen = [s for s in samples if s.group in set(test)]
         meta, _, entries, scores = score_model(model, chosen, cache_dir, paths.default_detector_path(), 8)
-        out[f"fold {k}"] = _per_family(scores, [e.label for e in entries], [e.group for e in entries], meta.threshold)
+        out[f"fold {k}"] = per_family(scores, [e.label for e in entries], [e.group for e in entries], meta.threshold)
     return out
 
 

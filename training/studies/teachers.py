@@ -23,7 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from training.data.locked import family_of, locked_groups
+from training.data.locked import locked_groups
+from training.eval.compare import per_family
 from training.teachers.combine import RULES, fit_combiner
 from training.teachers.spec import builtin_specs
 
@@ -41,18 +42,6 @@ def _rows(items: Sequence, by_crop: dict, groups: set[str]) -> tuple[np.ndarray,
     return np.asarray(rows).reshape(-1, len(next(iter(by_crop.values())))), labels, fams
 
 
-def _judge(scores: np.ndarray, labels: list[str], groups: list[str], threshold: float) -> dict[str, Any]:
-    from training.eval import metrics as M
-
-    out = {}
-    fams = np.array([family_of(g) for g in groups])
-    for fam in sorted(set(fams)) + ["all"]:
-        keep = fams == fam if fam != "all" else np.ones(len(fams), bool)
-        m = M.compute_all(scores[keep], [lab for lab, k in zip(labels, keep) if k], threshold)["frame"]
-        out[fam] = {k: m[k] for k in ("auc", "eer", "acer", "bpcer", "apcer", "n")}
-    return out
-
-
 def evaluate_split(
     names: list[str], items: Sequence, by_crop: dict, dev: set[str], test: set[str], own: dict[str, float]
 ) -> dict[str, Any]:
@@ -66,14 +55,17 @@ def evaluate_split(
     for i, name in enumerate(names):
         thr = R.eer(p_dev[:, i], live_dev)[1]
         out[name] = {
-            "dev_eer_threshold": _judge(p_test[:, i], lab_test, g_test, thr),
-            "own_threshold": _judge(p_test[:, i], lab_test, g_test, own[name]),
+            "dev_eer_threshold": per_family(p_test[:, i], lab_test, g_test, thr),
+            "own_threshold": per_family(p_test[:, i], lab_test, g_test, own[name]),
         }
     for rule in RULES:
         comb = fit_combiner(rule, names, p_dev, live_dev)
         dev_scores = comb(p_dev)
         thr = R.eer(dev_scores, live_dev)[1]
-        out[f"rule:{rule}"] = {"dev_eer_threshold": _judge(comb(p_test), lab_test, g_test, thr), "fit": comb.to_dict()}
+        out[f"rule:{rule}"] = {
+            "dev_eer_threshold": per_family(comb(p_test), lab_test, g_test, thr),
+            "fit": comb.to_dict(),
+        }
     return out
 
 
