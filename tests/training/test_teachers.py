@@ -149,3 +149,23 @@ def test_every_combination_rule_fits_on_dev_and_is_recorded(rule: str) -> None:
     assert record["rule"] == rule and record["teachers"] == ["good", "noise"] and record["dev_auc"]["good"] > 0.9
     if rule in ("stack", "best"):
         assert abs(record["weights"][0]) > abs(record["weights"][1])
+
+
+def test_a_corrupt_or_foreign_score_cache_is_rebuilt_not_trusted(tmp_path: Path) -> None:
+    from training.teachers.scores import _load
+
+    bad = tmp_path / "scores.json"
+    bad.write_text("{not json")
+    assert _load(bad) == {}
+    bad.write_text(json.dumps({"scores": {"a": [0.2, 0.9], "b": [1.5], "c": "x", "d": [None]}}))
+    assert _load(bad) == {"a": [0.2, 0.9]}  # only lists of probabilities are kept
+
+
+def test_a_locked_split_file_out_of_layout_is_refused(tmp_path: Path) -> None:
+    from training.data.locked import locked_families
+
+    bad = tmp_path / "locked.json"
+    for text in ("[]", '{"families": {"nuaa": "nuaa-0001"}}', "{oops"):
+        bad.write_text(text)
+        with pytest.raises(ValueError, match="locked split"):
+            locked_families(bad)
