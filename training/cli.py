@@ -76,6 +76,8 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
             "teachers",
             "teachers_dir",
             "teacher_rule",
+            "teacher_views",
+            "mixup",
             "distill_from",
             "distill_epochs",
             "distill_lr",

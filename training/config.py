@@ -74,6 +74,8 @@ class TrainConfig:
     ] = ()  # external liveness models (spec names or files) whose combined soft scores are learnt
     teachers_dir: str = ""  # folder with their ONNX files ("" = $LIVENESS_TEACHERS_DIR, or beside a spec file)
     teacher_rule: str = "stack"  # how their scores combine (training.teachers.combine.RULES), fitted on dev
+    teacher_views: str = "stored"  # "stored": scores of the stored crops; "matched": of each augmented view
+    mixup: float = 0.0  # with matched views: Beta(a, a) mixup between faces (0 = off)
     holdout_locked: bool = True  # leave out the locked test split's groups (training/locked_split.json)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks' batches (else per rank)
     refit: bool = False  # after early stopping: train again on train + dev for the chosen epochs (training.fit.refit)
@@ -112,6 +114,12 @@ class TrainConfig:
             raise ValueError(
                 "refit repeats the training epochs only: it cannot be combined with distill_from or teacher(s)"
             )
+        if self.teacher_views not in ("stored", "matched"):
+            raise ValueError(f"teacher_views must be 'stored' or 'matched', got {self.teacher_views!r}")
+        if (self.teacher_views == "matched" or self.mixup) and not self.teachers:
+            raise ValueError("teacher_views 'matched' and mixup need external teachers (teachers)")
+        if not 0.0 <= self.mixup <= 10.0 or (self.mixup and self.teacher_views != "matched"):
+            raise ValueError("mixup must be in [0, 10], and is used with teacher_views 'matched' only")
         if self.freeze_blocks < 0 or self.l2sp < 0:
             raise ValueError("freeze_blocks and l2sp must be >= 0")
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
@@ -229,6 +237,9 @@ HELP: dict[str, str] = {
     "teachers_dir": "folder holding the ONNX files the teachers' specs name (default: $LIVENESS_TEACHERS_DIR, "
     "or beside a spec file)",
     "teacher_rule": "how the teachers' scores combine, fitted on dev: mean, logit_mean, calibrated_mean, stack, best",
+    "teacher_views": "stored: the teachers score each stored crop once; matched: they score the very augmented "
+    "view the student sees (function matching; slower: the teachers run every step)",
+    "mixup": "with --teacher-views matched: mixup between faces, Beta(a, a) (0 = off; 0.2-1 usual)",
     "holdout_locked": "leave out the groups of the locked test split (training/locked_split.json)",
     "refit": "after early stopping, train again from the start on train + dev for as many epochs (the "
     "installed model is refit.pt; best.pt stays as its held-out twin)",

@@ -33,6 +33,7 @@ from training.fit.prepare import PreparedData, prepare_data
 from training.fit.refit import refit_all
 from training.fit.resume import load_state, restore_state, save_state
 from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+from training.teachers.matching import Matcher
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
 
@@ -131,6 +132,10 @@ def fit(
     if teacher is not None:
         yield from _distill(model, teacher, ema, data, cfg, device, dist)
         del teacher
+    matcher = matched = None
+    if data.sources and data.targets is not None:  # function matching: the teachers score each view
+        matcher = Matcher(data.targets.teachers, data.targets.combiner, cfg.mixup, cfg.seed)
+        matched = (data.sources, matcher.specs)
     net = dist.wrap(model, device, cfg.sync_bn)  # what trains: DDP around ``model`` under torchrun
     run_info = {"device": reason, **dist.describe(cfg.sync_bn, cfg.batch_size)}
     log = (run_dir / "log.jsonl").open("a") if dist.is_main else None
@@ -140,9 +145,9 @@ def fit(
             t0 = time.perf_counter()
             lrs.append(opt.param_groups[0]["lr"])
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch, data.soft)
-            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist)
+            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist, matched)
             ev = TrainEvent("batch")
-            for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher):
+            for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher, matcher):
                 yield ev
             t_train = time.perf_counter() - t0
             judged, dev, dev_scores, key = _judge(model, ema, entries, dev_entries, cfg, device, data, dist)

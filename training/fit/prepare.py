@@ -45,6 +45,8 @@ class PreparedData:
     cache_margin_extra: float = CACHE_MARGIN_EXTRA
     skipped: list[tuple[str, str]] = field(default_factory=list)
     soft: dict[Path, float] = field(default_factory=dict)  # crop path -> the teachers' combined P(live)
+    targets: SoftTargets | None = None  # the teachers and their fitted combination, when any
+    sources: dict = field(default_factory=dict)  # function matching: crop path -> (sample, frame index, box)
 
 
 def load_samples(specs: Sequence[str]) -> tuple[list[Sample], list[tuple[str, str]]]:
@@ -207,11 +209,34 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         "locked_split_left_out": locked_out,
     }
     soft: dict[Path, float] = {}
+    targets, sources = None, {}
     if cfg.teachers:
         targets = yield from teacher_targets(cfg, used[0], used[1])
         soft = targets.by_crop
         summary["teachers"] = targets.record(sum(len(item.crop_paths) for item in used[0]))
-    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft)
+        summary["teachers"]["views"] = cfg.teacher_views
+        if cfg.teacher_views == "matched":
+            sources = yield from face_sources(cfg, used[0])
+            summary["teachers"].update(train_crops_matched=len(sources), mixup=cfg.mixup)
+    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources)
+
+
+def face_sources(cfg: TrainConfig, train: list) -> Generator[TrainEvent, None, dict]:
+    """Generator of "cache" events while the training frames' face boxes are found (once: they are cached);
+    returns crop path -> (sample, frame index, face box), for function matching."""
+    from training.teachers.matching import FaceSources
+
+    found = FaceSources(cache_root(cfg), detector_path(cfg), cfg.frames_per_video)
+    steps = found.steps(train, workers=max(1, cfg.workers))
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration:
+            return found.by_crop
+        if done == total or done % CHUNK == 0:
+            yield TrainEvent(
+                "cache", step=done, steps=total, message=f"finding the training faces' boxes {done}/{total}"
+            )
 
 
 def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[TrainEvent, None, SoftTargets]:

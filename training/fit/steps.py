@@ -23,6 +23,7 @@ from training.fit.distill import kd_loss
 from training.fit.distributed import SINGLE, Dist, balanced_share
 from training.fit.events import TrainEvent
 from training.fit.sync_bn import BN_TYPES
+from training.teachers.matching import Matched, MatchedDataset, Matcher
 
 
 def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -34,20 +35,37 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> to
 
 
 def loader_for(
-    entries: Sequence[Entry], cfg: TrainConfig, train: bool, epoch: int, extra: float, dist: Dist = SINGLE
+    entries: Sequence[Entry],
+    cfg: TrainConfig,
+    train: bool,
+    epoch: int,
+    extra: float,
+    dist: Dist = SINGLE,
+    matched: Matched | None = None,
 ) -> DataLoader:
     """Training: this rank's part of the epoch's balanced sample (all of it for one process); else all
-    ``entries`` in order."""
-    ds = CropDataset(
-        entries,
-        spec_of(cfg),
-        extra,
-        train=train,
-        seed=cfg.seed,
-        epoch=epoch,
-        augment_cfg=AugmentConfig.from_overrides(cfg.augment),
-        synth_attacks=cfg.synth_attacks,
-    )
+    ``entries`` in order. With ``matched`` (function matching: the face sources and the teachers' specs),
+    training batches also carry each teacher's view of the same augmented frame (only the entries whose
+    frame and box are known are drawn)."""
+    ds: CropDataset | MatchedDataset
+    if train and matched is not None:
+        sources, teachers = matched
+        entries = [e for e in entries if e.crop_path in sources]
+        augment_cfg = AugmentConfig.from_overrides(cfg.augment)
+        ds = MatchedDataset(
+            entries, sources, spec_of(cfg), teachers, cfg.frames_per_video, cfg.seed, epoch, augment_cfg
+        )
+    else:
+        ds = CropDataset(
+            entries,
+            spec_of(cfg),
+            extra,
+            train=train,
+            seed=cfg.seed,
+            epoch=epoch,
+            augment_cfg=AugmentConfig.from_overrides(cfg.augment),
+            synth_attacks=cfg.synth_attacks,
+        )
     sampler = None
     if train:
         n = cfg.epoch_size or len(entries)
@@ -90,22 +108,33 @@ def train_one_epoch(
     ema: AveragedModel | None = None,
     penalty: Callable[[], torch.Tensor | float] | None = None,
     teacher: torch.nn.Module | None = None,
+    matcher: Matcher | None = None,
 ) -> Iterator[TrainEvent]:
     """Yields a "batch" event per step; the last event's metrics hold the mean loss (without ``penalty``,
     a regulariser added to each step's loss). With a ``teacher``, the loss mixes the labels' term with
-    the distillation of its soft scores (``kd_weight``, ``kd_temperature``)."""
+    the distillation of its soft scores (``kd_weight``, ``kd_temperature``); with a ``matcher`` (batches
+    that carry the teachers' views), the external teachers score the very views the student sees, after
+    the same mixup."""
     model.train()
     total, count = 0.0, 0
     use_amp = cfg.amp and device.type == "cuda"
     entries = getattr(loader.dataset, "entries", [])
     soft_on = any(e.soft >= 0 for e in entries)
-    for step, (x, y, index) in enumerate(loader, 1):
+    for step, batch in enumerate(loader, 1):
+        x, y, index = batch[:3]
+        matched_soft = None
+        if matcher is not None and len(batch) > 3:
+            x, y, views = matcher.mix(x, y.float(), batch[3])
+            matched_soft = matcher.soft(views).to(device)
         x = x.to(device, memory_format=torch.channels_last, non_blocking=True)
         y = y.to(device, dtype=torch.float32, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = model(x).squeeze(1)
         loss = loss_fn(logits.float(), y, cfg)
-        if soft_on:
+        if matched_soft is not None:
+            t_logits = torch.logit(matched_soft.clamp(1e-4, 1 - 1e-4))
+            loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd_loss(logits.float(), t_logits, cfg.kd_temperature)
+        elif soft_on:
             loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * soft_target_loss(logits.float(), y, index, entries, cfg)
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
