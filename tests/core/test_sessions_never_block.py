@@ -23,7 +23,7 @@ from training.data.samples import load_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-GUARD_S = 60  # a bound on a hang, not a speed test: each guarded call below ends within seconds
+GUARD_S = 300  # a bound on a hang, not a speed test: each guarded call below ends within seconds
 
 
 def _within_guard(call: Callable[[], Any]) -> Any:

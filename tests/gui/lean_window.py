@@ -21,7 +21,7 @@ from liveness_app.gui.panels.info import NotePanel  # noqa: E402
 from liveness_app.gui.settings_store import SettingsFile  # noqa: E402
 
 
-def wait(app: QApplication, check, seconds: float = 120.0) -> None:
+def wait(app: QApplication, check, seconds: float = 600.0) -> None:  # bounds a hang, not a speed
     end = time.monotonic() + seconds
     while not check():
         if time.monotonic() > end:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS  # noqa: E402
 from PyQt6.QtCore import QByteArray, QSettings  # noqa: E402
 
 from liveness_app import paths  # noqa: E402
@@ -75,7 +76,7 @@ def test_the_app_starts_on_a_hostile_settings_file_and_runs_nothing(
     window = MainWindow(config)  # the default store: settings.json, importing the old settings.ini once
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: not window.active_model.loading, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.active_model.loading, timeout=TIMEOUT_MS)
     window.close()
     assert not marker.exists()
     saved = json.loads((paths.user_data_dir() / "settings.json").read_text())

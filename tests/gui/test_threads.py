@@ -75,8 +75,8 @@ def test_a_capture_failure_is_worded_by_the_controller_and_leaves_no_thread(qtbo
     with qtbot.waitSignal(controller.source_failed, timeout=TIMEOUT_MS) as failed:
         controller.start(_FailingSource(), None)
     assert failed.args == ["Capture from camera 9 failed: Boom: driver crashed"]
-    qtbot.wait(50)  # the finished thread's deleteLater runs
-    assert not controller.is_running and controller.threads() == []
+    # the finished thread's deleteLater runs
+    qtbot.waitUntil(lambda: not controller.is_running and controller.threads() == [], timeout=TIMEOUT_MS)
     controller.stop()
 
 

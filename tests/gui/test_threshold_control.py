@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import TIMEOUT_MS  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 
 from liveness_app.core.threshold import Threshold, ThresholdSource  # noqa: E402
@@ -36,7 +37,7 @@ def test_the_tooltip_and_the_reset_button_follow_the_source(control) -> None:
 
 def test_reset_asks_for_the_models_exact_threshold(qtbot, control) -> None:
     control.set_threshold(Threshold(0.6, ThresholdSource.HAND), model_value=0.4137)
-    with qtbot.waitSignal(control.changed, timeout=5000) as changed:
+    with qtbot.waitSignal(control.changed, timeout=TIMEOUT_MS) as changed:
         control.reset_button.click()
     assert changed.args == [0.4137] and control.value == pytest.approx(0.414)
 
