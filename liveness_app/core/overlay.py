@@ -1,4 +1,5 @@
-"""Pure drawing functions: boxes, scores, verdicts and Grad-CAM heatmaps on a copy of the frame.
+"""Pure drawing functions: boxes, scores, verdicts and Grad-CAM heatmaps on a copy of the frame (the legends
+that say what the numbers and colours mean: :mod:`.legend`).
 
 Computing (``explain``) and drawing stay apart, as in pytorch-grad-cam's ``show_cam_on_image``.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .legend import draw_colour_bar, draw_legend
 from .pipeline import FaceResult, FrameResult
 from .smoothing import Verdict
 
@@ -59,8 +61,20 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int
     cv2.putText(canvas, text, (x + 3, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
 
 
+# How the smoothed P(live) stands against the threshold, as the verdict says it (ASCII: OpenCV's fonts)
+RELATION = {Verdict.LIVE: ">=", Verdict.SPOOF: "<", Verdict.UNCERTAIN: "~"}
+
+
+def score_text(face: FaceResult, threshold: float, with_score: bool = True) -> str:
+    """The tag over a face: its verdict and, with ``with_score``, its smoothed P(live) against the threshold."""
+    if not with_score:
+        return face.verdict.value
+    return f"{face.verdict.value}  P(live) {face.smoothed:.2f} {RELATION[face.verdict]} {threshold:.2f}"
+
+
 def draw_result(frame_bgr: np.ndarray, result: FrameResult | None, options: OverlayOptions) -> np.ndarray:
-    """A copy of the frame with the result drawn on it; "no face" when the result has none."""
+    """A copy of the frame with the result drawn on it; "no face" when the result has none. With scores
+    shown, a legend line says what the number is; with the heatmap, a colour bar says what its colours are."""
     canvas = frame_bgr.copy()
     if result is None:
         return canvas
@@ -74,8 +88,10 @@ def draw_result(frame_bgr: np.ndarray, result: FrameResult | None, options: Over
         x, y, w, h = (int(round(v)) for v in (face.box.x, face.box.y, face.box.w, face.box.h))
         if options.box:
             cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, 2)
-        text = face.verdict.value
-        if options.score:
-            text += f" {face.smoothed:.2f} (now {face.score:.2f})"
-        _label(canvas, text, x, y - 4, colour)
+        _label(canvas, score_text(face, result.threshold, options.score), x, y - 4, colour)
+    top = canvas.shape[0]
+    if options.score:
+        top = draw_legend(canvas, result.threshold)
+    if options.heatmap and any(f.heatmap is not None for f in result.faces):
+        draw_colour_bar(canvas, top)
     return canvas

@@ -43,6 +43,7 @@ class FrameResult:
     model_name: str
     threshold: float
     frame: np.ndarray | None = None  # the frame these results belong to
+    frame_index: int = -1  # that frame's number in its stream (core.realtime.Frame.index); -1: not from a stream
     captured_at: float = 0.0  # perf_counter() when the frame was read
     latency_ms: float = 0.0  # capture -> result ready
     extra: dict = field(default_factory=dict)

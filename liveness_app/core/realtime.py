@@ -115,7 +115,7 @@ class ScoringLoop:
             result.timings["decode"] = frame.decode_ms
             result.captured_at = frame.captured_at
             result.latency_ms = (time.perf_counter() - frame.captured_at) * 1e3
-            result.extra["frame_index"] = frame.index
+            result.frame_index = frame.index  # the view draws the boxes on this frame (core.pairing)
             self._on_result(result)
 
 

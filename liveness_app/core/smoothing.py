@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,14 +18,24 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    """``window`` recent scores are averaged; a verdict needs ``min_frames`` scores and a mean at least
-    ``margin`` away from the threshold, otherwise it is UNCERTAIN."""
+    """``window`` recent scores are averaged; the verdict is LIVE or SPOOF when the mean is at least ``margin``
+    away from the threshold, UNCERTAIN otherwise. A track with fewer than ``min_frames`` scores (a face just
+    found) has little evidence yet: it gets a verdict only when its mean is also far from the threshold, at
+    least ``early_logit_margin`` apart in log-odds (1.5: at threshold 0.5, below 0.18 or above 0.82; at 0.2,
+    below 0.053 or above 0.53), so that a new face scoring 0.02 against 0.2 says SPOOF at once."""
 
     window: int = 8
     min_frames: int = 3
     margin: float = 0.05
+    early_logit_margin: float = 1.5
     match_iou: float = 0.3
     max_missed: int = 10
+
+
+def logit(p: float) -> float:
+    """Log-odds of a probability, kept finite at 0 and 1."""
+    p = min(max(float(p), 1e-6), 1.0 - 1e-6)
+    return math.log(p / (1.0 - p))
 
 
 class ScoreSmoother:
@@ -40,11 +51,13 @@ class ScoreSmoother:
         return mean, self.verdict(mean, threshold)
 
     def verdict(self, mean: float, threshold: float) -> Verdict:
-        if len(self._scores) < self._config.min_frames:
-            return Verdict.UNCERTAIN
-        if mean >= threshold + self._config.margin:
+        """LIVE or SPOOF when ``mean`` is clear of ``threshold`` (see :class:`SmoothingConfig`), else UNCERTAIN."""
+        config = self._config
+        if len(self._scores) < config.min_frames and abs(logit(mean) - logit(threshold)) < config.early_logit_margin:
+            return Verdict.UNCERTAIN  # few frames and near the threshold: not enough evidence yet
+        if mean >= threshold + config.margin:
             return Verdict.LIVE
-        if mean < threshold - self._config.margin:
+        if mean < threshold - config.margin:
             return Verdict.SPOOF
         return Verdict.UNCERTAIN
 

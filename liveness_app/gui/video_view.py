@@ -1,8 +1,11 @@
-"""The live view: newest frame + newest result, drawn at most once per paint, aspect ratio kept.
+"""The live view: each frame with the boxes found in that frame, drawn at most once per paint, aspect kept.
 
-Frames arrive at the source rate; ``show_frame`` only replaces the pending frame and asks for a repaint,
-which Qt coalesces, so a slow display skips frames instead of queueing them (latest frame wins). The
-overlay itself is :func:`liveness_app.core.overlay.draw_result`; this widget only converts and paints.
+Frames arrive at the source rate and results some frames later; :class:`~liveness_app.core.pairing.FramePairer`
+holds the frames back by the measured scoring lag (half a second at most) so that each is painted with its own
+result, or the results on either side of it interpolated, and a moving face's box no longer trails it. A
+paint takes the newest frame due, which Qt coalesces, so a slow display skips frames instead of queueing
+them (latest frame wins). The overlay itself is :func:`liveness_app.core.overlay.draw_result`; this widget
+only converts and paints.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from PyQt6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ..core.files import atomic_write_bytes
 from ..core.overlay import OverlayOptions, draw_result
+from ..core.pairing import FramePairer
 from ..core.pipeline import FrameResult
 from ..core.realtime import Frame
 
@@ -53,8 +57,7 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.options = OverlayOptions()
-        self._pending: Frame | None = None  # newest frame not painted yet
-        self._result: FrameResult | None = None
+        self._pairer = FramePairer()  # frames not painted yet, and the results to draw on them
         self._buffer: np.ndarray | None = None  # the overlaid frame the QImage points into
         self._qimage: QImage | None = None
         self.painted = 0  # frames actually painted (the display rate is painted / time)
@@ -78,13 +81,18 @@ class VideoView(QWidget):
 
     # -- what to show ---------------------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
-        """Make ``frame`` the next one painted; a frame not painted yet is dropped."""
-        self._pending = frame
+        """A new frame of the source: painted when due (see the module), unless a newer one is due first."""
+        self._pairer.push_frame(frame)
         self.update()
 
     def show_result(self, result: FrameResult) -> None:
-        """Newest scores, drawn on the frames that follow (a verdict is a few frames old at most)."""
-        self._result = result
+        """Scores of the frame ``result.frame_index``: drawn on that frame and, interpolated, on its neighbours."""
+        self._pairer.push_result(result)
+
+    @property
+    def delay(self) -> float:
+        """How far behind the source the picture is shown now (s), so that its boxes are its own."""
+        return self._pairer.delay
 
     def set_options(self, options: OverlayOptions) -> None:
         """Overlay options for the frames that follow."""
@@ -101,7 +109,8 @@ class VideoView(QWidget):
         self.update()
 
     def clear(self) -> None:
-        self._pending, self._result, self._buffer, self._qimage = None, None, None, None
+        self._pairer.reset()
+        self._buffer, self._qimage = None, None
         self._placeholder.hide()
         self.update()
 
@@ -133,10 +142,11 @@ class VideoView(QWidget):
 
     # -- painting -------------------------------------------------------------------------------------
     def _render_pending(self) -> None:
-        frame, self._pending = self._pending, None
-        if frame is None or frame.image is None:
+        due = self._pairer.due()
+        if due is None or due[0].image is None:
             return
-        self._buffer = draw_result(frame.image, self._result, self.options)
+        frame, result = due
+        self._buffer = draw_result(frame.image, result, self.options)
         self._qimage = bgr_to_qimage(self._buffer)  # points into self._buffer, which we keep
         self._placeholder.hide()
         self.painted += 1
