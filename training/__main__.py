@@ -45,6 +45,8 @@ class Progress:
         if ev.kind in ("cache", "batch"):
             self._advance(ev)
             return
+        if ev.kind == "stage":  # the bar's label says enough on a terminal
+            return
         self.close()
         if ev.kind == "warning":
             print(f"liveness-train: warning: {ev.message}", file=sys.stderr, flush=True)

@@ -152,6 +152,49 @@ def advice(chosen: str, better_on_held_out: bool) -> str:
     return ADAPTED_NOT_BETTER if chosen == "adapted" and not better_on_held_out else ADVICE[chosen]
 
 
+def headline(result: dict[str, Any]) -> str:
+    """The outcome of :func:`adapt_to_camera` in one sentence, for beside its table of figures: what is
+    recommended and why (the table has the numbers; ``sentence`` says it all at length)."""
+    before, adapted = result["before"], result["adapted"]
+    better = fewer_errors(before, adapted)
+    acer = (
+        f"held-out ACER {100 * before['acer']:.1f} % before, {100 * adapted['acer']:.1f} % adapted, "
+        f"on {before['n_live']} live and {before['n_attack']} attack frames"
+    )
+    if result["chosen"] == "adapted":
+        held = "which made fewer errors on your held-out sessions"
+        why = held if better else "better on your dev sessions though not on the held-out ones"
+        return f"Recommended: the adapted model, {why} ({acer})."
+    if result["chosen"] == "calibrated":
+        why = "fine-tuning did no better on your dev sessions"
+        return f"Recommended: your model with the calibrated threshold; {why} ({acer})."
+    return f"Recommended: keep your model as it is; neither change did better on your dev sessions ({acer})."
+
+
+def cache_sessions(
+    base: Path, samples: Sequence[Sample], cache_dir: Path | None, frames_per_video: int = 16
+) -> Generator[TrainEvent, None, None]:
+    """The face crops of ``samples`` as :func:`~training.calibrate.score_samples` cuts them for ``base``, made
+    now, one session at a time with a "cache" event after each, so that the calibration and the checks that
+    follow find them made (and the caching has its own stage of progress)."""
+    from liveness_app import paths
+    from liveness_app.core.model import ModelMeta, read_checkpoint
+    from training.data.cache import CropCache
+    from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples
+
+    meta = ModelMeta.from_dict(read_checkpoint(base))
+    cache = CropCache(
+        cache_dir or paths.user_data_dir() / "cache",
+        paths.default_detector_path(),
+        crop_margin=meta.preprocessing.crop_margin,
+        cache_margin_extra=CACHE_MARGIN_EXTRA,
+        frames_per_video=frames_per_video,
+    )
+    yield from cache_samples(
+        cache, samples, lambda done, total: TrainEvent("cache", step=done, steps=total, message="caching face crops")
+    )
+
+
 def adapt_to_camera(
     base: Path,
     train: Sequence[Sample],
@@ -165,7 +208,8 @@ def adapt_to_camera(
     recipe: dict[str, Any] | None = None,
 ) -> Generator[TrainEvent, None, dict[str, Any]]:
     """Calibrate ``base`` on ``train``, fine-tune it on ``train`` (``FINETUNE``, ``recipe`` over it), judge
-    both on ``held_out``.
+    both on ``held_out``. Its events follow :func:`training.progress.adapt_stages`: "cache", "stage" events
+    of phase "calibrate", fit's own (its caching as "stage" notes of the fine-tune), then "evaluate".
 
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
     (each :func:`judge`), ``chosen`` (:func:`pick`: "kept", "adapted" or "calibrated"), ``app`` (the
@@ -175,7 +219,8 @@ def adapt_to_camera(
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     require_checkpoint(base, "adapting it to a camera (fine-tuning)")  # before minutes of calibration
-    yield TrainEvent("warning", message="calibrating the current model on your sessions")
+    yield from cache_sessions(base, list(train) + list(held_out), cache_dir)
+    yield TrainEvent("stage", message="scoring your sessions with the current model", phase="calibrate")
     cal = calibrate_samples(base, train, cache_dir=cache_dir, device=device)
     cfg = TrainConfig(
         **{
@@ -195,14 +240,19 @@ def adapt_to_camera(
     for ev in fit(cfg):
         if ev.kind == "done":
             model_path = ev.model_path
+        elif ev.kind == "cache":  # fit's own crops (found made, unless the recipe crops otherwise): a note
+            ev = TrainEvent("stage", message=f"preparing its crops {ev.step}/{ev.steps}", phase="train")
         yield ev
     assert model_path is not None  # fit's last event, "done", carries the installed model's path
     twin = Path(cfg.out_dir) / "best.pt" if cfg.refit else Path(model_path)  # judged on dev: it never saw it
+    yield TrainEvent("stage", step=0, steps=4, message="choosing on your dev sessions", phase="evaluate")
     choice = pick(
         base, twin, split_by_session(train, cfg.dev_fraction)[1], cal["threshold"], cache_dir=cache_dir, device=device
     )
     seconds = round(time.perf_counter() - t0, 1)
+    yield TrainEvent("stage", step=2, steps=4, message="checking on your held-out sessions", phase="evaluate")
     base_scores, base_labels, base_meta = score_samples(base, held_out, cache_dir=cache_dir, device=device)
+    yield TrainEvent("stage", step=3, steps=4, message="checking on your held-out sessions", phase="evaluate")
     new_scores, new_labels, new_meta = score_samples(Path(model_path), held_out, cache_dir=cache_dir, device=device)
     before = judge(base_scores, base_labels, base_meta.threshold)
     result = {
@@ -218,4 +268,5 @@ def adapt_to_camera(
     result.update(choice)
     result["app"] = result[{"kept": "before"}.get(choice["chosen"], choice["chosen"])]
     result["sentence"] += advice(choice["chosen"], fewer_errors(before, result["adapted"]))
+    result["headline"] = headline(result)
     return result

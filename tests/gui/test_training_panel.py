@@ -29,12 +29,23 @@ def test_train_from_recordings_then_score_with_the_new_model(qtbot, recordings, 
     panel.form.lbp_check.setChecked(True)  # the optional CNN + LBP texture fusion, end to end
     events: list = []
     panel.event_received.connect(events.append)
+    shown: list[tuple[str, float, str]] = []  # what the bar and the label said after each event
+    bar = panel.progress
+    panel.event_received.connect(
+        lambda e: shown.append((e.kind, bar.value() / bar.maximum(), panel.status_label.text()))
+    )
     with qtbot.waitSignal(panel.job_finished, timeout=TRAIN_TIMEOUT_MS) as finished:
         click(qtbot, panel.train_button)
         assert not panel.train_button.isEnabled() and panel.cancel_button.isEnabled()
     assert finished.args == ["done"]
     kinds = [e.kind for e in events]
     assert kinds[0] == "cache" and "batch" in kinds and "epoch" in kinds and kinds[-1] == "done"
+    caching = [(value, text) for kind, value, text in shown if kind == "cache"]
+    assert all(value < 1 and text.startswith("Caching face crops") for value, text in caching)  # never 100 %
+    assert "(stage 1 of 2)" in caching[-1][1] and "so far" in caching[-1][1]
+    assert [value for _, value, _ in shown] == sorted(value for _, value, _ in shown)  # the bar only grows
+    assert shown[-1][1] == 1.0
+    assert any(text.startswith("Training ") and "steps" in text for kind, _, text in shown if kind == "batch")
     assert "dev AUC" in panel.log_view.toPlainText()
     assert panel.status_label.text() == "Done: alice-bob.pt is in the Model menu"
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()

@@ -10,7 +10,9 @@ from typing import Any, Callable, Generator
 @dataclass
 class TrainEvent:
     """One progress report. ``kind``: "cache", "batch", "epoch", "warning" (e.g. skipped files: the
-    message names them and where their full list is), "done"."""
+    message names them and where their full list is), "stage" (work without batches began: ``phase`` names
+    the stage, ``message`` says what it does, ``step``/``steps`` count it when known), "done". How the app
+    turns them into a staged bar with the time left: :mod:`training.progress`."""
 
     kind: str
     epoch: int = 0
@@ -20,7 +22,9 @@ class TrainEvent:
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     model_path: Path | None = None
-    phase: str = ""  # "distil": the feature distillation before the liveness training; "refit": training.fit.refit
+    # "distil": the feature distillation before the liveness training; "refit": training.fit.refit; "teachers":
+    # external teachers scoring the crops; of "stage" events, also adapt's "calibrate" and "evaluate"
+    phase: str = ""
 
 
 def returned(gen: Generator[Any, Any, Any], on_item: Callable[[Any], None] | None = None) -> Any:

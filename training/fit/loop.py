@@ -150,6 +150,7 @@ def fit(
             for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher, matcher):
                 yield ev
             t_train = time.perf_counter() - t0
+            yield TrainEvent("stage", epoch, cfg.epochs, ev.step, ev.steps, f"checking epoch {epoch} on the dev split")
             judged, dev, dev_scores, key = _judge(model, ema, entries, dev_entries, cfg, device, data, dist)
             sched.step(key[0] + key[1])
             improved = key < best

@@ -8,6 +8,7 @@ left out of the data summary that the model's metadata carries, which counts onl
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from training.teachers.targets import SoftTargets
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
-CHUNK = 64  # samples cached between two progress events
+CHUNK = 64  # at most this many samples cached between two progress events ...
+PROGRESS_EVENTS = 20  # ... and fewer for small sets, so that a few long videos still show progress
 SKIPPED_NAME = "skipped.csv"  # in the run folder
 SHOWN_SKIPPED = 3  # skipped files named in the warning; the csv has them all
 SUMMARY_SKIPPED = 20  # skipped files listed in the model's metadata; the count covers all
@@ -93,7 +95,9 @@ def cache_samples(
     items: list = []
     skipped: list[tuple[str, str]] = []
     counts: Counter = Counter()
-    chunk = CHUNK * dist.world_size  # CHUNK samples per rank between two exchanges
+    per_rank = max(1, min(CHUNK, math.ceil(len(samples) / PROGRESS_EVENTS)))
+    chunk = per_rank * dist.world_size  # per_rank samples per rank between two exchanges
+    yield event(0, len(samples))  # caching has begun: a bar at 0 of N, not one that jumps to the end
     for start in range(0, len(samples), chunk):
         part = list(samples[start : start + chunk])
         if dist.active:
@@ -262,5 +266,7 @@ def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[Train
             targets = stop.value
             break
         if done == total or done % CHUNK == 0:
-            yield TrainEvent("cache", step=done, steps=total, message=f"teachers scoring faces {done}/{total}")
+            yield TrainEvent(
+                "cache", step=done, steps=total, message=f"teachers scoring faces {done}/{total}", phase="teachers"
+            )
     return targets

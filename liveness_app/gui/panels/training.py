@@ -17,13 +17,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from PyQt6.QtCore import Qt, QUrl, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, QUrl, pyqtSignal
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from training.config import TrainConfig
 from training.eval.evaluate import evaluate_model
 from training.fit.loop import TrainEvent, fit
+from training.progress import StagedProgress, apply, fit_stages
 
 from ... import paths
 from ...core.pipeline import LoadedModel
@@ -70,6 +71,10 @@ class TrainingPanel(QWidget):
         self._runner.finished.connect(self._on_finished)
         self.new_model: Path | None = None
         self.report_path: Path | None = None
+        self.run_progress: StagedProgress | None = None  # the training run's stages and time left
+        self._clock = QTimer(self)  # the time left moves between events too
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._show_run_progress)
         self._build()
         self.set_sources([str(paths.recordings_dir())])
         self._set_busy(None)
@@ -135,7 +140,9 @@ class TrainingPanel(QWidget):
         self.new_model = None
         self.use_button.hide()
         self.log_view.clear()
+        self.run_progress = StagedProgress(fit_stages(cfg))
         self._start(partial(fit, cfg), "train", Path(cfg.out_dir), "Preparing the data...")
+        self._clock.start()
         return True
 
     def cancel(self) -> None:
@@ -159,24 +166,28 @@ class TrainingPanel(QWidget):
     def _on_event(self, ev: TrainEvent) -> None:
         if self._job is None:
             return
-        if ev.kind == "cache":
-            self._show_progress(run_status.cache_progress(ev))
-        elif ev.kind == "batch":
-            self._show_progress(run_status.batch_progress(ev))
-        elif ev.kind == "epoch":
+        if self.run_progress is not None and ev.kind != "done":
+            apply(self.run_progress, ev)
+            self._show_run_progress()
+        if ev.kind == "epoch":  # its dev figures; the bar and the label show the stages
             self.log_view.appendPlainText(ev.message)
-            if text := run_status.epoch_text(ev):
-                self.status_label.setText(text)
         elif ev.kind == "warning":  # e.g. files skipped while caching, with where the full list is
             self.log_view.appendPlainText(f"Warning: {ev.message}")
         elif ev.kind == "done":
             self.log_view.appendPlainText(ev.message)
+            self._clock.stop()
+            if self.run_progress is not None:
+                self.run_progress.finish()
             self._show_progress(run_status.done_progress(ev))
             if ev.model_path is not None and Path(ev.model_path).is_file():
                 self.new_model = Path(ev.model_path)
                 self.model_trained.emit(self.new_model)
                 self.use_button.show()
         self.event_received.emit(ev)
+
+    def _show_run_progress(self) -> None:
+        if self.run_progress is not None and self._job is not None and not self.run_progress.finished:
+            self._show_progress(run_status.staged(self.run_progress))
 
     def _show_progress(self, shown: run_status.Progress) -> None:
         self.progress.setRange(0, max(shown.maximum, 1))
@@ -246,6 +257,7 @@ class TrainingPanel(QWidget):
             self._fail(self._job.kind, error_text(exc), failed=True)
 
     def _on_finished(self, outcome: str) -> None:
+        self._clock.stop()
         job, self._job = self._job, None
         if job is None:  # already stopped at window close
             return
@@ -274,6 +286,7 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Window closing: cancel and wait for the current step (a batch, a caching chunk) to end."""
+        self._clock.stop()
         job, self._job = self._job, None
         if job is not None:
             self.message.emit("Stopping the training run...", 0)

@@ -1,4 +1,4 @@
-"""What the Training panel says about a run: progress and text for ``fit()``'s events and for the outcomes.
+"""What the Training panel says about a run: its staged progress (:mod:`training.progress`) and the outcomes.
 
 Pure text from events and metrics, no widgets: the panel shows what these return.
 """
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from training.fit.events import TrainEvent
+from training.progress import StagedProgress
 
 
 class Progress(NamedTuple):
@@ -23,27 +24,9 @@ def fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
 
-def cache_progress(ev: TrainEvent) -> Progress:
-    return Progress(ev.step, ev.steps, f"Caching face crops {ev.step}/{ev.steps}")
-
-
-def batch_progress(ev: TrainEvent) -> Progress:
-    """Steps over all epochs of the phase, and where the run is in them."""
-    loss, phase = ev.metrics.get("loss"), (ev.phase or "epoch").capitalize()  # Epoch, Distil, Refit
-    return Progress(
-        (ev.epoch - 1) * ev.steps + ev.step,
-        ev.epochs * ev.steps,
-        f"{phase} {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}"
-        + (f", loss {loss:.4f}" if loss is not None else ""),
-    )
-
-
-def epoch_text(ev: TrainEvent) -> str:
-    """The epoch's dev scores; "" when the epoch reported none."""
-    frame = ev.metrics.get("dev", {}).get("frame", {})
-    if not frame:
-        return ""
-    return f"Epoch {ev.epoch}/{ev.epochs}: dev AUC {fmt(frame.get('auc'))}, ACER {fmt(frame.get('acer'))}"
+def staged(progress: StagedProgress) -> Progress:
+    """The bar at the run's staged fraction (per mille), the current stage with its counts and the time left."""
+    return Progress(round(1000 * progress.fraction), 1000, progress.text())
 
 
 def done_progress(ev: TrainEvent) -> Progress:
