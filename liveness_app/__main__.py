@@ -19,10 +19,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Iterator, Sequence
 
-from . import paths
+from . import display_libs, paths
 from .config import AppConfig, load_config
 
-LOG_FILE_NAME = "liveness-studio.log"
+LOG_FILE_NAME = paths.LOG_FILE_NAME
+EXIT_MISSING_LIBRARIES = 3  # Qt's X11 plugin lacks system libraries: said in words instead of Qt's abort
 SUBCOMMANDS = ("train", "eval", "export")
 log = logging.getLogger("liveness_app")
 
@@ -30,9 +31,7 @@ log = logging.getLogger("liveness_app")
 def configure_logging(config: AppConfig) -> list[logging.Handler]:
     """Log to ``paths.log_dir()/liveness-studio.log`` (and stderr when there is one); returns the handlers."""
     handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(
-            paths.log_dir() / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-        )
+        logging.handlers.RotatingFileHandler(paths.log_file(), maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     ]
     if sys.stderr is not None:  # None in a windowed frozen app
         handlers.append(logging.StreamHandler())
@@ -61,7 +60,7 @@ def install_excepthook() -> None:
         lambda text: QMessageBox.critical(
             None,
             "Liveness Studio: unexpected error",
-            f"{text}\n\nDetails were written to {paths.log_dir() / LOG_FILE_NAME}",
+            f"{text}\n\nDetails were written to {paths.log_file()}",
         )
     )
 
@@ -166,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.self_test:
             with console_streams("self-test"):
                 return run_self_test(config)
+        if problem := display_libs.check():
+            return _refuse_to_start(problem)
         return _run_gui(config)
     except Exception as exc:  # logged here, while the log file is still attached (the excepthook is too late)
         log.critical("fatal error:\n%s", traceback.format_exc())
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show_fatal(text: str) -> None:
     """A message box for an error that ends the app (a windowed build has no console to print it to)."""
-    message = f"{text}\n\nDetails were written to {paths.log_dir() / LOG_FILE_NAME}"
+    message = f"{text}\n\nDetails were written to {paths.log_file()}"
     if sys.stderr is not None:
         print(f"liveness-app: {message}", file=sys.stderr)
     if "PyQt6.QtWidgets" not in sys.modules:
@@ -190,16 +191,28 @@ def _show_fatal(text: str) -> None:
         QMessageBox.critical(None, "Liveness Studio: unexpected error", message)
 
 
+def _refuse_to_start(problem: str) -> int:
+    """Qt would abort (exit 134) with nothing in the log: say what is missing, in the log file and, in plain
+    words without the log's prefix, on the console."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (problem,), None)
+    for handler in log.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    if sys.stderr is not None:  # None in a windowed frozen app: the log alone says it
+        print(f"{problem}\n(Also written to {paths.log_file()}.)", file=sys.stderr)
+    return EXIT_MISSING_LIBRARIES
+
+
 def _run_gui(config: AppConfig) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from .gui.main_window import MainWindow
 
+    log.info("starting with %s", config)  # before Qt, which may abort the process while it starts
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "liveness-app"])
     app.setApplicationName("Liveness Studio")
     app.setOrganizationName("LivenessStudio")
     install_excepthook()
-    log.info("starting with %s", config)
     from .core.housekeeping import clean_leftovers
 
     clean_leftovers(paths.user_data_dir(), paths.user_models_dir())  # what a killed run left behind

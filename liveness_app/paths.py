@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "LivenessStudio"
+LOG_FILE_NAME = "liveness-studio.log"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -92,6 +93,11 @@ def recordings_dir() -> Path:
 
 def log_dir() -> Path:
     return _user_subdir("logs")
+
+
+def log_file() -> Path:
+    """The app's log (rotated at 2 MB): errors, refusals and crashes with their traceback."""
+    return log_dir() / LOG_FILE_NAME
 
 
 # ImageNet weights a user can fetch once (``scripts/fetch_imagenet_weights.py``); never downloaded at run time.
