@@ -6,7 +6,8 @@ Layout: ``main_window`` composes and wires; ``workers`` (capture/scoring workers
 pipeline; signals, no widgets) and ``model_views`` (the menus, Model panel and threshold control that show it);
 ``video_sources`` (cameras and video files), ``snapshots``, ``overlay_toggles``; ``stream_display`` (a source
 starts or is lost: view, statistics, status bar); ``video_view`` (newest frame + overlay, throttled to paints);
-``adapt_flow`` (opens "Adapt to my camera", uses what it gives); ``docks``, ``menus``, ``panels``, ``status``,
+``adapt_flow`` (opens "Adapt to my camera", uses what it gives); ``docks`` (panels scroll in their docks),
+``window_fit`` (the window fits its screen), ``about`` (Help > About), ``menus``, ``panels``, ``status``,
 ``dialogs``, ``settings`` (a JSON file, never a pickle).
 
 Panels get services, not the window (pymmcore-widgets' shape): ``RecordingPanel(controller, store)``,

@@ -20,9 +20,10 @@ from ..config import AppConfig
 from ..core.backends.factory import cuda_available, installed
 from ..core.face import DetectorError, FaceDetector
 from . import dialogs
+from .about import show_about
 from .active_model import ActiveModel, startup_preferences
 from .adapt_flow import open_adapt_dialog
-from .docks import add_dock
+from .docks import add_dock, reveal
 from .menus import build_menus, build_toolbar
 from .model_views import ModelViews
 from .overlay_toggles import OverlayToggles
@@ -35,6 +36,7 @@ from .status import StatusBar
 from .stream_display import StreamDisplay
 from .video_sources import SourceOpener, VideoSources
 from .video_view import VideoView
+from .window_fit import ScreenFit
 from .workers import StreamController
 
 if TYPE_CHECKING:
@@ -170,7 +172,7 @@ class MainWindow(QMainWindow):
             self.add_panel(self.faces_panel, "Faces", "faces-panel"),
         ]
         self.resizeDocks(docks, [300, 300], Qt.Orientation.Horizontal)
-        self.resizeDocks(docks, [250, 450], Qt.Orientation.Vertical)
+        self.resizeDocks(docks, [220, 480], Qt.Orientation.Vertical)
         self.recording_panel = RecordingPanel(self.controller)
         self.training_panel = self._create_training_panel()
         self.add_panel(self.recording_panel, "Recording", "recording-panel", tabify=True)
@@ -180,8 +182,8 @@ class MainWindow(QMainWindow):
         """Overlay toggles and the window layout."""
         self.overlays = OverlayToggles(self.menu_actions, self.view, self.settings, self.config, self)
         geometry, state = self.settings.geometry(), self.settings.window_state()
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+        self.screen_fit = ScreenFit(self)  # a remembered layout from a larger screen is brought inside this one
+        self.screen_fit.place(restored=geometry is not None and self.restoreGeometry(geometry))
         if state is not None:
             self.restoreState(state)
 
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         a.snapshot_dir.triggered.connect(self.snapshots.choose_folder)
         self.snapshots.message.connect(self.status.showMessage)
         a.quit.triggered.connect(self.close)
+        a.about.triggered.connect(lambda: show_about(self))
         a.heatmap.toggled.connect(self.active_model.set_heatmap)  # Grad-CAM is computed only while shown
         self.model_menu.open_action.triggered.connect(self.open_model_dialog)
         self.model_menu.adapt_action.triggered.connect(lambda: self.open_adapt_dialog())
@@ -256,6 +259,7 @@ class MainWindow(QMainWindow):
         if isinstance(train, NotePanel):  # the lean runtime (not can_train): nothing trains
             return
         train.model_trained.connect(lambda _path: self.model_views.refresh_menu())
+        train.model_trained.connect(lambda _path: reveal(train.use_button))  # at the foot of a scrolled panel
         train.use_model.connect(self.active_model.activate)
         self.active_model.model_changed.connect(train.on_model_changed)
 

@@ -117,6 +117,7 @@ class Actions:
     box: QAction
     score: QAction
     heatmap: QAction
+    about: QAction
     cameras: list[QAction] = field(default_factory=list)
     devices: dict[str, QAction] = field(default_factory=dict)
     backends: dict[str, QAction] = field(default_factory=dict)
@@ -145,7 +146,7 @@ def _action(
 def build_menus(
     window: QMainWindow, cuda_available: bool, engines: dict[str, bool] | None = None
 ) -> tuple[Actions, ModelMenu]:
-    """File, Model, Device and View menus on ``window``'s menu bar; ``engines``: which of torch and onnx
+    """File, Model, Device, View and Help menus on ``window``'s menu bar; ``engines``: which of torch and onnx
     are installed (all, when None)."""
     a = Actions(
         open_video=_action(window, "Open &video...", "Ctrl+O", tip="Play a video file as the camera"),
@@ -157,6 +158,7 @@ def build_menus(
         heatmap=_action(
             window, "&Heatmap", "H", checkable=True, tip="Grad-CAM: where the model looked (computed only while shown)"
         ),
+        about=_action(window, "&About Liveness Studio", tip="Version, licences, where your data and the log are"),
     )
     bar = window.menuBar()
     assert bar is not None  # a QMainWindow makes its menu bar when first asked
@@ -188,6 +190,7 @@ def build_menus(
     view_menu.addActions([a.box, a.score, a.heatmap])
     view_menu.addSeparator()
     a.panels_menu = _menu(view_menu, "&Panels")
+    _menu(bar, "&Help").addAction(a.about)
     return a, model_menu
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from PyQt6.QtGui import QShowEvent
+from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtGui import QPainter, QPaintEvent, QResizeEvent, QShowEvent
 from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from ..core.pipeline import FrameResult
@@ -93,21 +94,54 @@ class StreamStats:
         return "   ".join(parts)
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when there is not room for all of it (the whole text is in the tooltip), so
+    that a long line never makes the window wider."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, super().minimumSizeHint().height())
+
+    def setText(self, text: str | None) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 (Qt's name)
+        room = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, room.width())
+        QPainter(self).drawText(room, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+
+
 class StatusBar(QStatusBar):
     """Left: what the source is doing (persistent). Right: live statistics and the device.
 
-    Transient notes (snapshot saved, ...) use ``showMessage`` and cover the left part for a while.
+    Transient notes (snapshot saved, ...) use ``showMessage`` and cover the left part for a while; the
+    statistics give up their room to them (shortened with "…") so that the note is read whole.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pending: tuple[str | None, int] | None = None
-        self.source_label = QLabel()
-        self.stats_label = QLabel()
+        self.source_label = ElidedLabel()
+        self.stats_label = ElidedLabel()
         self.device_label = QLabel()
         self.addWidget(self.source_label, 1)
         self.addPermanentWidget(self.stats_label)
         self.addPermanentWidget(self.device_label)
+        self.messageChanged.connect(self._make_room)
+
+    def _make_room(self, message: str | None = None) -> None:
+        """While a note is shown, the statistics keep only the width the note leaves."""
+        text = self.currentMessage() if message is None else message
+        if not text:
+            self.stats_label.setMaximumWidth(16777215)  # QWIDGETSIZE_MAX
+            return
+        note = self.fontMetrics().horizontalAdvance(text) + 3 * self.fontMetrics().averageCharWidth()
+        self.stats_label.setMaximumWidth(max(0, self.width() - note - self.device_label.sizeHint().width()))
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.currentMessage():
+            self._make_room()
 
     def showMessage(self, text: str | None, msecs: int = 0) -> None:  # noqa: N802 (Qt's name)
         """As QStatusBar's, but a message given before the window is shown waits for the show: Qt
@@ -126,7 +160,6 @@ class StatusBar(QStatusBar):
 
     def set_source_text(self, text: str) -> None:
         self.source_label.setText(text)
-        self.source_label.setToolTip(text)
 
     def set_device(self, text: str, reason: str) -> None:
         self.device_label.setText(text)

@@ -22,6 +22,7 @@ from liveness_app.core.session_store import RecorderError, SessionStore  # noqa:
 from liveness_app.gui import recorder_service  # noqa: E402
 from liveness_app.gui.panels import session_list  # noqa: E402
 from liveness_app.gui.panels.recording import RecordingPanel  # noqa: E402
+from liveness_app.gui.panels.session_rows import COLUMNS  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -41,11 +42,24 @@ def record(qtbot, panel: RecordingPanel, label: str, subject: str, frames: int =
     assert not panel.rec_label.isHidden() and panel.rec_label.text().startswith("● REC 00:0")
     assert panel.record_button.text() == "■ Stop" and not panel.subject_edit.isEnabled()
     qtbot.waitUntil(lambda: panel.recorder_service.recorder.session["frames"] >= frames, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: "frames written" in panel.counts_label.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "frames so far" in panel.counts_label.text(), timeout=TIMEOUT_MS)
     with qtbot.waitSignal(panel.recording_stopped, timeout=TIMEOUT_MS) as stopped:
         press_record(qtbot, panel)
     assert panel.rec_label.isHidden() and panel.record_button.text() == "● Record"
-    return stopped.args[0]
+    session = stopped.args[0]
+    # One number everywhere: the panel, the table and the status bar say the manifest's frame count, which
+    # includes the frames still queued when Stop was pressed (after the last progress report).
+    frames = session["frames"]
+    assert panel.counts_label.text().startswith(f"Last session: {frames} frames (")
+    assert _table_cell(panel, session["id"], "Frames") == str(frames)
+    assert f"Recorded {frames} frames" in panel.window().statusBar().currentMessage()
+    return session
+
+
+def _table_cell(panel: RecordingPanel, session_id: str, column: str) -> str:
+    t = panel.table
+    row = next(r for r in range(t.rowCount()) if t.item(r, 0).data(Qt.ItemDataRole.UserRole) == session_id)
+    return t.item(row, COLUMNS.index(column)).text()
 
 
 def manifest() -> list[dict]:

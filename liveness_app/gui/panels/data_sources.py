@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
@@ -13,6 +14,13 @@ from .. import dialogs
 from .info import button_row
 
 
+def home_short(spec: str) -> str:
+    """``spec`` with the user's home folder written ``~`` (the tooltip keeps the whole path)."""
+    home = str(Path.home())
+    inside = len(spec) > len(home) > 1 and spec.startswith(home) and spec[len(home)] in ("/", os.sep)
+    return "~" + spec[len(home) :] if inside else spec
+
+
 class DataSourceList(QWidget):
     """Checked sources are used to train and to evaluate; Add folder / Add dataset / Remove below."""
 
@@ -21,6 +29,7 @@ class DataSourceList(QWidget):
         self.list = QListWidget()
         self.list.setToolTip("Checked sources are used to train and to evaluate")
         self.list.setMaximumHeight(64)  # the dock shares its height with the model summary
+        self.list.setWordWrap(True)  # a long path wraps (after its slashes) rather than running off the edge
         self.buttons = add_folder, add_dataset, remove = (
             QPushButton("Add folder..."),
             QPushButton("Add dataset..."),
@@ -43,8 +52,9 @@ class DataSourceList(QWidget):
 
     def add_source(self, spec: str) -> None:
         """Add (checked) a folder, a manifest.csv or NAME:PATH spec; the recordings folder is named as such."""
-        text = f"Recordings ({spec})" if Path(spec) == paths.recordings_dir() else spec
-        item = QListWidgetItem(text)
+        shown = home_short(spec)
+        item = QListWidgetItem(f"Recordings ({shown})" if Path(spec) == paths.recordings_dir() else shown)
+        item.setToolTip(spec)
         item.setData(Qt.ItemDataRole.UserRole, spec)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)

@@ -57,10 +57,11 @@ def summarise(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def trained_on(training: dict[str, Any]) -> str:
+def trained_on(training: dict[str, Any], limit: int = 120) -> str:
     """What the checkpoint says about its training data, whichever key the trainer used.
 
-    Metadata comes from a file: a summary that is not shaped as liveness-train writes it is shown raw.
+    Metadata comes from a file: a summary that is not shaped as liveness-train writes it is shown raw, up to
+    ``limit`` characters.
     """
     data = training.get("data")
     if isinstance(data, dict) and isinstance(data.get("train"), dict):  # liveness-train's data summary
@@ -74,10 +75,10 @@ def trained_on(training: dict[str, Any]) -> str:
                 f"dev groups: {shown or 'none'}"
             )
         except (TypeError, ValueError, AttributeError):
-            return summarise(data)
+            return summarise(data, limit)
     for key in ("data", "data_summary", "dataset", "datasets"):
         if training.get(key):
-            return summarise(training[key])
+            return summarise(training[key], limit)
     return "not recorded"
 
 
@@ -100,6 +101,8 @@ class ModelInfoPanel(QWidget):
     """Name, architecture, input size, calibrated threshold, training data and metrics of the model."""
 
     FIELDS = ("Name", "Architecture", "Input", "Threshold", "Trained on", "Metrics", "File")
+    SHOWN_CHARS = 160  # about three lines of a narrow dock; long lines wrap, even inside a path
+    TOOLTIP_CHARS = 2000  # the whole of any sensible summary; metadata comes from a file, so still bounded
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +124,7 @@ class ModelInfoPanel(QWidget):
         if model is None:
             for label in self._labels.values():
                 label.setText("—")
+                label.setToolTip("")
             self._labels["Name"].setText("no model loaded")
             return
         meta, spec = model.meta, model.meta.preprocessing
@@ -129,13 +133,16 @@ class ModelInfoPanel(QWidget):
             "Architecture": meta.arch,
             "Input": f"{spec.input_size}×{spec.input_size} px, crop margin {spec.crop_margin:g}",
             "Threshold": f"{meta.threshold:.3f} (calibrated)",
-            "Trained on": trained_on(meta.training),
+            "Trained on": trained_on(meta.training, limit=self.TOOLTIP_CHARS),
             "Metrics": metrics_line(meta.metrics) if meta.metrics else "none recorded",
             "File": model.path.name,
         }
+        tips = {name: values[name] for name in ("Trained on", "Metrics")}
+        values["Trained on"] = summarise(values["Trained on"], self.SHOWN_CHARS)  # the rest is in its tooltip
         for name, text in values.items():
             self._labels[name].setText(text)
-        self._labels["File"].setToolTip(str(model.path))
+        for name, full in (*tips.items(), ("File", str(model.path))):
+            self._labels[name].setToolTip(full)
 
 
 class FacesPanel(QTableWidget):

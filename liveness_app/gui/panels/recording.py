@@ -82,6 +82,7 @@ class RecordingPanel(QWidget):
         service.refused.connect(self._refuse)
         service.failed.connect(self._warn)
         service.message.connect(self.message)
+        service.finished.connect(self._show_finished)
         service.finished.connect(self.recording_stopped)
 
     # -- widgets -----------------------------------------------------------------------------------------
@@ -184,7 +185,15 @@ class RecordingPanel(QWidget):
     def _show_progress(self, seconds: float, frames: int, dropped: int) -> None:
         whole = int(seconds)
         self.rec_label.setText(f"● REC {whole // 60:02d}:{whole % 60:02d}")
-        self.counts_label.setText(f"{frames} frames written, {dropped} dropped")
+        self.counts_label.setText(f"{frames} frames so far, {dropped} dropped")
+
+    def _show_finished(self, session: dict[str, Any]) -> None:
+        """The session's own count, as the table lists it: frames still queued at Stop are written after the
+        last progress report, so that report's count is short of it."""
+        self.counts_label.setText(
+            f"Last session: {session['frames']} frames ({session['duration_s']:.1f} s), "
+            f"{session['dropped_frames']} dropped"
+        )
 
     def _refuse(self, problem: str) -> None:
         QMessageBox.warning(self, "Cannot record", f"Cannot record: {problem}.")
