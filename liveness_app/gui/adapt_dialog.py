@@ -1,12 +1,12 @@
 """The guided flow "Adapt to my camera": record yourself live and with the attacks you can show, then
 calibrate and fine-tune the active model, and see before/after on sessions held out from both.
 
-Each step records about 30 s as three sessions through the :class:`~.recorder_service.RecorderService` the
-Recording panel owns (so they are listed, relabelled and deleted like any other, and the panel shows why a
-take could not start): the first two train (the second is the fine-tune's dev split, which
-chooses how long to train and the threshold; the final model then trains on both), the third is held out
-for the before/after check. The work runs in :func:`training.adapt.adapt_to_camera` on a worker
-thread, with progress and cancel. The Record and Train panels stay for experts.
+Each step records a take of about 30 s, counted down, as three sessions (:mod:`.adapt_takes`) through the
+Recording panel's :class:`~.recorder_service.RecorderService`: the first two train (the second is the
+fine-tune's dev split), the third is held out for the before/after check. A take of the bundled sample
+video is held back until the user says it is a try-out. The work runs in
+:func:`training.adapt.adapt_to_camera` on a worker thread, with cancel and staged progress whose time left
+is measured on this machine (:mod:`training.progress`); the result is a small table and one sentence.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from .. import paths
+from .adapt_takes import TakeRecorder, take_samples
+from .adapt_widgets import ResultTable, SampleWarning, progress_label, staged_bar
 from .panels.info import button_row, wrapped_label
 from .recorder_service import RecorderService
 from .tasks import TaskRunner, error_text
@@ -43,10 +44,12 @@ STEPS = (
 TITLES = {"live": "Live", "replay-phone": "Phone", "print": "Print", "replay-screen": "Screen"}
 PART_SECONDS = (16.0, 7.0, 7.0)  # train, the fine-tune's dev, held out for the before/after check
 HELD_OUT = 2
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
+TICK_MS = 1000  # the time left is refreshed this often between events
+INTRO = (
+    "About 30 s of each: yourself live, then each attack you can show. Then the current model is calibrated "
+    "and fine-tuned to this camera and checked on the last part of each take. That takes minutes, more on a "
+    "busy or slow computer: the time left is measured on this machine while it runs."
+)
 
 
 class AdaptDialog(QDialog):
@@ -70,17 +73,23 @@ class AdaptDialog(QDialog):
         self._recorder, self._base_model, self._device = recorder, base_model, device
         self._parts, self._recipe = part_seconds, recipe or {}
         self._step = 0
-        self._part = 0
-        self._token = 0
+        self.take = TakeRecorder(recorder, part_seconds, self)
+        self.take.countdown.connect(self._show_countdown)
+        self.take.finished.connect(self._on_take)
+        self.take.broke_off.connect(lambda _label: self._show_step())
+        self.run_progress: Any = None  # training.progress.StagedProgress while adapting
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._show_run_progress)
         self.recorded: dict[str, list[dict[str, Any]]] = {}  # label -> its sessions, in order
         self._runner = TaskRunner(self)
         self._runner.yielded.connect(self._on_event)
-        self._runner.returned.connect(self._on_done)
-        self._runner.errored.connect(lambda exc: self.result_label.setText(f"Adapting failed: {error_text(exc)}"))
+        self._runner.returned.connect(self.show_outcome)
+        self._runner.errored.connect(lambda exc: self.progress_label.setText(f"Adapting failed: {error_text(exc)}"))
         self._runner.finished.connect(lambda _outcome: self._show_step())
         self.outcome: dict[str, Any] | None = None  # adapt_to_camera's result
         self._build()
-        recorder.finished.connect(self._on_stopped)
+        recorder.source_changed.connect(self._show_step)
         self._show_step()
 
     # -- widgets -----------------------------------------------------------------------------------------
@@ -91,12 +100,14 @@ class AdaptDialog(QDialog):
         for label, text, optional in STEPS:
             self.steps.addItem(f"{TITLES[label]} — {text}" + (" (if you can)" if optional else ""))
         self.instruction = wrapped_label()
-        self.record_button, self.skip_button = QPushButton("Record 30 s"), QPushButton("Skip")
+        self.record_button, self.skip_button = QPushButton(f"Record {sum(self._parts):.0f} s"), QPushButton("Skip")
         self.adapt_button, self.cancel_button = QPushButton("Adapt"), QPushButton("Cancel")
         self.use_model_button = QPushButton("Use the adapted model")
         self.use_threshold_button = QPushButton("Use the calibrated threshold only")
         self.keep_button = QPushButton("Keep my model")
-        self.progress, self.result_label = QProgressBar(), wrapped_label()
+        self.sample_warning, self.table = SampleWarning(), ResultTable()
+        self.sample_warning.go_on.toggled.connect(self._show_step)
+        self.progress, self.progress_label, self.result_label = staged_bar(), progress_label(), wrapped_label()
         for button, slot in (
             (self.record_button, self.record_step),
             (self.skip_button, self.skip_step),
@@ -110,21 +121,18 @@ class AdaptDialog(QDialog):
         form = QFormLayout()
         form.addRow("Your name (subject):", self.subject_edit)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            wrapped_label(
-                "About 30 s of each: yourself live, then each attack you can show. Then "
-                "the current model is calibrated and fine-tuned to this camera (about a "
-                "minute on a CPU) and checked on the last part of each take."
-            )
-        )
+        layout.addWidget(wrapped_label(INTRO))
         layout.addLayout(form)
         layout.addWidget(self.steps)
+        layout.addWidget(self.sample_warning)
         layout.addWidget(self.instruction)
         layout.addLayout(button_row(self.record_button, self.skip_button, self.adapt_button, self.cancel_button))
         layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.table)
         layout.addWidget(self.result_label)
         layout.addLayout(button_row(self.use_model_button, self.use_threshold_button, self.keep_button))
-        self.resize(560, 460)
+        self.resize(600, 520)
 
     @property
     def is_busy(self) -> bool:
@@ -134,7 +142,9 @@ class AdaptDialog(QDialog):
     def _show_step(self) -> None:
         busy = self._runner.busy or self._recorder.is_recording
         done = self._step >= len(STEPS)
-        if not done:
+        if self.take.active:
+            self._show_countdown(self.take.seconds_left())
+        elif not done:
             label, text, optional = STEPS[self._step]
             self.steps.setCurrentRow(self._step)
             self.instruction.setText(f"Step {self._step + 1} of {len(STEPS)} — {text}")
@@ -144,7 +154,8 @@ class AdaptDialog(QDialog):
                 if self._can_adapt()
                 else "Record yourself live and at least one attack to adapt."
             )
-        self.record_button.setEnabled(not done and not busy)
+        held_back = self.sample_warning.blocks(self._recorder.source) and not self._recorder.is_recording
+        self.record_button.setEnabled(not done and not busy and not held_back)
         self.skip_button.setEnabled(not done and not busy and STEPS[self._step][2])
         self.adapt_button.setEnabled(not busy and self._can_adapt())
         self.cancel_button.setEnabled(busy)
@@ -158,35 +169,25 @@ class AdaptDialog(QDialog):
 
     # -- recording ---------------------------------------------------------------------------------------
     def record_step(self) -> None:
-        """Record the current step's take as consecutive sessions (see ``PART_SECONDS``)."""
-        self._part = 0
-        self.recorded[STEPS[self._step][0]] = []
-        self._start_part()
-
-    def _start_part(self) -> None:
-        notes = f"adapt to my camera, part {self._part + 1} of {len(self._parts)}"
-        if not self._recorder.start(STEPS[self._step][0], self.subject_edit.text().strip() or "me", notes):
-            # the service said why (no source, unreadable session list, ...); the Recording panel shows it
-            self.recorded.pop(STEPS[self._step][0], None)
-            self._show_step()
-            return
-        self.instruction.setText(f"Recording {STEPS[self._step][0]}, part {self._part + 1} of {len(self._parts)}...")
-        self._token += 1
-        token = self._token  # a stop timer of a cancelled take must not end a later one
-        QTimer.singleShot(int(self._parts[self._part] * 1000), lambda: token == self._token and self._recorder.stop())
+        """Record the current step's take as consecutive sessions (see ``PART_SECONDS``), counting down."""
+        label = STEPS[self._step][0]
+        self.recorded.pop(label, None)
+        self.take.start(label, self.subject_edit.text().strip() or "me")
         self._show_step()
 
-    def _on_stopped(self, session: dict[str, Any]) -> None:
-        label = STEPS[self._step][0] if self._step < len(STEPS) else None
-        if label is None or label not in self.recorded or session.get("frames", 0) == 0:
-            return
-        self.recorded[label].append(session)
-        self._part += 1
-        if self._part < len(self._parts):
-            self._start_part()
-            return
+    def _on_take(self, label: str, sessions: list[dict[str, Any]]) -> None:
+        self.recorded[label] = sessions
         self._step += 1
         self._show_step()
+
+    def _show_countdown(self, left: int) -> None:
+        """The take's seconds left, and the bar along the take."""
+        if not self.take.active or self._step >= len(STEPS):
+            return
+        label, text, _ = STEPS[self._step]
+        self.instruction.setText(f"<b>Recording {TITLES[label]}: {left} s left.</b> {text}")
+        self.progress.setValue(round(1000 * min(1.0, self.take.elapsed() / max(self.take.seconds, 1e-6))))
+        self.progress_label.setText("")
 
     def skip_step(self) -> None:
         self._step += 1
@@ -195,23 +196,15 @@ class AdaptDialog(QDialog):
     # -- adapting ----------------------------------------------------------------------------------------
     def samples(self) -> tuple[list, list]:
         """(train, held out): the recorded sessions as training samples, the last part of each held out."""
-        from training.data.samples import Sample
-
         store = self._recorder.store
         assert store is not None  # the sessions were recorded into it
-        train: list[Sample] = []
-        held: list[Sample] = []
-        for label, sessions in self.recorded.items():
-            if len(sessions) != len(self._parts):
-                continue
-            for i, s in enumerate(sessions):
-                sample = Sample(store.file_of(s), label, s["subject"] or "me", "video")
-                (held if i == HELD_OUT else train).append(sample)
-        return train, held
+        return take_samples(store, self.recorded, len(self._parts), HELD_OUT)
 
     def adapt(self) -> None:
-        """Calibrate and fine-tune on a worker thread."""
+        """Calibrate and fine-tune on a worker thread, in stages with the time left (:mod:`training.progress`)."""
         from training.adapt import adapt_to_camera
+        from training.config import FINETUNE
+        from training.progress import StagedProgress, adapt_stages
 
         base = self._base_model()
         if base is None:
@@ -219,9 +212,11 @@ class AdaptDialog(QDialog):
             return
         train, held = self.samples()
         name = f"adapted-{datetime.now():%Y%m%d-%H%M%S}"
-        out = paths.user_data_dir() / "runs" / name
+        out, recipe = paths.user_data_dir() / "runs" / name, self._recipe
         self.outcome = None
-        self.result_label.setText("Calibrating and fine-tuning...")
+        self.table.hide()
+        self.result_label.setText("")
+        self.run_progress = StagedProgress(adapt_stages({**FINETUNE, **recipe}))
         self._runner.start(
             lambda: adapt_to_camera(
                 base,
@@ -231,33 +226,40 @@ class AdaptDialog(QDialog):
                 name,
                 device=self._device,
                 cache_dir=paths.user_data_dir() / "cache",
-                recipe=self._recipe,
+                recipe=recipe,
             )
         )
+        self._ticker.start()
+        self._show_run_progress()
         self._show_step()
 
-    def _on_event(self, ev: Any) -> None:
-        if ev.kind == "batch":
-            self.progress.setRange(0, max(ev.epochs * ev.steps, 1))
-            self.progress.setValue((ev.epoch - 1) * ev.steps + ev.step)
-        elif ev.message:
-            self.result_label.setText(ev.message)
+    def _show_run_progress(self) -> None:
+        if self.run_progress is not None and not self.run_progress.finished and self._runner.busy:
+            self.progress.setValue(round(1000 * self.run_progress.fraction))
+            self.progress_label.setText(self.run_progress.text())
 
-    def _on_done(self, result: dict[str, Any]) -> None:
+    def _on_event(self, ev: Any) -> None:
+        from training.progress import apply
+
+        if self.run_progress is not None:
+            apply(self.run_progress, ev)
+            self._show_run_progress()
+        if ev.kind == "warning":  # e.g. sessions in which no face was found
+            self.result_label.setText(f"Note: {ev.message}")
+
+    def show_outcome(self, result: dict[str, Any]) -> None:
+        """The result of :func:`training.adapt.adapt_to_camera`: the table, one sentence, the recommended button."""
+        from training.progress import duration_text
+
         self.outcome = result
-        rows = [
-            ("the model you had", result["before"]),
-            ("calibrated only", result["calibrated"]),
-            ("adapted", result["adapted"]),
-        ]
-        table = "<br>".join(
-            f"<b>{name}</b>: BPCER {_pct(r['bpcer'])}, APCER {_pct(r['apcer'])}, ACER {_pct(r['acer'])}"
-            for name, r in rows
-        )
-        self.result_label.setText(
-            f"On your held-out sessions:<br>{table}<br>{result['sentence']} ({result['seconds']:.0f} s)"
-        )
+        if self.run_progress is not None:
+            took = duration_text(self.run_progress.elapsed())
+            self.run_progress.finish()
+            self.progress_label.setText(f"Done in {took}. On your held-out sessions (the last part of each take):")
         self.progress.setValue(self.progress.maximum())
+        self.table.show_result(result)
+        self.result_label.setText(result["headline"])
+        self.result_label.setToolTip(result["sentence"])  # the figures in words, at length
         recommended = {
             "adapted": self.use_model_button,
             "calibrated": self.use_threshold_button,
@@ -265,15 +267,15 @@ class AdaptDialog(QDialog):
         }[result["chosen"]]
         recommended.setDefault(True)
         recommended.setText(recommended.text().removesuffix(" (recommended)") + " (recommended)")
+        self._show_step()
 
     def cancel(self) -> None:
         if self._runner.busy:
             self._runner.cancel()
-            self.result_label.setText("Cancelling after the current step...")
-        elif self._recorder.is_recording:
-            self.recorded.pop(STEPS[self._step][0], None)
-            self._token += 1
-            self._recorder.stop("cancelled")
+            self.progress_label.setText("Cancelling after the current step...")
+        elif self.take.active:
+            self.take.cancel()
+            self._show_step()
 
     def _use_model(self) -> None:
         if self.outcome is not None:
@@ -287,9 +289,11 @@ class AdaptDialog(QDialog):
 
     def done(self, code: int) -> None:  # noqa: D401 (Qt's name) - closing stops a recording or a job
         self.cancel()
+        self._ticker.stop()
         self._runner.shutdown()
+        self.take.shutdown()
         try:
-            self._recorder.finished.disconnect(self._on_stopped)
+            self._recorder.source_changed.disconnect(self._show_step)
         except TypeError:
             pass
         super().done(code)

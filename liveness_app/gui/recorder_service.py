@@ -45,6 +45,7 @@ class RecorderService(QObject):
     changed = pyqtSignal()  # a recording began, ended or could not begin: controls and session list are stale
     progress = pyqtSignal(float, int, int)  # seconds recorded, frames written, frames dropped
     message = pyqtSignal(str, int)  # status-bar text, milliseconds to show it
+    source_changed = pyqtSignal()  # a source started, gave its first frame or stopped: :attr:`source` may differ
 
     def __init__(
         self,
@@ -69,6 +70,11 @@ class RecorderService(QObject):
     @property
     def is_recording(self) -> bool:
         return self.recorder is not None
+
+    @property
+    def source(self) -> FrameSource | None:
+        """The running source: what a recording started now would record."""
+        return self._controller.source
 
     @property
     def ready(self) -> bool:
@@ -150,6 +156,7 @@ class RecorderService(QObject):
         """A source started, gave its first frame or stopped: a recording ends with its source."""
         if self.recorder is not None and self._controller.source is not self._source:
             self.stop("the source changed" if self._controller.source else "the source stopped")
+        self.source_changed.emit()
 
     def _tick(self) -> None:
         recorder = self.recorder
