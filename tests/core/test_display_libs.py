@@ -4,6 +4,8 @@ Qt aborting it (exit 134, an empty log). The library finder is injected: no test
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import liveness_app.__main__ as entry
@@ -75,3 +77,12 @@ def test_the_app_says_what_is_missing_logs_it_and_exits_cleanly(
     log_text = paths.log_file().read_text()
     assert "ERROR" in log_text and "libxcb-cursor.so.0, libxcb-icccm.so.4" in log_text
     assert "sudo dnf install xcb-util-cursor xcb-util-wm" in log_text
+
+
+def test_the_readme_quick_start_installs_every_package_the_check_knows() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("liveness-app\n", 1)[0]  # before the run command
+    words = set(quick_start.replace("\\", " ").split())
+    assert "apt-get" in words and "dnf" in words
+    assert {lib.apt for lib in XCB_LIBRARIES} <= words
+    assert {lib.dnf for lib in XCB_LIBRARIES} <= words
