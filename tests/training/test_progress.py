@@ -58,21 +58,28 @@ def test_the_bar_never_goes_back() -> None:
 
 def test_the_time_left_comes_from_the_pace_measured_in_this_run() -> None:
     clock = Clock()
-    progress = plan(clock)
+    progress = StagedProgress(
+        [Stage("cache", "Caching", 0.2, "files"), Stage("train", "Training", 0.6), Stage("refit", "Refit", 0.2)],
+        clock,
+    )
     apply(progress, TrainEvent("cache", step=1, steps=10))
     clock.now += 1.0
-    assert progress.seconds_left() is None  # too early to measure
-    assert "measuring" in progress.time_text()
-    clock.now += 9.0  # caching: 10 s for 2 of 10 files
+    assert progress.seconds_left() is None and progress.stage_seconds_left() is None  # too early to measure
+    assert progress.time_text() == "1 s so far; the time left is timed once Training runs"
+    clock.now += 9.0  # caching: 10 s for 2 of 10 files; its pace says nothing of training's
     apply(progress, TrainEvent("cache", step=2, steps=10))
-    # this stage at its own rate: 8 files more at 5 s; training at the run's pace: 10 s per 0.04 of the bar
-    assert progress.seconds_left() == pytest.approx(40.0 + 0.8 * 10.0 / 0.04)
+    assert progress.seconds_left() is None and progress.stage_seconds_left() == pytest.approx(40.0)
+    assert progress.time_text() == "10 s so far, about 40 s left in this stage; the rest is timed once Training runs"
     clock.now += 40.0
-    apply(progress, TrainEvent("batch", 1, 1, 30, 60))  # training 20 s (of the 40) for half its steps
-    clock.now += 20.0
+    apply(progress, TrainEvent("batch", 1, 1, 0, 60))
+    clock.now += 20.0  # training: 20 s for half its steps
     apply(progress, TrainEvent("batch", 1, 1, 30, 60))
-    assert progress.seconds_left() == pytest.approx(20.0)  # the stage's own rate wins once it is measured
-    assert progress.time_text() == "1 min so far, about 20 s left at this pace"
+    # its own rest at its own rate, 20 s; the refit's share at training's pace (20 s per 0.3 of the bar)
+    assert progress.seconds_left() == pytest.approx(20.0 + 0.2 * 20.0 / 0.3)
+    assert progress.time_text() == "1 min so far, about 30 s left at this pace"
+    clock.now += 20.0
+    apply(progress, TrainEvent("batch", 1, 1, 2, 10, phase="refit"))  # training over: its whole time times the rest
+    assert progress.seconds_left() == pytest.approx(0.2 * 0.8 * 40.0 / 0.6)
 
 
 @pytest.mark.parametrize(
