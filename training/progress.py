@@ -165,7 +165,8 @@ class StagedProgress:
         heavy = self.stages[self._anchor].label
         here = self.stage_seconds_left()
         if here is not None:
-            return f"{so_far}, about {duration_text(here)} left in this stage; the rest is timed once {heavy} runs"
+            stage = "this stage is finishing" if here < 1.0 else f"about {duration_text(here)} left in this stage"
+            return f"{so_far}, {stage}; the rest is timed once {heavy} runs"
         return f"{so_far}; the time left is timed once {heavy} runs"
 
     def text(self) -> str:

@@ -71,6 +71,8 @@ def test_the_time_left_comes_from_the_pace_measured_in_this_run() -> None:
     assert progress.seconds_left() is None and progress.stage_seconds_left() == pytest.approx(40.0)
     assert progress.time_text() == "10 s so far, about 40 s left in this stage; the rest is timed once Training runs"
     clock.now += 40.0
+    apply(progress, TrainEvent("cache", step=10, steps=10))  # all cached; what follows still belongs to it
+    assert progress.time_text().startswith("50 s so far, this stage is finishing; ")
     apply(progress, TrainEvent("batch", 1, 1, 0, 60))
     clock.now += 20.0  # training: 20 s for half its steps
     apply(progress, TrainEvent("batch", 1, 1, 30, 60))
