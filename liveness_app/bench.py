@@ -93,6 +93,7 @@ def summarize(run: StreamRun, overhead: float | None, device: str, model: Loaded
     return {
         "device": device,
         "backend": model.backend,
+        "engine_reason": model.reason,  # which engine scored and why (auto: both measured at load)
         "model": model.meta.name,
         "input_size": model.meta.preprocessing.input_size,
         "source_fps": run.source_fps,
@@ -128,6 +129,7 @@ def print_table(s: dict) -> None:
         f"Grad-CAM x{n['gradcam_overhead']:.3f}, dropped {s['dropped_frames']} stale frames, "
         f"device {s['device']}, backend {s['backend']}, peak RSS {n['peak_rss_mb']:.0f} MiB"
     )
+    print(f"engine: {s['engine_reason']}")
 
 
 # -- opening what the command line names -----------------------------------------------------------------
@@ -212,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="what scores: torch, onnx (ONNX Runtime), or auto: ONNX Runtime on the CPU, PyTorch on "
-        "a GPU (default: auto)",
+        help="what scores: torch, onnx (ONNX Runtime), or auto: the faster of the two on this machine, "
+        "measured at load (default: auto)",
     )
     p.add_argument("--seconds", type=_positive_seconds, default=20.0, help="how long to stream (default 20)")
     p.add_argument(

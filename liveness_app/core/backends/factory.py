@@ -1,7 +1,8 @@
 """Which engine scores a model (PyTorch or ONNX Runtime) and the loaded model itself. No torch at import.
 
-``auto`` takes PyTorch on a GPU and ONNX Runtime on the CPU, where it is faster (README: benchmark,
-measured side by side); ``torch`` and ``onnx`` force one. A ``.onnx`` file always runs in ONNX Runtime.
+``auto`` opens both engines and keeps the one that scores faster on this machine, measured at load
+(:mod:`.race`: PyTorch on the chosen device against ONNX Runtime on the CPU); ``torch`` and ``onnx``
+force one. A ``.onnx`` file always runs in ONNX Runtime.
 A ``.pt`` checkpoint runs in ONNX Runtime through an ONNX copy that computes what it does
 (:mod:`.onnx_copies`): the ``.onnx`` beside it, else a copy exported once into the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
 is refused with a message that says how to export it.
@@ -65,6 +66,8 @@ class LoadedModel:
         unusable file, including a load that fails on the device (out of GPU memory, ...)."""
         path = Path(path)
         engine, reason = choose_backend(path, backend, device_preference)
+        if engine == "race":  # both engines can score it: the faster here, measured once and remembered
+            return cls._open_fastest(path, device_preference, cache_dir)
         if engine == "onnx":
             try:
                 return _open_onnx(path, reason, cache_dir)
@@ -72,6 +75,33 @@ class LoadedModel:
                 if backend != "auto":
                     raise ModelLoadError(str(exc)) from None
                 reason = f"PyTorch (auto: {exc})"  # the checkpoint itself is fine: score it in PyTorch
+        return cls._open_torch(path, device_preference, reason)
+
+    @classmethod
+    def _open_fastest(cls, path: Path, device_preference: str, cache_dir: Path | None) -> "LoadedModel":
+        from ... import paths
+        from .race import RaceMemory, fastest
+
+        openers = {
+            "PyTorch": lambda: cls._open_torch(path, device_preference, "PyTorch"),
+            "ONNX Runtime": lambda: _open_onnx(path, "ONNX Runtime", cache_dir),
+        }
+        memory = RaceMemory(cache_dir or paths.onnx_cache_dir())
+        key = memory.key(path, device_preference)
+        remembered = memory.recall(key)
+        if remembered is not None:
+            name, why = remembered
+            try:
+                model = openers[name]()
+                return cls(model.path, model.meta, model.scorer, f"{why}; {model.reason}")
+            except (ModelLoadError, ExportUnavailable):
+                pass  # it opened before: measure both again
+        model, name, why = fastest(list(openers.items()))
+        memory.remember(key, name, why)
+        return cls(model.path, model.meta, model.scorer, f"{why}; {model.reason}")
+
+    @classmethod
+    def _open_torch(cls, path: Path, device_preference: str, reason: str) -> "LoadedModel":
         from ..device import select_device
 
         device, why = select_device(device_preference)
@@ -83,7 +113,8 @@ class LoadedModel:
 
 
 def choose_backend(path: Path, backend: str = "auto", device_preference: str = "auto") -> tuple[str, str]:
-    """``(engine, reason)`` for scoring ``path``; :class:`ModelLoadError` when no installed engine can."""
+    """``(engine, reason)`` for scoring ``path``: "torch", "onnx", or "race" (both can: measure them at
+    load, :mod:`.race`); :class:`ModelLoadError` when no installed engine can."""
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}")
     has_torch, has_ort = installed("torch"), installed("onnxruntime")
@@ -101,10 +132,8 @@ def choose_backend(path: Path, backend: str = "auto", device_preference: str = "
         return "torch", "PyTorch" + (" (ONNX Runtime is not installed)" if backend == "onnx" else " (chosen)")
     if backend == "onnx":
         return "onnx", "ONNX Runtime (chosen)"
-    if device_preference != "cpu" and cuda_available():
-        return "torch", "PyTorch (auto: a GPU is available)"
     if has_ort:
-        return "onnx", "ONNX Runtime (auto: faster than PyTorch on the CPU)"
+        return "race", "auto: the faster of PyTorch and ONNX Runtime here, measured at load"
     return "torch", "PyTorch (auto: ONNX Runtime is not installed)"
 
 
