@@ -1,10 +1,12 @@
 """Retraining benchmark: N minutes of recorded video -> cached crops -> epochs -> calibrated checkpoint.
 
     python -m training.bench [--minutes 5] [--device cpu|cuda] [--input-size 224] [--epochs 2]
+    python -m training.bench --input-only --workers N [--data SPEC] [--input-size 128]
 
 Records sessions from a video standing in for the camera (the bundled sample by default; written as fast
 as the encoder allows, through the app's own :class:`Recorder`), alternating live/print labels over four
 subjects, then runs the real ``fit()`` and times each stage. The last line is one JSON object.
+``--input-only`` times the training input pipeline alone instead (:mod:`training.bench_input`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder
 from liveness_app.core.session_store import SessionStore
 from liveness_app.core.sessions import LIVE
+from training import bench_input
 from training.config import TrainConfig
 from training.fit.loop import fit
 
@@ -53,12 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path, default=paths.sample_video_path())
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--input-size", type=int, default=None, help="px (default: 224; 128 with --input-only)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--frames-per-video", type=int, default=64)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
+    bench_input.add_arguments(p)
     a = p.parse_args(argv)
+    if a.input_only:
+        return bench_input.main(a)
+    a.input_size = a.input_size or 224
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         frames = record_sessions(Path(tmp) / "rec", a.source, a.minutes)

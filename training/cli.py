@@ -125,6 +125,8 @@ def _add_option(group: argparse._ArgumentGroup, f: Field) -> None:
         group.add_argument(flag, choices=DEVICES, default=None, help=text)
     elif str(f.type) == "bool":
         group.add_argument(flag, type=_bool, default=None, metavar="{true,false}", help=text)
+    elif f.name == "workers":
+        group.add_argument(flag, type=_workers, default=None, metavar="{N,auto}", help=text)
     else:
         kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float}
         group.add_argument(flag, type=kinds.get(str(f.type), str), default=None, help=text)
@@ -179,6 +181,10 @@ def _home(path: Path) -> str:
         return "~/" + path.relative_to(Path.home()).as_posix()
     except (ValueError, RuntimeError):  # elsewhere, or no home folder known
         return str(path)
+
+
+def _workers(text: str) -> int:
+    return -1 if text.strip().lower() == "auto" else int(text)
 
 
 def _bool(text: str) -> bool:

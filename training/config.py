@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA
     seed: int = 4
-    workers: int = 2
+    workers: int = -1  # loader processes per training process; -1 (or "auto"): auto_workers(), resolved here
     pretrained: str = ""  # local ImageNet weights file; empty = from scratch
     cache_dir: str = ""  # empty = <user data>/cache
     detector: str = ""  # empty = the bundled BlazeFace short range
@@ -85,6 +86,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.out_dir:  # resolved here, so config.json names the folder and every rank agrees on it
             object.__setattr__(self, "out_dir", str(run_dir_for(self.name)))
+        if self.workers in (-1, "auto"):  # resolved here too: config.json says how many this run had
+            object.__setattr__(self, "workers", auto_workers())
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers must be a number >= 0, or -1 / auto, got {self.workers!r}")
         if self.loss not in ("focal", "bce"):
             raise ValueError(f"loss must be 'focal' or 'bce', got {self.loss!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -213,7 +218,8 @@ HELP: dict[str, str] = {
     "device": "auto, cpu or cuda",
     "amp": "bf16 autocast on CUDA",
     "seed": "random seed",
-    "workers": "DataLoader worker processes",
+    "workers": "loader worker processes per training process; 0 = in the training process, -1 or auto = the "
+    "cores this process may use, less one for it, shared among torchrun's processes on this machine, at most 16",
     "pretrained": "ImageNet weights file for the backbone (default: none: from scratch)",
     "cache_dir": "face-crop cache folder (default: the user data folder's cache/)",
     "detector": "face detector .tflite (default: the bundled BlazeFace)",
@@ -248,6 +254,25 @@ HELP: dict[str, str] = {
     "bn_refresh": "recompute BatchNorm statistics on un-augmented training crops before each evaluation",
     "sync_bn": "under torchrun: BatchNorm statistics over every rank's batch, not each rank's own",
 }
+
+
+MAX_AUTO_WORKERS = 16  # beyond this, starting the workers costs more than they save on the data sets here
+
+
+def auto_workers(env: dict[str, str] | None = None) -> int:
+    """Loader workers for one training process: the cores it may use (its CPU affinity), less one for
+    the process itself, shared among the training processes torchrun starts on this machine
+    (``LOCAL_WORLD_SIZE``); 1 to :data:`MAX_AUTO_WORKERS`."""
+    env = dict(os.environ) if env is None else env
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        local = max(1, int(env.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local = 1
+    return max(1, min(MAX_AUTO_WORKERS, cores // local - 1))
 
 
 def run_dir_for(name: str) -> Path:

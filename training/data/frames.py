@@ -22,6 +22,7 @@ from liveness_app.core.sessions import LIVE
 from training.data.attacks import simulate_attack
 from training.data.augment import AugmentConfig, augment
 from training.data.cache import crop_for_training
+from training.data.store import DecodedStore
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,35 @@ def balanced_weights(entries: Sequence[Entry]) -> torch.Tensor:
     return torch.tensor(w, dtype=torch.double)
 
 
+def train_view(
+    crop: np.ndarray, target: float, rng: np.random.Generator, crop_margin: float, extra: float, synth_attacks: float
+) -> tuple[np.ndarray, float]:
+    """The first steps of a training crop, shared by the per-crop and the batched path: the crop box with
+    its scale and shift jitter, then (a live crop, with probability ``synth_attacks``) a simulated replay
+    or print, whose target is then an attack's."""
+    crop = crop_for_training(crop, crop_margin, extra, rng=rng)
+    if synth_attacks and target == 1.0 and rng.random() < synth_attacks:  # off a screen or a print
+        crop, target = simulate_attack(crop, rng)[0], 0.0
+    return crop, target
+
+
+def read_crop(path: Path, store: DecodedStore | None = None, row: int = -1) -> np.ndarray:
+    """A cached crop (BGR uint8): from the decoded store when it has it (``row`` >= 0), else its PNG;
+    OSError naming the file when neither can be read."""
+    if store is not None and row >= 0:
+        try:
+            return store.crop(row)
+        except OSError:
+            pass  # the store's data file went away (rebuilt by another run): the PNG is still there
+    try:
+        return read_image(path)
+    except OSError as exc:
+        raise OSError(f"cached crop unreadable: {path} (delete the cache folder to rebuild)") from exc
+
+
 class CropDataset(Dataset):
-    """Reads cached crops; in training mode jitters scale/centre and colour, then the shared preprocessing."""
+    """Reads cached crops (from the decoded ``store`` where it has them, else the PNGs); in training mode
+    jitters scale/centre and colour, then the shared preprocessing."""
 
     def __init__(
         self,
@@ -114,8 +142,11 @@ class CropDataset(Dataset):
         epoch: int = 0,
         augment_cfg: AugmentConfig = AugmentConfig(),
         synth_attacks: float = 0.0,
+        store: DecodedStore | None = None,
     ) -> None:
         self.entries = list(entries)
+        self.store = store
+        self.rows = [store.row(e.crop_path) for e in self.entries] if store is not None else []
         self.spec = spec
         self.extra = cache_margin_extra
         self.train = train
@@ -128,19 +159,13 @@ class CropDataset(Dataset):
 
     def read(self, index: int) -> np.ndarray:
         """The cached crop of entry ``index`` (BGR uint8); OSError naming the file when it is unreadable."""
-        path = self.entries[index].crop_path
-        try:
-            return read_image(path)
-        except OSError as exc:
-            raise OSError(f"cached crop unreadable: {path} (delete the cache folder to rebuild)") from exc
+        return read_crop(self.entries[index].crop_path, self.store, self.rows[index] if self.rows else -1)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, float, int]:
         crop, target = self.read(index), self.entries[index].target
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=rng)
-            if self.synth_attacks and target == 1.0 and rng.random() < self.synth_attacks:  # off a screen or a print
-                crop, target = simulate_attack(crop, rng)[0], 0.0
+            crop, target = train_view(crop, target, rng, self.spec.crop_margin, self.extra, self.synth_attacks)
             crop = augment(crop, rng, self.augment_cfg)
         else:
             crop = crop_for_training(crop, self.spec.crop_margin, self.extra, rng=None)

@@ -25,6 +25,7 @@ from liveness_app.core.model import LivenessNet, load_checkpoint
 from liveness_app.core.preprocess import PreprocessSpec
 from liveness_app.core.scores import Scorer, check_scores
 from training.data.frames import CropDataset, Entry
+from training.data.store import DecodedStore
 from training.fit.prepare import CACHE_MARGIN_EXTRA
 
 # What scores crops: a network being trained or loaded from a checkpoint, or an ONNX model in ONNX Runtime.
@@ -58,13 +59,15 @@ def score_entries(
     batch_size: int = 64,
     embeddings: bool = False,
     workers: int = 0,
+    store: DecodedStore | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """P(live) for every entry, in order, and (``embeddings``, PyTorch models only: an ONNX graph gives
     none, and None is returned) the classifier's input vectors. A network is put in eval mode (BatchNorm
-    running statistics, no dropout). ``workers``: DataLoader processes (a training run passes its own)."""
+    running statistics, no dropout). ``workers``: DataLoader processes (a training run passes its own);
+    ``store``: the decoded crops (:mod:`training.data.store`), read instead of the PNGs where it has them."""
     onnx = isinstance(model, OnnxScorer)
     loader = DataLoader(
-        CropDataset(entries, spec, extra, train=False),
+        CropDataset(entries, spec, extra, train=False, store=store),
         batch_size=batch_size,
         num_workers=workers,
         pin_memory=device.type == "cuda" and not onnx,

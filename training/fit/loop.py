@@ -21,6 +21,7 @@ from liveness_app.core.files import atomic_write_text
 from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
 from training.config import TrainConfig, spec_of
 from training.data.frames import Entry, epoch_entries, eval_entries, limit_per_group
+from training.data.store import DecodedStore
 from training.eval import metrics as M
 from training.eval import thresholds as T
 from training.eval.scoring import score_entries
@@ -32,7 +33,7 @@ from training.fit.events import TrainEvent
 from training.fit.prepare import PreparedData, prepare_data
 from training.fit.refit import refit_all
 from training.fit.resume import load_state, restore_state, save_state
-from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_feed, train_one_epoch
 from training.teachers.matching import Matcher
 
 DISTILL_SEED_OFFSET = 10_000  # the distillation's epochs draw other frames and augmentations than training's
@@ -56,12 +57,15 @@ def dev_metrics(
     extra: float,
     threshold: float | None = None,
     dist: Dist = SINGLE,
+    store: DecodedStore | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Frame- and video-level metrics; with no threshold given, the dev EER threshold is used. Scored as
     the app scores (:mod:`.scoring`: fp32), so the saved threshold fits the app's numbers. Under
     torchrun each rank scores a part and every rank gets all the scores (and so the same metrics)."""
     scores = dist.gather_scores(
-        lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers)[0],
+        lambda part: score_entries(
+            model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers, store=store
+        )[0],
         entries,
     )
     labels = [e.label for e in entries]
@@ -138,6 +142,7 @@ def fit(
         matched = (data.sources, matcher.specs)
     net = dist.wrap(model, device, cfg.sync_bn)  # what trains: DDP around ``model`` under torchrun
     run_info = {"device": reason, **dist.describe(cfg.sync_bn, cfg.batch_size)}
+    feed = train_feed(cfg, data.train, data.cache_margin_extra, device, data.store)  # its workers live for the run
     log = (run_dir / "log.jsonl").open("a") if dist.is_main else None
     t_start = time.perf_counter()
     try:
@@ -145,7 +150,7 @@ def fit(
             t0 = time.perf_counter()
             lrs.append(opt.param_groups[0]["lr"])
             entries = epoch_entries(data.train, cfg.train_frames_per_video, cfg.seed, epoch, data.soft)
-            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist, matched)
+            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist, matched, feed, data.store)
             ev = TrainEvent("batch")
             for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty, scorer_teacher, matcher):
                 yield ev
@@ -192,6 +197,7 @@ def fit(
                 )
                 break
     finally:
+        feed.close()
         if log is not None:
             log.close()
     dist.barrier()  # rank 0's files are complete before any rank reports "done"
@@ -220,8 +226,10 @@ def _judge(
     Every rank recomputes the statistics on the same crops (identical results, nothing to exchange)."""
     judged = cast(LivenessNet, ema.module) if ema is not None else model  # the average of a LivenessNet is one
     if cfg.bn_refresh:
-        refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra)
-    dev, dev_scores = dev_metrics(judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist)
+        refresh_bn_stats(judged, entries, cfg, device, data.cache_margin_extra, store=data.store)
+    dev, dev_scores = dev_metrics(
+        judged, dev_entries, cfg, device, data.cache_margin_extra, dist=dist, store=data.store
+    )
     frame = dev["frame"]
     loss = M.log_loss_live(dev_scores, [e.label for e in dev_entries])
     return (
@@ -276,6 +284,7 @@ def _distill(
             e,
             data.cache_margin_extra,
             dist,
+            store=data.store,
         )
         for e in seeds
     ]

@@ -22,6 +22,7 @@ from training.data.importers import load_any
 from training.data.locked import without_locked
 from training.data.samples import Sample, summarize
 from training.data.splits import ONE_PERSON_NOTE, split_by_group, split_by_session
+from training.data.store import DecodedStore, ensure_store, store_steps
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
 
@@ -49,6 +50,7 @@ class PreparedData:
     soft: dict[Path, float] = field(default_factory=dict)  # crop path -> the teachers' combined P(live)
     targets: SoftTargets | None = None  # the teachers and their fitted combination, when any
     sources: dict = field(default_factory=dict)  # function matching: crop path -> (sample, frame index, box)
+    store: DecodedStore | None = None  # the crops decoded once (training.data.store); None: read the PNGs
 
 
 def load_samples(specs: Sequence[str]) -> tuple[list[Sample], list[tuple[str, str]]]:
@@ -186,8 +188,9 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         )
     if not dev:
         raise ValueError("the dev split is empty: the held-out groups need live and attack samples")
+    cache = make_cache(cfg)
     items, not_cached = yield from cache_samples(
-        make_cache(cfg),
+        cache,
         train + dev + test,
         lambda done, total: TrainEvent("cache", step=done, steps=total, message=f"caching face crops {done}/{total}"),
         dist,
@@ -222,7 +225,31 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         if cfg.teacher_views == "matched":
             sources = yield from face_sources(cfg, used[0])
             summary["teachers"].update(train_crops_matched=len(sources), mixup=cfg.mixup)
-    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources)
+    store = yield from decoded_store(cache.folder, used[0] + used[1], max(1, cfg.workers), dist)
+    return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources, store)
+
+
+def decoded_store(
+    folder: Path, items: list, threads: int, dist: Dist = SINGLE
+) -> Generator[TrainEvent, None, DecodedStore | None]:
+    """Generator of "cache" events (phase "decode"; "warning" when it falls back) while rank 0 decodes the
+    crops of ``items`` into the cache folder's store; returns the store, or None: training reads the PNGs."""
+    paths = [p for item in items for p in item.crop_paths]
+    store, note = None, ""
+    if dist.is_main:
+        store, note = yield from store_steps(folder, paths, threads, event=_decoding)
+    dist.barrier()  # the store is written before any other rank opens it
+    if not dist.is_main:
+        store, note = ensure_store(folder, paths, write=False)
+    if note:
+        yield TrainEvent("warning", message=note)
+    return store
+
+
+def _decoding(done: int, total: int) -> TrainEvent:
+    return TrainEvent(
+        "cache", step=done, steps=total, message=f"decoding face crops once {done}/{total}", phase="decode"
+    )
 
 
 def face_sources(cfg: TrainConfig, train: list) -> Generator[TrainEvent, None, dict]:

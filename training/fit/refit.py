@@ -23,13 +23,14 @@ import torch
 from liveness_app.core.model import LivenessNet, ModelMeta, read_checkpoint
 from training.config import TrainConfig, spec_of
 from training.data.frames import epoch_entries, eval_entries
+from training.data.store import DecodedStore
 from training.eval import thresholds as T
 from training.eval.scoring import score_entries
 from training.fit.checkpoint import save_model
 from training.fit.distributed import SINGLE, Dist
 from training.fit.events import TrainEvent
 from training.fit.prepare import PreparedData
-from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_one_epoch
+from training.fit.steps import build_run, l2sp_penalty, loader_for, refresh_bn_stats, train_feed, train_one_epoch
 
 REFIT_NAME = "refit.pt"
 
@@ -49,25 +50,25 @@ def refit_all(
     penalty = l2sp_penalty(model, cfg.l2sp) if cfg.l2sp else None
     net = dist.wrap(model, device, cfg.sync_bn)
     items = list(data.train) + list(data.dev)
-    for epoch in range(1, epochs + 1):
-        for group in opt.param_groups:
-            group["lr"] = lrs[epoch - 1] if epoch <= len(lrs) else cfg.lr
-        entries = epoch_entries(items, cfg.train_frames_per_video, cfg.seed, epoch)
-        loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist)
-        ev = TrainEvent("batch")
-        for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty):
-            yield replace(ev, epochs=epochs, phase="refit")
-        yield TrainEvent(
-            "epoch",
-            epoch,
-            epochs,
-            message=f"refit on train + dev, epoch {epoch} of {epochs}: loss {dist.mean(ev.metrics.get('loss')):.4f}",
-            phase="refit",
-        )
+    feed = train_feed(cfg, items, data.cache_margin_extra, device, data.store)
+    try:
+        for epoch in range(1, epochs + 1):
+            for group in opt.param_groups:
+                group["lr"] = lrs[epoch - 1] if epoch <= len(lrs) else cfg.lr
+            entries = epoch_entries(items, cfg.train_frames_per_video, cfg.seed, epoch)
+            loader = loader_for(entries, cfg, True, epoch, data.cache_margin_extra, dist, feed=feed)
+            ev = TrainEvent("batch")
+            for ev in train_one_epoch(net, loader, opt, cfg, device, epoch, ema, penalty):
+                yield replace(ev, epochs=epochs, phase="refit")
+            loss = dist.mean(ev.metrics.get("loss"))
+            message = f"refit on train + dev, epoch {epoch} of {epochs}: loss {loss:.4f}"
+            yield TrainEvent("epoch", epoch, epochs, message=message, phase="refit")
+    finally:
+        feed.close()
     final = cast(LivenessNet, ema.module) if ema is not None else model  # the average of a LivenessNet is one
     if cfg.bn_refresh:
-        refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra)
-    threshold = refit_threshold(final, items, meta.threshold, cfg, device, data.cache_margin_extra, dist)
+        refresh_bn_stats(final, entries, cfg, device, data.cache_margin_extra, store=data.store)
+    threshold = refit_threshold(final, items, meta.threshold, cfg, device, data.cache_margin_extra, dist, data.store)
     threshold["twin_from"] = f"{best.name}, calibrated on dev (held out from it)"
     path = Path(best).with_name(REFIT_NAME)
     if dist.is_main:
@@ -96,12 +97,15 @@ def refit_threshold(
     device: torch.device,
     extra: float,
     dist: Dist = SINGLE,
+    store: DecodedStore | None = None,
 ) -> dict[str, Any]:
     """The refit model's threshold by ``cfg.refit_threshold`` (module docstring), with the ones it came
     from: ``twin``, ``own`` (on ``items``, the sessions it trained on) and ``chosen``."""
     entries = eval_entries(items, cfg.eval_frames_per_video)
     scores = dist.gather_scores(
-        lambda part: score_entries(model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers)[0],
+        lambda part: score_entries(
+            model, spec_of(cfg), part, device, extra, cfg.batch_size, workers=cfg.workers, store=store
+        )[0],
         entries,
     )
     eer_threshold = T.calibrate(scores, [e.label for e in entries])["eer_threshold"]

@@ -17,7 +17,9 @@ from torchvision.ops import sigmoid_focal_loss
 from liveness_app.core.model import LivenessNet, build_model, load_checkpoint
 from training.config import TrainConfig, spec_of
 from training.data.augment import AugmentConfig
+from training.data.feed import EpochBatches, TrainFeed
 from training.data.frames import CropDataset, Entry, balanced_weights
+from training.data.store import DecodedStore
 from training.fit.checkpoint import load_pretrained
 from training.fit.distill import kd_loss
 from training.fit.distributed import SINGLE, Dist, balanced_share
@@ -42,11 +44,17 @@ def loader_for(
     extra: float,
     dist: Dist = SINGLE,
     matched: Matched | None = None,
-) -> DataLoader:
+    feed: TrainFeed | None = None,
+    store: DecodedStore | None = None,
+) -> DataLoader | EpochBatches:
     """Training: this rank's part of the epoch's balanced sample (all of it for one process); else all
     ``entries`` in order. With ``matched`` (function matching: the face sources and the teachers' specs),
     training batches also carry each teacher's view of the same augmented frame (only the entries whose
-    frame and box are known are drawn)."""
+    frame and box are known are drawn). Otherwise training batches come from the run's ``feed`` (its
+    persistent workers; the input already on the device) when it has the entries' crops, and crops are
+    read from the decoded ``store`` where it has them."""
+    if train and matched is None and feed is not None and feed.covers(entries):
+        return feed.epoch(entries, epoch, _balanced_sample(entries, cfg, epoch, dist))
     ds: CropDataset | MatchedDataset
     if train and matched is not None:
         sources, teachers = matched
@@ -65,12 +73,9 @@ def loader_for(
             epoch=epoch,
             augment_cfg=AugmentConfig.from_overrides(cfg.augment),
             synth_attacks=cfg.synth_attacks,
+            store=store,
         )
-    sampler = None
-    if train:
-        n = cfg.epoch_size or len(entries)
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # the same on every rank
-        sampler = balanced_share(balanced_weights(entries), n, gen, dist.rank, dist.world_size)
+    sampler = _balanced_sample(entries, cfg, epoch, dist) if train else None
     pin = cfg.device != "cpu" and torch.cuda.is_available()  # page-locked batches: async copies to the GPU
     return DataLoader(
         ds,
@@ -81,6 +86,37 @@ def loader_for(
         persistent_workers=False,
         drop_last=False,
         pin_memory=pin,
+    )
+
+
+def _balanced_sample(entries: Sequence[Entry], cfg: TrainConfig, epoch: int, dist: Dist) -> list[int]:
+    n = cfg.epoch_size or len(entries)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # the same on every rank
+    return balanced_share(balanced_weights(entries), n, gen, dist.rank, dist.world_size)
+
+
+def train_feed(
+    cfg: TrainConfig,
+    items: Sequence,
+    extra: float,
+    device: torch.device,
+    store: DecodedStore | None,
+    batched: bool | None = None,
+) -> TrainFeed:
+    """The training loader of a run over the crops of ``items`` (cached items): persistent workers;
+    ``batched`` None: augmentation on batches on a GPU, per crop on a CPU (:class:`TrainFeed`)."""
+    return TrainFeed(
+        [p for item in items for p in item.crop_paths],
+        store,
+        spec_of(cfg),
+        extra,
+        AugmentConfig.from_overrides(cfg.augment),
+        synth_attacks=cfg.synth_attacks,
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        workers=cfg.workers,
+        device=device,
+        batched=batched,
     )
 
 
@@ -100,7 +136,7 @@ def ema_warmup_fn(decay: float):
 
 def train_one_epoch(
     model: torch.nn.Module,
-    loader: DataLoader,
+    loader: DataLoader | EpochBatches,
     opt: torch.optim.Optimizer,
     cfg: TrainConfig,
     device: torch.device,
@@ -175,6 +211,7 @@ def refresh_bn_stats(
     device: torch.device,
     extra: float,
     max_images: int = 1024,
+    store: DecodedStore | None = None,
 ) -> None:
     """Precise BN (as in pycls): recompute BatchNorm running statistics as plain averages over a seeded
     sample of un-augmented training crops, so that eval-mode outputs match what was trained even after
@@ -187,7 +224,7 @@ def refresh_bn_stats(
     rng = np.random.default_rng(cfg.seed)
     subset = [entries[i] for i in rng.permutation(len(entries))[:max_images]]
     model.train()
-    for x, _, _ in loader_for(subset, cfg, False, 0, extra):
+    for x, _, _ in loader_for(subset, cfg, False, 0, extra, store=store):
         model(x.to(device, memory_format=torch.channels_last))
     for m, momentum in zip(bns, saved):
         m.momentum = momentum
