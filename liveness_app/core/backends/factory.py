@@ -107,6 +107,10 @@ class LoadedModel:
         device, why = select_device(device_preference)
         try:
             loaded = cls.load(path, device)
+            if loaded.device_type == "cuda":  # the first frame must not pay for CUDA's lazy set-up
+                from .race import warm_up
+
+                warm_up(loaded)
         except (OSError, RuntimeError) as exc:  # ModelLoadError (a ValueError) passes through as it is
             raise ModelLoadError(f"could not load it on {device}: {type(exc).__name__}: {exc}") from exc
         return cls(loaded.path, loaded.meta, loaded.scorer, f"{reason}; {why}")

@@ -36,10 +36,21 @@ MEMORY_NAME = "engine-race.json"
 MAX_ENTRIES = 64
 
 
+def _face(model: LoadedModel) -> np.ndarray:
+    size = int(model.meta.preprocessing.input_size)
+    return np.zeros((1, 3, size, size), np.float32)
+
+
+def warm_up(model: LoadedModel, faces: Sequence[int] = (1, 2)) -> None:
+    """Calls the scorer as the live view will (one face and two, with the map), so that first-call costs
+    (CUDA context and kernels, cuDNN's algorithm choice for the fixed input size) are paid at load."""
+    for n in faces:
+        model.scorer(np.repeat(_face(model), n, axis=0), with_cam=True)
+
+
 def time_scorer(model: LoadedModel, calls: int = CALLS, clock: Callable[[], float] = time.perf_counter) -> float:
     """Median ms of one face scored with its Grad-CAM, after a warm-up call."""
-    size = int(model.meta.preprocessing.input_size)
-    face = np.zeros((1, 3, size, size), np.float32)
+    face = _face(model)
     model.scorer(face, with_cam=True)
     times = []
     for _ in range(max(1, calls)):

@@ -54,6 +54,8 @@ class LivenessScorer:
 
     def __init__(self, model: LivenessNet, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
+        if self.device.type == "cuda":  # one input size for good: let cuDNN pick its fastest kernels once
+            torch.backends.cudnn.benchmark = True
         # channels-last is markedly faster for MobileNet's depthwise convolutions on CPU.
         self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         for p in self.model.parameters():
