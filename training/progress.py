@@ -190,11 +190,13 @@ def apply(progress: StagedProgress, ev: TrainEvent) -> None:
 
 
 def fit_stages(cfg: Any) -> list[Stage]:
-    """The stages of ``fit(cfg)`` (a :class:`~training.config.TrainConfig`): caching, the optional teachers and
-    distillation, training, the optional refit. Shares: rough costs on a CPU; the time left is measured."""
+    """The stages of ``fit(cfg)`` (a :class:`~training.config.TrainConfig`): caching, the optional teachers,
+    decoding the crops (quick when a store of them is already made), the optional distillation, training, the
+    optional refit. Shares: rough costs on a CPU; the time left is measured."""
     stages = [Stage("cache", "Caching face crops", 0.1, "files")]
     if getattr(cfg, "teachers", None):
         stages.append(Stage("teachers", "Teachers scoring faces", 0.15, "faces"))
+    stages.append(Stage("decode", "Decoding face crops once", 0.05, "crops"))  # training.data.store
     if getattr(cfg, "distill_from", None):
         stages.append(Stage("distil", "Distilling features", 0.2, "steps"))
     label = "Fine-tuning" if getattr(cfg, "init", None) else "Training"

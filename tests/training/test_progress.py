@@ -93,9 +93,9 @@ def test_durations_read_as_people_say_them(seconds: float, text: str) -> None:
 
 def test_the_plans_follow_the_run() -> None:
     cfg = TrainConfig(data=("x",), init="base.pt", refit=True)
-    assert [s.key for s in fit_stages(cfg)] == ["cache", "train", "refit"]
-    assert fit_stages(cfg)[1].label == "Fine-tuning"
-    assert [s.key for s in fit_stages(TrainConfig(data=("x",)))] == ["cache", "train"]
+    assert [s.key for s in fit_stages(cfg)] == ["cache", "decode", "train", "refit"]
+    assert fit_stages(cfg)[2].label == "Fine-tuning"
+    assert [s.key for s in fit_stages(TrainConfig(data=("x",)))] == ["cache", "decode", "train"]
     assert [s.key for s in adapt_stages(FINETUNE)] == ["cache", "calibrate", "train", "refit", "evaluate"]
     assert "refit" not in [s.key for s in adapt_stages({**FINETUNE, "refit": False})]
 
