@@ -217,3 +217,28 @@ def test_precropped_image_is_the_face_box(tmp_path: Path) -> None:
     pad = int(round((side - 60) / 2))
     assert got[pad + 1 : -pad - 1, pad + 7 : -pad - 7].min() > 150  # the face, in the middle
     assert got[: pad - 1].max() == 0 and got[:, : pad - 1].max() == 0  # the margin, padded black
+
+
+def test_worker_processes_make_the_same_crops_as_one_thread(
+    tmp_path: Path, samples: list[Sample], face_frames: list[np.ndarray]
+) -> None:
+    """A big enough build finds faces in worker processes (training.data.cache_pool); the crops, skips and
+    index are those of a build on one thread, and the pool is kept for the cache's next build."""
+    from training.data.cache_pool import MIN_SAMPLES
+
+    many = list(samples)
+    for i in range(MIN_SAMPLES):
+        path = tmp_path / "data" / f"f{i}.png"
+        cv2.imwrite(str(path), face_frames[i % len(face_frames)])
+        many.append(Sample(path, "live", f"g{i % 3}", "image"))
+    one = _cache(tmp_path / "one").build(many, workers=1)
+    cache = _cache(tmp_path / "many")
+    parallel = cache.build(many, workers=2)
+    assert cache._pool is not None and cache._pool.processes == 2
+    assert [i.sample.path for i in parallel] == [i.sample.path for i in one]
+    assert sorted(Path(p).name for p, _ in parallel.skipped) == sorted(Path(p).name for p, _ in one.skipped)
+    for a, b in zip(one, parallel):
+        assert [p.name for p in a.crop_paths] == [p.name for p in b.crop_paths]
+        for pa, pb in zip(a.crop_paths, b.crop_paths):
+            assert np.array_equal(read_image(pa), read_image(pb))
+    assert cache.build(many, workers=2).skipped == parallel.skipped  # from the index now

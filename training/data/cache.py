@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ import numpy as np
 from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox
 from liveness_app.core.files import atomic_write_text, display_path
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
+from training.data.cache_pool import MIN_SAMPLES, DetectPool
 from training.data.faces import Detectors, sample_faces
 from training.data.samples import Sample
 
@@ -115,6 +117,7 @@ class CropCache:
         self.folder = Path(cache_dir) / digest
         self._settings = settings
         self._index: dict[str, _Entry] | None = None  # kept between builds: callers build in chunks
+        self._pool: DetectPool | None = None  # worker processes, made by the first big parallel build
 
     def build(
         self,
@@ -125,7 +128,8 @@ class CropCache:
     ) -> CachedSet:
         """Crops for every sample, from the index where possible; unreadable files and files without a
         face are skipped and listed, never raised. ``progress(done, total)`` follows each sample.
-        ``workers`` threads (OpenCV decoding releases the GIL) each get their own detector.
+        ``workers`` > 1: that many worker processes detect faces (:mod:`.cache_pool`, kept for later
+        builds of this cache) when there are at least ``MIN_SAMPLES`` samples to make, else threads.
         ``save_index`` False: the index file is left to another process (rank 0 of a torchrun build)."""
         index = self._load_index()
         entries, todo = self._lookup(samples, index)
@@ -135,7 +139,10 @@ class CropCache:
         with Detectors(self.detector_path) as detectors:
             pool = ThreadPoolExecutor(max(1, workers))
             try:
-                jobs = pool.map(lambda job: self._make(samples[job[0]], job[1], detectors), todo)
+                if workers > 1 and len(todo) >= MIN_SAMPLES:
+                    jobs = self._processes(workers).map(self, [(samples[i], key) for i, key in todo])
+                else:
+                    jobs = pool.map(lambda job: self._make(samples[job[0]], job[1], detectors), todo)
                 for n, ((i, key), entry) in enumerate(zip(todo, jobs), start=1):
                     entries[i] = index[key] = entry
                     if save_index and n % _INDEX_EVERY == 0:
@@ -148,6 +155,17 @@ class CropCache:
         if todo and save_index:
             self._save_index(index)
         return self._collect(samples, entries)
+
+    def _processes(self, workers: int) -> DetectPool:
+        if self._pool is None or self._pool.processes != workers:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = DetectPool(self.detector_path, workers)
+            weakref.finalize(self, self._pool.close)
+        return self._pool
+
+    def __getstate__(self) -> dict:  # what a worker process needs: settings and folder, not the index
+        return {**self.__dict__, "_index": None, "_pool": None}
 
     def make_share(self, samples: Sequence[Sample], rank: int, world_size: int) -> dict[str, dict]:
         """One rank's part of a parallel build: the crops of every ``world_size``-th sample not yet in the

@@ -62,10 +62,12 @@ def evaluate_model(
     progress: bool = False,
     compare: Sequence[str] = (),
     teachers_dir: Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the whole evaluation; returns the metrics dict also written to ``out_dir/metrics.json``.
     ``model_path``: a ``.pt`` checkpoint (scored in PyTorch on ``device``) or an ``.onnx`` export (in ONNX
-    Runtime on the CPU, as the app runs it; its report has no t-SNE: the graph gives no embeddings)."""
+    Runtime on the CPU, as the app runs it; its report has no t-SNE: the graph gives no embeddings).
+    ``workers`` > 1: faces of the files not yet cached are found in that many worker processes."""
     from liveness_app import paths
     from training.data.cache import CropCache
     from training.data.frames import eval_entries
@@ -95,7 +97,7 @@ def evaluate_model(
         cache_margin_extra=CACHE_MARGIN_EXTRA,
         frames_per_video=frames_per_video,
     )
-    items, skipped = _drain(cache_samples(cache, samples), progress)
+    items, skipped = _drain(cache_samples(cache, samples, workers=workers), progress)
     skipped = list(scan_skipped) + list(skipped)
     entries = eval_entries(items, frames_per_video)
     if not entries:
@@ -194,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, help="face-crop cache folder (default: the user data folder's cache/)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="where to score (checked before any work)")
     p.add_argument(
+        "--workers",
+        default="auto",
+        help="processes that find faces in files not yet cached (default auto: the machine's cores less one)",
+    )
+    p.add_argument(
         "--compare",
         action="append",
         default=[],
@@ -208,6 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $LIVENESS_TEACHERS_DIR, or beside the spec file)",
     )
     return p
+
+
+def _workers(text: str) -> int:
+    from training.config import auto_workers
+
+    if text == "auto":
+        return auto_workers()
+    try:
+        return max(1, int(text))
+    except ValueError:
+        raise SystemExit(f"liveness-eval: error: --workers must be a number or auto, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=True,
             compare=a.compare,
             teachers_dir=a.teachers_dir,
+            workers=_workers(a.workers),
         )
     except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"liveness-eval: error: {exc}", file=sys.stderr)

@@ -89,15 +89,17 @@ def cache_samples(
     samples: Sequence[Sample],
     event: Callable[[int, int], Any] = lambda done, total: (done, total),
     dist: Dist = SINGLE,
+    workers: int = 1,
 ) -> Generator[Any, None, tuple[CachedSet, list[tuple[str, str]]]]:
     """Generator: yields ``event(done, total)`` while caching; returns (items, skipped). ``items`` is a
     :class:`~.cache.CachedSet`: its ``face_frames`` counts, per label, the frames looked at and those
     with no face. Under torchrun the ranks detect faces in their own part of each chunk and exchange the
-    index entries; rank 0 alone writes the index, and every rank returns the same items."""
+    index entries; rank 0 alone writes the index, and every rank returns the same items. ``workers`` > 1:
+    faces are found in that many processes (:mod:`training.data.cache_pool`)."""
     items: list = []
     skipped: list[tuple[str, str]] = []
     counts: Counter = Counter()
-    per_rank = max(1, min(CHUNK, math.ceil(len(samples) / PROGRESS_EVENTS)))
+    per_rank = max(1, min(CHUNK * max(1, workers), math.ceil(len(samples) / PROGRESS_EVENTS)))
     chunk = per_rank * dist.world_size  # per_rank samples per rank between two exchanges
     yield event(0, len(samples))  # caching has begun: a bar at 0 of N, not one that jumps to the end
     for start in range(0, len(samples), chunk):
@@ -107,7 +109,7 @@ def cache_samples(
                 cache.remember(made, save_index=dist.is_main)
         # Served from the index now (stat calls only); a crop another rank wrote where this rank cannot
         # see it (another machine's disk) is made again here, so the run goes on either way.
-        built = cache.build(part, save_index=dist.is_main)
+        built = cache.build(part, save_index=dist.is_main, workers=1 if dist.active else workers)
         items.extend(item for item in built if item.crop_paths)
         skipped.extend(built.skipped)
         counts.update(built.face_frames)
@@ -194,6 +196,7 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         train + dev + test,
         lambda done, total: TrainEvent("cache", step=done, steps=total, message=f"caching face crops {done}/{total}"),
         dist,
+        workers=max(1, cfg.workers),
     )
     skipped = scan_skipped + not_cached
     listed_in = Path(cfg.out_dir) / SKIPPED_NAME
@@ -223,7 +226,9 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         summary["teachers"] = targets.record(sum(len(item.crop_paths) for item in used[0]))
         summary["teachers"]["views"] = cfg.teacher_views
         if cfg.teacher_views == "matched":
-            sources = yield from face_sources(cfg, used[0])
+            from training.teachers.matching import face_sources
+
+            sources = yield from face_sources(cache_root(cfg), detector_path(cfg), cfg, used[0])
             summary["teachers"].update(train_crops_matched=len(sources), mixup=cfg.mixup)
     store = yield from decoded_store(cache.folder, used[0] + used[1], max(1, cfg.workers), dist)
     return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources, store)
@@ -250,24 +255,6 @@ def _decoding(done: int, total: int) -> TrainEvent:
     return TrainEvent(
         "cache", step=done, steps=total, message=f"decoding face crops once {done}/{total}", phase="decode"
     )
-
-
-def face_sources(cfg: TrainConfig, train: list) -> Generator[TrainEvent, None, dict]:
-    """Generator of "cache" events while the training frames' face boxes are found (once: they are cached);
-    returns crop path -> (sample, frame index, face box), for function matching."""
-    from training.teachers.matching import FaceSources
-
-    found = FaceSources(cache_root(cfg), detector_path(cfg), cfg.frames_per_video)
-    steps = found.steps(train, workers=max(1, cfg.workers))
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration:
-            return found.by_crop
-        if done == total or done % CHUNK == 0:
-            yield TrainEvent(
-                "cache", step=done, steps=total, message=f"finding the training faces' boxes {done}/{total}"
-            )
 
 
 def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[TrainEvent, None, SoftTargets]:

@@ -24,7 +24,7 @@ import json
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Generator, Sequence
+from typing import Any, Generator, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from training.data.cache import CachedItem, sample_key
 from training.data.faces import Detectors, sample_faces, video_frames
 from training.data.frames import Entry
 from training.data.samples import Sample
+from training.fit.events import TrainEvent
 from training.teachers.combine import Combiner
 from training.teachers.crops import teacher_input
 from training.teachers.runner import TeacherModel
@@ -193,3 +194,20 @@ class Matcher:
         perm = torch.from_numpy(self.rng.permutation(len(y)))
         mixed = [lam * v + (1 - lam) * v[perm] for v in views]
         return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm], mixed
+
+
+def face_sources(
+    cache_dir: Path, detector: Path, cfg: Any, train: list
+) -> Generator[TrainEvent, None, dict[Path, tuple[Sample, int, FaceBox]]]:
+    """Generator of "cache" events while the training frames' face boxes are found (once: they are cached);
+    returns crop path -> (sample, frame index, face box), for function matching (``cfg``: a TrainConfig)."""
+    found = FaceSources(cache_dir, detector, cfg.frames_per_video)
+    steps = found.steps(train, workers=max(1, cfg.workers))
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration:
+            return found.by_crop
+        if done == total or done % 64 == 0:
+            message = f"finding the training faces' boxes {done}/{total}"
+            yield TrainEvent("cache", step=done, steps=total, message=message)
