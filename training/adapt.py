@@ -214,14 +214,17 @@ def adapt_to_camera(
     Returns (StopIteration value) a dict: ``calibrated_threshold``, ``before``, ``calibrated``, ``adapted``
     (each :func:`judge`), ``chosen`` (:func:`pick`: "kept", "adapted" or "calibrated"), ``app`` (the
     judgement of the chosen one), ``sentence``, ``model_path`` and ``seconds`` (from the recordings to the chosen model:
-    caching, calibration, fine-tuning and the choice; judging the held-out sessions is not counted).
+    caching, calibration, fine-tuning and the choice; judging the held-out sessions is not counted), and
+    ``stage_seconds``: those four steps one by one.
     The app's guided flow and :mod:`training.studies.adapt_bench` both run this."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     require_checkpoint(base, "adapting it to a camera (fine-tuning)")  # before minutes of calibration
     yield from cache_sessions(base, list(train) + list(held_out), cache_dir)
+    marks = {"cache": time.perf_counter()}  # when each timed step ended (stage_seconds)
     yield TrainEvent("stage", message="scoring your sessions with the current model", phase="calibrate")
     cal = calibrate_samples(base, train, cache_dir=cache_dir, device=device)
+    marks["calibrate"] = time.perf_counter()
     cfg = TrainConfig(
         **{
             **FINETUNE,
@@ -246,10 +249,14 @@ def adapt_to_camera(
     assert model_path is not None  # fit's last event, "done", carries the installed model's path
     twin = Path(cfg.out_dir) / "best.pt" if cfg.refit else Path(model_path)  # judged on dev: it never saw it
     yield TrainEvent("stage", step=0, steps=4, message="choosing on your dev sessions", phase="evaluate")
+    marks["fine-tune"] = time.perf_counter()
     choice = pick(
         base, twin, split_by_session(train, cfg.dev_fraction)[1], cal["threshold"], cache_dir=cache_dir, device=device
     )
     seconds = round(time.perf_counter() - t0, 1)
+    marks["choose"] = time.perf_counter()
+    ends = list(marks.values())
+    stage_seconds = {k: round(end - start, 1) for k, start, end in zip(marks, [t0, *ends], ends)}
     yield TrainEvent("stage", step=2, steps=4, message="checking on your held-out sessions", phase="evaluate")
     base_scores, base_labels, base_meta = score_samples(base, held_out, cache_dir=cache_dir, device=device)
     yield TrainEvent("stage", step=3, steps=4, message="checking on your held-out sessions", phase="evaluate")
@@ -262,6 +269,7 @@ def adapt_to_camera(
         "adapted": judge(new_scores, new_labels, new_meta.threshold),
         "model_path": Path(model_path),
         "seconds": seconds,
+        "stage_seconds": stage_seconds,
         "scores": {"labels": base_labels, "base": base_scores, "adapted": new_scores},
     }
     result["sentence"] = sentence(before, result["adapted"])

@@ -46,6 +46,9 @@ def test_the_adaptation_benchmark_runs_on_generated_data(tmp_path: Path) -> None
     assert [u["group"] for u in result["users"]] == ["subj0", "subj1"]
     for user in result["users"]:
         assert {"before", "calibrated", "adapted"} <= set(user) and user["seconds"] > 0
+        steps = user["stage_seconds"]  # the flow's steps one by one: they make up its time
+        assert list(steps) == ["cache", "calibrate", "fine-tune", "choose"] and min(steps.values()) >= 0
+        assert sum(steps.values()) == pytest.approx(user["seconds"], abs=0.3)
         for cond in ("before", "calibrated", "adapted"):
             assert {"auc", "apcer", "bpcer", "acer"} <= set(user[cond])
         assert user["recorded"] == 10 and user["later"] >= 10  # at most half of each label is "recorded"

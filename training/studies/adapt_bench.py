@@ -122,6 +122,7 @@ def adapt_user(
         "chosen": r["chosen"],
         "app": r["app"],
         "seconds": r["seconds"],
+        "stage_seconds": r["stage_seconds"],
         "recorded": len(recorded),
         "later": len(later),
     }
@@ -140,6 +141,8 @@ def summarize(users: list[dict[str, Any]]) -> dict[str, Any]:
     out["choices"] = {c: sum(u["chosen"] == c for u in users) for c in CHOICES}
     out["seconds_median"] = float(np.median([u["seconds"] for u in users]))
     out["seconds_max"] = float(np.max([u["seconds"] for u in users]))
+    steps = [u.get("stage_seconds") or {} for u in users]
+    out["stage_seconds_median"] = {k: float(np.median([st[k] for st in steps if k in st])) for k in steps[0]}
     return out
 
 
@@ -174,7 +177,9 @@ def markdown(users: list[dict[str, Any]], summary: dict[str, Any], args: argpars
         f"(ACER <= half of before and <= 5 %) met for {s['target_met_adapted']} of {s['users']} users "
         f"adapted ({pct(s['target_met_share_adapted'])}), {s['target_met_app']} with the app's choice "
         f"({pct(s['target_met_share_app'])}). Recordings to adapted model: median "
-        f"{s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s.",
+        f"{s['seconds_median']:.0f} s, max {s['seconds_max']:.0f} s; its steps (median s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in s.get("stage_seconds_median", {}).items())
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
