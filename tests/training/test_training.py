@@ -164,6 +164,14 @@ def test_evaluation_report(tmp_path: Path) -> None:
     ):
         assert (out / name).is_file(), name
     assert "subj0_broken.png" in (out / "report.md").read_text()  # skipped files are listed
+    # in worker processes (faces found by a process pool, crops read by loader processes): the same scores
+    parallel = evaluate_model(
+        tmp_path / "run" / "best.pt", [f"cropped:{data}"], tmp_path / "report2", cache_dir=tmp_path / "cache2",
+        device="cpu", workers=2,
+    )  # fmt: skip
+    assert parallel["frame"]["n"] == metrics["frame"]["n"]
+    assert parallel["frame"]["auc"] == pytest.approx(metrics["frame"]["auc"], abs=1e-9)
+    assert parallel["frame"]["acer"] == pytest.approx(metrics["frame"]["acer"], abs=1e-9)
 
 
 def test_ema_warmup_follows_the_weights_early_and_averages_later() -> None:

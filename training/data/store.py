@@ -246,3 +246,11 @@ def ensure_store(
             next(steps)
         except StopIteration as stop:
             return stop.value
+
+
+def existing_store(folder: Path) -> DecodedStore | None:
+    """The cache folder's store as it is, or None (none yet, or one that does not add up: PNGs are read)."""
+    try:
+        return DecodedStore.open(Path(folder))
+    except StoreError:
+        return None

@@ -71,6 +71,7 @@ def evaluate_model(
     from liveness_app import paths
     from training.data.cache import CropCache
     from training.data.frames import eval_entries
+    from training.data.store import existing_store
     from training.eval import metrics as M
     from training.eval.compare import compare_all
     from training.eval.report import write_report
@@ -102,7 +103,12 @@ def evaluate_model(
     entries = eval_entries(items, frames_per_video)
     if not entries:
         raise ValueError(f"no usable face crops: all {len(samples)} files were skipped")
-    scores, embeds = score_entries(model, meta.preprocessing, entries, dev, embeddings=True)
+    # several workers: the crops are read in that many loader processes too; a store of decoded crops
+    # (made by a training run on this cache) is read instead of the PNGs where it has them
+    scores, embeds = score_entries(
+        model, meta.preprocessing, entries, dev, embeddings=True, workers=workers if workers > 1 else 0,
+        store=existing_store(cache.folder),
+    )  # fmt: skip
     labels = [e.label for e in entries]
     metrics: dict[str, Any] = M.compute_all(scores, labels, meta.threshold, video_ids=[e.video_id for e in entries])
     metrics["threshold_source"] = _threshold_source(meta)
