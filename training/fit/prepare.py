@@ -228,7 +228,10 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         if cfg.teacher_views == "matched":
             from training.teachers.matching import face_sources
 
-            sources = yield from face_sources(cache_root(cfg), detector_path(cfg), cfg, used[0])
+            sources = yield from face_sources(
+                cache_root(cfg), detector_path(cfg), cfg.frames_per_video, cfg.workers, used[0],
+                lambda done, total: TrainEvent("cache", step=done, steps=total, message=f"face boxes {done}/{total}"),
+            )  # fmt: skip
             summary["teachers"].update(train_crops_matched=len(sources), mixup=cfg.mixup)
     store = yield from decoded_store(cache.folder, used[0] + used[1], max(1, cfg.workers), dist)
     return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources, store)

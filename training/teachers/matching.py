@@ -24,7 +24,7 @@ import json
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Generator, Sequence
+from typing import Any, Callable, Generator, Sequence
 
 import numpy as np
 import torch
@@ -38,7 +38,6 @@ from training.data.cache import CachedItem, sample_key
 from training.data.faces import Detectors, sample_faces, video_frames
 from training.data.frames import Entry
 from training.data.samples import Sample
-from training.fit.events import TrainEvent
 from training.teachers.combine import Combiner
 from training.teachers.crops import teacher_input
 from training.teachers.runner import TeacherModel
@@ -197,17 +196,16 @@ class Matcher:
 
 
 def face_sources(
-    cache_dir: Path, detector: Path, cfg: Any, train: list
-) -> Generator[TrainEvent, None, dict[Path, tuple[Sample, int, FaceBox]]]:
-    """Generator of "cache" events while the training frames' face boxes are found (once: they are cached);
-    returns crop path -> (sample, frame index, face box), for function matching (``cfg``: a TrainConfig)."""
-    found = FaceSources(cache_dir, detector, cfg.frames_per_video)
-    steps = found.steps(train, workers=max(1, cfg.workers))
+    cache_dir: Path, detector: Path, frames_per_video: int, workers: int, train: list, event: Callable[[int, int], Any]
+) -> Generator[Any, None, Sources]:
+    """Generator of ``event(done, total)`` while the training frames' face boxes are found (once: they are
+    cached); returns crop path -> (sample, frame index, face box), for function matching."""
+    found = FaceSources(cache_dir, detector, frames_per_video)
+    steps = found.steps(train, workers=max(1, workers))
     while True:
         try:
             done, total = next(steps)
         except StopIteration:
             return found.by_crop
         if done == total or done % 64 == 0:
-            message = f"finding the training faces' boxes {done}/{total}"
-            yield TrainEvent("cache", step=done, steps=total, message=message)
+            yield event(done, total)
