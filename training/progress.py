@@ -40,6 +40,7 @@ class _State:
     finished: float | None = None
     detail: str = ""
     reached: float = 0.0  # the most of the stage done so far: a recount (a new total) never moves the bar back
+    lap: tuple[float, float] | None = None  # (seconds in the stage, fraction) at its last whole epoch
 
 
 def duration_text(seconds: float) -> str:
@@ -96,6 +97,20 @@ class StagedProgress:
         if detail is not None:
             state.detail = detail
 
+    def lap(self, key: str) -> None:
+        """A whole epoch of stage ``key`` is over, its dev check included: from now on its rate is read at
+        whole epochs (the batches alone run faster than epochs with their checks)."""
+        state = self._states[self._current]
+        if self.current.key == key and state.started is not None and state.reached > 0:
+            state.lap = (self._clock() - state.started, state.reached)
+
+    def _rate(self, i: int) -> tuple[float, float]:
+        """(seconds, fraction) of stage ``i`` to read its pace from: its last whole epoch, else now."""
+        state = self._states[i]
+        if state.lap is not None and state.finished is None:
+            return state.lap
+        return (state.finished or self._clock()) - (state.started or self._clock()), self._stage_fraction(i)
+
     def finish(self) -> None:
         """The run is over: every stage complete."""
         now = self._clock()
@@ -118,20 +133,20 @@ class StagedProgress:
 
     def stage_seconds_left(self) -> float | None:
         """The rest of the current stage at its own measured rate; None until it has run a while and moved."""
-        state, part = self._states[self._current], self._stage_fraction(self._current)
-        in_stage = self._clock() - (state.started or self._clock())
-        if 0.0 < part < 1.0 and in_stage >= MIN_MEASURE_S:
-            return in_stage * (1.0 - part) / part
+        part = self._stage_fraction(self._current)
+        spent, measured = self._rate(self._current)
+        if 0.0 < part < 1.0 and measured > 0.0 and spent >= MIN_MEASURE_S:
+            return spent / measured * (1.0 - part)
         return 0.0 if part >= 1.0 else None
 
     def _pace(self) -> float | None:
         """Seconds per whole bar, as the heaviest stage (the largest share) has gone on this machine: the light
         stages before it (caching crops already made, calibrating) say nothing of how long training takes."""
         i = self._anchor
-        state, part, share = self._states[i], self._stage_fraction(i), self.stages[i].share
+        state, share = self._states[i], self.stages[i].share
         if state.started is None:
             return None
-        spent = (state.finished or self._clock()) - state.started
+        spent, part = self._rate(i)
         if state.finished is None and (part <= 0.0 or spent < MIN_MEASURE_S):
             return None
         return spent / (max(part, 1e-9) * share)
@@ -182,6 +197,8 @@ def apply(progress: StagedProgress, ev: TrainEvent) -> None:
     elif ev.kind == "batch":
         done, total = (ev.epoch - 1) * ev.steps + ev.step, ev.epochs * ev.steps
         progress.update(ev.phase or "train", done, total, f"epoch {ev.epoch} of {ev.epochs}")
+    elif ev.kind == "epoch" and ev.epochs:  # after the epoch's dev check: the pace with the checks in it
+        progress.lap(ev.phase or "train")
     elif ev.kind == "stage":
         if ev.epochs and ev.steps:  # inside an epoch-counted stage: the same count as its batches
             progress.update(ev.phase or "train", (ev.epoch - 1) * ev.steps + ev.step, ev.epochs * ev.steps, ev.message)

@@ -84,6 +84,24 @@ def test_the_time_left_comes_from_the_pace_measured_in_this_run() -> None:
     assert progress.seconds_left() == pytest.approx(0.2 * 0.8 * 40.0 / 0.6)
 
 
+def test_after_a_whole_epoch_the_pace_includes_its_dev_check() -> None:
+    clock = Clock()
+    progress = plan(clock)
+    apply(progress, TrainEvent("cache", step=1, steps=1))
+    apply(progress, TrainEvent("batch", 1, 4, 0, 10))
+    clock.now += 10.0  # epoch 1's batches: 10 s
+    apply(progress, TrainEvent("batch", 1, 4, 10, 10))
+    assert progress.stage_seconds_left() == pytest.approx(30.0)  # the batches alone: 10 s an epoch
+    clock.now += 10.0  # its dev check: another 10 s, then the epoch is over
+    apply(progress, TrainEvent("stage", 1, 4, 10, 10, "checking epoch 1 on the dev split"))
+    apply(progress, TrainEvent("epoch", 1, 4, message="epoch 1"))
+    assert progress.stage_seconds_left() == pytest.approx(60.0)  # 20 s an epoch, 3 epochs to go
+    clock.now += 5.0
+    apply(progress, TrainEvent("batch", 2, 4, 5, 10))  # mid-epoch: still read at whole epochs
+    assert progress.stage_seconds_left() == pytest.approx(50.0)
+    assert progress.seconds_left() == pytest.approx(50.0)
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"), [(4, "4 s"), (44, "40 s"), (59, "60 s"), (61, "1 min"), (150, "2 min"), (4800, "1 h 20 min")]
 )
