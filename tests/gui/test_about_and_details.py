@@ -16,7 +16,7 @@ from PyQt6.QtCore import QRect  # noqa: E402
 from liveness_app import __version__, paths  # noqa: E402
 from liveness_app.gui.about import AboutDialog, Places, about_html  # noqa: E402
 from liveness_app.gui.panels.data_sources import DataSourceList  # noqa: E402
-from liveness_app.gui.panels.info import ModelInfoPanel  # noqa: E402
+from liveness_app.gui.panels.info import FacesPanel, ModelInfoPanel  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -86,3 +86,11 @@ def test_the_training_data_path_wraps_and_shows_home_as_a_tilde(qtbot) -> None:
     assert item.text() == "~/datasets/my-own-recordings-of-the-office-webcam" and item.toolTip() == folder
     assert sources.list.wordWrap()
     assert sources.sources() == [folder]  # what trains is the whole path
+
+
+def test_the_faces_table_says_its_numbers_are_p_live(qtbot) -> None:
+    panel = FacesPanel()
+    qtbot.addWidget(panel)
+    headers = [panel.horizontalHeaderItem(c).text() for c in range(panel.columnCount())]
+    assert headers == ["Track", "Verdict", "P(live) mean", "P(live) now"]
+    assert "threshold" in panel.horizontalHeaderItem(2).toolTip()

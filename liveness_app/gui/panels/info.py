@@ -152,7 +152,13 @@ class FacesPanel(QTableWidget):
         super().__init__(0, 4, parent)
         self._result: FrameResult | None = None
         self._dirty = False
-        self.setHorizontalHeaderLabels(["Track", "Verdict", "Smoothed", "Now"])
+        self.setHorizontalHeaderLabels(["Track", "Verdict", "P(live) mean", "P(live) now"])
+        tips = ["", "", "P(live) averaged over the track's recent frames: what the verdict compares with the threshold",
+                "P(live) of this frame alone"]  # fmt: skip
+        for column, tip in enumerate(tips):
+            item = self.horizontalHeaderItem(column)
+            if item is not None and tip:
+                item.setToolTip(tip)
         vertical, header = self.verticalHeader(), self.horizontalHeader()
         assert vertical is not None and header is not None  # a table always has both
         vertical.hide()
