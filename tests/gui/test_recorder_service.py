@@ -184,6 +184,7 @@ def test_the_adapt_dialog_records_through_the_service_alone(qtbot, service: Reco
     dialog = AdaptDialog(service, lambda: None, part_seconds=(0.3, 0.3, 0.3))
     qtbot.addWidget(dialog)
     dialog.subject_edit.setText("dora")
+    dialog.sample_warning.go_on.setChecked(True)  # the camera here is the bundled sample: a try-out
     click(qtbot, dialog.record_button)  # live: three parts, one after the other
     qtbot.waitUntil(lambda: dialog._step == 1, timeout=TIMEOUT_MS)
     sessions = dialog.recorded["live"]
