@@ -18,20 +18,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
-import cv2
 import numpy as np
 
 from . import paths
 from .bench_stream import STAGES, WARMUP_RESULTS, StreamRun, gradcam_overhead, run_stream
 from .core import BACKEND_CHOICES as BACKENDS
 from .core import DEVICE_CHOICES as DEVICES
-from .core.camera import CameraUnavailableError, FrameSource, open_source
+from .core.camera import CameraUnavailableError, FrameSource, open_source, quiet_opencv
 from .core.cpu import cpu_model, scoring_threads
 from .core.face import DetectorError, FaceDetector
 from .core.meta import ModelLoadError
@@ -133,23 +131,10 @@ def print_table(s: dict) -> None:
 
 
 # -- opening what the command line names -----------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """OpenCV and FFmpeg print their own warnings for a missing camera or a file that is not a video;
-    the error we raise says it once, clearly."""
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg is first used
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-
-
 def open_bench_source(spec: str) -> FrameSource:
     """A camera index or video file (looping); :class:`BenchError` if it cannot be opened."""
     try:
-        with _quiet_opencv():
+        with quiet_opencv():
             return open_source(spec)
     except CameraUnavailableError as exc:
         raise BenchError(f"source not usable: {exc}") from exc

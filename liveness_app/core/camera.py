@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
 
 from .files import opencv_path
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV and FFmpeg print their own warnings for a missing camera or a file that is not a video;
+    the error we raise says it once, clearly."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg is first used
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 class CameraUnavailableError(RuntimeError):
@@ -34,7 +49,8 @@ class CameraSource:
 
     def __init__(self, index: int, max_failures: int = 10) -> None:
         self.name = f"camera {index}"
-        self._cap = cv2.VideoCapture(index)
+        with quiet_opencv():  # no camera there: our message says so, once
+            self._cap = cv2.VideoCapture(index)
         if not self._cap.isOpened():
             self._cap.release()
             raise CameraUnavailableError(f"No camera found at index {index}.")
