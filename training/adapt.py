@@ -177,19 +177,11 @@ def cache_sessions(
     """The face crops of ``samples`` as :func:`~training.calibrate.score_samples` cuts them for ``base``, made
     now, one session at a time with a "cache" event after each, so that the calibration and the checks that
     follow find them made (and the caching has its own stage of progress)."""
-    from liveness_app import paths
     from liveness_app.core.model import ModelMeta, read_checkpoint
-    from training.data.cache import CropCache
-    from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples
+    from training.calibrate import model_cache
+    from training.fit.prepare import cache_samples
 
-    meta = ModelMeta.from_dict(read_checkpoint(base))
-    cache = CropCache(
-        cache_dir or paths.user_data_dir() / "cache",
-        paths.default_detector_path(),
-        crop_margin=meta.preprocessing.crop_margin,
-        cache_margin_extra=CACHE_MARGIN_EXTRA,
-        frames_per_video=frames_per_video,
-    )
+    cache = model_cache(ModelMeta.from_dict(read_checkpoint(base)), cache_dir, frames_per_video)
     yield from cache_samples(
         cache, samples, lambda done, total: TrainEvent("cache", step=done, steps=total, message="caching face crops")
     )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from liveness_app.core.meta import ModelMeta
+    from training.data.cache import CropCache
     from training.data.samples import Sample
 
 # The scoring stack (torch, scikit-learn, the face detector) is imported where it is used: `--help` and a
@@ -46,6 +47,22 @@ def choose_threshold(scores: np.ndarray, labels: Sequence[str], rule: str = "eer
     return T.threshold_for_bpcer(scores, live, bpcer_target)
 
 
+def model_cache(meta: ModelMeta, cache_dir: Path | None, frames_per_video: int = 16) -> CropCache:
+    """The crop cache a model's scoring reads (its crop margin, the app's detector): the one place it is
+    made, so that crops cached ahead (Adapt to my camera caches first) are those the scoring finds."""
+    from liveness_app import paths
+    from training.data.cache import CropCache
+    from training.fit.prepare import CACHE_MARGIN_EXTRA
+
+    return CropCache(
+        cache_dir or paths.user_data_dir() / "cache",
+        paths.default_detector_path(),
+        crop_margin=meta.preprocessing.crop_margin,
+        cache_margin_extra=CACHE_MARGIN_EXTRA,
+        frames_per_video=frames_per_video,
+    )
+
+
 def score_samples(
     model_path: Path,
     samples: Sequence[Sample],
@@ -57,21 +74,13 @@ def score_samples(
     """P(live) of every cached frame of ``samples`` (the app's crop, the model's preprocessing), the
     frames' labels, and the model's metadata. ``model_path``: a ``.pt`` checkpoint or an ``.onnx`` model
     (:func:`training.eval.scoring.open_model`)."""
-    from liveness_app import paths
-    from training.data.cache import CropCache
     from training.data.frames import eval_entries
     from training.eval.scoring import open_model, score_entries
     from training.fit.events import returned
-    from training.fit.prepare import CACHE_MARGIN_EXTRA, cache_samples
+    from training.fit.prepare import cache_samples
 
     model, meta, dev = open_model(Path(model_path), device)
-    cache = CropCache(
-        cache_dir or paths.user_data_dir() / "cache",
-        paths.default_detector_path(),
-        crop_margin=meta.preprocessing.crop_margin,
-        cache_margin_extra=CACHE_MARGIN_EXTRA,
-        frames_per_video=frames_per_video,
-    )
+    cache = model_cache(meta, cache_dir, frames_per_video)
     items, _skipped = returned(cache_samples(cache, samples))
     entries = eval_entries(items, frames_per_video)
     if not entries:
