@@ -10,23 +10,9 @@
 # code while work goes on in the main one. WAIT_PID=N waits for a run already going (process N) first.
 set -u
 cd "$(dirname "$0")/../.."
-WAIT_PID=${WAIT_PID:-}
-if [ -n "$WAIT_PID" ]; then
-  while kill -0 "$WAIT_PID" 2>/dev/null; do sleep 20; done
-fi
-DATA=(--data ../shared/data/manifest.csv --data ../shared/data/webcam/manifest.csv)
-GATE=(--teachers-dir ../shared/teachers --cache-dir /work/cache)
-if ! grep -q "best model:" runs/final-matched/train.log 2>/dev/null; then  # not finished: start or resume
-  mkdir -p runs/final-matched
-  RESUME=()
-  [ -f runs/final-matched/last_state.pt ] && RESUME=(--resume)
-  python -m training --config training/configs/final-matched.json "${RESUME[@]}" >> runs/final-matched/train.log 2>&1
-fi
-python -m training.gate --candidate runs/final-matched/best.pt --current models/default.pt "${DATA[@]}" "${GATE[@]}" \
-  --out runs/final-matched/gate
-echo "gate against the shipped default: exit $?"
-python -m training.gate --candidate runs/final-matched/best.pt --current runs/final-scratch-holdout/best.pt \
-  "${DATA[@]}" "${GATE[@]}" --out runs/final-matched/gate-vs-holdout
-echo "gate against the shipped recipe without the locked groups: exit $?"
+. experiments/scripts/lib.sh
+wait_for "${WAIT_PID:-}"
+train_once training/configs/final-matched.json runs/final-matched
+gate_both runs/final-matched
 python -m training.studies.cv --config training/configs/gen-matched.json --folds 3 --out runs/cv-gen-matched
 echo "cv exit $?"

@@ -9,23 +9,11 @@
 #   nohup bash experiments/scripts/run_teachers_chain.sh > runs/teachers-chain.log 2>&1 &
 set -u
 cd "$(dirname "$0")/../.."
-DATA=(--data ../shared/data/manifest.csv --data ../shared/data/webcam/manifest.csv)
-GATE=(--teachers-dir ../shared/teachers --cache-dir /work/cache)
-WAIT_PID=${WAIT_PID:-}
-if [ -n "$WAIT_PID" ]; then
-  while kill -0 "$WAIT_PID" 2>/dev/null; do sleep 20; done
-fi
+. experiments/scripts/lib.sh
+wait_for "${WAIT_PID:-}"
 for run in final-teachers final-scratch-holdout; do
-  if [ ! -f "runs/$run/best.pt" ]; then
-    mkdir -p "runs/$run"
-    liveness-train --config "training/configs/$run.json" > "runs/$run/train.log" 2>&1
-  fi
+  train_once "training/configs/$run.json" "runs/$run"
 done
-python -m training.gate --candidate runs/final-teachers/best.pt --current models/default.pt "${DATA[@]}" "${GATE[@]}" \
-  --out runs/final-teachers/gate
-echo "gate against the shipped default: exit $?"
-python -m training.gate --candidate runs/final-teachers/best.pt --current runs/final-scratch-holdout/best.pt \
-  "${DATA[@]}" "${GATE[@]}" --out runs/final-teachers/gate-vs-holdout
-echo "gate against the shipped recipe without the locked groups: exit $?"
+gate_both runs/final-teachers
 python -m training.studies.cv --config training/configs/gen-teachers.json --folds 3 --out runs/cv-gen-teachers
 echo "cv exit $?"
