@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from gui_helpers import TAKES, TIMEOUT_MS, TINY
+from gui_helpers import TAKES, TIMEOUT_MS, TINY, app_config
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QMessageBox
 
 from liveness_app import paths
-from liveness_app.config import AppConfig
 from liveness_app.core.camera import VideoFileSource
 from liveness_app.core.recorder import Recorder
 from liveness_app.core.session_store import SessionStore
@@ -41,12 +40,6 @@ def _no_blocking_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def settings_store(tmp_path: Path) -> SettingsFile:
     return SettingsFile(tmp_path / "settings.json")
-
-
-def app_config(detector: Path, **values: object) -> AppConfig:
-    """A config as if ``values`` were typed on the command line (always on the CPU)."""
-    values.setdefault("device", "cpu")
-    return AppConfig(detector=detector, explicit=frozenset(values), **values)
 
 
 @pytest.fixture
@@ -86,13 +79,7 @@ def warnings_shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def window(qtbot, tmp_path, detector_path, sample_video, tiny_model) -> MainWindow:
     """The app on the sample video with the tiny model, on the CPU; the training panel set to tiny runs."""
-    config = AppConfig(
-        detector=detector_path,
-        source=str(sample_video),
-        model=tiny_model,
-        device="cpu",
-        explicit=frozenset({"source", "model", "device"}),
-    )
+    config = app_config(detector_path, source=str(sample_video), model=tiny_model)
     win = MainWindow(config, settings=SettingsFile(tmp_path / "settings.json"))
     qtbot.addWidget(win)
     win.show()

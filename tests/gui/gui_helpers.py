@@ -1,4 +1,4 @@
-"""Plain helpers the GUI tests share: the wait limits, waiting for a verdict, a click, a corrupt model
+"""Plain helpers the GUI tests share: the wait limits, a command-line config, waiting for a verdict, a click, a corrupt model
 file, and the CI-sized training recipe and takes. Imported as ``gui_helpers`` (pytest puts this folder on
 the path for the test modules next to it)."""
 
@@ -9,6 +9,7 @@ from typing import Callable
 
 from PyQt6.QtCore import Qt
 
+from liveness_app.config import AppConfig
 from liveness_app.gui.main_window import MainWindow
 
 # A wait in a test bounds a hang, never a speed: a CI machine shared with other jobs may be many times
@@ -26,6 +27,12 @@ TINY = {
     "eval_frames_per_video": 4,
 }
 TAKES = [("live", "alice"), ("print", "alice"), ("live", "bob"), ("print", "bob")]
+
+
+def app_config(detector: Path, **values: object) -> AppConfig:
+    """A config as if ``values`` were typed on the command line (always on the CPU)."""
+    values.setdefault("device", "cpu")
+    return AppConfig(detector=detector, explicit=frozenset(values), **values)
 
 
 def wait_result(qtbot, window: MainWindow, check: Callable = lambda r: bool(r.faces)):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
-from gui_helpers import TIMEOUT_MS  # noqa: E402
+from gui_helpers import TIMEOUT_MS, app_config  # noqa: E402
 from PyQt6.QtCore import QByteArray, QSettings  # noqa: E402
 
 from liveness_app import paths  # noqa: E402
@@ -61,18 +61,11 @@ def test_an_old_settings_file_with_a_pickle_is_imported_without_running_it(tmp_p
 def test_the_app_starts_on_a_hostile_settings_file_and_runs_nothing(
     qtbot, tmp_path, detector_path, sample_video, tiny_model
 ) -> None:
-    from liveness_app.config import AppConfig
     from liveness_app.gui.main_window import MainWindow
 
     marker = tmp_path / "code-ran"
     _hostile_ini(paths.user_data_dir() / "settings.ini", marker)
-    config = AppConfig(
-        detector=detector_path,
-        source=str(sample_video),
-        model=tiny_model,
-        device="cpu",
-        explicit=frozenset({"source", "model", "device"}),
-    )
+    config = app_config(detector_path, source=str(sample_video), model=tiny_model)
     window = MainWindow(config)  # the default store: settings.json, importing the old settings.ini once
     qtbot.addWidget(window)
     window.show()
