@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from liveness_app.core.face import MIN_FACE_PX, DetectorError, FaceBox
-from liveness_app.core.files import atomic_write_text, display_path
+from liveness_app.core.files import atomic_write_text, display_path, file_sha256
 from liveness_app.core.preprocess import crop_face, face_box_in_crop, resize_square
 from training.data.cache_pool import MIN_SAMPLES, DetectPool
 from training.data.faces import Detectors, sample_faces
@@ -101,7 +101,7 @@ class CropCache:
         self.cache_size = int(cache_size)
         self.frames_per_video = int(frames_per_video)
         try:
-            detector_hash = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
+            detector_hash = file_sha256(self.detector_path)
         except OSError as exc:
             raise DetectorError(f"Face detector model not readable: {self.detector_path}") from exc
         settings = {
@@ -113,8 +113,7 @@ class CropCache:
             "cache_size": self.cache_size,
             "frames_per_video": self.frames_per_video,
         }
-        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.folder = Path(cache_dir) / digest
+        self.folder = Path(cache_dir) / settings_digest(settings)
         self._settings = settings
         self._index: dict[str, _Entry] | None = None  # kept between builds: callers build in chunks
         self._pool: DetectPool | None = None  # worker processes, made by the first big parallel build
@@ -241,6 +240,11 @@ class CropCache:
             "entries": {k: {"crops": e.crops, "reason": e.reason, "no_face": e.no_face} for k, e in index.items()},
         }
         atomic_write_text(self.folder / INDEX_NAME, json.dumps(data))  # a crash never leaves half an index
+
+
+def settings_digest(settings: dict) -> str:
+    """A short name for a set of settings (crops, teacher scores, face boxes): changed settings, new name."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def sample_key(sample: Sample) -> str | None:

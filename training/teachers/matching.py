@@ -19,7 +19,6 @@ the *same* augmented view, with mixup between images and a long schedule. Here:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +30,10 @@ import torch
 from torch.utils.data import Dataset
 
 from liveness_app.core.face import MIN_FACE_PX, FaceBox
-from liveness_app.core.files import atomic_write_text, read_image
+from liveness_app.core.files import atomic_write_text, file_sha256, read_image
 from liveness_app.core.preprocess import PreprocessSpec, crop_face, prepare_crop
 from training.data.augment import AugmentConfig, augment
-from training.data.cache import CachedItem, sample_key
+from training.data.cache import CachedItem, sample_key, settings_digest
 from training.data.faces import Detectors, sample_faces, video_frames
 from training.data.frames import Entry
 from training.data.samples import Sample
@@ -61,12 +60,11 @@ class FaceSources:
         self.frames_per_video = int(frames_per_video)
         settings = {
             "format": FORMAT,
-            "detector": hashlib.sha256(self.detector_path.read_bytes()).hexdigest(),
+            "detector": file_sha256(self.detector_path),
             "min_face_px": MIN_FACE_PX,
             "frames_per_video": self.frames_per_video,
         }
-        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.path = Path(cache_dir) / "teachers" / f"boxes-{digest}.json"
+        self.path = Path(cache_dir) / "teachers" / f"boxes-{settings_digest(settings)}.json"
         self.settings = settings
         self.table = _load_boxes(self.path)
         self.by_crop: Sources = {}

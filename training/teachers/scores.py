@@ -12,7 +12,6 @@ frame settings, as the crop cache's settings hash does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Callable, Generator, Sequence
 import numpy as np
 
 from liveness_app.core.face import MIN_FACE_PX
-from liveness_app.core.files import atomic_write_text
-from training.data.cache import CachedItem, sample_key
+from liveness_app.core.files import atomic_write_text, file_sha256
+from training.data.cache import CachedItem, sample_key, settings_digest
 from training.data.faces import Detectors, sample_faces
 from training.teachers.runner import TeacherModel
 
@@ -39,7 +38,7 @@ class TeacherScoreCache:
         self.detector_path = Path(detector_path)
         self.frames_per_video = int(frames_per_video)
         self.teachers = list(teachers)
-        detector = hashlib.sha256(self.detector_path.read_bytes()).hexdigest()
+        detector = file_sha256(self.detector_path)
         self.files, self.tables = [], []
         for t in self.teachers:
             settings = {
@@ -50,8 +49,7 @@ class TeacherScoreCache:
                 "min_face_px": MIN_FACE_PX,
                 "frames_per_video": self.frames_per_video,
             }
-            digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-            path = Path(cache_dir) / "teachers" / f"{t.spec.name}-{digest}.json"
+            path = Path(cache_dir) / "teachers" / f"{t.spec.name}-{settings_digest(settings)}.json"
             self.files.append((path, settings))
             self.tables.append(_load(path))
 
