@@ -80,24 +80,24 @@ class LoadedModel:
     @classmethod
     def _open_fastest(cls, path: Path, device_preference: str, cache_dir: Path | None) -> "LoadedModel":
         from ... import paths
-        from .race import RaceMemory, fastest
+        from .race import ENGINES, RaceMemory, fastest
 
         openers = {
-            "PyTorch": lambda: cls._open_torch(path, device_preference, "PyTorch"),
-            "ONNX Runtime": lambda: _open_onnx(path, "ONNX Runtime", cache_dir),
+            ENGINES[0]: lambda: cls._open_torch(path, device_preference, ENGINES[0]),
+            ENGINES[1]: lambda: _open_onnx(path, ENGINES[1], cache_dir),
         }
         memory = RaceMemory(cache_dir or paths.onnx_cache_dir())
         key = memory.key(path, device_preference)
-        remembered = memory.recall(key)
+        model, remembered = None, memory.recall(key)
         if remembered is not None:
             name, why = remembered
             try:
                 model = openers[name]()
-                return cls(model.path, model.meta, model.scorer, f"{why}; {model.reason}")
             except (ModelLoadError, ExportUnavailable):
-                pass  # it opened before: measure both again
-        model, name, why = fastest(list(openers.items()))
-        memory.remember(key, name, why)
+                model = None  # it opened before: measure both again
+        if model is None:
+            model, name, why = fastest(list(openers.items()))
+            memory.remember(key, name, why)
         return cls(model.path, model.meta, model.scorer, f"{why}; {model.reason}")
 
     @classmethod
