@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from liveness_app.core import DEVICE_CHOICES as DEVICES
-from training.config import FINETUNE, HELP, TrainConfig, run_dir_for
+from training.config import FINETUNE, HELP, TrainConfig, run_dir_for, workers_arg
 
 # Reading the options imports no torch, scikit-learn or face detector (they take seconds): `--help` and a
 # mistyped option answer at once; training.__main__.main() imports the training stack once they are known.
@@ -126,7 +126,7 @@ def _add_option(group: argparse._ArgumentGroup, f: Field) -> None:
     elif str(f.type) == "bool":
         group.add_argument(flag, type=_bool, default=None, metavar="{true,false}", help=text)
     elif f.name == "workers":
-        group.add_argument(flag, type=_workers, default=None, metavar="{N,auto}", help=text)
+        group.add_argument(flag, type=workers_arg, default=None, metavar="{N,auto}", help=text)
     else:
         kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float}
         group.add_argument(flag, type=kinds.get(str(f.type), str), default=None, help=text)
@@ -181,10 +181,6 @@ def _home(path: Path) -> str:
         return "~/" + path.relative_to(Path.home()).as_posix()
     except (ValueError, RuntimeError):  # elsewhere, or no home folder known
         return str(path)
-
-
-def _workers(text: str) -> int:
-    return -1 if text.strip().lower() == "auto" else int(text)
 
 
 def _bool(text: str) -> bool:

@@ -259,6 +259,18 @@ HELP: dict[str, str] = {
 MAX_AUTO_WORKERS = 16  # beyond this, starting the workers costs more than they save on the data sets here
 
 
+def workers_arg(text: str) -> int:
+    """A command line's ``--workers``: a number, or ``auto`` (-1: :func:`auto_workers` decides)."""
+    import argparse
+
+    if text.strip().lower() == "auto":
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or auto, got {text!r}") from None
+
+
 def auto_workers(env: dict[str, str] | None = None) -> int:
     """Loader workers for one training process: the cores it may use (its CPU affinity), less one for
     the process itself, shared among the training processes torchrun starts on this machine

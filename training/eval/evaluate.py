@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from liveness_app.core import DEVICE_CHOICES as DEVICES
 from liveness_app.core.meta import ModelLoadError, ModelMeta, data_summary
+from training.config import auto_workers, workers_arg
 from training.eval.table import metrics_table, number, small_data_warning
 from training.teachers.spec import SpecError, builtin_specs
 
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=DEVICES, help="where to score (checked before any work)")
     p.add_argument(
         "--workers",
-        default="auto",
+        type=workers_arg,
+        default=-1,
+        metavar="{N,auto}",
         help="processes that find faces in files not yet cached (default auto: the machine's cores less one)",
     )
     p.add_argument(
@@ -223,17 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _workers(text: str) -> int:
-    from training.config import auto_workers
-
-    if text == "auto":
-        return auto_workers()
-    try:
-        return max(1, int(text))
-    except ValueError:
-        raise SystemExit(f"liveness-eval: error: --workers must be a number or auto, got {text!r}") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     from liveness_app.core.scores import ScoreRangeError
@@ -250,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=True,
             compare=a.compare,
             teachers_dir=a.teachers_dir,
-            workers=_workers(a.workers),
+            workers=auto_workers() if a.workers < 0 else max(1, a.workers),
         )
     except (ModelLoadError, SpecError, ValueError, OSError, ScoreRangeError) as exc:
         print(f"liveness-eval: error: {exc}", file=sys.stderr)
