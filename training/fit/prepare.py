@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence, TypeVar
 
 from liveness_app import paths
 from liveness_app.core.files import atomic_write
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from training.teachers.targets import SoftTargets
 
 CACHE_MARGIN_EXTRA = 0.25  # the cache keeps a wider square than the model's crop, for scale jitter
+T = TypeVar("T")
 CHUNK = 64  # at most this many samples cached between two progress events ...
 PROGRESS_EVENTS = 20  # ... and fewer for small sets, so that a few long videos still show progress
 SKIPPED_NAME = "skipped.csv"  # in the run folder
@@ -225,13 +226,12 @@ def prepare_data(cfg: TrainConfig, dist: Dist = SINGLE) -> Generator[TrainEvent,
         soft = targets.by_crop
         summary["teachers"] = targets.record(sum(len(item.crop_paths) for item in used[0]))
         summary["teachers"]["views"] = cfg.teacher_views
-        if cfg.teacher_views == "matched":
-            from training.teachers.matching import face_sources
+        if cfg.teacher_views == "matched":  # function matching: the frame and face box of each training crop
+            from training.teachers.matching import FaceSources
 
-            sources = yield from face_sources(
-                cache_root(cfg), detector_path(cfg), cfg.frames_per_video, cfg.workers, used[0],
-                lambda done, total: TrainEvent("cache", step=done, steps=total, message=f"face boxes {done}/{total}"),
-            )  # fmt: skip
+            found = FaceSources(cache_root(cfg), detector_path(cfg), cfg.frames_per_video)
+            yield from _chunked(found.steps(used[0], workers=max(1, cfg.workers)), "face boxes")
+            sources = found.by_crop
             summary["teachers"].update(train_crops_matched=len(sources), mixup=cfg.mixup)
     store = yield from decoded_store(cache.folder, used[0] + used[1], max(1, cfg.workers), dist)
     return PreparedData(*used, summary, CACHE_MARGIN_EXTRA, skipped, soft, targets, sources, store)
@@ -276,14 +276,16 @@ def teacher_targets(cfg: TrainConfig, train: list, dev: list) -> Generator[Train
         cfg.frames_per_video,
         workers=max(1, cfg.workers),
     )
+    return (yield from _chunked(steps, "teachers scoring faces", phase="teachers"))
+
+
+def _chunked(steps: Generator[tuple[int, int], None, T], what: str, phase: str = "") -> Generator[TrainEvent, None, T]:
+    """Runs a generator of (done, total) to its end, with a "cache" event ("``what`` done/total") every
+    CHUNK steps and at the last; returns what the generator returns."""
     while True:
         try:
             done, total = next(steps)
         except StopIteration as stop:
-            targets = stop.value
-            break
+            return stop.value
         if done == total or done % CHUNK == 0:
-            yield TrainEvent(
-                "cache", step=done, steps=total, message=f"teachers scoring faces {done}/{total}", phase="teachers"
-            )
-    return targets
+            yield TrainEvent("cache", step=done, steps=total, message=f"{what} {done}/{total}", phase=phase)

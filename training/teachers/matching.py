@@ -23,7 +23,7 @@ import json
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Generator, Sequence
+from typing import Generator, Sequence
 
 import numpy as np
 import torch
@@ -191,19 +191,3 @@ class Matcher:
         perm = torch.from_numpy(self.rng.permutation(len(y)))
         mixed = [lam * v + (1 - lam) * v[perm] for v in views]
         return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm], mixed
-
-
-def face_sources(
-    cache_dir: Path, detector: Path, frames_per_video: int, workers: int, train: list, event: Callable[[int, int], Any]
-) -> Generator[Any, None, Sources]:
-    """Generator of ``event(done, total)`` while the training frames' face boxes are found (once: they are
-    cached); returns crop path -> (sample, frame index, face box), for function matching."""
-    found = FaceSources(cache_dir, detector, frames_per_video)
-    steps = found.steps(train, workers=max(1, workers))
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration:
-            return found.by_crop
-        if done == total or done % 64 == 0:
-            yield event(done, total)
