@@ -199,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="what scores: torch, onnx (ONNX Runtime), or auto: the faster of the two on this machine, "
-        "measured at load (default: auto)",
+        help="what scores: torch, onnx (ONNX Runtime on the CPU), or auto: the fastest engine on this "
+        "machine, measured at load, ONNX Runtime on CUDA too where onnxruntime-gpu is installed (default: auto)",
     )
     p.add_argument("--seconds", type=_positive_seconds, default=20.0, help="how long to stream (default 20)")
     p.add_argument(

@@ -10,12 +10,14 @@ Runs, each as its own process from this checkout and timed, with the GPU's busy 
 3. the crop cache build (face detection on the CPU), frames/s, then scoring from the cache with
    ``liveness-eval``, crops/s;
 4. "adapt to my camera" for one user (``training.studies.adapt_bench``), seconds from recordings to model;
-5. the real-time benchmark (``liveness_app.bench``) with PyTorch and with ONNX Runtime: model ms, p95
-   latency, dropped frames.
+5. the real-time benchmark (``liveness_app.bench``) with PyTorch, with ONNX Runtime (CPU), and with the
+   engine *Auto* picks: model ms, p95 latency, dropped frames; Auto's reason gives every candidate's ms,
+   ONNX Runtime on CUDA among them where ``onnxruntime-gpu`` is installed (or why it could not open).
 
 Without ``--data`` it extracts frames of the bundled sample video into a small labelled set (four groups,
 each with a "live" and a "replay" half): the figures are throughput, not accuracy. Writes
-``OUT/gpu_check.json`` and ``OUT/gpu_check.md``; every step's output is in ``OUT/<step>.log``. A step that
+``OUT/gpu_check.json`` and ``OUT/gpu_check.md``; every step's output is in ``OUT/<step>.log``, and their user
+folder (ONNX cache, the engine race's memory) is ``OUT/home``, so Auto measures afresh. A step that
 fails is reported in the table (with its log) and the others still run. ``--device cpu`` runs the same
 steps on the CPU (torchrun with gloo), e.g. to check the script itself or for a side-by-side.
 """
@@ -96,6 +98,10 @@ def steps(a: argparse.Namespace, data: list[str], out: Path) -> list[tuple[str, 
             "realtime-onnx",
             [py, "-m", "liveness_app.bench", "--device", a.device, "--backend", "onnx", "--seconds", seconds],
         ),  # fmt: skip
+        (
+            "realtime-auto",
+            [py, "-m", "liveness_app.bench", "--device", a.device, "--backend", "auto", "--seconds", seconds],
+        ),  # fmt: skip
     ]
 
 
@@ -123,6 +129,7 @@ def figures(name: str, out: Path) -> dict[str, Any]:
         "latency_p95_ms": s.get("latency_p95_ms"),
         "dropped_frames": s.get("dropped_frames"),
         "verdicts_per_s": s.get("verdicts_per_s"),
+        "engine_reason": s.get("engine_reason"),  # auto: every candidate's ms at load, or why it did not open
     }
 
 
@@ -154,7 +161,8 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
             if r.get(k) is not None
         )
         lines.append(f"| {r['step']} | {r['rc']} | {r['seconds']} | {rate} | {busy} | {other} |")
-    return "\n".join(lines) + "\n"
+    reasons = [f"- {r['step']}: {r['engine_reason']}" for r in rows if r.get("engine_reason")]
+    return "\n".join(lines + (["", "Engines and why:", *reasons] if reasons else [])) + "\n"
 
 
 def machine_info(device: str) -> dict[str, Any]:
@@ -189,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.epochs, a.epoch_size, a.batch_size, a.frames, a.workers = 1, 64, 16, 48, 0
     a.out.mkdir(parents=True, exist_ok=True)
+    # every step's user folder (ONNX cache, engine race memory) in OUT: Auto measures afresh, the user's data
+    # stays untouched
+    os.environ["LIVENESS_STUDIO_HOME"] = str((a.out / "home").resolve())
     import torch
 
     if a.device == "cuda" and not torch.cuda.is_available():

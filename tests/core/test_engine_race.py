@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import onnxruntime
 import pytest
 
-from liveness_app.core.backends import race
+from liveness_app.core.backends import factory, race
 from liveness_app.core.backends.factory import LoadedModel
 from liveness_app.core.backends.onnx_copies import ExportUnavailable
+from liveness_app.core.backends.onnx_scorer import OnnxScorer, ProviderUnavailable
 from liveness_app.core.backends.race import RaceMemory, fastest, time_scorer
 from liveness_app.core.meta import ModelLoadError
 from liveness_app.core.scores import ScoreOutput
@@ -137,3 +140,100 @@ def test_a_corrupt_or_foreign_memory_is_ignored(tmp_path: Path, text: str) -> No
     assert memory.recall("k") is None
     memory.remember("k", "PyTorch", "PyTorch (auto: ...)")
     assert memory.recall("k") == ("PyTorch", "PyTorch (auto: ...)")
+
+
+# -- ONNX Runtime's CUDA provider: a third candidate where it is listed, refused where it falls back ---------
+CUDA_LISTED = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+class FakeSession:
+    """What :class:`OnnxScorer` reads of a session: its thread count and the providers that run it."""
+
+    def __init__(self, providers: list[str]) -> None:
+        self.providers = providers
+
+    def get_session_options(self) -> SimpleNamespace:
+        return SimpleNamespace(intra_op_num_threads=2)
+
+    def get_providers(self) -> list[str]:
+        return self.providers
+
+
+def test_an_onnx_scorer_says_which_provider_runs_it() -> None:
+    on_cuda, on_cpu = OnnxScorer(FakeSession(CUDA_LISTED)), OnnxScorer(FakeSession(["CPUExecutionProvider"]))
+    assert on_cuda.device_type == "cuda" and on_cuda.describe() == "cuda (ONNX Runtime)"
+    assert on_cpu.device_type == "cpu" and on_cpu.describe() == "cpu x2 (ONNX Runtime)"
+
+
+def _candidates(monkeypatch, listed: list[str]) -> list[list[str]]:
+    """Lists the names each race is offered; the race itself is a fake that opens nothing."""
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: listed)
+    seen: list[list[str]] = []
+    fake = SimpleNamespace(path=Path("m.pt"), meta=None, scorer=FakeScorer(FakeClock(), 1.0), reason="fake")
+
+    def race_names(candidates):
+        seen.append([name for name, _ in candidates])
+        return fake, candidates[0][0], "fake race"
+
+    monkeypatch.setattr(race, "fastest", race_names)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("listed", "device", "offered"),
+    [
+        (["CPUExecutionProvider"], "auto", ["PyTorch", "ONNX Runtime"]),  # the CPU build: as before
+        (CUDA_LISTED, "cpu", ["PyTorch", "ONNX Runtime"]),  # the CPU was chosen
+        (CUDA_LISTED, "auto", ["PyTorch", "ONNX Runtime", "ONNX Runtime (CUDA)"]),
+        (CUDA_LISTED, "cuda", ["PyTorch", "ONNX Runtime", "ONNX Runtime (CUDA)"]),
+    ],
+)
+def test_onnx_runtime_on_cuda_is_a_candidate_where_listed_and_the_cpu_not_chosen(
+    tmp_path: Path, monkeypatch, listed: list[str], device: str, offered: list[str]
+) -> None:
+    seen = _candidates(monkeypatch, listed)
+    (tmp_path / "m.pt").write_bytes(b"not opened: the race is a fake")
+    LoadedModel.open(tmp_path / "m.pt", device, "auto", cache_dir=tmp_path / "cache")
+    assert seen == [offered]
+
+
+def test_a_remembered_cuda_winner_that_is_gone_or_fails_is_measured_again(tmp_path: Path, monkeypatch) -> None:
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"not opened")
+    memory = RaceMemory(tmp_path / "cache")
+    memory.remember(memory.key(model, "auto"), "ONNX Runtime (CUDA)", "ONNX Runtime (CUDA) (auto: ...)")
+    assert memory.recall(memory.key(model, "auto")) == ("ONNX Runtime (CUDA)", "ONNX Runtime (CUDA) (auto: ...)")
+    seen = _candidates(monkeypatch, ["CPUExecutionProvider"])  # onnxruntime-gpu replaced by the CPU build
+    LoadedModel.open(model, "auto", "auto", cache_dir=tmp_path / "cache")
+    assert seen == [["PyTorch", "ONNX Runtime"]]
+
+    memory.remember(memory.key(model, "auto"), "ONNX Runtime (CUDA)", "ONNX Runtime (CUDA) (auto: ...)")
+    seen = _candidates(monkeypatch, CUDA_LISTED)  # listed, but its libraries are gone
+
+    def no_cuda(path: Path, reason: str, cache_dir: Path | None, gpu: bool = False) -> LoadedModel:
+        raise ProviderUnavailable("m.onnx: ONNX Runtime's CUDA provider did not start")
+
+    monkeypatch.setattr(factory, "_open_onnx", no_cuda)
+    LoadedModel.open(model, "auto", "auto", cache_dir=tmp_path / "cache")
+    assert seen == [["PyTorch", "ONNX Runtime", "ONNX Runtime (CUDA)"]]
+
+
+def test_a_cuda_provider_that_falls_back_to_the_cpu_is_passed_over_in_words(tmp_path: Path, monkeypatch) -> None:
+    """ORT runs on the CPU when CUDA's libraries are missing; the race must not time that as CUDA."""
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: CUDA_LISTED)
+    asked: list[list[str]] = []
+    real_session = onnxruntime.InferenceSession
+
+    def falls_back(data, options, providers):  # as ORT does without CUDA's libraries
+        asked.append(list(providers))
+        return real_session(data, options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", falls_back)
+    real = race.fastest
+    monkeypatch.setattr(race, "fastest", lambda c: real(c, lambda m: 0.0 if m.backend == "onnx" else 1.0))
+    checkpoint = make_checkpoint(tmp_path / "small.pt", input_size=64, name="small")
+    model = LoadedModel.open(checkpoint, "auto", "auto")
+    assert CUDA_LISTED in asked and ["CPUExecutionProvider"] in asked
+    assert "ONNX Runtime (CUDA) could not open: " in model.reason and "CUDA provider did not start" in model.reason
+    assert model.backend == "onnx" and model.device_type == "cpu"  # the CPU candidate, which did open
+    assert model.scorer(np.zeros((2, 3, 64, 64), np.float32), with_cam=True).scores.shape == (2,)

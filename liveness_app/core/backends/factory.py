@@ -1,8 +1,9 @@
 """Which engine scores a model (PyTorch or ONNX Runtime) and the loaded model itself. No torch at import.
 
-``auto`` opens both engines and keeps the one that scores faster on this machine, measured at load
-(:mod:`.race`: PyTorch on the chosen device against ONNX Runtime on the CPU); ``torch`` and ``onnx``
-force one. A ``.onnx`` file always runs in ONNX Runtime.
+``auto`` opens the engines and keeps the one that scores fastest on this machine, measured at load
+(:mod:`.race`: PyTorch on the chosen device against ONNX Runtime on the CPU and, where ``onnxruntime-gpu``
+lists its CUDA provider and the device choice is not the CPU, ONNX Runtime on CUDA); ``torch`` and ``onnx``
+force one (``onnx``: on the CPU). A ``.onnx`` file always runs in ONNX Runtime (on the CPU).
 A ``.pt`` checkpoint runs in ONNX Runtime through an ONNX copy that computes what it does
 (:mod:`.onnx_copies`): the ``.onnx`` beside it, else a copy exported once into the user's ONNX cache. Without torch (the lean bundle) only ``.onnx`` files can be used, and a checkpoint
 is refused with a message that says how to export it.
@@ -19,6 +20,7 @@ from .. import BACKEND_CHOICES
 from ..meta import ModelLoadError, ModelMeta
 from ..scores import Scorer
 from .onnx_copies import ExportUnavailable
+from .onnx_scorer import cuda_listed
 
 if TYPE_CHECKING:
     import torch
@@ -86,15 +88,17 @@ class LoadedModel:
             ENGINES[0]: lambda: cls._open_torch(path, device_preference, ENGINES[0]),
             ENGINES[1]: lambda: _open_onnx(path, ENGINES[1], cache_dir),
         }
+        if device_preference != "cpu" and cuda_listed():  # listed is not working: the opener finds out
+            openers[ENGINES[2]] = lambda: _open_onnx(path, ENGINES[2], cache_dir, gpu=True)
         memory = RaceMemory(cache_dir or paths.onnx_cache_dir())
         key = memory.key(path, device_preference)
         model, remembered = None, memory.recall(key)
-        if remembered is not None:
+        if remembered is not None and remembered[0] in openers:  # not offered now (provider gone): measure
             name, why = remembered
             try:
                 model = openers[name]()
             except (ModelLoadError, ExportUnavailable):
-                model = None  # it opened before: measure both again
+                model = None  # it opened before: measure them all again
         if model is None:
             model, name, why = fastest(list(openers.items()))
             memory.remember(key, name, why)
@@ -180,17 +184,29 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def _open_onnx(path: Path, reason: str, cache_dir: Path | None) -> LoadedModel:
+def _open_onnx(path: Path, reason: str, cache_dir: Path | None, gpu: bool = False) -> LoadedModel:
     """``path`` in ONNX Runtime: an ``.onnx`` file itself; for a checkpoint, an ONNX copy of it that computes
-    what it does (:mod:`.onnx_copies`: the ``.onnx`` beside it, else one exported into the cache)."""
+    what it does (:mod:`.onnx_copies`: the ``.onnx`` beside it, else one exported into the cache). ``gpu``:
+    on the CUDA provider, warmed up (:class:`.onnx_scorer.ProviderUnavailable` where it does not start)."""
     if path.suffix.lower() == ".onnx":
         from .onnx_scorer import load_onnx
 
-        scorer, meta, _ = load_onnx(path)
-        return LoadedModel(path, meta, scorer, reason)
-    from ... import paths
-    from .onnx_copies import open_copy
+        scorer, meta, _ = load_onnx(path, gpu=gpu)
+        loaded = LoadedModel(path, meta, scorer, reason)
+    else:
+        from ... import paths
+        from .onnx_copies import open_copy
 
-    scorer, meta, source = open_copy(path, cache_dir or paths.onnx_cache_dir())
-    # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
-    return LoadedModel(path, meta, scorer, f"{reason}, {source.name}")
+        scorer, meta, source = open_copy(path, cache_dir or paths.onnx_cache_dir(), gpu=gpu)
+        # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
+        loaded = LoadedModel(path, meta, scorer, f"{reason}, {source.name}")
+    if loaded.device_type == "cuda":  # as for PyTorch: cuDNN's algorithm search is paid at load, per shape
+        from .onnx_scorer import ProviderUnavailable
+        from .race import warm_up
+
+        try:
+            warm_up(loaded)
+        except Exception as exc:  # ORT's own types (out of GPU memory, a cuDNN failure): the race passes over it
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise ProviderUnavailable(f"{path.name}: ONNX Runtime on CUDA failed its first call ({first})") from None
+    return loaded

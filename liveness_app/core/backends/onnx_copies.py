@@ -20,7 +20,7 @@ from typing import Any
 
 from ..files import atomic_write_text, file_sha256
 from ..meta import ModelLoadError, ModelMeta
-from .onnx_scorer import OnnxScorer, load_onnx_bytes, read_model_bytes
+from .onnx_scorer import OnnxScorer, ProviderUnavailable, load_onnx_bytes, read_model_bytes
 
 log = logging.getLogger(__name__)
 RECORD_NAME = "verified.json"
@@ -70,9 +70,10 @@ class VerifiedCopies:
                 log.warning("cannot record the checked ONNX copy in %s: %s", self.path, exc)
 
 
-def open_copy(checkpoint: Path, cache_dir: Path) -> tuple[OnnxScorer, ModelMeta, Path]:
+def open_copy(checkpoint: Path, cache_dir: Path, gpu: bool = False) -> tuple[OnnxScorer, ModelMeta, Path]:
     """Scorer, metadata and file of a trusted ONNX copy of ``checkpoint`` (see the module docstring);
-    :class:`ExportUnavailable` when none can be had, :class:`ModelLoadError` for an unusable checkpoint."""
+    :class:`ExportUnavailable` when none can be had, :class:`ModelLoadError` for an unusable checkpoint.
+    ``gpu``: on ONNX Runtime's CUDA provider (:func:`.onnx_scorer.load_onnx_bytes`)."""
     if not checkpoint.is_file():
         raise ModelLoadError(f"{checkpoint.name}: no such file")
     digest = file_sha256(checkpoint)  # read once: it keys the record and names the cached copy
@@ -83,15 +84,17 @@ def open_copy(checkpoint: Path, cache_dir: Path) -> tuple[OnnxScorer, ModelMeta,
     for candidate in (checkpoint.with_suffix(".onnx"), cached):
         if candidate.is_file():
             try:
-                return (*_load_checked(candidate, checkpoint, digest, record), candidate)
+                return (*_load_checked(candidate, checkpoint, digest, record, gpu=gpu), candidate)
+            except ProviderUnavailable:
+                raise  # the copy is fine; another copy or an export would fail the same way
             except ModelLoadError as exc:
                 log.warning("ONNX copy %s not used for %s: %s", candidate, checkpoint.name, exc)
     _export(checkpoint, cached, digest)
-    return (*_load_checked(cached, checkpoint, digest, record, ours=True), cached)
+    return (*_load_checked(cached, checkpoint, digest, record, ours=True, gpu=gpu), cached)
 
 
 def _load_checked(
-    copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies, ours: bool = False
+    copy: Path, checkpoint: Path, digest: str, record: VerifiedCopies, ours: bool = False, gpu: bool = False
 ) -> tuple[OnnxScorer, ModelMeta]:
     """``copy`` loaded from one read of its bytes (the bytes hashed are the bytes run), compared with the
     checkpoint unless its hash is recorded; ``ours``: this project just exported it (recorded first)."""
@@ -100,7 +103,7 @@ def _load_checked(
     if ours:
         record.add(digest, copy_digest)
     known = record.knows(digest, copy_digest)
-    scorer, meta, notes = load_onnx_bytes(data, copy.name, reference=None if known else checkpoint)
+    scorer, meta, notes = load_onnx_bytes(data, copy.name, reference=None if known else checkpoint, gpu=gpu)
     if notes.get("source_sha256") != digest:
         raise ModelLoadError("it was exported from another version of the checkpoint")
     if not known:

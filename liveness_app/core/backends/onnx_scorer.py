@@ -26,19 +26,29 @@ META_KEY = "liveness_studio"  # where :mod:`.onnx_export` puts the metadata (the
 INPUTS = ("input", "threshold")
 OUTPUTS = ("score", "cam")
 MAX_BYTES = 512 * 2**20  # the shipped models are 9-17 MB; a bigger "model" is refused unread
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+class ProviderUnavailable(ModelLoadError):
+    """The graph is fine but the execution provider asked for does not run here (CUDA libraries missing):
+    not a reason to distrust the file or to export it again."""
 
 
 class OnnxScorer:
-    """P(live) and Grad-CAM from one ONNX Runtime session (CPU), built once, reused."""
+    """P(live) and Grad-CAM from one ONNX Runtime session (CPU, or CUDA where its provider runs it), built
+    once, reused."""
 
     backend = "onnx"
-    device_type = "cpu"
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self.threads = session.get_session_options().intra_op_num_threads
+        # the provider that runs the graph, not the one asked for: ORT falls back to the CPU silently
+        self.device_type = "cuda" if session.get_providers()[0] == CUDA else "cpu"
 
     def describe(self) -> str:
+        if self.device_type == "cuda":
+            return "cuda (ONNX Runtime)"
         return f"cpu x{self.threads} (ONNX Runtime)"
 
     def __call__(self, batch: np.ndarray, with_cam: bool = False, threshold: float = 0.5) -> ScoreOutput:
@@ -67,14 +77,25 @@ def session_options(threads: int | None = None) -> Any:
     return options
 
 
+def cuda_listed() -> bool:
+    """Whether this ONNX Runtime build lists its CUDA provider (``onnxruntime-gpu``); it may still fail to
+    start one (CUDA or cuDNN libraries missing), which :func:`load_onnx_bytes` with ``gpu`` finds out."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return CUDA in ort.get_available_providers()
+
+
 def load_onnx(
-    path: Path, threads: int | None = None, reference: Path | None = None
+    path: Path, threads: int | None = None, reference: Path | None = None, gpu: bool = False
 ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
     """Scorer, metadata and the graph's own export notes (``source_sha256``, ...) for a Liveness Studio
     ONNX file; :class:`ModelLoadError` for anything else. ``reference``: the checkpoint this file must be an
-    export of (its outputs are compared with the checkpoint's in the trial run)."""
+    export of (its outputs are compared with the checkpoint's in the trial run). ``gpu``: run it with ONNX
+    Runtime's CUDA provider, or :class:`ProviderUnavailable` where that provider does not start."""
     path = Path(path)
-    return load_onnx_bytes(read_model_bytes(path), path.name, threads, reference)
+    return load_onnx_bytes(read_model_bytes(path), path.name, threads, reference, gpu)
 
 
 def read_onnx_meta(path: Path) -> tuple[ModelMeta, dict[str, Any]]:
@@ -96,9 +117,10 @@ def read_model_bytes(path: Path) -> bytes:
 
 
 def load_onnx_bytes(
-    data: bytes, name: str, threads: int | None = None, reference: Path | None = None
+    data: bytes, name: str, threads: int | None = None, reference: Path | None = None, gpu: bool = False
 ) -> tuple[OnnxScorer, ModelMeta, dict[str, Any]]:
-    """:func:`load_onnx` for a graph already read into memory; ``name`` is the file's, for messages."""
+    """:func:`load_onnx` for a graph already read into memory; ``name`` is the file's, for messages. The
+    checks (and the trial run) are the CPU's whatever ``gpu`` says: what is trusted does not depend on it."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -112,13 +134,20 @@ def load_onnx_bytes(
             f"not {reference.name}'s: it is not an export of that checkpoint"
         )
     try:
-        session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, session_options(threads), providers=[CUDA, CPU] if gpu else [CPU])
         check_io(session, size)
     except ModelLoadError as exc:
         raise ModelLoadError(f"{name}: {exc}") from None
     except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...): all mean unusable
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        if gpu:  # the trial run on the CPU passed: it is the provider that failed, not the file
+            raise ProviderUnavailable(f"{name}: ONNX Runtime's CUDA provider could not open it ({first})") from None
         raise ModelLoadError(f"{name}: not a readable ONNX model ({first})") from None
+    if gpu and session.get_providers()[0] != CUDA:  # ORT falls back to the CPU without a word
+        raise ProviderUnavailable(
+            f"{name}: ONNX Runtime's CUDA provider did not start (CUDA or cuDNN libraries missing?); "
+            f"it would run on {session.get_providers()[0]}"
+        )
     return OnnxScorer(session), meta, notes
 
 

@@ -1,9 +1,12 @@
 """*Auto* takes the engine that is faster on this machine, measured when the model loads, not assumed.
 
-Each candidate (PyTorch on the chosen device, ONNX Runtime on the CPU) is opened, called once to warm up
-(first-call allocations, cuDNN's algorithm choice, ONNX Runtime's arena) and then timed over a few calls on
-one face with Grad-CAM, as the live view calls it. The faster one is kept, the other released, and the
-reason says both figures. The warm-up also means the first real frame is not the slow one.
+Each candidate (PyTorch on the chosen device, ONNX Runtime on the CPU, and ONNX Runtime on CUDA where
+``onnxruntime-gpu`` lists its provider and the device choice is not the CPU) is opened, called once to warm
+up (first-call allocations, cuDNN's algorithm choice, ONNX Runtime's arena) and then timed over a few calls
+on one face with Grad-CAM, as the live view calls it. The fastest is kept, the others released, and the
+reason gives every figure, and why a candidate that could not open did not (ONNX Runtime falls back to the
+CPU when CUDA's libraries are missing: that is refused, not timed as CUDA). The warm-up also means the
+first real frame is not the slow one.
 
 Measuring means importing PyTorch (seconds, and some 600 MB) even where ONNX Runtime wins, so the outcome
 is remembered (:class:`RaceMemory`, ``engine-race.json`` in the ONNX cache folder) per model file (path,
@@ -31,7 +34,8 @@ if TYPE_CHECKING:
     from .factory import LoadedModel
 
 CALLS = 5  # timed calls per engine, after one warm-up call
-ENGINES = ("PyTorch", "ONNX Runtime")  # the candidates' names, as the reason and the memory give them
+# the candidates' names, as the reason and the memory give them
+ENGINES = ("PyTorch", "ONNX Runtime", "ONNX Runtime (CUDA)")
 MEMORY_NAME = "engine-race.json"
 MAX_ENTRIES = 64
 
@@ -108,6 +112,8 @@ class RaceMemory:
         except OSError:
             return None
         versions = f"torch {_version('torch')}, onnxruntime {_version('onnxruntime')}"
+        if _version("onnxruntime-gpu") != "-":  # the CUDA build installs under its own name
+            versions += f", onnxruntime-gpu {_version('onnxruntime-gpu')}"
         machine = f"{cpu_model()} x{scoring_threads()}"
         return f"{Path(model_path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{device_preference}|{machine}|{versions}"
 
