@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        help="what scores: PyTorch, ONNX Runtime, or auto (PyTorch "
-        "on a GPU, ONNX Runtime on the CPU, where it is faster; default: auto)",
+        help="what scores: PyTorch, ONNX Runtime (on the CPU), or auto (the fastest "
+        "here, measured at load: PyTorch, ONNX Runtime, and its CUDA provider where installed; default: auto)",
     )
     p.add_argument("--model", type=Path, metavar="PATH", help="model file (.pt checkpoint or exported .onnx)")
     p.add_argument("--detector", type=Path, metavar="PATH", help="face detector model (.tflite)")

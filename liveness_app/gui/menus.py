@@ -15,7 +15,7 @@ from ..core import BACKEND_CHOICES, DEVICE_CHOICES
 CAMERA_INDICES = range(10)
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA"}
 BACKEND_LABELS = {
-    "auto": "Auto engine (ONNX Runtime on the CPU, PyTorch on a GPU)",
+    "auto": "Auto engine (the fastest here, measured at load)",
     "torch": "PyTorch",
     "onnx": "ONNX Runtime",
 }
