@@ -201,12 +201,13 @@ def _open_onnx(path: Path, reason: str, cache_dir: Path | None, gpu: bool = Fals
         # the model is the checkpoint: settings (thresholds per camera, the last model) stay keyed to its path
         loaded = LoadedModel(path, meta, scorer, f"{reason}, {source.name}")
     if loaded.device_type == "cuda":  # as for PyTorch: cuDNN's algorithm search is paid at load, per shape
-        from .onnx_scorer import ProviderUnavailable
+        from .onnx_scorer import ProviderUnavailable, first_line
         from .race import warm_up
 
         try:
             warm_up(loaded)
         except Exception as exc:  # ORT's own types (out of GPU memory, a cuDNN failure): the race passes over it
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise ProviderUnavailable(f"{path.name}: ONNX Runtime on CUDA failed its first call ({first})") from None
+            raise ProviderUnavailable(
+                f"{path.name}: ONNX Runtime on CUDA failed its first call ({first_line(exc)})"
+            ) from None
     return loaded

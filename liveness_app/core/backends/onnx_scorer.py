@@ -77,6 +77,12 @@ def session_options(threads: int | None = None) -> Any:
     return options
 
 
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an engine's error, for a one-line message (ORT's own errors run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 def cuda_listed() -> bool:
     """Whether this ONNX Runtime build lists its CUDA provider (``onnxruntime-gpu``); it may still fail to
     start one (CUDA or cuDNN libraries missing), which :func:`load_onnx_bytes` with ``gpu`` finds out."""
@@ -139,7 +145,7 @@ def load_onnx_bytes(
     except ModelLoadError as exc:
         raise ModelLoadError(f"{name}: {exc}") from None
     except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...): all mean unusable
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if gpu:  # the trial run on the CPU passed: it is the provider that failed, not the file
             raise ProviderUnavailable(f"{name}: ONNX Runtime's CUDA provider could not open it ({first})") from None
         raise ModelLoadError(f"{name}: not a readable ONNX model ({first})") from None
